@@ -1,0 +1,15 @@
+// Writes dist/index.mjs: an ES module face for the CommonJS build, so that both
+// `import { Pool } from 'pg-failover'` and `require('pg-failover')` work.
+'use strict';
+const fs = require('node:fs');
+const path = require('node:path');
+const dist = path.join(__dirname, '..', 'dist');
+const cjs = require(path.join(dist, 'index.js'));
+const names = Object.keys(cjs).filter((k) => k !== 'default' && /^[A-Za-z_$][\w$]*$/.test(k));
+const body = [
+  "import cjs from './index.js';",
+  'export default cjs;',
+  ...names.map((n) => `export const ${n} = cjs.${n};`),
+  '',
+].join('\n');
+fs.writeFileSync(path.join(dist, 'index.mjs'), body);
