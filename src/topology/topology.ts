@@ -1,0 +1,93 @@
+/**
+ * "Who is primary, who are standbys, how far behind": the value every
+ * topology source produces, and the watcher interface the pool consumes.
+ * Sources: probe.ts (libpq-style probing), etcd.ts (Patroni's keys),
+ * patroni-rest.ts (GET /cluster).
+ */
+import type { EventEmitter } from 'node:events';
+
+/** A member's role as the pool cares about it. Patroni's `master`/`leader`/`primary` → 'primary'; `replica`/`sync_standby`/`standby_leader` → 'standby'. */
+export type MemberRole = 'primary' | 'standby' | 'unknown';
+
+export interface Member {
+  /** Member name (Patroni's `name`), or `host:port` for probed nodes. */
+  name: string;
+  host: string;
+  port: number;
+  role: MemberRole;
+  /** Patroni's state string (`running`, `streaming`, `stopped` …) or 'unreachable'. */
+  state: string;
+  /** Replication lag in bytes behind the primary, when known. */
+  lagBytes?: number;
+  /** Replay position (pg_lsn text, e.g. `0/3000060`), when known. */
+  replayLsn?: string;
+  timeline?: number;
+  /** Patroni tags (`nofailover`, `noloadbalance` …). */
+  tags?: Record<string, unknown>;
+}
+
+export interface Topology {
+  /** The member that accepts writes, if one is known. Never a node that reports itself in recovery. */
+  primary: Member | undefined;
+  /** Every known member, the primary included. */
+  members: readonly Member[];
+  /** Which source produced this value (`probe`, `etcd`, `patroni-rest`). */
+  source: string;
+  /** Date.now() when it was observed. */
+  observedAt: number;
+}
+
+/** `host:port` of a member, the key pools and routers index nodes by. */
+export function nodeKey(m: { host: string; port: number }): string {
+  return `${m.host}:${m.port}`;
+}
+
+/** Maps Patroni's role vocabularies (3.x `master`, 4.x `primary`, `/cluster`'s `leader`, …) onto ours. */
+export function roleFromPatroni(role: unknown): MemberRole {
+  switch (role) {
+    case 'master':
+    case 'primary':
+    case 'leader':
+      return 'primary';
+    case 'replica':
+    case 'sync_standby':
+    case 'quorum_standby':
+    case 'standby_leader':
+    case 'standby':
+      return 'standby';
+    default:
+      return 'unknown';
+  }
+}
+
+/** True when two topologies name different primaries (by host:port). */
+export function primaryChanged(a: Topology | undefined, b: Topology | undefined): boolean {
+  const ka = a?.primary ? nodeKey(a.primary) : undefined;
+  const kb = b?.primary ? nodeKey(b.primary) : undefined;
+  return ka !== kb;
+}
+
+export interface TopologyEvents {
+  /** A new value (primary change, member up/down, lag update). */
+  change: (next: Topology, previous: Topology | undefined) => void;
+  /** The source failed to read (it keeps trying); never thrown. */
+  error: (err: Error) => void;
+}
+
+/**
+ * A source of topology. `start()` resolves with the first value; afterwards
+ * `change` events follow. `refresh()` asks for a re-check now (the pool calls
+ * it on connection errors, SQLSTATE 57P01/57P02/57P03/25006, and
+ * in_hot_standby changes). `close()` stops every timer, watch and connection.
+ */
+export interface TopologySource extends EventEmitter {
+  readonly name: string;
+  start(): Promise<Topology>;
+  current(): Topology | undefined;
+  refresh(reason: string): void;
+  close(): Promise<void>;
+  on<E extends keyof TopologyEvents>(event: E, listener: TopologyEvents[E]): this;
+  once<E extends keyof TopologyEvents>(event: E, listener: TopologyEvents[E]): this;
+  off<E extends keyof TopologyEvents>(event: E, listener: TopologyEvents[E]): this;
+  emit<E extends keyof TopologyEvents>(event: E, ...args: Parameters<TopologyEvents[E]>): boolean;
+}
