@@ -1,0 +1,38 @@
+/** `pg-failover <command>`: the bin entry. */
+import { FailoverError } from '../errors';
+import { upCommand } from './up';
+
+const USAGE = `pg-failover — a PostgreSQL cluster that feels like one database
+
+Usage:
+  pg-failover up [--nodes 3] [--etcd-members 1] [--demo] [--duration SECONDS] [--dir DIR] [--keep]
+        Start a local cluster on loopback (etcd + primary + streaming standbys),
+        print its connection strings, and run until Ctrl-C.
+  pg-failover help
+
+Environment:
+  PGFAILOVER_PG_BINDIR   directory with initdb/postgres (default: PATH, pg_config, /usr/lib/postgresql/*/bin)
+  PGFAILOVER_RUN_AS      OS user for PostgreSQL when running as root (default: postgres)
+  PGFAILOVER_ETCD        etcd binary (default: etcd on PATH)
+  DEBUG=pg-failover:*    debug logs
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'up':
+      return upCommand(rest);
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      process.stdout.write(USAGE);
+      return command === undefined ? 1 : 0;
+    case '--version':
+    case '-v':
+      process.stdout.write(`${require('../../package.json').version}\n`);
+      return 0;
+    default:
+      throw new FailoverError('INVALID_OPTION', `unknown command ${JSON.stringify(command)}; run \`pg-failover help\``);
+  }
+}

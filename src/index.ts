@@ -1,0 +1,20 @@
+/**
+ * pg-failover: a drop-in for node-postgres (`pg`) that makes a PostgreSQL
+ * primary/standby cluster feel like one database.
+ *
+ * ```ts
+ * import { Pool } from 'pg-failover';
+ * const pool = new Pool({ connectionString: 'postgresql://app@db1,db2,db3/app' });
+ * await pool.query('SELECT 1'); // a read: goes to a standby
+ * ```
+ *
+ * Everything `pg` exports that is not about connecting (types, defaults,
+ * escapeLiteral, DatabaseError, Query, Result …) is re-exported unchanged, so
+ * `import pg from 'pg-failover'` works where `import pg from 'pg'` did.
+ */
+import pg from 'pg';
+
+export const { types, defaults, Query, Connection, DatabaseError, TypeOverrides, escapeIdentifier, escapeLiteral, Result } = pg;
+
+export * from './errors';
+export type { Topology, Member, MemberRole, TopologySource, TopologyEvents } from './topology/topology';

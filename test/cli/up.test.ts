@@ -1,0 +1,51 @@
+import { describe, test, expect } from 'vitest';
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import pg from 'pg';
+import { isAlive } from '../../src/manager/postgres';
+
+const bin = join(__dirname, '../../bin/pg-failover.js');
+
+describe('pg-failover up (the built CLI, as a user runs it)', () => {
+  test('starts primary + standby + etcd, prints JSON, and Ctrl-C stops every process and removes its dir', async () => {
+    expect(existsSync(join(__dirname, '../../dist/cli/main.js'))).toBe(true); // `npm test` builds first
+    const child = spawn(process.execPath, [bin, 'up', '--nodes', '2', '--json', '--dir', process.env.PGFAILOVER_TEST_ROOT!], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (b) => (out += b));
+    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const info = await new Promise<any>((resolve, reject) => {
+      const t = setTimeout(() => reject(new Error(`no JSON from up within 60 s: ${out}`)), 60_000);
+      child.stdout.on('data', () => {
+        const end = out.indexOf('\n}\n');
+        if (end >= 0) {
+          clearTimeout(t);
+          resolve(JSON.parse(out.slice(0, end + 2)));
+        }
+      });
+    });
+    expect(info.nodes.map((n: any) => n.role)).toEqual(['primary', 'standby']);
+    expect(info.etcd).toHaveLength(1);
+    const [host, port] = info.nodes[0].address.split(':');
+    const c = new pg.Client({ host, port: Number(port), user: 'postgres' });
+    await c.connect();
+    expect((await c.query('SELECT pg_is_in_recovery() AS r')).rows[0].r).toBe(false);
+    await c.end();
+
+    child.kill('SIGINT');
+    expect(await exited).toBe(0);
+    for (const n of info.nodes) expect(isAlive(n.pid)).toBe(false);
+    expect(existsSync(info.dir)).toBe(false);
+  });
+
+  test('a bad flag gets a clear error and a non-zero exit', async () => {
+    const child = spawn(process.execPath, [bin, 'up', '--nodes', 'zero'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let err = '';
+    child.stderr.on('data', (b) => (err += b));
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    expect(code).not.toBe(0);
+    expect(err).toContain('INVALID_OPTION');
+  });
+});
