@@ -1,0 +1,167 @@
+/**
+ * `Client`: a drop-in for `pg.Client` whose `connect()` picks a host like
+ * libpq (multi-host strings, `target_session_attrs`, `load_balance_hosts`,
+ * `connect_timeout` per host). Once connected it is exactly one pg.Client
+ * session; every call is delegated to it.
+ */
+import { EventEmitter } from 'node:events';
+import pg from 'pg';
+import { FailoverError } from '../errors';
+import { connectFirstMatching, type Connected } from './host-walk';
+import { planFor, type ClientOptions } from './plan';
+
+type Callback<T> = (err: Error | null, result?: T) => void;
+
+/** Events forwarded from the underlying session, as pg.Client emits them. */
+const FORWARDED = ['error', 'end', 'notice', 'notification', 'drain'] as const;
+
+export class Client extends EventEmitter {
+  /** The options as given (password non-enumerable). */
+  readonly options: ClientOptions;
+  #inner: pg.Client | undefined;
+  #connected: Connected | undefined;
+  #connecting: Promise<void> | undefined;
+  #ended = false;
+  readonly #types: pg.CustomTypesConfig & { setTypeParser: pg.Client['setTypeParser']; getTypeParser: pg.Client['getTypeParser'] };
+
+  constructor(config?: string | ClientOptions) {
+    super();
+    this.options = typeof config === 'string' ? { connectionString: config } : { ...(config ?? {}) };
+    if ('password' in this.options) Object.defineProperty(this.options, 'password', { enumerable: false });
+    this.#types = new pg.TypeOverrides(this.options.types as never) as never;
+    // Validate early: a malformed connection string is a constructor error, like pg.
+    planFor(this.options);
+  }
+
+  /** Connects to the first host that matches `target_session_attrs`. Callback or promise, like pg. */
+  connect(): Promise<void>;
+  connect(callback: (err: Error | null) => void): void;
+  connect(callback?: (err: Error | null) => void): Promise<void> | void {
+    const p = this.#connect();
+    if (!callback) return p;
+    p.then(() => callback(null), (e) => callback(e));
+  }
+
+  async #connect(): Promise<void> {
+    if (this.#connecting || this.#inner) {
+      throw new FailoverError('INVALID_OPTION', 'Client has already been connected. You cannot reuse a client.');
+    }
+    this.#connecting = (async () => {
+      const plan = planFor(this.options, { types: this.#types as never });
+      const connected = await connectFirstMatching(plan);
+      this.#connected = connected;
+      this.#inner = connected.client;
+      for (const event of FORWARDED) {
+        // Like pg.Client, an 'error' with no listener is thrown by EventEmitter: same semantics.
+        connected.client.on(event, (...args: unknown[]) => this.emit(event, ...args));
+      }
+    })();
+    try {
+      await this.#connecting;
+    } catch (e) {
+      this.#connecting = undefined;
+      this.#ended = true;
+      throw e;
+    }
+  }
+
+  /** Same forms as pg.Client#query: (text), (text, values), (config), callbacks, and Submittables. */
+  query(...args: unknown[]): any {
+    const inner = this.#inner;
+    if (!inner) {
+      const err = new FailoverError('CONNECTION_LOST', this.#ended ? 'Client was closed and is not queryable' : 'Client is not connected: call connect() first');
+      const cb = args.find((a) => typeof a === 'function') as Callback<unknown> | undefined;
+      if (cb) {
+        process.nextTick(() => cb(err));
+        return undefined;
+      }
+      const first = args[0] as { submit?: unknown; handleError?: (e: Error) => void } | undefined;
+      if (first && typeof first.submit === 'function') {
+        process.nextTick(() => first.handleError?.(err));
+        return first;
+      }
+      return Promise.reject(err);
+    }
+    return (inner.query as (...a: unknown[]) => unknown)(...args);
+  }
+
+  /** Ends the session. Callback or promise, like pg. */
+  end(): Promise<void>;
+  end(callback: (err?: Error) => void): void;
+  end(callback?: (err?: Error) => void): Promise<void> | void {
+    this.#ended = true;
+    const p = (async () => {
+      if (this.#connecting) await this.#connecting.catch(() => {});
+      if (this.#inner) await this.#inner.end();
+      else this.emit('end');
+    })();
+    if (!callback) return p;
+    p.then(() => callback(), (e) => callback(e));
+  }
+
+  escapeIdentifier(str: string): string {
+    return pg.escapeIdentifier(str);
+  }
+  escapeLiteral(str: string): string {
+    return pg.escapeLiteral(str);
+  }
+  setTypeParser(...args: Parameters<pg.Client['setTypeParser']>): void {
+    (this.#types.setTypeParser as (...a: unknown[]) => void)(...args);
+  }
+  getTypeParser(...args: Parameters<pg.Client['getTypeParser']>): unknown {
+    return (this.#types.getTypeParser as (...a: unknown[]) => unknown)(...args);
+  }
+  ref(): void {
+    (this.#inner as unknown as { ref?: () => void } | undefined)?.ref?.();
+  }
+  unref(): void {
+    (this.#inner as unknown as { unref?: () => void } | undefined)?.unref?.();
+  }
+  getTransactionStatus(): string | null {
+    return (this.#inner as unknown as { getTransactionStatus?: () => string | null })?.getTransactionStatus?.() ?? null;
+  }
+
+  /** The host this client connected to (before connecting: the first candidate), like pg.Client#host. */
+  get host(): string | undefined {
+    return this.#connected ? this.#inner!.host : planFor(this.options).hosts[0]?.host;
+  }
+  get port(): number | undefined {
+    return this.#connected ? this.#inner!.port : planFor(this.options).hosts[0]?.port;
+  }
+  get user(): string | undefined {
+    return this.#inner?.user ?? planFor(this.options).configFor(0).user;
+  }
+  get database(): string | undefined {
+    return this.#inner?.database ?? planFor(this.options).configFor(0).database;
+  }
+  get processID(): number | null {
+    return (this.#inner as unknown as { processID: number | null } | undefined)?.processID ?? null;
+  }
+  get secretKey(): number | null {
+    return (this.#inner as unknown as { secretKey: number | null } | undefined)?.secretKey ?? null;
+  }
+  /** pg internals some libraries read (pg-pool, pg-cursor …). */
+  get connection(): unknown {
+    return (this.#inner as unknown as { connection?: unknown })?.connection;
+  }
+  get connectionParameters(): unknown {
+    return (this.#inner as unknown as { connectionParameters?: unknown })?.connectionParameters;
+  }
+  get _ending(): boolean {
+    return this.#ended || Boolean((this.#inner as unknown as { _ending?: boolean })?._ending);
+  }
+  get _connected(): boolean {
+    return Boolean((this.#inner as unknown as { _connected?: boolean })?._connected);
+  }
+  get _queryable(): boolean {
+    return Boolean((this.#inner as unknown as { _queryable?: boolean })?._queryable);
+  }
+  /** ParameterStatus values the server reported (server_version, in_hot_standby …). */
+  get serverParameters(): ReadonlyMap<string, string> {
+    return this.#connected?.parameters ?? new Map();
+  }
+  /** The underlying pg.Client once connected. */
+  get session(): pg.Client | undefined {
+    return this.#inner;
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * Client options (pg.ClientConfig plus libpq's multi-host settings) → a
+ * {@link WalkPlan}: the hosts to try, in which order, with which pg config.
+ */
+import pg from 'pg';
+import { parseConnectionString, toPgConfig } from '../connection';
+import { TARGET_SESSION_ATTRS, type TargetSessionAttrs } from './session-attrs';
+import type { WalkPlan } from './host-walk';
+import { ConnectionStringError } from '../errors';
+
+/** `pg.ClientConfig`, plus libpq's keywords for choosing among several hosts. */
+export interface ClientOptions extends pg.ClientConfig {
+  /** libpq's: any (default), read-write, read-only, primary, standby, prefer-standby. */
+  target_session_attrs?: TargetSessionAttrs;
+  /** libpq's: disable (default, hosts in order) or random. */
+  load_balance_hosts?: 'disable' | 'random';
+  /** libpq's, in seconds per host (0 = none; values below 2 count as 2). Default: none, or `connectionTimeoutMillis`. */
+  connect_timeout?: number;
+  /** The environment to read PG* variables from (default process.env). */
+  env?: NodeJS.ProcessEnv;
+}
+
+const cache = new WeakMap<object, WalkPlan>();
+
+/** Builds (and caches per options object) the walk plan. Throws ConnectionStringError on bad input. */
+export function planFor(options: ClientOptions, extra: { types?: unknown } = {}): WalkPlan {
+  const cached = cache.get(options);
+  if (cached && !extra.types) return cached;
+  const conninfo = options.connectionString ?? conninfoFromFields(options);
+  const parsed = parseConnectionString(conninfo, { env: options.env ?? process.env });
+  const { connectionString: _cs, target_session_attrs, load_balance_hosts, connect_timeout, env: _env, ...passThrough } = options;
+  const tsa = (target_session_attrs ?? parsed.target_session_attrs ?? 'any') as TargetSessionAttrs;
+  if (!TARGET_SESSION_ATTRS.includes(tsa)) {
+    throw new ConnectionStringError('CONNINFO_INVALID_VALUE', `invalid target_session_attrs value: "${tsa}" (use one of ${TARGET_SESSION_ATTRS.join(', ')})`, {
+      fragment: `target_session_attrs=${tsa}`,
+    });
+  }
+  const lb = (load_balance_hosts ?? parsed.load_balance_hosts ?? 'disable') as 'disable' | 'random';
+  if (lb !== 'disable' && lb !== 'random') {
+    throw new ConnectionStringError('CONNINFO_INVALID_VALUE', `invalid load_balance_hosts value: "${lb}" (use disable or random)`, {
+      fragment: `load_balance_hosts=${lb}`,
+    });
+  }
+  const plan: WalkPlan = {
+    hosts: parsed.hosts.map((h) => ({ host: h.host, port: h.port })),
+    targetSessionAttrs: tsa,
+    loadBalanceHosts: lb,
+    configFor(index) {
+      const base = toPgConfig(parsed, index) as pg.ClientConfig;
+      const cfg: pg.ClientConfig = { ...passThrough, ...stripUndefined(base) };
+      if (options.password !== undefined && base.password === undefined) cfg.password = options.password;
+      if (connect_timeout !== undefined) cfg.connectionTimeoutMillis = connect_timeout <= 0 ? 0 : Math.max(2, connect_timeout) * 1000;
+      else if (options.connectionTimeoutMillis !== undefined && !base.connectionTimeoutMillis) cfg.connectionTimeoutMillis = options.connectionTimeoutMillis;
+      if (extra.types) cfg.types = extra.types as pg.CustomTypesConfig;
+      return cfg;
+    },
+  };
+  if (!extra.types) cache.set(options, plan);
+  return plan;
+}
+
+function stripUndefined<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/** pg-style discrete fields → a keyword/value conninfo (password stays out of it). */
+function conninfoFromFields(o: ClientOptions): string {
+  const kv: string[] = [];
+  const put = (k: string, v: unknown) => {
+    if (v === undefined || v === null || v === '') return;
+    kv.push(`${k}='${String(v).replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`);
+  };
+  put('host', o.host);
+  put('port', o.port);
+  put('user', o.user);
+  put('dbname', o.database);
+  put('application_name', o.application_name);
+  put('options', o.options);
+  return kv.join(' ');
+}
