@@ -21,6 +21,7 @@
  * out before libpq's rules apply and returned in `extensions`.
  */
 import { ConnectionStringError, type FailoverErrorCode } from '../errors';
+import { safeWord } from './fragment';
 import { EXTENSION_PREFIX, LIBPQ_KEYWORDS, SECRET_KEYWORDS } from './keywords';
 
 /** The result of parsing a connection string, before defaults. */
@@ -163,7 +164,8 @@ function parseKeywordValue(s: string, sink: Sink): void {
     while (i < n && isSpace(s[i])) i++;
     if (s[i] !== '=') {
       if (afterSecret) fail('CONNINFO_SYNTAX', 'missing "=" after a word that follows a password in connection info string');
-      fail('CONNINFO_SYNTAX', `missing "=" after ${JSON.stringify(name)} in connection info string`, name);
+      const word = safeWord(name);
+      fail('CONNINFO_SYNTAX', `missing "=" after ${JSON.stringify(word)} in connection info string`, word);
     }
     i++;
     while (i < n && isSpace(s[i])) i++;
@@ -206,7 +208,8 @@ function parseKeywordValue(s: string, sink: Sink): void {
     }
     if (!sink.store(name, value)) {
       if (afterSecret) fail('CONNINFO_UNKNOWN_KEYWORD', 'invalid connection option after a password value');
-      fail('CONNINFO_UNKNOWN_KEYWORD', `invalid connection option ${JSON.stringify(name)}`, name);
+      const word = safeWord(name);
+      fail('CONNINFO_UNKNOWN_KEYWORD', `invalid connection option ${JSON.stringify(word)}`, word);
     }
     afterSecret = SECRET_KEYWORDS.has(name);
   }
@@ -335,7 +338,8 @@ function parseUriParams(params: string, sink: Sink): void {
       value = 'require';
     }
     if (!sink.store(keyword, value)) {
-      fail('CONNINFO_UNKNOWN_KEYWORD', `invalid URI query parameter: ${JSON.stringify(keyword)}`, keyword);
+      const word = safeWord(keyword);
+      fail('CONNINFO_UNKNOWN_KEYWORD', `invalid URI query parameter: ${JSON.stringify(word)}`, word);
     }
   }
 }

@@ -9,7 +9,7 @@
 
 export interface KeywordSpec {
   /** The keyword as written in a connection string. */
-  readonly keyword: string;
+  readonly keyword: LibpqKeyword;
   /** The environment variable libpq falls back to, if any. */
   readonly envvar?: string;
   /** libpq's compiled-in default (builds with SSL and GSSAPI, like Debian's). */
@@ -65,7 +65,7 @@ export const LIBPQ_KEYWORD_SPECS: readonly KeywordSpec[] = [
 ];
 
 /** Every keyword libpq 17 accepts, in libpq's table order. */
-export const LIBPQ_KEYWORDS: readonly string[] = LIBPQ_KEYWORD_SPECS.map((s) => s.keyword);
+export const LIBPQ_KEYWORDS: readonly LibpqKeyword[] = LIBPQ_KEYWORD_SPECS.map((s) => s.keyword);
 
 /** Keywords whose values are secrets: never in a message, non-enumerable in results. */
 export const SECRET_KEYWORDS: ReadonlySet<string> = new Set(
@@ -74,3 +74,47 @@ export const SECRET_KEYWORDS: ReadonlySet<string> = new Set(
 
 /** Prefix of our own parameters; stripped before anything reaches libpq semantics. */
 export const EXTENSION_PREFIX = 'pgfailover.';
+
+/** A keyword libpq 17 accepts. */
+export type LibpqKeyword =
+  | 'service'
+  | 'user'
+  | 'password'
+  | 'passfile'
+  | 'channel_binding'
+  | 'connect_timeout'
+  | 'dbname'
+  | 'host'
+  | 'hostaddr'
+  | 'port'
+  | 'client_encoding'
+  | 'options'
+  | 'application_name'
+  | 'fallback_application_name'
+  | 'keepalives'
+  | 'keepalives_idle'
+  | 'keepalives_interval'
+  | 'keepalives_count'
+  | 'tcp_user_timeout'
+  | 'sslmode'
+  | 'sslnegotiation'
+  | 'sslcompression'
+  | 'sslcert'
+  | 'sslkey'
+  | 'sslcertmode'
+  | 'sslpassword'
+  | 'sslrootcert'
+  | 'sslcrl'
+  | 'sslcrldir'
+  | 'sslsni'
+  | 'requirepeer'
+  | 'require_auth'
+  | 'ssl_min_protocol_version'
+  | 'ssl_max_protocol_version'
+  | 'gssencmode'
+  | 'krbsrvname'
+  | 'gsslib'
+  | 'gssdelegation'
+  | 'replication'
+  | 'target_session_attrs'
+  | 'load_balance_hosts';
