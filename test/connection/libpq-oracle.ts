@@ -16,6 +16,12 @@ export interface LibpqOracle {
   /** libpq's own keyword table, in its order. */
   readonly keywords: string[];
   parse(inputs: readonly string[]): LibpqResult[];
+  /**
+   * PQconnectStart on each input (which must end in an invalid
+   * channel_binding, so libpq stops before connecting) under exactly `env`:
+   * the error message, PQuser/PQdb/PQhost/PQport/PQpass, and PQconninfo.
+   */
+  resolve(inputs: readonly string[], env: NodeJS.ProcessEnv): Map<string, string>[];
   dispose(): void;
 }
 
@@ -64,6 +70,20 @@ export function buildOracle(): LibpqOracle {
           values.set(pair.slice(0, eq), Buffer.from(pair.slice(eq + 1), 'hex'));
         }
         return { ok: true, values };
+      });
+    },
+    resolve(inputs, env) {
+      const input = inputs.map((s) => Buffer.from(s, 'utf8').toString('hex')).join('\n') + '\n';
+      const out = execFileSync(bin, ['--resolve'], { input, env, maxBuffer: 1 << 28 }).toString('utf8').split('\n');
+      out.pop();
+      if (out.length !== inputs.length) throw new Error(`libpq-parse answered ${out.length} of ${inputs.length} inputs`);
+      return out.map((line) => {
+        const fields = new Map<string, string>();
+        for (const pair of line.split(' ').slice(1)) {
+          const eq = pair.indexOf('=');
+          fields.set(pair.slice(0, eq), Buffer.from(pair.slice(eq + 1), 'hex').toString('utf8'));
+        }
+        return fields;
       });
     },
     dispose() {

@@ -13,6 +13,15 @@
  * keyword table (PQconndefaults), one keyword per line, then exits; with
  * "--version" it prints PQlibVersion().
  *
+ * With "--resolve", each input is instead given to PQconnectStart, which also
+ * applies the service file, PG* environment variables, defaults and the
+ * password file; the caller appends an invalid channel_binding so that libpq
+ * stops right after those steps, before any network activity. The answer is
+ *
+ *   RES err=<hex> pquser=<hex> pqdb=<hex> pqhost=<hex> pqport=<hex> pqpass=<hex> <keyword>=<hex> ...
+ *
+ * with PQconninfo's non-NULL settings.
+ *
  * Build: gcc -O1 -o libpq-parse libpq-parse.c -I$(pg_config --includedir) -lpq
  */
 #include <stdio.h>
@@ -59,6 +68,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 
+	int resolve = argc > 1 && strcmp(argv[1], "--resolve") == 0;
 	size_t cap = 0;
 	char *line = NULL;
 	ssize_t len;
@@ -81,6 +91,38 @@ int main(int argc, char **argv)
 			conninfo[n++] = (char) ((hi << 4) | lo);
 		}
 		conninfo[n] = '\0';	/* an embedded NUL ends the string, as for any C caller */
+
+		if (resolve)
+		{
+			PGconn *conn = PQconnectStart(conninfo);
+			if (conn == NULL)
+				return 1;
+			fputs("RES err=", stdout);
+			put_hex(PQerrorMessage(conn));
+			fputs(" pquser=", stdout);
+			put_hex(PQuser(conn) ? PQuser(conn) : "");
+			fputs(" pqdb=", stdout);
+			put_hex(PQdb(conn) ? PQdb(conn) : "");
+			fputs(" pqhost=", stdout);
+			put_hex(PQhost(conn) ? PQhost(conn) : "");
+			fputs(" pqport=", stdout);
+			put_hex(PQport(conn) ? PQport(conn) : "");
+			fputs(" pqpass=", stdout);
+			put_hex(PQpass(conn) ? PQpass(conn) : "");
+			PQconninfoOption *info = PQconninfo(conn);
+			for (PQconninfoOption *o = info; o && o->keyword; o++)
+			{
+				if (o->val == NULL)
+					continue;
+				printf(" %s=", o->keyword);
+				put_hex(o->val);
+			}
+			putchar('\n');
+			PQconninfoFree(info);
+			PQfinish(conn);
+			free(conninfo);
+			continue;
+		}
 
 		char *err = NULL;
 		PQconninfoOption *opts = PQconninfoParse(conninfo, &err);
