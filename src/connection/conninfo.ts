@@ -88,7 +88,7 @@ export function parseConninfo(conninfo: string, options: ParseConninfoOptions = 
   }
   const order = options.keywords ?? LIBPQ_KEYWORDS;
   const known = options.keywords ? new Set(options.keywords) : DEFAULT_KEYWORD_SET;
-  const sink = new Sink(known);
+  const sink = new Sink(known, /password/i.test(conninfo) || conninfo.includes('@'));
   let form: ParsedConninfo['form'];
   if (conninfo.startsWith(URI_DESIGNATOR)) {
     form = 'uri';
@@ -114,7 +114,20 @@ export function parseConninfo(conninfo: string, options: ParseConninfoOptions = 
 class Sink {
   readonly values = new Map<string, string>();
   readonly extensions = new Map<string, string>();
-  constructor(private readonly known: ReadonlySet<string>) {}
+  /**
+   * @param quiet the input may hold a password (it mentions one, or has an
+   *   `@`): then no piece of the input goes into an error message, because a
+   *   quoting or syntax mistake can shift a password into any position.
+   */
+  constructor(
+    private readonly known: ReadonlySet<string>,
+    readonly quiet: boolean,
+  ) {}
+
+  /** `word` as an error may show it, or undefined when nothing may be shown. */
+  show(word: string): string | undefined {
+    return this.quiet ? undefined : safeWord(word);
+  }
 
   /** Returns false when the keyword is unknown (the caller words the error). */
   store(keyword: string, value: string): boolean {
@@ -141,6 +154,11 @@ function fail(code: FailoverErrorCode, message: string, fragment?: string, reaso
   });
 }
 
+/** Fails with `what`, naming `shown` (already made safe) when there is one. */
+function failNaming(code: FailoverErrorCode, what: string, shown: string | undefined): never {
+  return fail(code, shown === undefined ? what : `${what}: ${JSON.stringify(shown)}`, shown);
+}
+
 /** C's isspace() in the "C" locale, which is what libpq's parser sees. */
 function isSpace(c: string | undefined): boolean {
   return c === ' ' || c === '\t' || c === '\n' || c === '\r' || c === '\v' || c === '\f';
@@ -163,9 +181,7 @@ function parseKeywordValue(s: string, sink: Sink): void {
     const name = s.slice(nameStart, i);
     while (i < n && isSpace(s[i])) i++;
     if (s[i] !== '=') {
-      if (afterSecret) fail('CONNINFO_SYNTAX', 'missing "=" after a word that follows a password in connection info string');
-      const word = safeWord(name);
-      fail('CONNINFO_SYNTAX', `missing "=" after ${JSON.stringify(word)} in connection info string`, word);
+      failNaming('CONNINFO_SYNTAX', 'missing "=" after a word in connection info string', afterSecret ? undefined : sink.show(name));
     }
     i++;
     while (i < n && isSpace(s[i])) i++;
@@ -189,8 +205,7 @@ function parseKeywordValue(s: string, sink: Sink): void {
       i++;
       for (;;) {
         if (i >= n) {
-          if (afterSecret) fail('CONNINFO_SYNTAX', 'unterminated quoted string in connection info string');
-          fail('CONNINFO_SYNTAX', `unterminated quoted string in connection info string (value of ${JSON.stringify(name)})`, name);
+          failNaming('CONNINFO_SYNTAX', 'unterminated quoted string in connection info string, value of', afterSecret ? undefined : sink.show(name));
         }
         const c = s[i];
         if (c === '\\') {
@@ -207,9 +222,7 @@ function parseKeywordValue(s: string, sink: Sink): void {
       }
     }
     if (!sink.store(name, value)) {
-      if (afterSecret) fail('CONNINFO_UNKNOWN_KEYWORD', 'invalid connection option after a password value');
-      const word = safeWord(name);
-      fail('CONNINFO_UNKNOWN_KEYWORD', `invalid connection option ${JSON.stringify(word)}`, word);
+      failNaming('CONNINFO_UNKNOWN_KEYWORD', 'invalid connection option', afterSecret ? undefined : sink.show(name));
     }
     afterSecret = SECRET_KEYWORDS.has(name);
   }
@@ -249,16 +262,16 @@ function parseUri(s: string, prefixLength: number, sink: Sink): void {
       const hostStart = ++p;
       while (p < n && s[p] !== ']') p++;
       if (p >= n) {
-        fail('CONNINFO_SYNTAX', 'end of string reached when looking for matching "]" in IPv6 host address in URI', authorityFragment(s, bracket));
+        failNaming('CONNINFO_SYNTAX', 'end of string reached when looking for matching "]" in IPv6 host address in URI', sink.show(authorityFragment(s, bracket)));
       }
       if (p === hostStart) fail('CONNINFO_SYNTAX', 'IPv6 host address may not be empty in URI', '[]');
       host = s.slice(hostStart, p);
       p++;
       if (p < n && s[p] !== ':' && s[p] !== '/' && s[p] !== '?' && s[p] !== ',') {
-        fail(
+        failNaming(
           'CONNINFO_SYNTAX',
-          `unexpected character ${JSON.stringify(s[p])} at position ${p + 1} in URI (expected ":" or "/")`,
-          s.slice(bracket, p + 1),
+          `unexpected character at position ${p + 1} in URI, after an IPv6 address (expected ":" or "/")`,
+          sink.show(s.slice(bracket, p + 1)),
         );
       }
     } else {
@@ -312,7 +325,7 @@ function parseUriParams(params: string, sink: Sink): void {
       if (i < m && params[i] === '=') {
         if (eq >= 0) {
           const key = params.slice(start, eq);
-          fail('CONNINFO_SYNTAX', `extra key/value separator "=" in URI query parameter ${JSON.stringify(key)}`, key);
+          failNaming('CONNINFO_SYNTAX', 'extra key/value separator "=" in URI query parameter', sink.show(key));
         }
         eq = i++;
       } else if (i >= m || params[i] === '&') {
@@ -320,7 +333,7 @@ function parseUriParams(params: string, sink: Sink): void {
         if (i < m) i++;
         if (eq < 0) {
           const segment = params.slice(start, end);
-          fail('CONNINFO_SYNTAX', `missing key/value separator "=" in URI query parameter ${JSON.stringify(segment)}`, segment);
+          failNaming('CONNINFO_SYNTAX', 'missing key/value separator "=" in URI query parameter', sink.show(segment));
         }
         break;
       } else {
@@ -328,25 +341,23 @@ function parseUriParams(params: string, sink: Sink): void {
       }
     }
     const rawKey = params.slice(start, eq);
-    let keyword = percentDecode(rawKey, 'URI query parameter name', rawKey);
-    const secret = SECRET_KEYWORDS.has(keyword);
+    let keyword = percentDecode(rawKey, 'a URI query parameter name', sink);
     const rawValue = params.slice(eq + 1, end);
-    let value = percentDecode(rawValue, `value of URI query parameter ${JSON.stringify(keyword)}`, secret ? undefined : rawValue);
+    let value = percentDecode(rawValue, 'a URI query parameter value', sink);
     // libpq: JDBC compatibility.
     if (keyword === 'ssl' && value === 'true') {
       keyword = 'sslmode';
       value = 'require';
     }
     if (!sink.store(keyword, value)) {
-      const word = safeWord(keyword);
-      fail('CONNINFO_UNKNOWN_KEYWORD', `invalid URI query parameter: ${JSON.stringify(word)}`, word);
+      failNaming('CONNINFO_UNKNOWN_KEYWORD', 'invalid URI query parameter', sink.show(keyword));
     }
   }
 }
 
 function storeDecoded(sink: Sink, keyword: 'user' | 'password' | 'host' | 'port' | 'dbname', raw: string): void {
   const what = keyword === 'dbname' ? 'database name' : keyword === 'user' ? 'user name' : keyword;
-  const value = percentDecode(raw, `${what} in URI`, keyword === 'password' ? undefined : raw);
+  const value = percentDecode(raw, `the ${what} in the URI`, sink);
   sink.store(keyword, value);
 }
 
@@ -365,9 +376,10 @@ function hexValue(byte: number | undefined): number {
 
 /**
  * libpq's `conninfo_uri_decode`: `%xy` → byte; a malformed escape or `%00` is
- * an error. `fragment` is what an error may show (undefined for secrets).
+ * an error. An error names only the bad escape itself (never the component,
+ * which may be a password), and not even that when the input may hold a password.
  */
-function percentDecode(raw: string, what: string, fragment: string | undefined): string {
+function percentDecode(raw: string, what: string, sink: Sink): string {
   if (!raw.includes('%')) return raw;
   const bytes = Buffer.from(raw, 'utf8');
   const out = Buffer.allocUnsafe(bytes.length);
@@ -381,15 +393,18 @@ function percentDecode(raw: string, what: string, fragment: string | undefined):
     }
     const hi = hexValue(bytes[i + 1]);
     const lo = hi < 0 ? -1 : hexValue(bytes[i + 2]);
-    if (hi < 0 || lo < 0) fail('CONNINFO_SYNTAX', `invalid percent-encoded token in ${what}`, fragment);
+    if (hi < 0 || lo < 0) {
+      const token = bytes.subarray(i, i + 3).toString('utf8');
+      failNaming('CONNINFO_SYNTAX', `invalid percent-encoded token in ${what}`, sink.quiet ? undefined : token);
+    }
     const c = (hi << 4) | lo;
-    if (c === 0) fail('CONNINFO_SYNTAX', `forbidden value %00 in percent-encoded ${what}`, fragment);
+    if (c === 0) fail('CONNINFO_SYNTAX', `forbidden value %00 in percent-encoded ${what}`, '%00');
     out[o++] = c;
     i += 3;
   }
   try {
     return utf8.decode(out.subarray(0, o));
   } catch {
-    return fail('CONNINFO_SYNTAX', `percent-decoded ${what} is not valid UTF-8`, fragment, INVALID_UTF8);
+    return fail('CONNINFO_SYNTAX', `percent-decoded ${what} is not valid UTF-8`, undefined, INVALID_UTF8);
   }
 }

@@ -114,6 +114,8 @@ export interface ParseConnectionStringOptions {
 export function parseConnectionString(conninfo = '', options: ParseConnectionStringOptions = {}): ConnectionConfig {
   const env = options.env ?? process.env;
   const { keywords, extensions } = parseConninfo(conninfo);
+  // A string that may hold a password: echo none of its values in errors.
+  const quiet = /password/i.test(conninfo) || conninfo.includes('@');
   const values = new Map<string, string>(Object.entries(keywords));
   const home = options.home ?? homeDirectory(env);
 
@@ -156,10 +158,10 @@ export function parseConnectionString(conninfo = '', options: ParseConnectionStr
   if (user === '') user = options.osUser ?? osUserName();
   const database = get('dbname') || user;
 
-  const hosts = resolveHosts(get('host'), get('hostaddr'), get('port'), options.defaultHost ?? 'localhost');
+  const hosts = resolveHosts(get('host'), get('hostaddr'), get('port'), options.defaultHost ?? 'localhost', quiet);
 
-  validate(values);
-  const connectTimeout = parseConnectTimeout(values.get('connect_timeout'));
+  validate(values, quiet);
+  const connectTimeout = parseConnectTimeout(values.get('connect_timeout'), quiet);
 
   const password = get('password');
   let hostsWithPasswords = hosts;
@@ -246,7 +248,7 @@ function publicHost(h: ResolvedHost): HostSpec {
 }
 
 /** libpq's pqConnectOptions2, host part: split the lists and pair them up. */
-function resolveHosts(host: string, hostaddr: string, port: string, defaultHost: string): ResolvedHost[] {
+function resolveHosts(host: string, hostaddr: string, port: string, defaultHost: string, quiet: boolean): ResolvedHost[] {
   const hostaddrs = hostaddr === '' ? undefined : hostaddr.split(',');
   const names = host === '' ? undefined : host.split(',');
   const count = hostaddrs?.length ?? names?.length ?? 1;
@@ -254,7 +256,7 @@ function resolveHosts(host: string, hostaddr: string, port: string, defaultHost:
     throw new ConnectionStringError(
       'CONNINFO_HOST_PORT_MISMATCH',
       `could not match ${names.length} host names to ${count} hostaddr values`,
-      { fragment: `host=${safeWord(host)} hostaddr=${safeWord(hostaddr)}` },
+      quiet ? {} : { fragment: `host=${safeWord(host)} hostaddr=${safeWord(hostaddr)}` },
     );
   }
   let ports: string[] = [''];
@@ -305,15 +307,19 @@ function parsePort(raw: string): number {
   return n;
 }
 
-function parseConnectTimeout(raw: string | undefined): number {
+function parseConnectTimeout(raw: string | undefined, quiet: boolean): number {
   if (raw === undefined || raw === '') return 0;
   const n = parseLibpqInt(raw);
-  if (n === undefined) invalid('connect_timeout', raw, 'an integer number of seconds');
+  if (n === undefined) invalid('connect_timeout', raw, 'an integer number of seconds', quiet);
   if (n <= 0) return 0;
   return n < 2 ? 2 : n;
 }
 
-function invalid(keyword: string, value: string, expected: string): never {
+/** Fails naming the keyword and, unless the input may hold a password, the value. */
+function invalid(keyword: string, value: string, expected: string, quiet: boolean): never {
+  if (quiet) {
+    throw new ConnectionStringError('CONNINFO_INVALID_VALUE', `invalid ${keyword} value (expected ${expected})`, { fragment: keyword });
+  }
   const shown = safeWord(value);
   throw new ConnectionStringError('CONNINFO_INVALID_VALUE', `invalid ${keyword} value: ${JSON.stringify(shown)} (expected ${expected})`, {
     fragment: `${keyword}=${shown}`,
@@ -334,47 +340,47 @@ const INT_KEYWORDS = ['keepalives', 'keepalives_idle', 'keepalives_interval', 'k
 const TLS_VERSIONS = ['tlsv1', 'tlsv1.1', 'tlsv1.2', 'tlsv1.3'];
 
 /** The checks libpq makes in pqConnectOptions2 / at connect time, made now. */
-function validate(values: ReadonlyMap<string, string>): void {
+function validate(values: ReadonlyMap<string, string>, quiet: boolean): void {
   for (const [keyword, allowed] of Object.entries(ENUMS)) {
     const v = values.get(keyword);
-    if (v !== undefined && v !== '' && !allowed.includes(v)) invalid(keyword, v, `one of ${allowed.join(', ')}`);
+    if (v !== undefined && v !== '' && !allowed.includes(v)) invalid(keyword, v, `one of ${allowed.join(', ')}`, quiet);
   }
   for (const keyword of INT_KEYWORDS) {
     const v = values.get(keyword);
-    if (v !== undefined && v !== '' && parseLibpqInt(v) === undefined) invalid(keyword, v, 'an integer');
+    if (v !== undefined && v !== '' && parseLibpqInt(v) === undefined) invalid(keyword, v, 'an integer', quiet);
   }
   const sslmode = values.get('sslmode') || 'prefer';
   if (values.get('sslrootcert') === 'system' && sslmode !== 'verify-full') {
-    invalid('sslmode', sslmode, 'verify-full, which sslrootcert=system requires');
+    invalid('sslmode', sslmode, 'verify-full, which sslrootcert=system requires', quiet);
   }
   if (values.get('sslnegotiation') === 'direct' && !['require', 'verify-ca', 'verify-full'].includes(sslmode)) {
-    invalid('sslmode', sslmode, 'require, verify-ca or verify-full, which sslnegotiation=direct requires');
+    invalid('sslmode', sslmode, 'require, verify-ca or verify-full, which sslnegotiation=direct requires', quiet);
   }
   const min = values.get('ssl_min_protocol_version') ?? '';
   const max = values.get('ssl_max_protocol_version') ?? '';
   for (const [keyword, v] of [['ssl_min_protocol_version', min], ['ssl_max_protocol_version', max]] as const) {
-    if (v !== '' && !TLS_VERSIONS.includes(v.toLowerCase())) invalid(keyword, v, 'TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3');
+    if (v !== '' && !TLS_VERSIONS.includes(v.toLowerCase())) invalid(keyword, v, 'TLSv1, TLSv1.1, TLSv1.2 or TLSv1.3', quiet);
   }
   if (min !== '' && max !== '' && TLS_VERSIONS.indexOf(min.toLowerCase()) > TLS_VERSIONS.indexOf(max.toLowerCase())) {
-    invalid('ssl_max_protocol_version', max, `a version not below ssl_min_protocol_version=${min}`);
+    invalid('ssl_max_protocol_version', max, `a version not below ssl_min_protocol_version=${min}`, quiet);
   }
   const requireAuth = values.get('require_auth');
-  if (requireAuth) validateRequireAuth(requireAuth);
+  if (requireAuth) validateRequireAuth(requireAuth, quiet);
 }
 
 const AUTH_METHODS = ['password', 'md5', 'gss', 'sspi', 'scram-sha-256', 'none'];
 
 /** libpq 16's require_auth rules: known methods, all negated or none, no duplicates. */
-function validateRequireAuth(value: string): void {
+function validateRequireAuth(value: string, quiet: boolean): void {
   const parts = value.split(',');
   const negated = parts[0]!.startsWith('!');
   const seen = new Set<string>();
   for (const part of parts) {
     const isNeg = part.startsWith('!');
-    if (isNeg !== negated) invalid('require_auth', value, 'methods that are either all negated or none negated');
+    if (isNeg !== negated) invalid('require_auth', value, 'methods that are either all negated or none negated', quiet);
     const method = isNeg ? part.slice(1) : part;
-    if (!AUTH_METHODS.includes(method)) invalid('require_auth', value, `methods among ${AUTH_METHODS.join(', ')}`);
-    if (seen.has(method)) invalid('require_auth', value, 'each method at most once');
+    if (!AUTH_METHODS.includes(method)) invalid('require_auth', value, `methods among ${AUTH_METHODS.join(', ')}`, quiet);
+    if (seen.has(method)) invalid('require_auth', value, 'each method at most once', quiet);
     seen.add(method);
   }
 }
