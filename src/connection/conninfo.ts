@@ -129,6 +129,15 @@ class Sink {
     return this.quiet ? undefined : safeWord(word);
   }
 
+  /** Whether {@link store} would accept `keyword`. */
+  accepts(keyword: string): boolean {
+    return (
+      (keyword.startsWith(EXTENSION_PREFIX) && keyword.length > EXTENSION_PREFIX.length) ||
+      keyword === 'requiressl' ||
+      this.known.has(keyword)
+    );
+  }
+
   /** Returns false when the keyword is unknown (the caller words the error). */
   store(keyword: string, value: string): boolean {
     if (keyword.startsWith(EXTENSION_PREFIX) && keyword.length > EXTENSION_PREFIX.length) {
@@ -343,7 +352,12 @@ function parseUriParams(params: string, sink: Sink): void {
     const rawKey = params.slice(start, eq);
     let keyword = percentDecode(rawKey, 'a URI query parameter name', sink);
     const rawValue = params.slice(eq + 1, end);
-    let value = percentDecode(rawValue, 'a URI query parameter value', sink);
+    const decoded = percentDecodeLenient(rawValue, 'a URI query parameter value', sink);
+    let value: string;
+    if (typeof decoded === 'string') value = decoded;
+    else if (keyword === 'requiressl') value = decoded[0] === 0x31 ? '1' : '0'; // libpq looks at the first byte only
+    else if (!sink.accepts(keyword)) failNaming('CONNINFO_UNKNOWN_KEYWORD', 'invalid URI query parameter', sink.show(keyword));
+    else failInvalidUtf8('a URI query parameter value');
     // libpq: JDBC compatibility.
     if (keyword === 'ssl' && value === 'true') {
       keyword = 'sslmode';
@@ -380,6 +394,17 @@ function hexValue(byte: number | undefined): number {
  * which may be a password), and not even that when the input may hold a password.
  */
 function percentDecode(raw: string, what: string, sink: Sink): string {
+  const decoded = percentDecodeLenient(raw, what, sink);
+  if (typeof decoded === 'string') return decoded;
+  return failInvalidUtf8(what);
+}
+
+function failInvalidUtf8(what: string): never {
+  return fail('CONNINFO_SYNTAX', `percent-decoded ${what} is not valid UTF-8`, undefined, INVALID_UTF8);
+}
+
+/** Like {@link percentDecode}, but returns the bytes when they are not UTF-8. */
+function percentDecodeLenient(raw: string, what: string, sink: Sink): string | Buffer {
   if (!raw.includes('%')) return raw;
   const bytes = Buffer.from(raw, 'utf8');
   const out = Buffer.allocUnsafe(bytes.length);
@@ -405,6 +430,6 @@ function percentDecode(raw: string, what: string, sink: Sink): string {
   try {
     return utf8.decode(out.subarray(0, o));
   } catch {
-    return fail('CONNINFO_SYNTAX', `percent-decoded ${what} is not valid UTF-8`, undefined, INVALID_UTF8);
+    return out.subarray(0, o);
   }
 }

@@ -410,12 +410,12 @@ export function mutate(rand: () => number, s: string): string {
   }
 }
 
-export function mutatedCases(seeds: readonly string[], count: number, seed: number): string[] {
+export function mutatedCases(seeds: readonly string[], count: number, seed: number, maxEdits = 3): string[] {
   const rand = prng(seed);
   const out: string[] = [];
   for (let i = 0; i < count; i++) {
     let s = pick(rand, seeds);
-    const edits = 1 + Math.floor(rand() * 3);
+    const edits = 1 + Math.floor(rand() * maxEdits);
     for (let e = 0; e < edits; e++) s = mutate(rand, s);
     out.push(s);
   }

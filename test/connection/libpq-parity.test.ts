@@ -136,6 +136,16 @@ describe.skipIf(unavailable !== undefined)('parity with libpq PQconninfoParse', 
     expect(bad.slice(0, 20), `${bad.length} disagreements`).toEqual([]);
   });
 
+  it('agrees on 4000 single-edit mutations of strings libpq accepts', () => {
+    const verdicts = oracle.parse(seeds);
+    const accepted = seeds.filter((_, i) => verdicts[i]!.ok);
+    expect(accepted.length).toBeGreaterThan(300);
+    const gentle = mutatedCases(accepted, 4000, 7654321, 1);
+    mutated.push(...gentle);
+    const bad = compareAll(gentle);
+    expect(bad.slice(0, 20), `${bad.length} disagreements`).toEqual([]);
+  });
+
   it('agrees on keywords newer than the installed libpq, via rewriting to a keyword it knows', () => {
     const standIn: Record<string, string> = {
       load_balance_hosts: 'krbsrvname',
