@@ -18,3 +18,15 @@ export const { types, defaults, Query, Connection, DatabaseError, TypeOverrides,
 
 export * from './errors';
 export type { Topology, Member, MemberRole, TopologySource, TopologyEvents } from './topology/topology';
+
+export { Client } from './client/client';
+export type { ClientOptions } from './client/plan';
+export type { TargetSessionAttrs } from './client/session-attrs';
+export {
+  libpqKeywords,
+  parseConnectionString,
+  toPgConfig,
+  type ConnectionConfig,
+  type HostSpec,
+  type ParseConnectionStringOptions,
+} from './connection';
