@@ -103,7 +103,11 @@ export function parseConninfo(conninfo: string, options: ParseConninfoOptions = 
   const keywords: Record<string, string> = {};
   for (const k of order) {
     const v = sink.values.get(k);
-    if (v !== undefined) keywords[k] = v;
+    if (v === undefined) continue;
+    // Bytes that are not UTF-8 can only come from percent-decoding; libpq would
+    // pass them on, we cannot (checked only for the values that survive, as a
+    // later setting may replace an earlier one).
+    keywords[k] = typeof v === 'string' ? v : failInvalidUtf8(`value of ${k}`);
   }
   const extensions: Record<string, string> = {};
   for (const [k, v] of sink.extensions) extensions[k] = v;
@@ -112,7 +116,8 @@ export function parseConninfo(conninfo: string, options: ParseConninfoOptions = 
 
 /** Collects values the way libpq's `conninfo_storeval` does. */
 class Sink {
-  readonly values = new Map<string, string>();
+  /** Buffers hold percent-decoded bytes that are not UTF-8. */
+  readonly values = new Map<string, string | Buffer>();
   readonly extensions = new Map<string, string>();
   /**
    * @param quiet the input may hold a password (it mentions one, or has an
@@ -129,26 +134,20 @@ class Sink {
     return this.quiet ? undefined : safeWord(word);
   }
 
-  /** Whether {@link store} would accept `keyword`. */
-  accepts(keyword: string): boolean {
-    return (
-      (keyword.startsWith(EXTENSION_PREFIX) && keyword.length > EXTENSION_PREFIX.length) ||
-      keyword === 'requiressl' ||
-      this.known.has(keyword)
-    );
-  }
-
   /** Returns false when the keyword is unknown (the caller words the error). */
-  store(keyword: string, value: string): boolean {
+  store(keyword: string, value: string | Buffer): boolean {
     if (keyword.startsWith(EXTENSION_PREFIX) && keyword.length > EXTENSION_PREFIX.length) {
-      this.extensions.set(keyword.slice(EXTENSION_PREFIX.length), value);
+      this.extensions.set(
+        keyword.slice(EXTENSION_PREFIX.length),
+        typeof value === 'string' ? value : failInvalidUtf8(`value of ${keyword}`),
+      );
       return true;
     }
     // libpq: for backwards compatibility, requiressl=1 means sslmode=require,
     // any other requiressl value sslmode=prefer.
     if (keyword === 'requiressl') {
       keyword = 'sslmode';
-      value = value.startsWith('1') ? 'require' : 'prefer';
+      value = value[0] === (typeof value === 'string' ? '1' : 0x31) ? 'require' : 'prefer';
     }
     if (!this.known.has(keyword)) return false;
     this.values.set(keyword, value);
@@ -350,14 +349,17 @@ function parseUriParams(params: string, sink: Sink): void {
       }
     }
     const rawKey = params.slice(start, eq);
-    let keyword = percentDecode(rawKey, 'a URI query parameter name', sink);
+    const decodedKey = percentDecodeLenient(rawKey, 'a URI query parameter name', sink);
     const rawValue = params.slice(eq + 1, end);
-    const decoded = percentDecodeLenient(rawValue, 'a URI query parameter value', sink);
-    let value: string;
-    if (typeof decoded === 'string') value = decoded;
-    else if (keyword === 'requiressl') value = decoded[0] === 0x31 ? '1' : '0'; // libpq looks at the first byte only
-    else if (!sink.accepts(keyword)) failNaming('CONNINFO_UNKNOWN_KEYWORD', 'invalid URI query parameter', sink.show(keyword));
-    else failInvalidUtf8('a URI query parameter value');
+    let value: string | Buffer = percentDecodeLenient(rawValue, 'a URI query parameter value', sink);
+    if (typeof decodedKey !== 'string') {
+      // No keyword has such bytes: libpq fails with "invalid URI query parameter".
+      if (decodedKey.subarray(0, EXTENSION_PREFIX.length).toString('latin1') === EXTENSION_PREFIX) {
+        failInvalidUtf8('a URI query parameter name');
+      }
+      failNaming('CONNINFO_UNKNOWN_KEYWORD', 'invalid URI query parameter', undefined);
+    }
+    let keyword: string = decodedKey;
     // libpq: JDBC compatibility.
     if (keyword === 'ssl' && value === 'true') {
       keyword = 'sslmode';
@@ -371,8 +373,7 @@ function parseUriParams(params: string, sink: Sink): void {
 
 function storeDecoded(sink: Sink, keyword: 'user' | 'password' | 'host' | 'port' | 'dbname', raw: string): void {
   const what = keyword === 'dbname' ? 'database name' : keyword === 'user' ? 'user name' : keyword;
-  const value = percentDecode(raw, `the ${what} in the URI`, sink);
-  sink.store(keyword, value);
+  sink.store(keyword, percentDecodeLenient(raw, `the ${what} in the URI`, sink));
 }
 
 /** `detail.reason` of the error for percent-decoded bytes that are not UTF-8 (libpq accepts them). */
@@ -388,22 +389,16 @@ function hexValue(byte: number | undefined): number {
   return -1;
 }
 
-/**
- * libpq's `conninfo_uri_decode`: `%xy` → byte; a malformed escape or `%00` is
- * an error. An error names only the bad escape itself (never the component,
- * which may be a password), and not even that when the input may hold a password.
- */
-function percentDecode(raw: string, what: string, sink: Sink): string {
-  const decoded = percentDecodeLenient(raw, what, sink);
-  if (typeof decoded === 'string') return decoded;
-  return failInvalidUtf8(what);
-}
-
 function failInvalidUtf8(what: string): never {
   return fail('CONNINFO_SYNTAX', `percent-decoded ${what} is not valid UTF-8`, undefined, INVALID_UTF8);
 }
 
-/** Like {@link percentDecode}, but returns the bytes when they are not UTF-8. */
+/**
+ * libpq's `conninfo_uri_decode`: `%xy` → byte; a malformed escape or `%00` is
+ * an error, naming only the bad escape (never the component, which may be a
+ * password), and not even that when the input may hold a password. Returns
+ * the bytes instead of a string when they are not UTF-8.
+ */
 function percentDecodeLenient(raw: string, what: string, sink: Sink): string | Buffer {
   if (!raw.includes('%')) return raw;
   const bytes = Buffer.from(raw, 'utf8');
