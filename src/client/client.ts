@@ -105,11 +105,14 @@ export class Client extends EventEmitter {
   escapeLiteral(str: string): string {
     return pg.escapeLiteral(str);
   }
-  setTypeParser(...args: Parameters<pg.Client['setTypeParser']>): void {
+  /** Like pg.Client#setTypeParser; applies to the session this client connects (set it before connect()). */
+  setTypeParser(oid: number, parseFn: (value: string) => unknown): void;
+  setTypeParser(oid: number, format: 'text' | 'binary', parseFn: (value: any) => unknown): void;
+  setTypeParser(...args: unknown[]): void {
     (this.#types.setTypeParser as (...a: unknown[]) => void)(...args);
   }
-  getTypeParser(...args: Parameters<pg.Client['getTypeParser']>): unknown {
-    return (this.#types.getTypeParser as (...a: unknown[]) => unknown)(...args);
+  getTypeParser(oid: number, format?: 'text' | 'binary'): unknown {
+    return (this.#types.getTypeParser as (...a: unknown[]) => unknown)(oid, format);
   }
   ref(): void {
     (this.#inner as unknown as { ref?: () => void } | undefined)?.ref?.();
