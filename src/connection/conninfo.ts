@@ -14,8 +14,9 @@
  * with code `CONNINFO_SYNTAX` where libpq would carry on:
  * - a NUL character in the string (libpq, reading a C string, would silently
  *   ignore everything after it);
- * - a percent-decoded URI component that is not valid UTF-8 (libpq passes the
- *   raw bytes on; a JavaScript string cannot hold them faithfully).
+ * - a setting whose final value, after percent-decoding, is not valid UTF-8
+ *   (libpq passes the raw bytes on; a JavaScript string cannot hold them
+ *   faithfully). The error has `detail.reason === 'invalid-utf8'`.
  *
  * Our own parameters, `pgfailover.<name>=value` (in either form), are taken
  * out before libpq's rules apply and returned in `extensions`.
