@@ -1,6 +1,7 @@
 /** `pg-failover <command>`: the bin entry. */
 import { FailoverError } from '../errors';
 import { upCommand } from './up';
+import { ctlCommand } from './ctl';
 
 const USAGE = `pg-failover — a PostgreSQL cluster that feels like one database
 
@@ -8,6 +9,10 @@ Usage:
   pg-failover up [--nodes 3] [--etcd-members 1] [--demo] [--duration SECONDS] [--dir DIR] [--keep]
         Start a local cluster on loopback (etcd + primary + streaming standbys),
         print its connection strings, and run until Ctrl-C.
+  pg-failover ctl list|history|switchover|failover --etcd URL[,URL] --scope NAME [--namespace /service] [--json]
+        [--leader NAME] [--candidate NAME] [--username U --password P]
+        Inspect and operate any cluster with Patroni's etcd keys and REST API
+        (ours or Patroni's), like patronictl.
   pg-failover help
 
 Environment:
@@ -22,6 +27,8 @@ export async function main(argv: string[]): Promise<number> {
   switch (command) {
     case 'up':
       return upCommand(rest);
+    case 'ctl':
+      return ctlCommand(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -1,0 +1,135 @@
+/**
+ * `pg-failover ctl list | switchover | failover | history`: a patronictl-like
+ * tool that works on any cluster with Patroni's etcd layout and REST API —
+ * ours or Patroni's. It reads the keys under /<namespace>/<scope>/ and talks
+ * to the members' REST APIs; it never imports the manager.
+ */
+import { parseArgs } from 'node:util';
+import { Etcd3 } from 'etcd3';
+import { FailoverError } from '../errors';
+
+export interface MemberRow {
+  name: string;
+  host: string;
+  role: string;
+  state: string;
+  timeline: number | null;
+  lagMB: number | null;
+  apiUrl: string | undefined;
+}
+
+export interface ClusterView {
+  scope: string;
+  leader: string | undefined;
+  members: MemberRow[];
+  history: unknown[];
+}
+
+/** Reads a cluster's state from etcd (Patroni's layout). */
+export async function readCluster(endpoints: string[], scope: string, namespace = '/service'): Promise<ClusterView> {
+  const client = new Etcd3({ hosts: endpoints, defaultCallOptions: () => ({ deadline: Date.now() + 3000 }) } as never);
+  try {
+    const prefix = `${namespace.replace(/\/+$/, '')}/${scope}/`;
+    const all = await client.getAll().prefix(prefix).strings();
+    const leader = all[`${prefix}leader`];
+    const history = safeJson(all[`${prefix}history`]);
+    const members: Array<MemberRow & { xlog: number | null }> = [];
+    for (const [key, value] of Object.entries(all)) {
+      if (!key.startsWith(`${prefix}members/`)) continue;
+      const name = key.slice(`${prefix}members/`.length);
+      const m = safeJson(value) as Record<string, unknown> | undefined;
+      if (!m || typeof m !== 'object') continue;
+      const url = typeof m.conn_url === 'string' ? m.conn_url : '';
+      const hostPort = /^\w+:\/\/(?:[^@/]*@)?([^/?]+)/.exec(url)?.[1] ?? '';
+      members.push({
+        name,
+        host: hostPort,
+        role: name === leader ? 'Leader' : m.role === 'standby_leader' ? 'Standby Leader' : 'Replica',
+        state: String(m.state ?? 'unknown'),
+        timeline: typeof m.timeline === 'number' ? m.timeline : null,
+        lagMB: null,
+        apiUrl: typeof m.api_url === 'string' ? m.api_url : undefined,
+        xlog: typeof m.xlog_location === 'number' ? m.xlog_location : null,
+      });
+    }
+    const leaderXlog = members.find((m) => m.name === leader)?.xlog ?? null;
+    for (const m of members) {
+      if (m.name !== leader && m.xlog !== null && leaderXlog !== null) m.lagMB = Math.max(0, Math.round((leaderXlog - m.xlog) / 1048576));
+    }
+    members.sort((a, b) => a.name.localeCompare(b.name));
+    return { scope, leader, members: members.map(({ xlog: _x, ...rest }) => rest), history: Array.isArray(history) ? history : [] };
+  } finally {
+    client.close();
+  }
+}
+
+function safeJson(v: string | undefined): unknown {
+  if (v === undefined) return undefined;
+  try {
+    return JSON.parse(v);
+  } catch {
+    return undefined;
+  }
+}
+
+/** A table like `patronictl list`. */
+export function formatList(view: ClusterView): string {
+  const header = ['Member', 'Host', 'Role', 'State', 'TL', 'Lag in MB'];
+  const rows = view.members.map((m) => [m.name, m.host, m.role, m.state, m.timeline === null ? '' : String(m.timeline), m.role === 'Leader' ? '' : m.lagMB === null ? 'unknown' : String(m.lagMB)]);
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  const sep = `+${widths.map((w) => '-'.repeat(w + 2)).join('+')}+`;
+  return [`+ Cluster: ${view.scope} ${sep.slice(12 + view.scope.length)}`.slice(0, sep.length), line(header), sep, ...rows.map(line), sep].join('\n');
+}
+
+export async function ctlCommand(argv: string[]): Promise<number> {
+  const [sub, ...rest] = argv;
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      etcd: { type: 'string' },
+      scope: { type: 'string' },
+      namespace: { type: 'string', default: '/service' },
+      json: { type: 'boolean', default: false },
+      leader: { type: 'string' },
+      candidate: { type: 'string' },
+      username: { type: 'string' },
+      password: { type: 'string' },
+    },
+    strict: true,
+  });
+  const etcd = values.etcd ?? process.env.PGFAILOVER_ETCD_HOSTS;
+  const scope = values.scope ?? process.env.PGFAILOVER_SCOPE;
+  if (!etcd || !scope) {
+    throw new FailoverError('INVALID_OPTION', 'ctl needs --etcd http://host:port[,…] and --scope NAME (or PGFAILOVER_ETCD_HOSTS / PGFAILOVER_SCOPE)');
+  }
+  const view = await readCluster(etcd.split(','), scope, values.namespace);
+  switch (sub) {
+    case 'list':
+      process.stdout.write(values.json ? JSON.stringify(view.members, null, 2) + '\n' : formatList(view) + '\n');
+      return 0;
+    case 'history':
+      process.stdout.write(
+        values.json
+          ? JSON.stringify(view.history, null, 2) + '\n'
+          : ['TL  LSN          Reason                          Timestamp                  New Leader', ...view.history.map((h) => (h as unknown[]).map(String).join('  '))].join('\n') + '\n',
+      );
+      return 0;
+    case 'switchover':
+    case 'failover': {
+      if (sub === 'switchover' && !view.leader) throw new FailoverError('NO_PRIMARY', `cluster ${scope} has no leader: use \`ctl failover --candidate NAME\``);
+      const target = view.members.find((m) => m.name === (sub === 'switchover' ? view.leader : values.candidate ?? view.leader)) ?? view.members[0];
+      const base = target?.apiUrl?.replace(/\/patroni$/, '');
+      if (!base) throw new FailoverError('INVALID_OPTION', `no REST API URL known for ${target?.name ?? 'any member'}`);
+      const body = sub === 'switchover' ? { leader: values.leader ?? view.leader, ...(values.candidate ? { candidate: values.candidate } : {}) } : { candidate: values.candidate };
+      const headers: Record<string, string> = { 'content-type': 'application/json' };
+      if (values.username) headers.authorization = `Basic ${Buffer.from(`${values.username}:${values.password ?? ''}`).toString('base64')}`;
+      const res = await fetch(`${base}/${sub}`, { method: 'POST', headers, body: JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
+      const text = await res.text();
+      process.stdout.write(`${res.status} ${text}\n`);
+      return res.ok ? 0 : 1;
+    }
+    default:
+      throw new FailoverError('INVALID_OPTION', `unknown ctl command ${JSON.stringify(sub)}: use list, switchover, failover or history`);
+  }
+}
