@@ -1,0 +1,97 @@
+/**
+ * The contract between the HA agent (agent.ts) and what observes or steers it
+ * (the REST API in api.ts, the CLI): a read-only view plus the few requests
+ * Patroni's API can make. The agent implements it; api.ts only consumes it.
+ * Field names follow Patroni's JSON so the API can answer them unchanged.
+ */
+
+/** The cluster as read from etcd in one snapshot (Patroni's layout under /<namespace>/<scope>/). */
+export interface DcsSnapshot {
+  /** Value of `leader` (a member name), when the key exists. */
+  leader: string | undefined;
+  /** `members/<name>` values, parsed (conn_url, api_url, state, role, xlog_location, timeline, tags …). */
+  members: Array<{ name: string; data: MemberData }>;
+  /** `config` (dynamic configuration), parsed; {} when absent. */
+  config: Record<string, unknown>;
+  /** `initialize` (system identifier), when present. */
+  initialize: string | undefined;
+  /** `sync`, parsed, when present (synchronous mode). */
+  sync: { leader: string | null; sync_standby: string | null } | undefined;
+  /** `failover`, parsed, when present (a pending switchover/failover request). */
+  failover: { leader?: string; member?: string; scheduled_at?: string } | undefined;
+  /** `history`: [[timeline, lsn, reason, iso time, new leader], …]. */
+  history: unknown[];
+  /** `status`: { optime, slots? }. */
+  status: { optime?: number; slots?: Record<string, number> } | undefined;
+  /** etcd revision of the read. */
+  revision: string;
+}
+
+/** A member key's JSON, as Patroni writes it. */
+export interface MemberData {
+  conn_url?: string;
+  api_url?: string;
+  state?: string;
+  role?: string;
+  version?: string;
+  xlog_location?: number;
+  receive_lsn?: number;
+  replay_lsn?: number;
+  replication_state?: string;
+  timeline?: number;
+  tags?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+/** What `GET /patroni` answers (and every health-check GET's body), Patroni's field names. */
+export interface NodeStatus {
+  state: string;
+  postmaster_start_time?: string;
+  role: 'primary' | 'master' | 'replica' | 'standby_leader' | 'demoted' | 'uninitialized';
+  server_version?: number;
+  xlog?:
+    | { location: number }
+    | { received_location?: number; replayed_location?: number; replayed_timestamp?: string | null; paused?: boolean };
+  timeline?: number;
+  replication?: Array<{ usename: string; application_name: string; client_addr: string | null; state: string; sync_state: string; sync_priority: number }>;
+  /** Unix seconds of the last successful etcd contact. */
+  dcs_last_seen?: number;
+  tags?: Record<string, unknown>;
+  database_system_identifier?: string;
+  pending_restart?: boolean;
+  patroni: { version: string; scope: string; name: string };
+}
+
+/** A switchover/failover request as POST /switchover and /failover carry it. */
+export interface FailoverRequest {
+  /** Current leader (required for switchover, must match). */
+  leader?: string;
+  /** Member to promote (required for failover). */
+  candidate?: string;
+  /** ISO 8601 time for a scheduled switchover. */
+  scheduled_at?: string;
+}
+
+/** Result of a request: the HTTP status Patroni would answer and its message. */
+export interface FailoverOutcome {
+  status: 200 | 202 | 400 | 412 | 503;
+  message: string;
+}
+
+export interface AgentView {
+  readonly name: string;
+  readonly scope: string;
+  readonly namespace: string;
+  /** True while this agent holds the leader key. */
+  isLeader(): boolean;
+  /** Date.now() when the HA loop last completed a cycle (for /liveness). */
+  lastCycleAt(): number;
+  /** Current `ttl` in seconds. */
+  ttlSeconds(): number;
+  /** Live status of this node (queries PostgreSQL, bounded to ~2 s). */
+  status(): Promise<NodeStatus>;
+  /** The cluster as etcd has it now. */
+  cluster(): Promise<DcsSnapshot>;
+  /** Validates and carries out (or schedules) a switchover/failover; `kind` says which endpoint asked. */
+  requestFailover(kind: 'switchover' | 'failover', req: FailoverRequest): Promise<FailoverOutcome>;
+}
