@@ -22,6 +22,7 @@ export type FailoverErrorCode =
   | 'CONNECT_TIMEOUT'
   // routing / failover
   | 'NO_PRIMARY'
+  | 'NO_STANDBY'
   | 'FAILOVER_TIMEOUT'
   | 'TRANSACTION_RESOLUTION_UNKNOWN'
   | 'TRANSACTION_ROLLED_BACK'

@@ -30,3 +30,10 @@ export {
   type HostSpec,
   type ParseConnectionStringOptions,
 } from './connection';
+
+export { Pool, type PoolEvents, type RoutedQueryConfig } from './pool/pool';
+export type { PoolOptions, TopologyConfig } from './pool/options';
+export type { BoundClient } from './pool/bound-client';
+export { Classifier, classify, analyze, type Analysis, type StatementKind, type ClassifierOptions } from './routing/classify';
+export type { ReadFrom, ReadBalance, RouteOverride } from './routing/router';
+export { ProbeTopology, type ProbeTopologyOptions } from './topology/probe';

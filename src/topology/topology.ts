@@ -19,6 +19,8 @@ export interface Member {
   state: string;
   /** Replication lag in bytes behind the primary, when known. */
   lagBytes?: number;
+  /** Time since the standby last replayed a transaction, in ms, when known (0 on an idle but caught-up standby is not guaranteed). */
+  lagMillis?: number;
   /** Replay position (pg_lsn text, e.g. `0/3000060`), when known. */
   replayLsn?: string;
   timeline?: number;

@@ -1,0 +1,260 @@
+/**
+ * The client `pool.connect()` returns: it binds to a node lazily, at its
+ * first statement, and stays there until released — so transactions, SET,
+ * LISTEN, temp tables, prepared statements and cursors stay on one session.
+ *
+ * - A read outside a transaction binds to a standby; a later write (still
+ *   outside a transaction, with no session state made) moves the client to
+ *   the primary: a read leaves nothing behind on the standby to lose.
+ * - BEGIN / a write / session state / a pin bind to the primary; BEGIN READ
+ *   ONLY binds to a standby.
+ * - Connection lost: a read outside a transaction is retried elsewhere;
+ *   inside a transaction the transaction is rolled back (TRANSACTION_ROLLED_BACK);
+ *   a lost COMMIT is resolved with pg_xact_status() (outcome.ts).
+ */
+import { EventEmitter } from 'node:events';
+import pg from 'pg';
+import createDebug from 'debug';
+import { FailoverError } from '../errors';
+import type { Classifier } from '../routing/classify';
+import { needFor, type RouteOverride } from '../routing/router';
+import { isConnectionLoss, isReadOnlyRefusal } from './error-kinds';
+import type { NodePool } from './node-pools';
+import type { Pool } from './pool';
+import { resolveCommit } from './outcome';
+
+const debug = createDebug('pg-failover:router');
+
+type Role = 'primary' | 'standby';
+interface Binding {
+  node: NodePool;
+  client: pg.PoolClient;
+  role: Role;
+  /** Session state was created here (SET, LISTEN, temp table …): never move. */
+  pinned: boolean;
+}
+
+const FORWARDED = ['notification', 'notice', 'error', 'end'] as const;
+const COMMIT = /^\s*(?:commit|end)(?:\s+(?:work|transaction))?\s*;?\s*$/i;
+
+type Callback = (err: Error | undefined, result?: pg.QueryResult) => void;
+
+interface Submittable {
+  submit: (connection: unknown) => void;
+  text?: string;
+  callback?: unknown;
+}
+
+export class BoundClient extends EventEmitter {
+  #binding: Binding | undefined;
+  #released = false;
+  #chain: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    private readonly pool: Pool,
+    private readonly classifier: Classifier,
+  ) {
+    super();
+  }
+
+  /** 'primary' | 'standby' once bound, else undefined. */
+  get boundTo(): { node: string; role: Role } | undefined {
+    return this.#binding ? { node: this.#binding.node.key, role: this.#binding.role } : undefined;
+  }
+
+  get processID(): number | undefined {
+    return (this.#binding?.client as unknown as { processID?: number })?.processID;
+  }
+
+  escapeLiteral(s: string): string {
+    return pg.escapeLiteral(s);
+  }
+
+  escapeIdentifier(s: string): string {
+    return pg.escapeIdentifier(s);
+  }
+
+  /** pg.Client's: 'I' idle, 'T' in a transaction, 'E' failed transaction, null before the first statement. */
+  getTransactionStatus(): string | null {
+    return (this.#binding?.client as unknown as { getTransactionStatus?: () => string | null })?.getTransactionStatus?.() ?? null;
+  }
+
+  query<R extends pg.QueryResultRow = any>(config: string | (pg.QueryConfig & { route?: RouteOverride }), values?: unknown[]): Promise<pg.QueryResult<R>>;
+  query(config: string | pg.QueryConfig, callback: Callback): void;
+  query(config: string | pg.QueryConfig, values: unknown[], callback: Callback): void;
+  query<T extends Submittable>(submittable: T): T;
+  query(config: unknown, values?: unknown, callback?: unknown): unknown {
+    if (this.#released) {
+      const err = new FailoverError('INVALID_OPTION', 'Release called on client which has already been released to the pool.');
+      if (typeof values === 'function') return void (values as Callback)(err);
+      if (typeof callback === 'function') return void (callback as Callback)(err);
+      return Promise.reject(err);
+    }
+    if (config && typeof (config as Submittable).submit === 'function') {
+      const sub = config as Submittable;
+      this.#serial(async () => {
+        const b = await this.#bindFor(sub.text ?? '', undefined);
+        b.client.query(sub as never);
+      }).catch((err) => {
+        const cb = sub.callback;
+        if (typeof cb === 'function') cb(err);
+        else (sub as unknown as EventEmitter).emit?.('error', err);
+      });
+      return sub;
+    }
+    if (typeof values === 'function') {
+      callback = values;
+      values = undefined;
+    }
+    const q: pg.QueryConfig & { route?: RouteOverride } = typeof config === 'string' ? { text: config } : { ...(config as pg.QueryConfig) };
+    if (values !== undefined) q.values = values as unknown[];
+    const p = this.#serial(() => this.#run(q));
+    if (typeof callback !== 'function') return p;
+    p.then(
+      (r) => (callback as Callback)(undefined, r as pg.QueryResult),
+      (e) => (callback as Callback)(e),
+    );
+  }
+
+  /** Returns the session to its node's pool; `release(err)` (or `true`) destroys it, like pg. */
+  release(err?: Error | boolean): void {
+    if (this.#released) throw new FailoverError('INVALID_OPTION', 'Release called on client which has already been released to the pool.');
+    this.#released = true;
+    const b = this.#binding;
+    this.#binding = undefined;
+    if (!b) return;
+    this.#unforward(b);
+    b.client.release(err as Error | undefined);
+  }
+
+  #serial<T>(f: () => Promise<T>): Promise<T> {
+    const p = this.#chain.then(f, f);
+    this.#chain = p.catch(() => {});
+    return p;
+  }
+
+  async #run(q: pg.QueryConfig & { route?: RouteOverride }): Promise<pg.QueryResult> {
+    const text = typeof q.text === 'string' ? q.text : '';
+    const { route, ...pgq } = q;
+    const b = await this.#bindFor(text, route);
+    const inTxn = this.getTransactionStatus() === 'T' || this.getTransactionStatus() === 'E';
+    let xid: string | null = null;
+    if (b.role === 'primary' && inTxn && this.pool.resolveCommitOutcome && COMMIT.test(text)) {
+      try {
+        xid = (await b.client.query<{ xid: string | null }>('SELECT pg_current_xact_id_if_assigned()::text AS xid')).rows[0]?.xid ?? null;
+      } catch {
+        xid = null; // the COMMIT below will report what happened
+      }
+    }
+    try {
+      return await b.client.query(pgq);
+    } catch (err) {
+      if (isReadOnlyRefusal(err) && b.role === 'standby' && !inTxn && !b.pinned) {
+        this.pool.rememberWrite(text, b.node.key);
+        this.#drop(undefined);
+        const again = await this.#bindFor(text, 'primary');
+        return again.client.query(pgq);
+      }
+      if (!isConnectionLoss(err)) throw err;
+      this.pool.markDown(b.node.key, err as Error);
+      this.#drop(err as Error);
+      const a = this.classifier.analyze(text);
+      if (xid !== null) {
+        const outcome = await resolveCommit(this.pool, xid);
+        if (outcome === 'committed') {
+          debug('COMMIT of xid %s lost with its connection, resolved: committed', xid);
+          return { command: 'COMMIT', rowCount: null, oid: 0, rows: [], fields: [] } as unknown as pg.QueryResult;
+        }
+        if (outcome === 'aborted') {
+          throw new FailoverError('TRANSACTION_ROLLED_BACK', `the connection to ${b.node.key} was lost during COMMIT; the transaction (xid ${xid}) did not commit`, {
+            cause: err,
+            node: b.node.key,
+            detail: { xid },
+          });
+        }
+        throw new FailoverError('TRANSACTION_RESOLUTION_UNKNOWN', `the connection to ${b.node.key} was lost during COMMIT and the outcome of xid ${xid} could not be resolved`, {
+          cause: err,
+          node: b.node.key,
+          detail: { xid },
+        });
+      }
+      if (inTxn) {
+        throw new FailoverError('TRANSACTION_ROLLED_BACK', `the connection to ${b.node.key} was lost inside a transaction; the server rolled it back`, { cause: err, node: b.node.key });
+      }
+      if (b.role === 'standby' && needFor(a, route, false).role === 'read' && !b.pinned) {
+        const again = await this.#bindFor(text, route, new Set([b.node.key]));
+        return again.client.query(pgq);
+      }
+      if (a.kind === 'read' && !a.pins) {
+        throw new FailoverError('CONNECTION_LOST', `the connection to ${b.node.key} was lost; run the statement again`, { cause: err, node: b.node.key });
+      }
+      throw new FailoverError('TRANSACTION_RESOLUTION_UNKNOWN', `the connection to ${b.node.key} was lost while a write was in flight; it may or may not have been applied (not retried)`, {
+        cause: err,
+        node: b.node.key,
+      });
+    }
+  }
+
+  /** Binds (or re-binds, when allowed) for a statement and returns the binding. */
+  async #bindFor(text: string, route: RouteOverride | undefined, exclude?: ReadonlySet<string>): Promise<Binding> {
+    const a = this.classifier.analyze(text);
+    const need = needFor(a, route, this.pool.isLearnedWrite(text));
+    const b = this.#binding;
+    if (b) {
+      const status = this.getTransactionStatus();
+      const movable = b.role === 'standby' && !b.pinned && status !== 'T' && status !== 'E';
+      if (!(movable && need.role === 'primary')) {
+        if (a.pins) b.pinned = true;
+        return b;
+      }
+      debug('moving a checked-out client from standby %s to the primary: %s', b.node.key, need.why);
+      this.#drop(undefined);
+    }
+    const wantsStandby = need.role === 'read';
+    const deadline = Date.now() + this.pool.failoverTimeoutMillis;
+    for (;;) {
+      const key = wantsStandby ? await this.pool.readNode(exclude) : await this.pool.primaryNode(deadline);
+      const node = this.pool.nodePool(key);
+      let client: pg.PoolClient;
+      try {
+        client = await node.pool.connect();
+      } catch (err) {
+        this.pool.markDown(key, err as Error);
+        if (Date.now() >= deadline) throw err;
+        continue;
+      }
+      const role: Role = this.pool.topology?.primary && `${this.pool.topology.primary.host}:${this.pool.topology.primary.port}` === key ? 'primary' : 'standby';
+      const binding: Binding = { node, client, role, pinned: Boolean(a.pins) };
+      if (a.pins) debug('client pinned to %s: %s', key, a.pins);
+      this.#binding = binding;
+      this.#forwardFrom(binding);
+      return binding;
+    }
+  }
+
+  #listeners = new Map<string, (...args: unknown[]) => void>();
+
+  #forwardFrom(b: Binding): void {
+    for (const event of FORWARDED) {
+      const l = (...args: unknown[]) => {
+        if (event === 'error' && !this.listenerCount('error')) return; // handled by the pool; never crash the app
+        this.emit(event, ...args);
+      };
+      this.#listeners.set(event, l);
+      b.client.on(event, l);
+    }
+  }
+
+  #unforward(b: Binding): void {
+    for (const [event, l] of this.#listeners) b.client.off(event, l);
+    this.#listeners.clear();
+  }
+
+  #drop(err: Error | undefined): void {
+    const b = this.#binding;
+    this.#binding = undefined;
+    if (!b) return;
+    this.#unforward(b);
+    b.client.release(err);
+  }
+}

@@ -1,0 +1,33 @@
+/**
+ * What an error from a node means for routing, decided in one place:
+ * did the server refuse a write because it is a standby, is the session
+ * gone, and should the topology be re-checked now.
+ */
+import pg from 'pg';
+import { FailoverError } from '../errors';
+
+/** A server-sent error (SQLSTATE), as opposed to a socket/connection failure. */
+export function isServerError(err: unknown): err is pg.DatabaseError {
+  return err instanceof pg.DatabaseError || (typeof err === 'object' && err !== null && typeof (err as { severity?: unknown }).severity === 'string' && typeof (err as { code?: unknown }).code === 'string' && /^[0-9A-Z]{5}$/.test((err as { code: string }).code));
+}
+
+/** The node is a standby and refused a write (SQLSTATE 25006, or "cannot assign TransactionIds during recovery"). */
+export function isReadOnlyRefusal(err: unknown): boolean {
+  if (!isServerError(err)) return false;
+  return err.code === '25006' || /cannot assign TransactionIds during recovery/i.test(err.message);
+}
+
+/** SQLSTATEs that mean the server is going away or not accepting sessions: admin/crash shutdown, cannot connect now. */
+const SHUTDOWN_STATES = new Set(['57P01', '57P02', '57P03']);
+
+/** The session is unusable: a socket error, a timeout of ours, or the server shutting down. */
+export function isConnectionLoss(err: unknown): boolean {
+  if (err instanceof FailoverError) return err.code === 'CONNECTION_LOST' || err.code === 'CONNECT_TIMEOUT' || err.code === 'TIMEOUT';
+  if (isServerError(err)) return SHUTDOWN_STATES.has(err.code ?? '') || (err.code ?? '').startsWith('08');
+  return err instanceof Error;
+}
+
+/** The error says the cluster may have changed: re-check topology now. */
+export function signalsTopologyChange(err: unknown): boolean {
+  return isReadOnlyRefusal(err) || isConnectionLoss(err);
+}

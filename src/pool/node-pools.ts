@@ -1,0 +1,96 @@
+/**
+ * One pg Pool per node, keyed by host:port. Created on first use, retired
+ * (idle sessions closed at once, busy ones when released) when a node goes
+ * down or stops being what it was. Errors on idle sessions are caught here:
+ * during a failover every idle session fails at once, and none of that may
+ * become an unhandled 'error' event.
+ */
+import pg from 'pg';
+import createDebug from 'debug';
+
+const debug = createDebug('pg-failover:pool');
+
+export interface NodePoolsOptions {
+  /** The pg.Pool config for a node (host/port set by the caller). */
+  configFor(node: { host: string; port: number }): pg.PoolConfig;
+  /** Called for every pg-pool event, to re-emit on the public Pool. */
+  forward(event: 'connect' | 'acquire' | 'release' | 'remove' | 'error', node: string, ...args: unknown[]): void;
+}
+
+export interface NodePool {
+  readonly key: string;
+  readonly host: string;
+  readonly port: number;
+  readonly pool: pg.Pool;
+  /** Queries running or waiting on this node through us. */
+  busy: number;
+}
+
+export class NodePools {
+  readonly #map = new Map<string, NodePool>();
+  readonly #retiring = new Set<Promise<void>>();
+  constructor(private readonly options: NodePoolsOptions) {}
+
+  get(key: string): NodePool {
+    let np = this.#map.get(key);
+    if (!np) {
+      const { host, port } = splitKey(key);
+      const pool = new pg.Pool({ ...this.options.configFor({ host, port }), host, port });
+      for (const event of ['connect', 'acquire', 'release', 'remove'] as const) {
+        pool.on(event, (...args: unknown[]) => this.options.forward(event, key, ...args));
+      }
+      pool.on('connect', (client: pg.PoolClient) => {
+        // A checked-out session that dies emits 'error' on the client; the query in flight gets the error.
+        client.on('error', (err: Error) => debug('session on %s failed: %s', key, err.message));
+      });
+      pool.on('error', (err: Error, client: pg.PoolClient) => {
+        debug('idle session on %s failed: %s', key, err.message);
+        this.options.forward('error', key, err, client);
+      });
+      np = { key, host, port, pool, busy: 0 };
+      this.#map.set(key, np);
+    }
+    return np;
+  }
+
+  has(key: string): boolean {
+    return this.#map.has(key);
+  }
+
+  keys(): IterableIterator<string> {
+    return this.#map.keys();
+  }
+
+  values(): IterableIterator<NodePool> {
+    return this.#map.values();
+  }
+
+  /** Stops handing out sessions to this node; idle ones close now, busy ones on release. */
+  retire(key: string, why: string): void {
+    const np = this.#map.get(key);
+    if (!np) return;
+    this.#map.delete(key);
+    debug('retiring sessions to %s: %s', key, why);
+    const p = np.pool.end().catch(() => {});
+    this.#retiring.add(p);
+    void p.finally(() => this.#retiring.delete(p));
+  }
+
+  /** Ends every pool; resolves when all sessions are closed. */
+  async end(): Promise<void> {
+    const ends = [...this.#map.values()].map((np) => np.pool.end().catch(() => {}));
+    this.#map.clear();
+    await Promise.all([...ends, ...this.#retiring]);
+  }
+
+  sum(f: (p: pg.Pool) => number): number {
+    let n = 0;
+    for (const np of this.#map.values()) n += f(np.pool);
+    return n;
+  }
+}
+
+export function splitKey(key: string): { host: string; port: number } {
+  const i = key.lastIndexOf(':');
+  return { host: key.slice(0, i), port: Number(key.slice(i + 1)) };
+}

@@ -1,0 +1,156 @@
+/**
+ * Pool options: everything `pg.Pool` takes, plus routing, failover and
+ * topology settings. Defaults and validation live here, in one place.
+ */
+import pg from 'pg';
+import { FailoverError } from '../errors';
+import type { ReadBalance, ReadFrom } from '../routing/router';
+import type { Classifier } from '../routing/classify';
+import type { TopologySource } from '../topology/topology';
+import type { TargetSessionAttrs } from '../client/session-attrs';
+
+/** Where the pool learns who is primary. */
+export type TopologyConfig =
+  | { source: 'probe'; recheckIntervalMillis?: number; probeTimeoutMillis?: number }
+  | {
+      source: 'etcd';
+      /** etcd endpoints, e.g. ['http://127.0.0.1:2379']. */
+      hosts: string[];
+      /** Patroni's `scope` (cluster name). */
+      scope: string;
+      /** Patroni's `namespace`. Default '/service'. */
+      namespace?: string;
+      auth?: { username: string; password: string };
+    }
+  | {
+      source: 'patroni-rest';
+      /** Patroni REST API base URLs, e.g. ['http://10.0.0.1:8008']. */
+      urls: string[];
+      /** Poll interval. Default 1000 ms. */
+      intervalMillis?: number;
+      /** Per-request timeout. Default 1000 ms. */
+      timeoutMillis?: number;
+    };
+
+export interface PoolOptions extends Omit<pg.PoolConfig, 'Client'> {
+  /** libpq connection string (URI or keyword/value; several hosts allowed). */
+  connectionString?: string;
+  /**
+   * libpq's. For a Pool: `primary`/`read-write` send everything to the primary; `standby`/`read-only` make
+   * reads use standbys only (readFrom 'standby'); `prefer-standby`/`any` (default) route per statement.
+   */
+  target_session_attrs?: TargetSessionAttrs;
+  /**
+   * How reads choose among qualifying standbys: `disable` (first in host order, libpq's word), `random`
+   * (libpq's), `round-robin`, `least-busy`. Default `least-busy`.
+   */
+  load_balance_hosts?: ReadBalance;
+  /** libpq's, seconds per connection attempt. Default 5 (connectionTimeoutMillis 5000 if neither is set). */
+  connect_timeout?: number;
+  /** Where reads go: `standby` (only), `prefer-standby` (default; primary when none qualifies), `primary`, `any`. */
+  readFrom?: ReadFrom;
+  /** Skip standbys more than this many bytes of WAL behind. Default: no limit. */
+  maxReplicaLagBytes?: number;
+  /** Skip standbys whose replay is more than this many ms old while behind. Default: no limit. */
+  maxReplicaLagMillis?: number;
+  /** How long writes are held while no primary is known, before FAILOVER_TIMEOUT. Default 30000. */
+  failoverTimeoutMillis?: number;
+  /** Topology source: a config, or any TopologySource instance. Default: probe the connection string's hosts. */
+  topology?: TopologyConfig | TopologySource;
+  /** Probe re-check period (when probing). Default 2000. */
+  recheckIntervalMillis?: number;
+  /** Functions safe on a standby whatever pg_proc says. */
+  readOnlyFunctions?: readonly string[];
+  /** Functions that always need the primary. */
+  writeFunctions?: readonly string[];
+  /** Read user functions' volatility from pg_proc once, so calls to stable/immutable ones may go to standbys. Default true. */
+  learnFunctionVolatility?: boolean;
+  /** Before COMMIT, read the transaction id, so a COMMIT lost with its connection can be resolved with pg_xact_status(). Default true. */
+  resolveCommitOutcome?: boolean;
+  /** Sessions opened ahead of need on each node, so a switch costs no connection setup. Default 1. */
+  warmConnectionsPerNode?: number;
+  /** How many other nodes a read may be retried on after a connection loss. Default 2. */
+  readRetries?: number;
+  /** Injectable pg.Client class (like pg-pool's `Client`). */
+  Client?: typeof pg.Client;
+  /** Injectable classifier (custom options or a shared cache). */
+  classifier?: Classifier;
+  /** Environment for PG* variables. Default process.env. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/** The keys pg-failover adds; they are stripped before a config reaches pg. */
+export const OWN_KEYS = [
+  'connectionString',
+  'target_session_attrs',
+  'load_balance_hosts',
+  'connect_timeout',
+  'readFrom',
+  'maxReplicaLagBytes',
+  'maxReplicaLagMillis',
+  'failoverTimeoutMillis',
+  'topology',
+  'recheckIntervalMillis',
+  'readOnlyFunctions',
+  'writeFunctions',
+  'learnFunctionVolatility',
+  'resolveCommitOutcome',
+  'warmConnectionsPerNode',
+  'readRetries',
+  'classifier',
+  'env',
+] as const;
+
+const READ_FROM: readonly ReadFrom[] = ['standby', 'prefer-standby', 'primary', 'any'];
+const BALANCE: readonly ReadBalance[] = ['disable', 'random', 'round-robin', 'least-busy'];
+
+function nonNegative(name: string, v: unknown): void {
+  if (v === undefined) return;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < 0) {
+    throw new FailoverError('INVALID_OPTION', `${name} must be a non-negative number of ${/Millis$/.test(name) ? 'milliseconds' : /Bytes$/.test(name) ? 'bytes' : 'units'}, got ${JSON.stringify(v)}`);
+  }
+}
+
+/** Throws INVALID_OPTION naming the option and what it accepts. */
+export function validatePoolOptions(o: PoolOptions): void {
+  if (o.readFrom !== undefined && !READ_FROM.includes(o.readFrom)) {
+    throw new FailoverError('INVALID_OPTION', `readFrom must be one of ${READ_FROM.join(', ')}, got ${JSON.stringify(o.readFrom)}`);
+  }
+  if (o.load_balance_hosts !== undefined && !BALANCE.includes(o.load_balance_hosts)) {
+    throw new FailoverError('INVALID_OPTION', `load_balance_hosts must be one of ${BALANCE.join(', ')}, got ${JSON.stringify(o.load_balance_hosts)}`);
+  }
+  for (const k of ['maxReplicaLagBytes', 'maxReplicaLagMillis', 'failoverTimeoutMillis', 'recheckIntervalMillis', 'warmConnectionsPerNode', 'readRetries'] as const) {
+    nonNegative(k, o[k]);
+  }
+  const t = o.topology;
+  if (t && typeof (t as TopologySource).start !== 'function') {
+    const c = t as TopologyConfig;
+    if (c.source === 'etcd') {
+      if (!Array.isArray(c.hosts) || !c.hosts.length) throw new FailoverError('INVALID_OPTION', 'topology.hosts must list at least one etcd endpoint, e.g. ["http://127.0.0.1:2379"]');
+      if (!c.scope) throw new FailoverError('INVALID_OPTION', 'topology.scope must name the Patroni cluster (its `scope`)');
+    } else if (c.source === 'patroni-rest') {
+      if (!Array.isArray(c.urls) || !c.urls.length) throw new FailoverError('INVALID_OPTION', 'topology.urls must list at least one Patroni REST API URL, e.g. ["http://127.0.0.1:8008"]');
+    } else if (c.source !== 'probe') {
+      throw new FailoverError('INVALID_OPTION', `topology.source must be probe, etcd or patroni-rest, got ${JSON.stringify((c as { source?: unknown }).source)}`);
+    }
+  }
+}
+
+/** Topology settings carried in a connection string as `pgfailover.*` parameters (stripped before connecting). */
+export function topologyFromExtensions(ext: Record<string, string> | undefined): TopologyConfig | undefined {
+  if (!ext) return undefined;
+  const source = ext.topology ?? (ext.etcd ? 'etcd' : ext.patroni ? 'patroni-rest' : undefined);
+  const list = (s: string | undefined) => (s ?? '').split(',').map((x) => x.trim()).filter(Boolean);
+  switch (source) {
+    case undefined:
+      return undefined;
+    case 'probe':
+      return { source: 'probe' };
+    case 'etcd':
+      return { source: 'etcd', hosts: list(ext.etcd), scope: ext.scope ?? '', namespace: ext.namespace };
+    case 'patroni-rest':
+      return { source: 'patroni-rest', urls: list(ext.patroni) };
+    default:
+      throw new FailoverError('INVALID_OPTION', `pgfailover.topology must be probe, etcd or patroni-rest, got "${source}"`);
+  }
+}

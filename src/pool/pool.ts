@@ -1,0 +1,561 @@
+/**
+ * `Pool`: a drop-in for `pg.Pool` that routes each statement to the right
+ * node. Internally one pg Pool per node (node-pools.ts); the router
+ * (routing/router.ts) picks the node; a topology source says who is primary.
+ *
+ * Failover: when the primary is lost or changes, sessions to the old one are
+ * retired, writes are **held** (up to `failoverTimeoutMillis`) until a new
+ * primary is known, reads keep flowing to healthy standbys. A write whose
+ * connection dies after it was sent is never replayed: it fails with
+ * `TRANSACTION_RESOLUTION_UNKNOWN` (or, for a COMMIT on a checked-out client,
+ * is resolved with pg_xact_status(): see outcome.ts).
+ */
+import { EventEmitter } from 'node:events';
+import pg from 'pg';
+import createDebug from 'debug';
+import { FailoverError } from '../errors';
+import { Classifier, type Analysis } from '../routing/classify';
+import { needFor, ReadRouter, type RouteOverride } from '../routing/router';
+import { nodeKey, primaryChanged, type Topology, type TopologySource } from '../topology/topology';
+import { ProbeTopology } from '../topology/probe';
+import { planFor, type ClientOptions } from '../client/plan';
+import { parseConnectionString } from '../connection';
+import { NodePools, type NodePool } from './node-pools';
+import { isConnectionLoss, isReadOnlyRefusal } from './error-kinds';
+import { OWN_KEYS, topologyFromExtensions, validatePoolOptions, type PoolOptions, type TopologyConfig } from './options';
+import { BoundClient } from './bound-client';
+import { createTopologySource } from './topology-factory';
+
+const debug = createDebug('pg-failover:pool');
+const debugRouter = createDebug('pg-failover:router');
+
+type Callback<T> = (err: Error | undefined, result?: T) => void;
+/** A query config with pg-failover's per-query route override. */
+export type RoutedQueryConfig<I = unknown[]> = pg.QueryConfig<I> & { route?: RouteOverride };
+
+/** Event payloads. */
+export interface PoolEvents {
+  connect: (client: pg.PoolClient) => void;
+  acquire: (client: pg.PoolClient) => void;
+  release: (err: Error | undefined, client: pg.PoolClient) => void;
+  remove: (client: pg.PoolClient) => void;
+  /** An idle session failed. Like pg.Pool's, but never thrown when nobody listens (it is logged instead). */
+  error: (err: Error, client: pg.PoolClient) => void;
+  primaryChanged: (info: { previous: string | undefined; current: string | undefined; source: string }) => void;
+  nodeDown: (info: { node: string; reason: string }) => void;
+  nodeUp: (info: { node: string }) => void;
+  failoverStart: (info: { previousPrimary: string | undefined; reason: string; at: number }) => void;
+  failoverEnd: (info: { primary: string; durationMillis: number }) => void;
+  topologyError: (err: Error) => void;
+}
+
+const MAX_LEARNED = 10_000;
+
+export class Pool extends EventEmitter {
+  /** The options as given (password non-enumerable), pg.Pool's `options`. */
+  readonly options: PoolOptions;
+  ending = false;
+  ended = false;
+  readonly #clientOptions: ClientOptions;
+  readonly #classifier: Classifier;
+  readonly #router: ReadRouter;
+  readonly #nodes: NodePools;
+  readonly #topology: TopologySource;
+  readonly #learnedWrites = new Set<string>();
+  readonly #down = new Map<string, number>();
+  #started: Promise<void> | undefined;
+  #failoverSince: number | undefined;
+  #lastPrimary: string | undefined;
+  #waiters = new Set<() => void>();
+  #held = 0;
+  #functionsLearned = false;
+  readonly #failoverTimeoutMillis: number;
+
+  constructor(config?: PoolOptions | string) {
+    super();
+    const o: PoolOptions = typeof config === 'string' ? { connectionString: config } : { ...(config ?? {}) };
+    if ('password' in o) Object.defineProperty(o, 'password', { enumerable: false });
+    validatePoolOptions(o);
+    this.options = o;
+    this.#failoverTimeoutMillis = o.failoverTimeoutMillis ?? 30_000;
+
+    const clientOptions: ClientOptions = {};
+    for (const [k, v] of Object.entries(o)) if (!(OWN_KEYS as readonly string[]).includes(k)) (clientOptions as Record<string, unknown>)[k] = v;
+    if (o.password !== undefined) Object.defineProperty(clientOptions, 'password', { value: o.password, enumerable: false });
+    clientOptions.connectionString = o.connectionString;
+    clientOptions.env = o.env;
+    clientOptions.connect_timeout = o.connect_timeout;
+    if (o.connect_timeout === undefined && o.connectionTimeoutMillis === undefined) clientOptions.connectionTimeoutMillis = 5000;
+    this.#clientOptions = clientOptions;
+    const plan = planFor(clientOptions); // validates the connection string now, like pg
+
+    const parsed = parseConnectionString(o.connectionString ?? '', { env: o.env ?? process.env });
+    const tsa = o.target_session_attrs ?? parsed.target_session_attrs;
+    const readFrom =
+      o.readFrom ?? (tsa === 'primary' || tsa === 'read-write' ? 'primary' : tsa === 'standby' || tsa === 'read-only' ? 'standby' : 'prefer-standby');
+    this.#router = new ReadRouter({
+      readFrom,
+      balance: o.load_balance_hosts ?? (parsed.load_balance_hosts === 'random' ? 'random' : 'least-busy'),
+      maxReplicaLagBytes: o.maxReplicaLagBytes,
+      maxReplicaLagMillis: o.maxReplicaLagMillis,
+    });
+    this.#classifier = o.classifier ?? new Classifier({ readOnlyFunctions: o.readOnlyFunctions, writeFunctions: o.writeFunctions });
+
+    const pgPoolKeys = ['max', 'min', 'idleTimeoutMillis', 'maxUses', 'allowExitOnIdle', 'maxLifetimeSeconds', 'log', 'Promise'] as const;
+    const poolPart: Record<string, unknown> = {};
+    for (const k of pgPoolKeys) if (o[k as keyof PoolOptions] !== undefined) poolPart[k] = o[k as keyof PoolOptions];
+    const indexOf = (host: string, port: number) => {
+      const i = plan.hosts.findIndex((h) => h.host === host && h.port === port);
+      return i < 0 ? 0 : i;
+    };
+    this.#nodes = new NodePools({
+      configFor: ({ host, port }) => ({ ...plan.configFor(indexOf(host, port)), ...poolPart, Client: o.Client } as pg.PoolConfig),
+      forward: (event, node, ...args) => this.#forward(event, node, args),
+    });
+
+    const topo: TopologyConfig | TopologySource = o.topology ?? topologyFromExtensions(parsed.extensions) ?? { source: 'probe' };
+    this.#topology =
+      typeof (topo as TopologySource).start === 'function'
+        ? (topo as TopologySource)
+        : (topo as TopologyConfig).source === 'probe'
+          ? new ProbeTopology({
+              hosts: plan.hosts,
+              configFor: (h) => plan.configFor(indexOf(h.host, h.port)),
+              recheckIntervalMillis: (topo as { recheckIntervalMillis?: number }).recheckIntervalMillis ?? o.recheckIntervalMillis,
+              Client: o.Client,
+            })
+          : createTopologySource(topo as TopologyConfig);
+    this.#topology.on('change', (next, previous) => this.#onTopology(next, previous));
+    this.#topology.on('error', (err) => {
+      debug('topology source %s: %s', this.#topology.name, err.message);
+      if (this.listenerCount('topologyError')) this.emit('topologyError', err);
+    });
+  }
+
+  // ---- pg.Pool's counters -------------------------------------------------
+  get totalCount(): number {
+    return this.#nodes.sum((p) => p.totalCount);
+  }
+  get idleCount(): number {
+    return this.#nodes.sum((p) => p.idleCount);
+  }
+  get waitingCount(): number {
+    return this.#nodes.sum((p) => p.waitingCount) + this.#held;
+  }
+  get expiredCount(): number {
+    return this.#nodes.sum((p) => (p as unknown as { expiredCount?: number }).expiredCount ?? 0);
+  }
+
+  /** The topology as last seen (who is primary, standbys, lag). */
+  get topology(): Topology | undefined {
+    return this.#topology.current();
+  }
+
+  // ---- query ---------------------------------------------------------------
+  query<R extends pg.QueryResultRow = any, I = any[]>(config: string | RoutedQueryConfig<I>, values?: I): Promise<pg.QueryResult<R>>;
+  query<R extends pg.QueryResultRow = any, I = any[]>(config: string | RoutedQueryConfig<I>, callback: Callback<pg.QueryResult<R>>): void;
+  query<R extends pg.QueryResultRow = any, I = any[]>(config: string | RoutedQueryConfig<I>, values: I, callback: Callback<pg.QueryResult<R>>): void;
+  query(config: unknown, values?: unknown, callback?: unknown): Promise<pg.QueryResult> | void {
+    if (typeof config === 'function') {
+      const err = new FailoverError('INVALID_OPTION', 'Passing a function as the first parameter to pool.query is not supported');
+      if (typeof values === 'function') {
+        setImmediate(() => (values as Callback<never>)(err));
+        return;
+      }
+      return Promise.reject(err);
+    }
+    if (typeof values === 'function') {
+      callback = values;
+      values = undefined;
+    }
+    const q: RoutedQueryConfig = typeof config === 'string' ? { text: config } : { ...(config as RoutedQueryConfig) };
+    if (values !== undefined) q.values = values as unknown[];
+    const p = this.#query(q);
+    if (typeof callback !== 'function') return p;
+    p.then(
+      (r) => (callback as Callback<pg.QueryResult>)(undefined, r),
+      (e) => (callback as Callback<pg.QueryResult>)(e),
+    );
+  }
+
+  async #query(q: RoutedQueryConfig): Promise<pg.QueryResult> {
+    if (this.ending) throw new FailoverError('POOL_ENDED', 'Cannot use a pool after calling end on the pool');
+    await this.#start();
+    const text = typeof q.text === 'string' ? q.text : '';
+    const a = this.#classifier.analyze(text);
+    const { route, ...pgConfig } = q;
+    const need = needFor(a, route, this.#learnedWrites.has(text));
+    debugRouter('%s → %s (%s)', shorten(text), need.role, need.why);
+    return need.role === 'read' ? this.#read(pgConfig, text) : this.#write(pgConfig);
+  }
+
+  async #read(q: pg.QueryConfig, text: string): Promise<pg.QueryResult> {
+    const tried = new Set<string>();
+    const retries = this.options.readRetries ?? 2;
+    for (let attempt = 0; ; attempt++) {
+      const key = await this.readNode(tried);
+      let np: NodePool;
+      try {
+        np = this.#nodes.get(key);
+        np.busy++;
+      } catch (err) {
+        throw err;
+      }
+      try {
+        return await np.pool.query(q);
+      } catch (err) {
+        if (isReadOnlyRefusal(err)) {
+          this.rememberWrite(text, key);
+          return this.#write(q);
+        }
+        if (isConnectionLoss(err) && attempt < retries) {
+          this.markDown(key, err as Error);
+          tried.add(key);
+          continue;
+        }
+        throw this.#wrap(err, key);
+      } finally {
+        np.busy--;
+      }
+    }
+  }
+
+  async #write(q: pg.QueryConfig): Promise<pg.QueryResult> {
+    const deadline = Date.now() + this.#failoverTimeoutMillis;
+    for (;;) {
+      const key = await this.primaryNode(deadline);
+      const np = this.#nodes.get(key);
+      let client: pg.PoolClient;
+      try {
+        client = await np.pool.connect();
+      } catch (err) {
+        // Never sent: safe to try again on whoever is primary next.
+        this.markDown(key, err as Error);
+        if (Date.now() >= deadline) throw this.#timeout(err);
+        continue;
+      }
+      np.busy++;
+      try {
+        const result = await client.query(q);
+        client.release();
+        return result;
+      } catch (err) {
+        if (isReadOnlyRefusal(err)) {
+          // The node was demoted: nothing was written. Re-check and go to the new primary.
+          client.release();
+          this.markDown(key, err as Error);
+          continue;
+        }
+        if (isConnectionLoss(err)) {
+          client.release(err as Error);
+          this.markDown(key, err as Error);
+          throw new FailoverError(
+            'TRANSACTION_RESOLUTION_UNKNOWN',
+            `the connection to the primary ${key} was lost while a write was in flight; it may or may not have been applied (not retried)`,
+            { cause: err, node: key },
+          );
+        }
+        client.release();
+        throw err;
+      } finally {
+        np.busy--;
+      }
+    }
+  }
+
+  // ---- connect (checked-out client) ----------------------------------------
+  connect(): Promise<BoundClient & pg.PoolClient>;
+  connect(callback: (err: Error | undefined, client?: BoundClient & pg.PoolClient, done?: (release?: unknown) => void) => void): void;
+  connect(callback?: (err: Error | undefined, client?: BoundClient & pg.PoolClient, done?: (release?: unknown) => void) => void): Promise<BoundClient & pg.PoolClient> | void {
+    const p = (async () => {
+      if (this.ending) throw new FailoverError('POOL_ENDED', 'Cannot use a pool after calling end on the pool');
+      await this.#start();
+      return new BoundClient(this, this.#classifier) as BoundClient & pg.PoolClient;
+    })();
+    if (!callback) return p;
+    p.then(
+      (c) => callback(undefined, c, (err?: unknown) => c.release(err as Error)),
+      (e) => callback(e),
+    );
+  }
+
+  // ---- end -----------------------------------------------------------------
+  end(): Promise<void>;
+  end(callback: () => void): void;
+  end(callback?: () => void): Promise<void> | void {
+    const p = (async () => {
+      if (this.ending) throw new FailoverError('POOL_ENDED', 'Called end on pool more than once');
+      this.ending = true;
+      for (const w of this.#waiters) w();
+      await this.#topology.close().catch(() => {});
+      await this.#nodes.end();
+      this.ended = true;
+    })();
+    if (!callback) return p;
+    p.then(
+      () => callback(),
+      () => callback(),
+    );
+  }
+
+  // ---- internals shared with BoundClient -------------------------------------
+
+  /** @internal The session pool of a node. */
+  nodePool(key: string): NodePool {
+    return this.#nodes.get(key);
+  }
+
+  /** @internal A node for a read (standby by policy, or the primary when allowed). Waits for a primary when that is the only option. */
+  async readNode(exclude?: ReadonlySet<string>): Promise<string> {
+    const skip = new Set([...(exclude ?? []), ...this.#downKeys()]);
+    const key = this.#router.pick(this.#topology.current(), (k) => ({ busy: this.#nodes.has(k) ? this.#nodes.get(k).busy : 0 }), skip);
+    if (key) return key;
+    if (this.#router.policy.readFrom === 'standby') {
+      // Give the topology a moment to find one, then fail clearly.
+      const deadline = Date.now() + Math.min(this.#failoverTimeoutMillis, 5000);
+      while (Date.now() < deadline && !this.ending) {
+        this.#topology.refresh('a read needs a standby');
+        await this.#waitForChange(deadline - Date.now());
+        const k = this.#router.pick(this.#topology.current(), () => ({ busy: 0 }), new Set([...(exclude ?? []), ...this.#downKeys()]));
+        if (k) return k;
+      }
+      throw new FailoverError('NO_STANDBY', 'no healthy standby qualifies for this read (readFrom: standby); check maxReplicaLag* or the standbys', {
+        detail: { members: this.#topology.current()?.members.map((m) => `${m.name}:${m.role}/${m.state}`) },
+      });
+    }
+    return this.primaryNode(Date.now() + this.#failoverTimeoutMillis);
+  }
+
+  /** @internal The primary, holding the caller while none is known (until the deadline). */
+  async primaryNode(deadline: number): Promise<string> {
+    let held = false;
+    try {
+      for (;;) {
+        if (this.ending) throw new FailoverError('POOL_ENDED', 'the pool was ended while a query waited for a primary');
+        const p = this.#topology.current()?.primary;
+        const key = p ? nodeKey(p) : undefined;
+        if (key && !this.#isDown(key)) {
+          if (this.#failoverSince !== undefined) this.#endFailover(key);
+          return key;
+        }
+        this.#beginFailover(key ? `primary ${key} is unreachable` : 'no primary known');
+        const left = deadline - Date.now();
+        if (left <= 0) throw this.#timeout(undefined);
+        if (!held) {
+          held = true;
+          this.#held++;
+        }
+        this.#topology.refresh('a write is waiting for a primary');
+        await this.#waitForChange(Math.min(left, 250));
+      }
+    } finally {
+      if (held) this.#held--;
+    }
+  }
+
+  /** @internal A node failed a connection or refused a write: avoid it briefly and re-check topology now. */
+  markDown(key: string, err: Error): void {
+    const wasDown = this.#isDown(key);
+    this.#down.set(key, Date.now() + 1000);
+    if (!wasDown) {
+      debug('node %s marked down: %s', key, err.message);
+      this.emit('nodeDown', { node: key, reason: err.message });
+      if (this.#lastPrimary === key) this.#nodes.retire(key, 'primary unreachable');
+    }
+    this.#topology.refresh(`${key}: ${err.message}`);
+  }
+
+  /** @internal A standby refused this text as a write: remember it and re-check the node's role. */
+  rememberWrite(text: string, key: string): void {
+    if (this.#learnedWrites.size >= MAX_LEARNED) this.#learnedWrites.clear();
+    this.#learnedWrites.add(text);
+    debugRouter('standby %s refused a write; will send this text to the primary from now on: %s', key, shorten(text));
+    this.#topology.refresh(`${key} refused a write (SQLSTATE 25006)`);
+  }
+
+  /** @internal */
+  isLearnedWrite(text: string): boolean {
+    return this.#learnedWrites.has(text);
+  }
+
+  /** @internal */
+  get failoverTimeoutMillis(): number {
+    return this.#failoverTimeoutMillis;
+  }
+
+  /** @internal */
+  get resolveCommitOutcome(): boolean {
+    return this.options.resolveCommitOutcome ?? true;
+  }
+
+  #isDown(key: string): boolean {
+    const until = this.#down.get(key);
+    if (until === undefined) return false;
+    if (Date.now() < until) return true;
+    this.#down.delete(key);
+    return false;
+  }
+
+  #downKeys(): string[] {
+    return [...this.#down.keys()].filter((k) => this.#isDown(k));
+  }
+
+  #start(): Promise<void> {
+    if (!this.#started) {
+      this.#started = this.#topology.start().then(
+        (t) => {
+          this.#onTopology(t, undefined);
+        },
+        (err) => {
+          // The source keeps trying; queries will hold or fail on their own deadlines.
+          debug('topology source failed to start: %s', (err as Error).message);
+        },
+      );
+    }
+    return this.#started;
+  }
+
+  #onTopology(next: Topology, previous: Topology | undefined): void {
+    for (const w of this.#waiters) w();
+    const key = next.primary ? nodeKey(next.primary) : undefined;
+    if (key && this.#down.has(key) && next.source === 'probe') this.#down.delete(key); // the probe just reached it
+    if (primaryChanged(previous, next) || key !== this.#lastPrimary) {
+      const old = this.#lastPrimary;
+      if (old !== key) {
+        this.#lastPrimary = key;
+        if (old !== undefined || previous) {
+          debug('primary changed: %s → %s (%s)', old ?? 'none', key ?? 'none', next.source);
+          this.emit('primaryChanged', { previous: old, current: key, source: next.source });
+        }
+        // Sessions to the old primary may be on a node that is now a standby, or gone: close them.
+        if (old !== undefined) this.#nodes.retire(old, 'no longer the primary');
+        if (!key) this.#beginFailover(`primary ${old ?? ''} lost (${next.source})`);
+      }
+    }
+    if (key && this.#failoverSince !== undefined && !this.#isDown(key)) this.#endFailover(key);
+    for (const m of next.members) {
+      const k = nodeKey(m);
+      const before = previous?.members.find((p) => nodeKey(p) === k);
+      if (m.state === 'unreachable' && before && before.state !== 'unreachable') {
+        this.emit('nodeDown', { node: k, reason: 'unreachable' });
+        this.#nodes.retire(k, 'unreachable');
+      } else if (m.state !== 'unreachable' && before?.state === 'unreachable') {
+        this.#down.delete(k);
+        this.emit('nodeUp', { node: k });
+      }
+    }
+    if (!this.#functionsLearned && key && (this.options.learnFunctionVolatility ?? true)) {
+      this.#functionsLearned = true;
+      void this.#learnFunctions(key);
+    }
+    this.#warm(next);
+  }
+
+  #warm(t: Topology): void {
+    const want = this.options.warmConnectionsPerNode ?? 1;
+    if (!want || this.ending) return;
+    for (const m of t.members) {
+      if (m.role === 'unknown' || m.state === 'unreachable') continue;
+      const np = this.#nodes.get(nodeKey(m));
+      for (let i = np.pool.totalCount; i < want; i++) {
+        np.pool.connect().then(
+          (c) => c.release(),
+          (err: Error) => debug('warming %s failed: %s', np.key, err.message),
+        );
+      }
+    }
+  }
+
+  async #learnFunctions(key: string): Promise<void> {
+    try {
+      const { rows } = await this.#nodes.get(key).pool.query<{ schema: string; name: string; v: 'i' | 's' | 'v' }>(
+        `SELECT n.nspname AS schema, p.proname AS name, max(p.provolatile::text) AS v
+           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+          WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+          GROUP BY 1, 2`,
+      );
+      const map = new Map<string, 'i' | 's' | 'v'>();
+      const worst = (a: 'i' | 's' | 'v' | undefined, b: 'i' | 's' | 'v') => (a && a > b ? a : b);
+      for (const r of rows) {
+        map.set(`${r.schema}.${r.name}`, r.v);
+        map.set(r.name, worst(map.get(r.name), r.v));
+      }
+      this.#classifier.learnFunctions(map);
+      debug('learned volatility of %d user functions', rows.length);
+    } catch (err) {
+      this.#functionsLearned = false;
+      debug('could not read pg_proc: %s', (err as Error).message);
+    }
+  }
+
+  #beginFailover(reason: string): void {
+    if (this.#failoverSince !== undefined) return;
+    this.#failoverSince = Date.now();
+    debug('failover started: %s', reason);
+    this.emit('failoverStart', { previousPrimary: this.#lastPrimary, reason, at: this.#failoverSince });
+  }
+
+  #endFailover(primary: string): void {
+    const since = this.#failoverSince;
+    if (since === undefined) return;
+    this.#failoverSince = undefined;
+    const durationMillis = Date.now() - since;
+    debug('failover ended: primary %s after %d ms', primary, durationMillis);
+    this.emit('failoverEnd', { primary, durationMillis });
+  }
+
+  #waitForChange(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      this.#waiters.add(done);
+    });
+  }
+
+  #timeout(cause: unknown): FailoverError {
+    return new FailoverError('FAILOVER_TIMEOUT', `no reachable primary within failoverTimeoutMillis (${this.#failoverTimeoutMillis} ms)`, {
+      cause,
+      detail: { members: this.#topology.current()?.members.map((m) => `${m.name}:${m.role}/${m.state}`) },
+    });
+  }
+
+  #wrap(err: unknown, key: string): unknown {
+    if (isConnectionLoss(err) && !(err instanceof FailoverError)) {
+      return new FailoverError('CONNECTION_LOST', `connection to ${key} lost: ${(err as Error).message}`, { cause: err, node: key });
+    }
+    return err;
+  }
+
+  #forward(event: string, node: string, args: unknown[]): void {
+    if (event === 'error') {
+      // pg.Pool would crash an app without an 'error' listener here; we never do.
+      if (this.listenerCount('error')) this.emit('error', ...(args as [Error, pg.PoolClient]));
+      this.markDown(node, args[0] as Error);
+      return;
+    }
+    if (this.listenerCount(event)) this.emit(event, ...args);
+  }
+
+  // Typed events.
+  override on<E extends keyof PoolEvents>(event: E, listener: PoolEvents[E]): this;
+  override on(event: string | symbol, listener: (...args: any[]) => void): this;
+  override on(event: string | symbol, listener: (...args: any[]) => void): this {
+    return super.on(event, listener);
+  }
+  override once<E extends keyof PoolEvents>(event: E, listener: PoolEvents[E]): this;
+  override once(event: string | symbol, listener: (...args: any[]) => void): this;
+  override once(event: string | symbol, listener: (...args: any[]) => void): this {
+    return super.once(event, listener);
+  }
+}
+
+function shorten(text: string): string {
+  const t = text.replace(/\s+/g, ' ').trim();
+  return t.length > 80 ? `${t.slice(0, 77)}...` : t;
+}
+
+export type { Analysis };

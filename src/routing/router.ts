@@ -1,0 +1,109 @@
+/**
+ * The router: (statement analysis, topology, policy, node health) → which
+ * node runs it. Pure decisions, no I/O; the pool owns the machinery and asks
+ * this one hook where to go (STYLE.md: "a base with one hook").
+ */
+import type { Analysis } from './classify';
+import { nodeKey, type Member, type Topology } from '../topology/topology';
+
+/** Where reads may go. */
+export type ReadFrom = 'standby' | 'prefer-standby' | 'primary' | 'any';
+/** How a read picks among qualifying standbys. `disable` = the first in host order (libpq's word). */
+export type ReadBalance = 'disable' | 'random' | 'round-robin' | 'least-busy';
+/** A per-query override (`{ text, route }`) or a `/* pgfailover:primary *\/` hint. */
+export type RouteOverride = 'primary' | 'standby';
+
+export interface ReadPolicy {
+  readFrom: ReadFrom;
+  balance: ReadBalance;
+  /** Skip standbys further behind than this many bytes of WAL. */
+  maxReplicaLagBytes?: number;
+  /** Skip standbys whose last replayed transaction is older than this (only when they are behind). */
+  maxReplicaLagMillis?: number;
+}
+
+/** Which role a statement needs: the primary, or any node allowed to serve reads. */
+export type Need = { role: 'primary'; why: string } | { role: 'read'; why: string };
+
+/**
+ * The role a statement needs when it runs outside a bound session
+ * (`pool.query`). Writes, transaction control, session state, pins and
+ * anything uncertain need the primary.
+ */
+export function needFor(a: Analysis, override: RouteOverride | undefined, learnedWrite: boolean): Need {
+  const route = override ?? a.hint;
+  if (route === 'primary') return { role: 'primary', why: 'routed to primary by request' };
+  if (route === 'standby') return { role: 'read', why: 'routed to a standby by request' };
+  if (learnedWrite) return { role: 'primary', why: 'a standby rejected this text before (SQLSTATE 25006)' };
+  if (a.pins) return { role: 'primary', why: `pins the session (${a.pins})` };
+  if (a.kind === 'read') return { role: 'read', why: a.reason };
+  if (a.kind === 'transaction' && a.transaction === 'begin-read-only') return { role: 'read', why: 'BEGIN READ ONLY' };
+  return { role: 'primary', why: `${a.kind}: ${a.reason}` };
+}
+
+/** Node health as the pool sees it (a node just failed a connection is `down` until topology says otherwise). */
+export interface NodeLoad {
+  /** Queries running or waiting on that node. */
+  busy: number;
+}
+
+export class ReadRouter {
+  #rr = 0;
+  constructor(readonly policy: ReadPolicy) {}
+
+  /**
+   * The node (host:port) a read goes to, or undefined when none qualifies
+   * (with readFrom 'standby' and no healthy standby). `exclude` names nodes a
+   * retry must avoid.
+   */
+  pick(t: Topology | undefined, load: (key: string) => NodeLoad, exclude?: ReadonlySet<string>): string | undefined {
+    if (!t) return undefined;
+    const primaryKey = t.primary ? nodeKey(t.primary) : undefined;
+    const usablePrimary = primaryKey && !exclude?.has(primaryKey) ? primaryKey : undefined;
+    const { readFrom } = this.policy;
+    if (readFrom === 'primary') return usablePrimary;
+    const standbys = t.members.filter((m) => m.role === 'standby' && !exclude?.has(nodeKey(m)) && this.#qualifies(m));
+    if (readFrom === 'any' && usablePrimary) {
+      const all = [...standbys.map(nodeKey), usablePrimary];
+      return this.#choose(all, load);
+    }
+    if (standbys.length) return this.#choose(standbys.map(nodeKey), load);
+    return readFrom === 'standby' ? undefined : usablePrimary;
+  }
+
+  #qualifies(m: Member): boolean {
+    if (m.state === 'unreachable' || m.state === 'stopped' || m.state === 'crashed') return false;
+    if (m.tags && (m.tags.noloadbalance === true || m.tags.noloadbalance === 'true')) return false;
+    const { maxReplicaLagBytes, maxReplicaLagMillis } = this.policy;
+    if (maxReplicaLagBytes !== undefined && (m.lagBytes === undefined || m.lagBytes > maxReplicaLagBytes)) return false;
+    if (maxReplicaLagMillis !== undefined && m.lagMillis !== undefined && m.lagMillis > maxReplicaLagMillis) return false;
+    return true;
+  }
+
+  #choose(keys: string[], load: (key: string) => NodeLoad): string {
+    if (keys.length === 1) return keys[0];
+    switch (this.policy.balance) {
+      case 'disable':
+        return keys[0];
+      case 'random':
+        return keys[Math.floor(Math.random() * keys.length)];
+      case 'round-robin':
+        return keys[this.#rr++ % keys.length];
+      case 'least-busy': {
+        // Least busy; ties rotate so idle standbys share the load.
+        const start = this.#rr++ % keys.length;
+        let best = keys[start];
+        let bestBusy = load(best).busy;
+        for (let i = 1; i < keys.length; i++) {
+          const k = keys[(start + i) % keys.length];
+          const b = load(k).busy;
+          if (b < bestBusy) {
+            best = k;
+            bestBusy = b;
+          }
+        }
+        return best;
+      }
+    }
+  }
+}
