@@ -526,7 +526,7 @@ function validateDcs(w: Walker, dcs: Raw): DynamicConfig | undefined {
   const loopWait = w.number(dcs, 'loop_wait', P, { min: 0.1 }) ?? 10;
   const retry = w.number(dcs, 'retry_timeout', P, { min: 0.5 }) ?? 10;
   if (loopWait + 2 * retry > ttl) {
-    w.problem(`${P}.ttl`, `${P}: loop_wait + 2 * retry_timeout (${loopWait} + 2 * ${retry} = ${loopWait + 2 * retry}) must not exceed ttl (${ttl}); raise ttl or lower loop_wait/retry_timeout`);
+    w.problem(`${P}.ttl`, `${P}.ttl: loop_wait + 2 * retry_timeout (${loopWait} + 2 * ${retry} = ${loopWait + 2 * retry}) must not exceed ttl (${ttl}); raise ttl or lower loop_wait/retry_timeout`);
   }
   let maxLag: number | undefined = 1048576;
   const ml = dcs.maximum_lag_on_failover;
