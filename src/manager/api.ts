@@ -158,19 +158,19 @@ class ApiHandler {
     const view = this.#o.view;
     switch (first) {
       case 'patroni':
-        return this.#json(res, 200, await this.#bounded(view.status(), 'status'));
+        return this.#json(res, 200, await this.#bounded(() => view.status(), 'status'));
       case 'cluster':
-        return this.#json(res, 200, clusterJson(await this.#bounded(view.cluster(), 'cluster'), view.scope));
+        return this.#json(res, 200, clusterJson(await this.#bounded(() => view.cluster(), 'cluster'), view.scope));
       case 'history':
-        return this.#json(res, 200, (await this.#bounded(view.cluster(), 'cluster')).history ?? []);
+        return this.#json(res, 200, (await this.#bounded(() => view.cluster(), 'cluster')).history ?? []);
       case 'config': {
-        const snap = await this.#bounded(view.cluster(), 'cluster');
+        const snap = await this.#bounded(() => view.cluster(), 'cluster');
         // Patroni answers 502 without a body when the DCS holds no config.
         if (!snap.config || Object.keys(snap.config).length === 0) return this.#statusOnly(res, 502);
         return this.#json(res, 200, snap.config);
       }
       case 'metrics': {
-        const [status, snapshot] = await Promise.all([this.#bounded(view.status(), 'status'), this.#optional(view.cluster(), 'cluster')]);
+        const [status, snapshot] = await Promise.all([this.#bounded(() => view.status(), 'status'), this.#optional(() => view.cluster(), 'cluster')]);
         const body = metricsText({ status, isLeader: view.isLeader(), name: view.name, scope: view.scope, ...(snapshot ? { snapshot } : {}) });
         res.writeHead(200, { 'Content-Type': 'text/plain; version=0.0.4', 'Content-Length': Buffer.byteLength(body) });
         res.end(body);
@@ -182,8 +182,8 @@ class ApiHandler {
   async #healthInput(withSnapshot: boolean): Promise<HealthInput> {
     const view = this.#o.view;
     const [status, snapshot] = await Promise.all([
-      this.#bounded(view.status(), 'status'),
-      withSnapshot ? this.#optional(view.cluster(), 'cluster') : Promise.resolve(undefined),
+      this.#bounded(() => view.status(), 'status'),
+      withSnapshot ? this.#optional(() => view.cluster(), 'cluster') : Promise.resolve(undefined),
     ]);
     return { status, isLeader: view.isLeader(), name: view.name, ...(snapshot ? { snapshot } : {}) };
   }
@@ -193,7 +193,7 @@ class ApiHandler {
       this.#checkAuth(req);
       const body = await this.#readJson(req);
       const request = toFailoverRequest(body, kind);
-      const outcome = await this.#bounded(this.#o.view.requestFailover(kind, request), 'requestFailover', this.#o.failoverTimeoutMillis ?? 30_000);
+      const outcome = await this.#bounded(() => this.#o.view.requestFailover(kind, request), 'requestFailover', this.#o.failoverTimeoutMillis ?? 30_000);
       this.#text(res, outcome.status, outcome.message);
     } catch (e) {
       if (!(e instanceof HttpRefusal)) throw e;
@@ -234,8 +234,13 @@ class ApiHandler {
     }
   }
 
-  /** Resolves `p` or rejects with a TIMEOUT FailoverError after the bound. */
-  #bounded<T>(p: Promise<T>, what: string, millis = this.#viewTimeout): Promise<T> {
+  /**
+   * Calls `fn` (a synchronous throw becomes a rejection) and resolves its result,
+   * or rejects with a TIMEOUT FailoverError after the bound. A late rejection is swallowed.
+   */
+  #bounded<T>(fn: () => Promise<T>, what: string, millis = this.#viewTimeout): Promise<T> {
+    const p = new Promise<T>((resolve) => resolve(fn()));
+    p.catch(() => {}); // lost the race: do not surface as unhandled
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new FailoverError('TIMEOUT', `${what}() did not answer within ${millis} ms`)), millis);
@@ -245,9 +250,9 @@ class ApiHandler {
   }
 
   /** Like #bounded, but a failure yields undefined (for the DCS snapshot: "elif cluster" in Patroni). */
-  async #optional(p: Promise<DcsSnapshot>, what: string): Promise<DcsSnapshot | undefined> {
+  async #optional(fn: () => Promise<DcsSnapshot>, what: string): Promise<DcsSnapshot | undefined> {
     try {
-      return await this.#bounded(p, what);
+      return await this.#bounded(fn, what);
     } catch (e) {
       this.#o.log?.(`api: ${what} unavailable: ${e instanceof Error ? e.message : String(e)}`);
       return undefined;

@@ -17,7 +17,7 @@ export class EtcdAgentView implements AgentView {
   tags: Record<string, unknown> = {};
   readonly requests: Array<{ kind: string; req: FailoverRequest }> = [];
   #leader: string | undefined;
-  #client: pg.Client | undefined;
+  #pool: pg.Pool | undefined;
 
   constructor(
     readonly name: string,
@@ -41,13 +41,11 @@ export class EtcdAgentView implements AgentView {
   }
 
   async status(): Promise<NodeStatus> {
-    if (!this.#client) {
-      const c = new pg.Client({ host: this.node.server.host, port: this.node.server.port, user: 'postgres', database: 'postgres' });
-      c.on('error', () => {});
-      await c.connect();
-      this.#client = c;
+    if (!this.#pool) {
+      this.#pool = new pg.Pool({ host: this.node.server.host, port: this.node.server.port, user: 'postgres', database: 'postgres', max: 2 });
+      this.#pool.on('error', () => {});
     }
-    return readNodeStatus(this.#client, { name: this.name, scope: this.scope, tags: this.tags, dcsLastSeen: Math.floor(Date.now() / 1000) });
+    return readNodeStatus(this.#pool, { name: this.name, scope: this.scope, tags: this.tags, dcsLastSeen: Math.floor(Date.now() / 1000) });
   }
 
   async cluster(): Promise<DcsSnapshot> {
@@ -94,7 +92,7 @@ export class EtcdAgentView implements AgentView {
   }
 
   async close(): Promise<void> {
-    await this.#client?.end().catch(() => {});
-    this.#client = undefined;
+    await this.#pool?.end().catch(() => {});
+    this.#pool = undefined;
   }
 }
