@@ -55,6 +55,19 @@ function raw(url: string, bytes: string): Promise<string> {
   });
 }
 
+/** Connects through a proxy port and returns the PostgreSQL server port that answered. */
+async function portVia(port: number): Promise<number> {
+  const c = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 2_000 });
+  c.on('error', () => {});
+  try {
+    await c.connect();
+    const { rows } = await c.query<{ port: number }>('SELECT inet_server_port() AS port');
+    return rows[0]!.port;
+  } finally {
+    await c.end().catch(() => {});
+  }
+}
+
 const basic = (u: string, p: string) => `Basic ${Buffer.from(`${u}:${p}`).toString('base64')}`;
 
 const SCOPE = 'demo';
@@ -280,6 +293,9 @@ describe('REST API over a real node and a real etcd', () => {
     expect([f400.status, f400.body]).toEqual([400, 'Failover could be performed only to a specific candidate']);
     const big = await http(apis.n0.url, '/switchover', { method: 'POST', body: JSON.stringify({ leader: 'n0', pad: 'x'.repeat(5000) }), headers: ok });
     expect(big.status).toBe(413);
+    // the same without Content-Length (chunked): the limit holds while streaming
+    const chunked = await raw(apis.n0.url, `POST /switchover HTTP/1.1\r\nHost: x\r\nAuthorization: ${ok.Authorization}\r\nTransfer-Encoding: chunked\r\n\r\n${'800\r\n' + 'x'.repeat(0x800) + '\r\n'}`);
+    expect(chunked).toMatch(/^HTTP\/1\.1 413/);
     expect(views.n0.requests).toEqual([]); // nothing reached the agent so far
 
     const r = await http(apis.n0.url, '/switchover', { method: 'POST', body, headers: ok });
@@ -386,14 +402,20 @@ describe('REST API over a real node and a real etcd', () => {
       }
       expect(answer, `haproxy never routed: ${stderr}`).toEqual({ recovery: false, port: n0.port });
       // repeated connections all land on the primary (the standby is marked down by its 503)
-      for (let i = 0; i < 5; i++) {
-        const c = new pg.Client({ host: '127.0.0.1', port: front, user: 'postgres', database: 'postgres' });
-        await c.connect();
-        const { rows } = await c.query<{ port: number }>('SELECT inet_server_port() AS port');
-        await c.end();
-        expect(rows[0]!.port).toBe(n0.port);
+      for (let i = 0; i < 5; i++) expect(await portVia(front)).toBe(n0.port);
+      // the routing follows the API alone: move the leader key to n1 and haproxy follows it
+      await etcd.put(`${P}leader`).value('n1');
+      await views.n0.cluster();
+      await views.n1.cluster();
+      const until = Date.now() + 10_000;
+      let port = 0;
+      while (Date.now() < until && port !== n1.port) {
+        port = await portVia(front).catch(() => 0);
+        if (port !== n1.port) await sleep(200);
       }
+      expect(port).toBe(n1.port);
     } finally {
+      await putKeys({ sync: true });
       if (proc?.pid !== undefined && proc.exitCode === null) {
         const exited = new Promise((r) => proc!.once('exit', r));
         process.kill(proc.pid, 'SIGTERM');
