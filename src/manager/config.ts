@@ -142,7 +142,8 @@ export function loadManagerConfig(yamlTextOrPath: string, overrides: Raw = {}): 
     source = yamlTextOrPath;
     text = readFileSync(yamlTextOrPath, 'utf8');
   }
-  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: false });
+  // YAML 1.1, as PyYAML reads Patroni's files: unquoted on/off/yes/no are booleans there too.
+  const doc = parseDocument(text, { version: '1.1', uniqueKeys: true, prettyErrors: false });
   if (doc.errors.length) {
     // Only positions and codes: the YAML library's messages quote source lines, which may hold passwords.
     const problems = doc.errors.map((e) => ({ key: '(yaml)', message: `${source}: YAML syntax error ${e.code} at line ${e.linePos?.[0]?.line ?? '?'}, column ${e.linePos?.[0]?.col ?? '?'}` }));
@@ -478,7 +479,9 @@ function validateEtcd(w: Walker, raw: Raw, others: string[]): PatroniNodeConfig[
   if (!sec) return undefined;
   w.unknownKeys(sec, sectionName, ['host', 'hosts', 'url', 'protocol', 'username', 'user', 'password', 'cacert', 'cert', 'key'], ['proxy', 'srv', 'srv_suffix', 'use_proxies', 'retry_timeout', 'ttl', 'loop_wait']);
   const hosts: string[] = [];
+  let sawHttps = false;
   const add = (v: string, at: string) => {
+    if (/^\s*https:\/\//i.test(v)) sawHttps = true;
     const hp = parseHostPort(v.trim().replace(/^https?:\/\//, '').replace(/\/.*$/, ''));
     if (typeof hp === 'string') w.problem(at, `${at}: ${hp}`);
     else hosts.push(`${hp.host.includes(':') ? `[${hp.host}]` : hp.host}:${hp.port}`);
@@ -492,12 +495,9 @@ function validateEtcd(w: Walker, raw: Raw, others: string[]): PatroniNodeConfig[
   const host = w.string(sec, 'host', sectionName);
   if (host) add(host, `${sectionName}.host`);
   const url = w.string(sec, 'url', sectionName);
-  if (url) {
-    add(url, `${sectionName}.url`);
-    if (!protocol && /^https:/i.test(url)) protocol = 'https';
-  }
+  if (url) add(url, `${sectionName}.url`);
   if (!hosts.length && !w.problems.some((p) => p.key.startsWith(sectionName))) w.problem(`${sectionName}.hosts`, `${sectionName}: give hosts (host:port,…), host or url`);
-  protocol ??= 'http';
+  protocol ??= sawHttps ? 'https' : 'http';
   if (protocol !== 'http' && protocol !== 'https') w.problem(`${sectionName}.protocol`, `${sectionName}.protocol must be http or https, got "${protocol}"`);
   const username = w.string(sec, 'username', sectionName) ?? w.string(sec, 'user', sectionName);
   const password = sec.password === undefined || sec.password === null ? undefined : String(sec.password);

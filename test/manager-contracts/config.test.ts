@@ -207,5 +207,16 @@ describe('configFromFlags', () => {
     expect(e.message).toContain('--data-dir');
     expect(e.message).toContain('--api-host/--api-port');
     expect(keysOf(configError(() => configFromFlags({ name: 'n0', scope: 'd', 'data-dir': '/d' })))).toContain('etcd3.hosts');
+    const tls = configFromFlags({ name: 'n0', scope: 'd', 'data-dir': '/d', etcd: 'https://10.0.0.1:2379,https://10.0.0.2:2379' }).config.etcd;
+    expect(tls).toMatchObject({ hosts: ['10.0.0.1:2379', '10.0.0.2:2379'], protocol: 'https' });
+  });
+});
+
+describe('YAML dialect', () => {
+  it('reads unquoted on/off/yes/no as PyYAML (YAML 1.1) does', () => {
+    const { config } = loadManagerConfig(base('bootstrap:\n  dcs:\n    synchronous_mode: on\n    postgresql:\n      parameters: { wal_log_hints: on, hot_standby: "on" }\ntags: { nofailover: yes }'));
+    expect(config.bootstrap.dcs.synchronousMode).toBe(true);
+    expect(config.bootstrap.dcs.postgresql.parameters).toEqual({ wal_log_hints: true, hot_standby: 'on' });
+    expect(config.tags.nofailover).toBe(true);
   });
 });
