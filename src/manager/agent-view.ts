@@ -59,6 +59,10 @@ export interface NodeStatus {
   tags?: Record<string, unknown>;
   database_system_identifier?: string;
   pending_restart?: boolean;
+  /** Replica only: `streaming` while a WAL receiver streams, `in archive recovery` with restore_command. */
+  replication_state?: string;
+  /** Replica only: true when this node is the `sync` key's standby (synchronous mode). */
+  sync_standby?: boolean;
   patroni: { version: string; scope: string; name: string };
 }
 
