@@ -122,6 +122,7 @@ export class Pool extends EventEmitter {
               hosts: plan.hosts,
               configFor: (h) => plan.configFor(indexOf(h.host, h.port)),
               recheckIntervalMillis: (topo as { recheckIntervalMillis?: number }).recheckIntervalMillis ?? o.recheckIntervalMillis,
+              probeTimeoutMillis: (topo as { probeTimeoutMillis?: number }).probeTimeoutMillis,
               Client: o.Client,
             })
           : createTopologySource(topo as TopologyConfig);

@@ -75,8 +75,8 @@ export class ProbeTopology extends EventEmitter implements TopologySource {
       recheckIntervalMillis: 2000,
       fastRecheckMillis: 250,
       probeTimeoutMillis: 2000,
-      Client: pg.Client,
-      ...options,
+      ...(Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined)) as ProbeTopologyOptions),
+      Client: options.Client ?? pg.Client,
     };
     const seen = new Set<string>();
     this.#hosts = [];
@@ -209,6 +209,7 @@ export class ProbeTopology extends EventEmitter implements TopologySource {
       return { h, row };
     } catch (err) {
       // A hung or dead node: drop its session so the next probe starts clean.
+      debug('probe of %s failed: %s', nodeKey(h), (err as Error).message);
       void this.#dropClient(h);
       return { h, error: err as Error };
     } finally {
