@@ -31,3 +31,16 @@ export function isConnectionLoss(err: unknown): boolean {
 export function signalsTopologyChange(err: unknown): boolean {
   return isReadOnlyRefusal(err) || isConnectionLoss(err);
 }
+
+/**
+ * The statement provably never ran: the session was already unusable when it
+ * was handed over (pg refuses to send on it), or the server died while
+ * *waiting for input* — a FATAL 57P0x raised from `secure_read` means the
+ * backend had not received the whole statement (a backend that had it would
+ * have run it and answered before blocking on the socket again). Such a
+ * write is safe to send again to the next primary.
+ */
+export function neverExecuted(err: unknown): boolean {
+  if (isServerError(err)) return SHUTDOWN_STATES.has(err.code ?? '') && (err as { routine?: string }).routine === 'secure_read';
+  return err instanceof Error && /not queryable|Client was closed and is not queryable/i.test(err.message);
+}

@@ -21,7 +21,7 @@ import { ProbeTopology } from '../topology/probe';
 import { planFor, type ClientOptions } from '../client/plan';
 import { parseConnectionString } from '../connection';
 import { NodePools, type NodePool } from './node-pools';
-import { isConnectionLoss, isReadOnlyRefusal } from './error-kinds';
+import { isConnectionLoss, isReadOnlyRefusal, neverExecuted } from './error-kinds';
 import { OWN_KEYS, topologyFromExtensions, validatePoolOptions, type PoolOptions, type TopologyConfig } from './options';
 import { BoundClient } from './bound-client';
 import { createTopologySource } from './topology-factory';
@@ -245,6 +245,13 @@ export class Pool extends EventEmitter {
           // The node was demoted: nothing was written. Re-check and go to the new primary.
           client.release();
           this.markDown(key, err as Error);
+          continue;
+        }
+        if (neverExecuted(err)) {
+          // The server died before it had the statement: nothing was written. Send it to the next primary.
+          client.release(err as Error);
+          this.markDown(key, err as Error);
+          debug('write never reached %s (%s): retrying on the next primary', key, (err as Error).message);
           continue;
         }
         if (isConnectionLoss(err)) {
