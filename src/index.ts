@@ -34,6 +34,7 @@ export {
 export { Pool, type PoolEvents, type RoutedQueryConfig } from './pool/pool';
 export type { PoolOptions, TopologyConfig } from './pool/options';
 export type { BoundClient } from './pool/bound-client';
+export type { ReadYourWrites } from './pool/causal';
 export { Classifier, classify, analyze, type Analysis, type StatementKind, type ClassifierOptions } from './routing/classify';
 export type { ReadFrom, ReadBalance, RouteOverride } from './routing/router';
 export { ProbeTopology, type ProbeTopologyOptions } from './topology/probe';

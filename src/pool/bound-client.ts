@@ -135,8 +135,8 @@ export class BoundClient extends EventEmitter {
 
   async #run(q: pg.QueryConfig & { route?: RouteOverride }): Promise<pg.QueryResult> {
     const text = typeof q.text === 'string' ? q.text : '';
-    const { route, ...pgq } = q;
-    const b = await this.#bindFor(text, route);
+    const { route, after, ...pgq } = q as typeof q & { after?: string };
+    const b = await this.#bindFor(text, route, undefined, after);
     const inTxn = this.getTransactionStatus() === 'T' || this.getTransactionStatus() === 'E';
     let xid: string | null = null;
     if (b.role === 'primary' && inTxn && this.pool.resolveCommitOutcome && COMMIT.test(text)) {
@@ -147,7 +147,9 @@ export class BoundClient extends EventEmitter {
       }
     }
     try {
-      return await b.client.query(pgq);
+      const result = await b.client.query(pgq);
+      if (b.role === 'primary' && this.classifier.analyze(text).kind !== 'read') this.pool.noteWrite();
+      return result;
     } catch (err) {
       if (isReadOnlyRefusal(err) && b.role === 'standby' && !inTxn && !b.pinned) {
         this.pool.rememberWrite(text, b.node.key);
@@ -196,7 +198,7 @@ export class BoundClient extends EventEmitter {
   }
 
   /** Binds (or re-binds, when allowed) for a statement and returns the binding. */
-  async #bindFor(text: string, route: RouteOverride | undefined, exclude?: ReadonlySet<string>): Promise<Binding> {
+  async #bindFor(text: string, route: RouteOverride | undefined, exclude?: ReadonlySet<string>, after?: string): Promise<Binding> {
     const a = this.classifier.analyze(text);
     const need = needFor(a, route, this.pool.isLearnedWrite(text));
     const b = this.#binding;
@@ -213,7 +215,7 @@ export class BoundClient extends EventEmitter {
     const wantsStandby = need.role === 'read';
     const deadline = Date.now() + this.pool.failoverTimeoutMillis;
     for (;;) {
-      const key = wantsStandby ? await this.pool.readNode(exclude) : await this.pool.primaryNode(deadline);
+      const key = wantsStandby ? await this.pool.readNode(exclude, this.pool.readRequirement(after)) : await this.pool.primaryNode(deadline);
       const node = this.pool.nodePool(key);
       let client: pg.PoolClient;
       try {

@@ -8,6 +8,7 @@ import type { ReadBalance, ReadFrom } from '../routing/router';
 import type { Classifier } from '../routing/classify';
 import type { TopologySource } from '../topology/topology';
 import type { TargetSessionAttrs } from '../client/session-attrs';
+import type { ReadYourWrites } from './causal';
 
 /** Where the pool learns who is primary. */
 export type TopologyConfig =
@@ -71,6 +72,12 @@ export interface PoolOptions extends Omit<pg.PoolConfig, 'Client'> {
   warmConnectionsPerNode?: number;
   /** How many other nodes a read may be retried on after a connection loss. Default 2. */
   readRetries?: number;
+  /**
+   * Read-your-writes: `'lsn'` (default) — after a write, reads go to a standby only once it has replayed the
+   * primary's WAL position (learnt with one coalesced query, never on the write's round trip); `'none'`;
+   * or `{ windowMillis }` — reads go to the primary for that long after any write.
+   */
+  readYourWrites?: ReadYourWrites;
   /** Injectable pg.Client class (like pg-pool's `Client`). */
   Client?: typeof pg.Client;
   /** Injectable classifier (custom options or a shared cache). */
@@ -97,6 +104,7 @@ export const OWN_KEYS = [
   'resolveCommitOutcome',
   'warmConnectionsPerNode',
   'readRetries',
+  'readYourWrites',
   'classifier',
   'env',
 ] as const;
@@ -121,6 +129,10 @@ export function validatePoolOptions(o: PoolOptions): void {
   }
   for (const k of ['maxReplicaLagBytes', 'maxReplicaLagMillis', 'failoverTimeoutMillis', 'recheckIntervalMillis', 'warmConnectionsPerNode', 'readRetries'] as const) {
     nonNegative(k, o[k]);
+  }
+  const ryw = o.readYourWrites;
+  if (ryw !== undefined && ryw !== 'lsn' && ryw !== 'none' && !(typeof ryw === 'object' && ryw !== null && typeof ryw.windowMillis === 'number' && ryw.windowMillis >= 0)) {
+    throw new FailoverError('INVALID_OPTION', `readYourWrites must be 'lsn', 'none' or { windowMillis: <ms> }, got ${JSON.stringify(ryw)}`);
   }
   const t = o.topology;
   if (t && typeof (t as TopologySource).start !== 'function') {

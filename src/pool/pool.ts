@@ -25,13 +25,18 @@ import { isConnectionLoss, isReadOnlyRefusal, neverExecuted } from './error-kind
 import { OWN_KEYS, topologyFromExtensions, validatePoolOptions, type PoolOptions, type TopologyConfig } from './options';
 import { BoundClient } from './bound-client';
 import { createTopologySource } from './topology-factory';
+import { CausalTracker, type ReadRequirement } from './causal';
 
 const debug = createDebug('pg-failover:pool');
 const debugRouter = createDebug('pg-failover:router');
 
 type Callback<T> = (err: Error | undefined, result?: T) => void;
-/** A query config with pg-failover's per-query route override. */
-export type RoutedQueryConfig<I = unknown[]> = pg.QueryConfig<I> & { route?: RouteOverride };
+/**
+ * A query config with pg-failover's per-query additions: `route` overrides
+ * the classifier; `after` (a token from `pool.causalToken()`) makes a read
+ * wait for a standby that has replayed that position (or use the primary).
+ */
+export type RoutedQueryConfig<I = unknown[]> = pg.QueryConfig<I> & { route?: RouteOverride; after?: string };
 
 /** Event payloads. */
 export interface PoolEvents {
@@ -70,6 +75,7 @@ export class Pool extends EventEmitter {
   #held = 0;
   #functionsLearned = false;
   readonly #failoverTimeoutMillis: number;
+  readonly #causal: CausalTracker;
 
   constructor(config?: PoolOptions | string) {
     super();
@@ -98,6 +104,19 @@ export class Pool extends EventEmitter {
       balance: o.load_balance_hosts ?? (parsed.load_balance_hosts === 'random' ? 'random' : 'least-busy'),
       maxReplicaLagBytes: o.maxReplicaLagBytes,
       maxReplicaLagMillis: o.maxReplicaLagMillis,
+    });
+    this.#causal = new CausalTracker(o.readYourWrites, {
+      primaryLsn: async () => {
+        const p = this.#topology.current()?.primary;
+        if (!p) throw new FailoverError('NO_PRIMARY', 'no primary known');
+        const { rows } = await this.#nodes.get(nodeKey(p)).pool.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+        return rows[0].lsn;
+      },
+      replayLsn: async (key) => {
+        const { rows } = await this.#nodes.get(key).pool.query<{ lsn: string | null }>('SELECT pg_last_wal_replay_lsn()::text AS lsn');
+        return rows[0].lsn;
+      },
+      standbys: () => (this.#topology.current()?.members ?? []).filter((m) => m.role === 'standby' && m.state !== 'unreachable').map(nodeKey),
     });
     this.#classifier = o.classifier ?? new Classifier({ readOnlyFunctions: o.readOnlyFunctions, writeFunctions: o.writeFunctions });
 
@@ -184,17 +203,17 @@ export class Pool extends EventEmitter {
     await this.#start();
     const text = typeof q.text === 'string' ? q.text : '';
     const a = this.#classifier.analyze(text);
-    const { route, ...pgConfig } = q;
+    const { route, after, ...pgConfig } = q;
     const need = needFor(a, route, this.#learnedWrites.has(text));
     debugRouter('%s → %s (%s)', shorten(text), need.role, need.why);
-    return need.role === 'read' ? this.#read(pgConfig, text) : this.#write(pgConfig);
+    return need.role === 'read' ? this.#read(pgConfig, text, this.#causal.requirement(after)) : this.#write(pgConfig);
   }
 
-  async #read(q: pg.QueryConfig, text: string): Promise<pg.QueryResult> {
+  async #read(q: pg.QueryConfig, text: string, req: ReadRequirement): Promise<pg.QueryResult> {
     const tried = new Set<string>();
     const retries = this.options.readRetries ?? 2;
     for (let attempt = 0; ; attempt++) {
-      const key = await this.readNode(tried);
+      const key = await this.readNode(tried, req);
       let np: NodePool;
       try {
         np = this.#nodes.get(key);
@@ -239,6 +258,7 @@ export class Pool extends EventEmitter {
       try {
         const result = await client.query(q);
         client.release();
+        this.#causal.noteWrite();
         return result;
       } catch (err) {
         if (isReadOnlyRefusal(err)) {
@@ -313,21 +333,46 @@ export class Pool extends EventEmitter {
     return this.#nodes.get(key);
   }
 
-  /** @internal A node for a read (standby by policy, or the primary when allowed). Waits for a primary when that is the only option. */
-  async readNode(exclude?: ReadonlySet<string>): Promise<string> {
-    const skip = new Set([...(exclude ?? []), ...this.#downKeys()]);
-    const key = this.#router.pick(this.#topology.current(), (k) => ({ busy: this.#nodes.has(k) ? this.#nodes.get(k).busy : 0 }), skip);
-    if (key) return key;
-    if (this.#router.policy.readFrom === 'standby') {
-      // Give the topology a moment to find one, then fail clearly.
+  /**
+   * @internal A node for a read (standby by policy, or the primary when
+   * allowed), honouring read-your-writes (`req`). Waits for a primary when
+   * that is the only option.
+   */
+  async readNode(exclude?: ReadonlySet<string>, req: ReadRequirement = { primaryOnly: false }): Promise<string> {
+    const standbyOnly = this.#router.policy.readFrom === 'standby';
+    if (req.primaryOnly && !standbyOnly) {
+      this.#causal.stats.readsSentToPrimary++;
+      return this.primaryNode(Date.now() + this.#failoverTimeoutMillis);
+    }
+    const skipFor = () => {
+      const skip = new Set([...(exclude ?? []), ...this.#downKeys()]);
+      if (req.minLsn !== undefined) {
+        const t = this.#topology.current();
+        for (const m of t?.members ?? []) {
+          const k = nodeKey(m);
+          if (m.role !== 'primary' && !skip.has(k) && !this.#causal.standbyHas(k, req.minLsn)) skip.add(k);
+        }
+      }
+      return skip;
+    };
+    const load = (k: string) => ({ busy: this.#nodes.has(k) ? this.#nodes.get(k).busy : 0 });
+    const key = this.#router.pick(this.#topology.current(), load, skipFor());
+    if (key) {
+      if (req.minLsn !== undefined && key === this.#lastPrimary) this.#causal.stats.readsSentToPrimary++;
+      return key;
+    }
+    if (standbyOnly) {
+      // Give the topology (or a lagging standby) a moment, then fail clearly.
       const deadline = Date.now() + Math.min(this.#failoverTimeoutMillis, 5000);
       while (Date.now() < deadline && !this.ending) {
-        this.#topology.refresh('a read needs a standby');
-        await this.#waitForChange(deadline - Date.now());
-        const k = this.#router.pick(this.#topology.current(), () => ({ busy: 0 }), new Set([...(exclude ?? []), ...this.#downKeys()]));
+        if (req.primaryOnly) req = this.#causal.requirement();
+        else this.#topology.refresh('a read needs a standby');
+        await this.#waitForChange(Math.min(deadline - Date.now(), 20));
+        if (req.primaryOnly) continue;
+        const k = this.#router.pick(this.#topology.current(), load, skipFor());
         if (k) return k;
       }
-      throw new FailoverError('NO_STANDBY', 'no healthy standby qualifies for this read (readFrom: standby); check maxReplicaLag* or the standbys', {
+      throw new FailoverError('NO_STANDBY', 'no healthy standby qualifies for this read (readFrom: standby); check maxReplicaLag*, readYourWrites, or the standbys', {
         detail: { members: this.#topology.current()?.members.map((m) => `${m.name}:${m.role}/${m.state}`) },
       });
     }
@@ -379,6 +424,30 @@ export class Pool extends EventEmitter {
     this.#learnedWrites.add(text);
     debugRouter('standby %s refused a write; will send this text to the primary from now on: %s', key, shorten(text));
     this.#topology.refresh(`${key} refused a write (SQLSTATE 25006)`);
+  }
+
+  /** @internal Something that may have written ran on the primary (read-your-writes bookkeeping). */
+  noteWrite(): void {
+    this.#causal.noteWrite();
+  }
+
+  /** @internal What a read must respect now (read-your-writes). */
+  readRequirement(after?: string): ReadRequirement {
+    return this.#causal.requirement(after);
+  }
+
+  /**
+   * An opaque token covering every write this pool has completed. Pass it as
+   * `{ text, after: token }` (here, in another request or another process's
+   * pool) to read from a node that has seen those writes.
+   */
+  causalToken(): Promise<string> {
+    return this.#causal.token();
+  }
+
+  /** Read-your-writes counters: WAL position fetches, standby replay polls, reads sent to the primary to stay causal. */
+  get causalStats(): Readonly<{ lsnFetches: number; replayPolls: number; readsSentToPrimary: number }> {
+    return { ...this.#causal.stats };
   }
 
   /** @internal */
@@ -443,6 +512,7 @@ export class Pool extends EventEmitter {
     if (key && this.#failoverSince !== undefined && !this.#isDown(key)) this.#endFailover(key);
     for (const m of next.members) {
       const k = nodeKey(m);
+      if (m.role === 'standby') this.#causal.observe(k, m.replayLsn);
       const before = previous?.members.find((p) => nodeKey(p) === k);
       if (m.state === 'unreachable' && before && before.state !== 'unreachable') {
         this.emit('nodeDown', { node: k, reason: 'unreachable' });

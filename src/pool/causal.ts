@@ -1,0 +1,191 @@
+/**
+ * Read-your-writes: a process never reads older data than it has written.
+ *
+ * Precise, not time-based. After writes complete, one coalesced
+ * `pg_current_wal_lsn()` on the primary (never on the write's own round
+ * trip) gives a WAL position that covers all of them; until it is known,
+ * reads go to the primary. A standby serves a read only once it is known to
+ * have replayed that far; standbys' replay positions come from the topology
+ * source and from a coalesced `pg_last_wal_replay_lsn()` poll that runs only
+ * while some standby is behind what a read needs.
+ *
+ * `token()` exports the position (opaque string) so another request or
+ * process can ask for the same guarantee with `{ after: token }`.
+ */
+import { FailoverError } from '../errors';
+
+/** `'lsn'` (default): precise; `'none'`: off; `{ windowMillis }`: reads go to the primary for that long after a write. */
+export type ReadYourWrites = 'lsn' | 'none' | { windowMillis: number };
+
+/** What a read must respect. */
+export interface ReadRequirement {
+  /** The primary must serve it (a write's position is not known yet, or inside the time window). */
+  primaryOnly: boolean;
+  /** A standby must have replayed at least this far (bigint LSN). */
+  minLsn?: bigint;
+}
+
+export interface CausalIo {
+  /** `pg_current_wal_lsn()` on the current primary. */
+  primaryLsn(): Promise<string>;
+  /** `pg_last_wal_replay_lsn()` on a standby (null when it is not in recovery). */
+  replayLsn(key: string): Promise<string | null>;
+  /** The standbys (host:port) reads may go to now. */
+  standbys(): string[];
+}
+
+const TOKEN_PREFIX = 'pgfo1:';
+
+/** pg_lsn text (`16/B374D848`) → bigint. */
+export function parseLsn(lsn: string): bigint {
+  const m = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/.exec(lsn);
+  if (!m) throw new FailoverError('INVALID_OPTION', `not a WAL position: "${lsn.slice(0, 40)}"`);
+  return (BigInt(`0x${m[1]}`) << 32n) | BigInt(`0x${m[2]}`);
+}
+
+/** bigint → pg_lsn text. */
+export function formatLsn(v: bigint): string {
+  return `${(v >> 32n).toString(16).toUpperCase()}/${(v & 0xffffffffn).toString(16).toUpperCase()}`;
+}
+
+/** Decodes a token from `causalToken()`; a clear INVALID_OPTION error otherwise. */
+export function parseCausalToken(token: string): bigint {
+  if (typeof token !== 'string' || !token.startsWith(TOKEN_PREFIX)) {
+    throw new FailoverError('INVALID_OPTION', `"after" must be a token from pool.causalToken() (pgfo1:…), got ${JSON.stringify(String(token).slice(0, 40))}`);
+  }
+  return parseLsn(token.slice(TOKEN_PREFIX.length));
+}
+
+export class CausalTracker {
+  readonly mode: ReadYourWrites;
+  readonly #io: CausalIo;
+  /** Position covering every write whose LSN has been learnt. */
+  #required = 0n;
+  /** Writes completed so far / covered by #required. */
+  #writes = 0;
+  #covered = 0;
+  #lastWriteAt = 0;
+  #fetching: Promise<void> | undefined;
+  readonly #replayed = new Map<string, bigint>();
+  readonly #polling = new Map<string, Promise<void>>();
+  /** Counters for tests and metrics. */
+  readonly stats = { lsnFetches: 0, replayPolls: 0, readsSentToPrimary: 0 };
+
+  constructor(mode: ReadYourWrites | undefined, io: CausalIo) {
+    this.mode = mode ?? 'lsn';
+    this.#io = io;
+    if (typeof this.mode === 'object' && !(Number.isFinite(this.mode.windowMillis) && this.mode.windowMillis >= 0)) {
+      throw new FailoverError('INVALID_OPTION', 'readYourWrites.windowMillis must be a number of milliseconds ≥ 0');
+    }
+  }
+
+  /** A write (or anything that ran on the primary and may have written) completed. */
+  noteWrite(): void {
+    if (this.mode === 'none') return;
+    this.#writes++;
+    this.#lastWriteAt = Date.now();
+    if (this.mode === 'lsn') this.#fetch();
+  }
+
+  /** What a read must respect now; `after` is a token from another request/process. */
+  requirement(after?: string): ReadRequirement {
+    const token = after !== undefined ? parseCausalToken(after) : 0n;
+    if (this.mode === 'none') return token ? { primaryOnly: false, minLsn: token } : { primaryOnly: false };
+    if (typeof this.mode === 'object') {
+      const primaryOnly = Date.now() - this.#lastWriteAt < this.mode.windowMillis;
+      return token ? { primaryOnly, minLsn: token } : { primaryOnly };
+    }
+    if (this.#covered < this.#writes) {
+      this.#fetch(); // a failed fetch is retried by the next read
+      return { primaryOnly: true };
+    }
+    const min = token > this.#required ? token : this.#required;
+    return min ? { primaryOnly: false, minLsn: min } : { primaryOnly: false };
+  }
+
+  /** True when `key` is known to have replayed `minLsn`; otherwise starts a poll of it and answers false. */
+  standbyHas(key: string, minLsn: bigint): boolean {
+    const seen = this.#replayed.get(key);
+    if (seen !== undefined && seen >= minLsn) return true;
+    this.#poll(key);
+    return false;
+  }
+
+  /** Waits until `key` has replayed `minLsn` or `timeoutMillis` passes (for readFrom 'standby'). */
+  async waitFor(key: string, minLsn: bigint, timeoutMillis: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMillis;
+    while (Date.now() < deadline) {
+      if (this.standbyHas(key, minLsn)) return true;
+      await this.#polling.get(key);
+      if ((this.#replayed.get(key) ?? 0n) >= minLsn) return true;
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    return false;
+  }
+
+  /** A replay position seen elsewhere (the topology source). Positions only move forward. */
+  observe(key: string, lsn: string | undefined): void {
+    if (!lsn) return;
+    try {
+      const v = parseLsn(lsn);
+      if (v > (this.#replayed.get(key) ?? 0n)) this.#replayed.set(key, v);
+    } catch {
+      // not an LSN: ignore
+    }
+  }
+
+  /** The primary changed: a standby's old position is still valid (same WAL history up to the switch). Nothing to forget; kept for clarity. */
+  forget(key: string): void {
+    this.#replayed.delete(key);
+  }
+
+  /** An opaque token covering this process's writes so far (waits for a pending position). */
+  async token(): Promise<string> {
+    while (this.#covered < this.#writes) {
+      const f = this.#fetching ?? this.#fetchNow();
+      await f;
+      if (this.#covered < this.#writes && !this.#fetching) {
+        throw new FailoverError('NO_PRIMARY', 'could not learn the primary WAL position for a causal token');
+      }
+    }
+    return `${TOKEN_PREFIX}${formatLsn(this.#required)}`;
+  }
+
+  #fetch(): void {
+    if (this.#fetching) return;
+    void this.#fetchNow();
+  }
+
+  #fetchNow(): Promise<void> {
+    const upTo = this.#writes;
+    this.stats.lsnFetches++;
+    const p = this.#io.primaryLsn().then(
+      (lsn) => {
+        const v = parseLsn(lsn);
+        if (v > this.#required) this.#required = v;
+        if (upTo > this.#covered) this.#covered = upTo;
+        // Refresh standbys' positions now, so the next reads can go back to them.
+        for (const k of this.#io.standbys()) if ((this.#replayed.get(k) ?? 0n) < this.#required) this.#poll(k);
+      },
+      () => {
+        // Unknown: reads stay on the primary; the next read or write tries again.
+      },
+    );
+    this.#fetching = p.finally(() => {
+      this.#fetching = undefined;
+      if (this.#covered < this.#writes && this.#covered === upTo) this.#fetch(); // writes completed meanwhile
+    });
+    return this.#fetching;
+  }
+
+  #poll(key: string): void {
+    if (this.#polling.has(key)) return;
+    this.stats.replayPolls++;
+    const p = this.#io.replayLsn(key).then(
+      (lsn) => this.observe(key, lsn ?? undefined),
+      () => {},
+    );
+    this.#polling.set(key, p);
+    void p.finally(() => this.#polling.delete(key));
+  }
+}
