@@ -34,9 +34,9 @@ describe('Pool failover (probe topology, real kill -9 + promotion)', () => {
     for (const e of ['failoverStart', 'failoverEnd', 'primaryChanged', 'nodeDown'] as const) p.on(e, (x: unknown) => events.push([e, x]));
     p.on('error', () => {}); // idle-connection errors are forwarded like pg.Pool; the test only needs them handled
 
-    // Warm up: one write, one read.
-    await p.query('INSERT INTO ledger (id) VALUES (0)');
+    // Warm up: one read, one write.
     expect((await p.query(where)).rows[0].standby).toBe(true);
+    await p.query('INSERT INTO ledger (id) VALUES (0)');
 
     // A write that is in flight when the primary dies.
     const inFlight = p.query('INSERT INTO ledger (id) SELECT 1 FROM pg_sleep(3)').then(

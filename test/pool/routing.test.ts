@@ -78,6 +78,8 @@ describe('Pool.query routing', () => {
     const p = pool({ warmConnectionsPerNode: 0 });
     await Promise.all([p.query('SELECT pg_sleep(0.05)'), p.query('SELECT pg_sleep(0.05)'), p.query('INSERT INTO items (v) VALUES (1)')]);
     expect(p.totalCount).toBeGreaterThanOrEqual(2);
+    await p.causalToken(); // read-your-writes learns the WAL position in the background after a write
+    await new Promise((r) => setTimeout(r, 50));
     expect(p.idleCount).toBe(p.totalCount);
     expect(p.waitingCount).toBe(0);
     await p.end();
@@ -107,7 +109,7 @@ describe('checked-out clients bind lazily and stay bound', () => {
   });
 
   it('BEGIN binds to the primary for the whole transaction; BEGIN READ ONLY to a standby', async () => {
-    const p = pool();
+    const p = pool({ readYourWrites: 'none' }); // binding rules alone (read-your-writes would keep the next read on the primary)
     const c = await p.connect();
     try {
       await c.query('BEGIN');
