@@ -1,38 +1,64 @@
 /**
- * The quick start's short workload: writes and reads through a pg-failover
- * Pool, printing where each one ran.
+ * The quick start's short workload: writes, reads and a transaction through
+ * a pg-failover Pool, printing where each one ran and a per-node summary.
  */
-import pg from 'pg';
+import { Pool } from '../pool/pool';
 
-export async function runDemo(hosts: string[], print: (line: string) => void): Promise<void> {
-  // Until the routing Pool is wired in, show replication with plain pg clients (hosts[0] is the primary).
-  const clients = await Promise.all(
-    hosts.map(async (h) => {
-      const [host, port] = h.split(':');
-      const c = new pg.Client({ host, port: Number(port), user: 'postgres', database: 'postgres' });
-      c.on('error', () => {});
-      await c.connect();
-      return c;
-    }),
-  );
+export interface DemoNode {
+  name: string;
+  /** host:port */
+  address: string;
+}
+
+export async function runDemo(connectionString: string, nodes: DemoNode[], print: (line: string) => void): Promise<void> {
+  const pool = new Pool({ connectionString, failoverTimeoutMillis: 10_000 });
+  pool.on('error', () => {}); // idle-session errors are already handled by the pool; nothing to add in a demo
+  const nameOf = (port: number) => nodes.find((n) => n.address.endsWith(`:${port}`))?.name ?? `port ${port}`;
+  const tally = new Map<string, { reads: number; writes: number }>();
+  const count = (port: number, kind: 'reads' | 'writes') => {
+    const k = nameOf(port);
+    const t = tally.get(k) ?? { reads: 0, writes: 0 };
+    t[kind]++;
+    tally.set(k, t);
+  };
+  const where = 'inet_server_port() AS port, pg_is_in_recovery() AS standby';
   try {
-    const [primary, ...standbys] = clients;
-    await primary!.query('CREATE TABLE IF NOT EXISTS pgfailover_demo (id serial primary key, note text, at timestamptz default now())');
-    const { rows } = await primary!.query("INSERT INTO pgfailover_demo (note) VALUES ('hello from the quick start') RETURNING id");
-    print(`write  → ${hosts[0]} (primary): inserted id ${rows[0].id}`);
-    for (const [i, s] of standbys.entries()) {
-      for (let attempt = 0; attempt < 100; attempt++) {
-        const r = await s
-          .query('SELECT count(*)::int AS n, pg_is_in_recovery() AS standby FROM pgfailover_demo WHERE id = $1', [rows[0].id])
-          .catch(() => undefined); // the table itself may not have replicated yet
-        if (r?.rows[0].n === 1) {
-          print(`read   → ${hosts[i + 1]} (${r.rows[0].standby ? 'standby' : 'primary'}): row ${rows[0].id} replicated after ${attempt * 20} ms`);
-          break;
-        }
-        await new Promise((res) => setTimeout(res, 20));
-      }
+    print('');
+    print('Demo: a pg-failover Pool over every node (reads → standbys, writes → primary)');
+    await pool.query('CREATE TABLE IF NOT EXISTS pgfailover_demo (id serial PRIMARY KEY, note text, at timestamptz DEFAULT now())');
+    for (let i = 1; i <= 3; i++) {
+      const { rows } = await pool.query(`INSERT INTO pgfailover_demo (note) VALUES ($1) RETURNING id, ${where}`, [`hello ${i}`]);
+      count(rows[0].port, 'writes');
+      print(`  write  INSERT … RETURNING id           → ${nameOf(rows[0].port)} (${rows[0].standby ? 'standby' : 'primary'}): id ${rows[0].id}`);
+      // Read-your-writes: this read never misses the row just written, wherever it runs.
+      const r = await pool.query(`SELECT count(*)::int AS n, ${where} FROM pgfailover_demo WHERE id = $1`, [rows[0].id]);
+      count(r.rows[0].port, 'reads');
+      print(`  read   SELECT … WHERE id = ${rows[0].id}`.padEnd(40) + ` → ${nameOf(r.rows[0].port)} (${r.rows[0].standby ? 'standby' : 'primary'}): ${r.rows[0].n} row`);
     }
+    await new Promise((r) => setTimeout(r, 50)); // standbys catch up; reads spread over them
+    for (let i = 0; i < 6; i++) {
+      const r = await pool.query(`SELECT count(*)::int AS n, ${where} FROM pgfailover_demo`);
+      count(r.rows[0].port, 'reads');
+      print(`  read   SELECT count(*)`.padEnd(40) + ` → ${nameOf(r.rows[0].port)} (${r.rows[0].standby ? 'standby' : 'primary'}): ${r.rows[0].n} rows`);
+    }
+    const client = await pool.connect();
+    try {
+      await client.query('BEGIN');
+      const { rows } = await client.query(`UPDATE pgfailover_demo SET note = note || ' (updated)' WHERE id = (SELECT max(id) FROM pgfailover_demo) RETURNING ${where}`);
+      await client.query('COMMIT');
+      if (rows[0]) count(rows[0].port, 'writes');
+      print(`  txn    BEGIN; UPDATE …; COMMIT`.padEnd(40) + ` → ${rows[0] ? nameOf(rows[0].port) : '?'} (one session, the primary)`);
+    } finally {
+      client.release();
+    }
+    print('');
+    print('  node  reads  writes');
+    for (const n of nodes) {
+      const t = tally.get(n.name) ?? { reads: 0, writes: 0 };
+      print(`  ${n.name.padEnd(5)} ${String(t.reads).padStart(5)}  ${String(t.writes).padStart(6)}`);
+    }
+    print('');
   } finally {
-    await Promise.all(clients.map((c) => c.end().catch(() => {})));
+    await pool.end();
   }
 }

@@ -68,7 +68,13 @@ export async function upCommand(argv: string[]): Promise<number> {
       ];
       process.stdout.write(out.join('\n') + '\n');
     }
-    if (values.demo) await runDemo(cluster.nodes.map((n) => n.server.name), (l) => process.stdout.write(l + '\n'));
+    if (values.demo) {
+      await runDemo(
+        cluster.connectionString(),
+        cluster.nodes.map((n) => ({ name: n.name, address: n.server.name })),
+        (l) => process.stdout.write(l + '\n'),
+      );
+    }
     process.stdout.write(duration ? `Running for ${duration / 1000} s (Ctrl-C stops earlier).\n` : 'Press Ctrl-C to stop.\n');
     const why = await untilSignal(duration);
     log(why);
