@@ -208,10 +208,11 @@ export function topologyFromCluster(body: unknown, observedAt = Date.now()): Clu
       if (isDownState(state)) m.role = 'unknown';
       else leaders.push(m);
     }
-    const lag = d.replay_lag ?? d.lag;
-    if (m.role !== 'primary' && typeof lag === 'number' && Number.isFinite(lag) && lag >= 0) m.lagBytes = lag;
-    const lsn = typeof d.replay_lsn === 'string' ? d.replay_lsn : typeof d.lsn === 'string' ? d.lsn : undefined;
-    if (lsn && /^[0-9A-Fa-f]+\/[0-9A-Fa-f]+$/.test(lsn)) m.replayLsn = lsn;
+    // Patroni 4 lists replay_/receive_ positions beside `lag`; any of them may be "unknown".
+    const lag = [d.replay_lag, d.lag, d.receive_lag].find((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0) as number | undefined;
+    if (m.role !== 'primary' && lag !== undefined) m.lagBytes = lag;
+    const lsn = [d.replay_lsn, d.lsn, d.receive_lsn].find((x) => typeof x === 'string' && /^[0-9A-Fa-f]+\/[0-9A-Fa-f]+$/.test(x)) as string | undefined;
+    if (lsn) m.replayLsn = lsn;
     const timeline = timelineOf(d.timeline);
     if (timeline !== undefined) m.timeline = timeline;
     const tags = tagsOf(d.tags);
