@@ -8,6 +8,10 @@ import { describe, test, expect, beforeAll, afterAll } from 'vitest';
 import { Etcd3 } from 'etcd3';
 import { Pool } from '../../src/pool/pool';
 import { useCluster, type LocalNode } from '../support/cluster';
+import { startApi } from '../../src/manager/api';
+import { EtcdTopology } from '../../src/topology/etcd';
+import { PatroniRestTopology } from '../../src/topology/patroni-rest';
+import { EtcdAgentView } from '../manager-contracts/etcd-agent-view';
 
 const scope = 'pooltest';
 const prefix = `/service/${scope}/`;
@@ -82,5 +86,34 @@ describe('Pool with topology from etcd', () => {
     const res = await held;
     expect(res.rows[0].port).toBe(c.primary.server.port);
     expect(changes.at(-1)?.current).toBe(`${c.primary.server.host}:${c.primary.server.port}`);
+  });
+
+  test("the manager's REST API over the same keys: PatroniRestTopology agrees with EtcdTopology, and a Pool on it routes the same way", async () => {
+    const c = h.cluster;
+    const view = new EtcdAgentView(c.primary.name, scope, etcd, c.primary);
+    const api = await startApi({ view, host: '127.0.0.1', port: 0 });
+    const viaEtcd = new EtcdTopology({ hosts: c.etcd!.endpoints, scope });
+    const viaRest = new PatroniRestTopology({ urls: [api.url] });
+    let restPool: Pool | undefined;
+    try {
+      const [a, b] = await Promise.all([viaEtcd.start(), viaRest.start()]);
+      const shape = (t: typeof a) => t.members.map((m) => ({ name: m.name, host: m.host, port: m.port, role: m.role, lagBytes: m.lagBytes }));
+      expect(shape(b)).toEqual(shape(a));
+      expect(b.primary?.name).toBe(c.primary.name);
+
+      const s = c.standbys[0].server;
+      restPool = new Pool({ connectionString: `postgresql://postgres@${s.host}:${s.port}/postgres`, topology: { source: 'patroni-rest', urls: [api.url] } });
+      restPool.on('error', () => {});
+      const w = await restPool.query<{ port: number }>('INSERT INTO topo_pool VALUES (3) RETURNING inet_server_port() AS port');
+      expect(w.rows[0].port).toBe(c.primary.server.port);
+      const r = await restPool.query<{ port: number }>('SELECT inet_server_port() AS port');
+      expect(r.rows[0].port).toBe(s.port);
+    } finally {
+      await restPool?.end();
+      await viaEtcd.close();
+      await viaRest.close();
+      await api.close();
+      await view.close();
+    }
   });
 });
