@@ -39,6 +39,8 @@ export class EtcdCluster {
   readonly members: EtcdMember[] = [];
   readonly #binary: string;
   readonly #options: EtcdClusterOptions;
+  #initialCluster = '';
+  #token = '';
 
   private constructor(options: EtcdClusterOptions) {
     this.#options = options;
@@ -79,16 +81,20 @@ export class EtcdCluster {
       });
     }
     const initialCluster = this.members.map((m) => `${m.name}=${m.peerUrl}`).join(',');
+    this.#initialCluster = initialCluster;
+    this.#token = token;
     for (const m of this.members) this.#spawn(m, initialCluster, token);
+    for (const m of this.members) await this.#waitHealthy(m);
+  }
+
+  async #waitHealthy(m: EtcdMember): Promise<void> {
     const deadline = Date.now() + (this.#options.startTimeoutMillis ?? 30_000);
-    for (const m of this.members) {
-      while (!(await healthy(m.clientUrl))) {
-        if (m.pid === undefined || !isAlive(m.pid)) {
-          throw new ProcessError('SERVER_START_FAILED', `etcd member ${m.name} exited during startup. Log tail:\n${logTail(m)}`);
-        }
-        if (Date.now() > deadline) throw new ProcessError('SERVER_START_FAILED', `etcd member ${m.name} not healthy in time. Log tail:\n${logTail(m)}`);
-        await sleep(50);
+    while (!(await healthy(m.clientUrl))) {
+      if (m.pid === undefined || !isAlive(m.pid)) {
+        throw new ProcessError('SERVER_START_FAILED', `etcd member ${m.name} exited during startup. Log tail:\n${logTail(m)}`);
       }
+      if (Date.now() > deadline) throw new ProcessError('SERVER_START_FAILED', `etcd member ${m.name} not healthy in time. Log tail:\n${logTail(m)}`);
+      await sleep(50);
     }
   }
 
@@ -123,6 +129,23 @@ export class EtcdCluster {
     if (m?.pid !== undefined) process.kill(-m.pid, signal);
   }
 
+  /** Stops one member by PID (SIGTERM, then SIGKILL after 5 s) and waits until it is gone; its data dir and ports stay. */
+  async stopMember(index: number): Promise<void> {
+    const m = this.members[index];
+    if (m?.pid === undefined) return;
+    await stopPid(m.pid);
+    m.pid = undefined;
+  }
+
+  /** Starts a stopped member again on the same ports and data dir, and waits until it is healthy. */
+  async startMember(index: number): Promise<void> {
+    const m = this.members[index];
+    if (!m) throw new ProcessError('SERVER_START_FAILED', `no etcd member ${index}`);
+    if (m.pid !== undefined && isAlive(m.pid)) return;
+    this.#spawn(m, this.#initialCluster, this.#token);
+    await this.#waitHealthy(m);
+  }
+
   /** Stops every member by PID and waits until the processes are gone. */
   async stop(): Promise<void> {
     for (const m of this.members) {
@@ -147,6 +170,24 @@ export class EtcdCluster {
       }
       m.pid = undefined;
     }
+  }
+}
+
+async function stopPid(pid: number): Promise<void> {
+  try {
+    process.kill(-pid, 'SIGTERM');
+  } catch {
+    /* gone */
+  }
+  const deadline = Date.now() + 5000;
+  while (isAlive(pid) && Date.now() < deadline) await sleep(20);
+  if (isAlive(pid)) {
+    try {
+      process.kill(-pid, 'SIGKILL');
+    } catch {
+      /* gone */
+    }
+    while (isAlive(pid)) await sleep(20);
   }
 }
 
