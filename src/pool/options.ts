@@ -22,6 +22,10 @@ export type TopologyConfig =
       /** Patroni's `namespace`. Default '/service'. */
       namespace?: string;
       auth?: { username: string; password: string };
+      /** TLS to etcd: CA (PEM), and client certificate/key for mutual TLS. */
+      tls?: { rootCertificate: Buffer; privateKey?: Buffer; certChain?: Buffer };
+      /** Connect timeout per etcd endpoint. Default 1000. */
+      dialTimeoutMillis?: number;
     }
   | {
       source: 'patroni-rest';
