@@ -49,6 +49,12 @@ const VOLATILE_READ_ONLY = new Set([
   'pg_stat_get_xact_tuples_hot_updated', 'pg_stat_get_xact_tuples_inserted', 'pg_stat_get_xact_tuples_returned', 'pg_stat_get_xact_tuples_updated',
 ]);
 
+/**
+ * Not volatile in pg_proc but primary-only all the same: they assign a
+ * transaction id, which a hot standby refuses.
+ */
+const STABLE_PRIMARY_ONLY = new Set(['txid_current', 'pg_current_xact_id']);
+
 /** Writers that also pin the session to the node: they take advisory locks that outlive the statement. */
 const ADVISORY_LOCKERS = [
   'pg_advisory_lock', 'pg_advisory_lock_shared', 'pg_try_advisory_lock', 'pg_try_advisory_lock_shared',
@@ -68,6 +74,7 @@ async function main(): Promise<void> {
   const server = new PostgresServer({ dataDir: join(root, 'data'), port: await freePort(), user: resolveServerUser() });
   let rows: Row[];
   let version: string;
+  let keywords: { word: string; catcode: string }[];
   try {
     await server.initdb({ dataChecksums: false });
     await server.start({ timeoutMillis: 60_000 });
@@ -78,6 +85,7 @@ async function main(): Promise<void> {
         WHERE n.nspname IN ('pg_catalog', 'information_schema')
         GROUP BY p.proname ORDER BY p.proname`,
     );
+    keywords = await server.query<{ word: string; catcode: string }>('SELECT word, catcode FROM pg_get_keywords() ORDER BY word');
   } finally {
     await server.stop('fast').catch(() => {});
     rmSync(root, { recursive: true, force: true });
@@ -86,7 +94,8 @@ async function main(): Promise<void> {
   const writers: string[] = [];
   for (const r of rows) {
     const volatile = r.v.includes('v');
-    if (!volatile || VOLATILE_READ_ONLY.has(r.name)) safe.push(r.name);
+    if (STABLE_PRIMARY_ONLY.has(r.name)) writers.push(r.name);
+    else if (!volatile || VOLATILE_READ_ONLY.has(r.name)) safe.push(r.name);
     else writers.push(r.name);
   }
   if (dump) {
@@ -104,16 +113,20 @@ async function main(): Promise<void> {
  * set_config, advisory locks, pg_notify, txid_current, lo_* writers,
  * pg_switch_wal, …); they must run on the primary.
  * ADVISORY_LOCKERS: writers that also pin the session (locks outlive the statement).
+ * SQL_KEYWORDS: the server's keywords (pg_get_keywords) by category: U unreserved,
+ * C column name, T type or function name, R reserved.
  */
 export const BUILTIN_READ_SAFE: ReadonlySet<string> = new Set([${list(safe)}]);
 
 export const BUILTIN_WRITERS: ReadonlySet<string> = new Set([${list(writers)}]);
 
 export const ADVISORY_LOCKERS: ReadonlySet<string> = new Set([${list(ADVISORY_LOCKERS)}]);
+
+export const SQL_KEYWORDS: ReadonlyMap<string, 'U' | 'C' | 'T' | 'R'> = new Map([${keywords.map((k) => `[${JSON.stringify(k.word)},${JSON.stringify(k.catcode)}]`).join(',')}]);
 `;
   const out = resolve(__dirname, '../src/routing/builtin-functions.ts');
   writeFileSync(out, body);
-  console.log(`wrote ${out}: ${safe.length} read-safe, ${writers.length} writers (PostgreSQL ${version})`);
+  console.log(`wrote ${out}: ${safe.length} read-safe, ${writers.length} writers, ${keywords.length} keywords (PostgreSQL ${version})`);
 }
 
 main().catch((err) => {
