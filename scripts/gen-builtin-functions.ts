@@ -50,6 +50,21 @@ const VOLATILE_READ_ONLY = new Set([
 ]);
 
 /**
+ * Read-safe builtins added after PostgreSQL 15 (16, 17): a PostgreSQL 15
+ * pg_proc does not have them, but applications talking to newer servers call
+ * them. All immutable or stable, or harmless volatile (array_shuffle, random_normal).
+ */
+const NEWER_READ_SAFE = [
+  'any_value', 'pg_input_is_valid', 'pg_input_error_info', 'array_sample', 'array_shuffle', 'random_normal', 'date_add', 'date_subtract',
+  'erf', 'erfc', 'pg_split_walfile_name', 'system_user', 'json_array', 'json_object', 'json_arrayagg', 'json_objectagg', 'json_scalar',
+  'json_serialize', 'json_query', 'json_value', 'json_exists', 'json_table', 'xmltext', 'to_bin', 'to_oct', 'uuid_extract_timestamp',
+  'uuid_extract_version', 'pg_basetype', 'pg_column_toast_chunk_id', 'pg_get_wal_summarizer_state', 'pg_available_wal_summaries',
+  'pg_wal_summary_contents', 'pg_sync_replication_slots', 'pg_stat_get_io', 'pg_stat_get_checkpointer_num_timed',
+  'has_largeobject_privilege', 'array_reverse', 'array_sort', 'reverse', 'casefold', 'crc32', 'crc32c', 'uuidv4', 'uuidv7',
+  'pg_get_acl', 'pg_numa_available', 'gamma', 'lgamma',
+];
+
+/**
  * Not volatile in pg_proc but primary-only all the same: they assign a
  * transaction id, which a hot standby refuses.
  */
@@ -75,6 +90,7 @@ async function main(): Promise<void> {
   let rows: Row[];
   let version: string;
   let keywords: { word: string; catcode: string }[];
+  let types: { name: string }[];
   try {
     await server.initdb({ dataChecksums: false });
     await server.start({ timeoutMillis: 60_000 });
@@ -84,6 +100,11 @@ async function main(): Promise<void> {
          FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
         WHERE n.nspname IN ('pg_catalog', 'information_schema')
         GROUP BY p.proname ORDER BY p.proname`,
+    );
+    types = await server.query<{ name: string }>(
+      `SELECT DISTINCT t.typname AS name FROM pg_type t JOIN pg_namespace n ON n.oid = t.typnamespace
+        WHERE n.nspname IN ('pg_catalog', 'information_schema') AND t.typname NOT LIKE '\\_%' AND t.typtype IN ('b', 'd', 'e', 'r', 'm')
+        ORDER BY 1`,
     );
     keywords = await server.query<{ word: string; catcode: string }>('SELECT word, catcode FROM pg_get_keywords() ORDER BY word');
   } finally {
@@ -98,6 +119,11 @@ async function main(): Promise<void> {
     else if (!volatile || VOLATILE_READ_ONLY.has(r.name)) safe.push(r.name);
     else writers.push(r.name);
   }
+  // "inet(x)", "regclass('t')": a function-style cast when no such function exists; casts are reads.
+  const known = new Set([...safe, ...writers]);
+  for (const t of types) if (!known.has(t.name)) safe.push(t.name);
+  for (const f of NEWER_READ_SAFE) if (!known.has(f)) safe.push(f);
+  safe.sort();
   if (dump) {
     console.log(writers.join('\n'));
     return;
@@ -108,7 +134,8 @@ async function main(): Promise<void> {
  *
  * BUILTIN_READ_SAFE: pg_catalog functions whose every overload is immutable or
  * stable, plus volatile ones that are harmless on a hot standby (clocks,
- * random(), pg_sleep(), file and size readers, statistics).
+ * random(), pg_sleep(), file and size readers, statistics), type names (a
+ * call-style cast such as inet(x)), and read-safe builtins of PostgreSQL 16-18.
  * BUILTIN_WRITERS: every other volatile pg_catalog function (nextval, setval,
  * set_config, advisory locks, pg_notify, txid_current, lo_* writers,
  * pg_switch_wal, …); they must run on the primary.
