@@ -55,15 +55,26 @@ interface Verdict {
 const RANK: Record<StatementKind, number> = { read: 0, transaction: 1, session: 2, write: 3 };
 const NO_NAMES: readonly string[] = Object.freeze([]);
 
-/** Unreserved keywords that are grammar, not functions, when followed by `(`. */
-const GRAMMAR_BEFORE_PAREN = new Set([
-  'by', 'over', 'filter', 'rows', 'range', 'groups', 'cube', 'rollup', 'sets', 'partition', 'include', 'options', 'ordinality',
-  'materialized', 'recursive', 'cycle', 'search', 'key', 'conflict', 'returns', 'input', 'owned', 'inherits', 'storage', 'set',
-  'second', 'minute', 'hour', 'day', 'month', 'year', 'repeatable', 'first', 'next', 'zone', 'of', 'escape', 'operator',
-  'nothing', 'exclude', 'passing', 'columns', 'path', 'preceding', 'following',
+/**
+ * Unreserved keywords that are grammar, not a call, when followed by `(` —
+ * only after the given previous word (`$lit` = a literal), or anywhere (null).
+ * Kept narrow: users may name functions after unreserved keywords.
+ */
+const GRAMMAR_BEFORE_PAREN: ReadonlyMap<string, ReadonlySet<string> | null> = new Map<string, ReadonlySet<string> | null>([
+  ['by', new Set(['order', 'group', 'partition'])],
+  ['second', new Set(['to', 'interval', '$lit'])],
+  ['sets', new Set(['grouping'])],
+  ['materialized', new Set(['as', 'not'])],
+  ['zone', new Set(['time'])],
+  ['of', new Set(['is', 'not'])],
+  ['first', new Set(['fetch'])],
+  ['next', new Set(['fetch'])],
+  ['cube', null],
+  ['rollup', null],
+  ['operator', null],
 ]);
-/** Words that precede a `(` belonging to a type (`character varying(10)`, `bit varying(3)`), never a call. */
-const TYPE_PREFIX = new Set(['character', 'varying', 'char', 'nchar', 'national', 'bit', 'double', 'tablesample', 'as']);
+/** Words after which `name(` is a type modifier or an alias column list, never a call. */
+const NOT_CALL_AFTER = new Set(['as', 'ordinality', 'tablesample', 'character', 'varying', 'char', 'nchar', 'national', 'bit', 'double']);
 
 /**
  * Classifies SQL for routing. One instance is shared by a pool; it learns the
@@ -477,7 +488,8 @@ class Analyzer {
       const name = x[i];
       if (kind === Tok.Word) {
         const cat = SQL_KEYWORDS.get(name);
-        if (cat !== undefined && (cat !== 'U' || GRAMMAR_BEFORE_PAREN.has(name))) continue;
+        if (cat !== undefined && cat !== 'U') continue;
+        if (cat === 'U' && this.#grammar(name, i - 1, s)) continue;
       }
       let schema: string | undefined;
       let q = i - 1;
@@ -501,6 +513,17 @@ class Analyzer {
       write ??= verdict === 'unknown' ? `unknown function ${schema ? `${schema}.` : ''}${name}() may write` : `calls ${name}()`;
     }
     return { write, pins };
+  }
+
+  /** Whether an unreserved keyword followed by `(` at this place is grammar rather than a call. */
+  #grammar(name: string, p: number, s: number): boolean {
+    const ctx = GRAMMAR_BEFORE_PAREN.get(name);
+    if (ctx === undefined) return false;
+    if (ctx === null) return true;
+    if (p < s) return false;
+    const kind = this.#k[p];
+    if (kind === Tok.Literal) return ctx.has('$lit');
+    return kind === Tok.Word && ctx.has(this.#x[p]);
   }
 
   /** Whether tokens from i look like `[NOT] [MATERIALIZED] ( query` — the body of a WITH entry. */
@@ -531,7 +554,7 @@ class Analyzer {
     switch (kind) {
       case Tok.Word: {
         const w = this.#x[q];
-        if (TYPE_PREFIX.has(w)) return false;
+        if (NOT_CALL_AFTER.has(w)) return false;
         // after a plain identifier: an alias with a column list ("FROM t x(a, b)")
         return SQL_KEYWORDS.has(w);
       }
