@@ -418,6 +418,7 @@ class Analyzer {
       }
     }
     if (i >= e) return { kind: 'write', reason: 'EXPLAIN without a statement' };
+    if (this.#word(i, e) === 'explain') return { kind: 'write', reason: 'nested EXPLAIN' };
     const inner = this.#statement(i, e);
     if (inner.kind === 'read') {
       if (analyze) return { kind: 'write', reason: 'EXPLAIN ANALYZE executes the statement (strict: runs on the primary)', pins: inner.pins };
