@@ -7,10 +7,11 @@
  * case says so.
  */
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadModule, parseSync } from 'libpg-query';
+import { loadModule } from 'libpg-query';
 import { Classifier, analyze, classify, type Analysis, type StatementKind } from '../../src/routing/classify';
 import { tokenize } from '../../src/routing/lexer';
 import { ADVISORY_LOCKERS, BUILTIN_READ_SAFE, BUILTIN_WRITERS } from '../../src/routing/builtin-functions';
+import { oracle } from './oracle';
 
 interface Case {
   sql: string;
@@ -301,56 +302,6 @@ const HOSTILE: Case[] = [
 ];
 
 const ALL: Case[] = [...READS, ...WRITES, ...TRANSACTIONS, ...SESSIONS, ...HINTS, ...HOSTILE];
-
-// ---- the oracle: the real PostgreSQL parser plus the same function lists ----
-
-type Node = Record<string, unknown>;
-const RANK: Record<StatementKind, number> = { read: 0, transaction: 1, session: 2, write: 3 };
-const SESSION_STMTS = new Set(['VariableSetStmt', 'DiscardStmt', 'PrepareStmt', 'ExecuteStmt', 'DeallocateStmt', 'ListenStmt', 'UnlistenStmt', 'DeclareCursorStmt', 'FetchStmt', 'ClosePortalStmt', 'LoadStmt']);
-const DML = new Set(['InsertStmt', 'UpdateStmt', 'DeleteStmt', 'MergeStmt']);
-
-function queryWrites(node: unknown): boolean {
-  if (Array.isArray(node)) return node.some(queryWrites);
-  if (!node || typeof node !== 'object') return false;
-  for (const [key, value] of Object.entries(node as Node)) {
-    if (DML.has(key) || key === 'intoClause' || (key === 'lockingClause' && Array.isArray(value) && value.length)) return true;
-    if (key === 'FuncCall') {
-      const names = ((value as Node).funcname as { String: { sval: string } }[]).map((n) => n.String.sval);
-      const name = names[names.length - 1];
-      const schema = names.length > 1 ? names[names.length - 2] : undefined;
-      const builtin = schema === undefined || schema === 'pg_catalog' || schema === 'information_schema';
-      if (!builtin || BUILTIN_WRITERS.has(name) || !BUILTIN_READ_SAFE.has(name)) return true;
-    }
-    if (queryWrites(value)) return true;
-  }
-  return false;
-}
-
-function oracleStatement(stmt: Node): StatementKind {
-  const [type, body] = Object.entries(stmt)[0] as [string, Node];
-  if (type === 'SelectStmt') return queryWrites(body) ? 'write' : 'read';
-  if (type === 'VariableShowStmt') return 'read';
-  if (type === 'TransactionStmt') return 'transaction';
-  if (SESSION_STMTS.has(type)) return 'session';
-  if (type === 'ExplainStmt') {
-    const analyze = ((body.options as { DefElem: { defname: string; arg?: Node } }[] | undefined) ?? []).some(
-      (o) => o.DefElem.defname === 'analyze' && !/^(false|off|0)$/.test(JSON.stringify(o.DefElem.arg ?? {}).match(/"sval":"(\w+)"/)?.[1] ?? ''),
-    );
-    return !analyze && oracleStatement(body.query as Node) === 'read' ? 'read' : 'write';
-  }
-  return 'write';
-}
-
-function oracle(sql: string): StatementKind | 'error' | 'empty' {
-  let stmts: { stmt: Node }[];
-  try {
-    stmts = (parseSync(sql) as unknown as { stmts?: { stmt: Node }[] }).stmts ?? [];
-  } catch {
-    return 'error';
-  }
-  if (!stmts.length) return 'empty';
-  return stmts.map((s) => oracleStatement(s.stmt)).reduce((a, b) => (RANK[b] > RANK[a] ? b : a));
-}
 
 beforeAll(async () => {
   await loadModule();
