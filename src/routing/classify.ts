@@ -133,7 +133,14 @@ export class Classifier {
 
   #analyzeUncached(sql: string): Analysis {
     const t = tokenize(sql);
-    return new Analyzer(t, this.#readOnly, this.#write, this.#learned).run();
+    const a = new Analyzer(t, this.#readOnly, this.#write, this.#learned).run();
+    if (!t.backslashInString || a.kind === 'write') return a;
+    // A server with standard_conforming_strings=off reads '\'' differently: the worse reading wins.
+    // (If that reading does not even tokenize, such a server rejects the whole string and nothing runs.)
+    const alt = tokenize(sql, { backslashEscapes: true });
+    if (alt.error) return a;
+    const b = new Analyzer(alt, this.#readOnly, this.#write, this.#learned).run();
+    return RANK[b.kind] > RANK[a.kind] ? b : a;
   }
 }
 
@@ -217,6 +224,8 @@ class Analyzer {
     let start = 0;
     let atomic = 0;
     let cases = 0;
+    // BEGIN ATOMIC … END bodies only exist in CREATE FUNCTION/PROCEDURE: elsewhere "begin atomic" is just two names.
+    let create = k[0] === Tok.Word && x[0] === 'create';
     for (let i = 0; i < n; i++) {
       const kind = k[i];
       match[i] = -1;
@@ -228,7 +237,7 @@ class Analyzer {
           match[o] = i;
           match[i] = o;
         }
-      } else if (kind === Tok.Word && x[i].length <= 6) {
+      } else if (create && kind === Tok.Word && x[i].length <= 6) {
         const w = x[i];
         if (w === 'atomic' && i > 0 && x[i - 1] === 'begin') atomic++;
         else if (atomic > 0 && w === 'case') cases++;
@@ -242,6 +251,7 @@ class Analyzer {
           ends.push(i);
         }
         start = i + 1;
+        create = k[start] === Tok.Word && x[start] === 'create';
       }
     }
     if (n > start) {

@@ -42,6 +42,17 @@ export interface Tokens {
   hint?: 'primary' | 'standby';
   /** Set when the input cannot be tokenized completely (the rest of the input is then ignored). */
   error?: string;
+  /**
+   * A standard '…' string contained a backslash: a server running with
+   * standard_conforming_strings=off would read it differently (`\'` escapes the quote).
+   */
+  backslashInString?: boolean;
+}
+
+/** Lexing options. */
+export interface TokenizeOptions {
+  /** Read backslashes in standard '…' strings as escapes (standard_conforming_strings=off). Default false. */
+  backslashEscapes?: boolean;
 }
 
 const enum C {
@@ -119,7 +130,15 @@ const HINT = /pgfailover:\s*(primary|standby)\b/i;
  * Tokenizes `sql`. Comments are dropped (a routing hint inside one is kept in
  * `hint`). Never throws.
  */
-export function tokenize(sql: string): Tokens {
+export function tokenize(sql: string, options: TokenizeOptions = {}): Tokens {
+  const bs = options.backslashEscapes === true;
+  // Position of the next backslash at or after a string's start (amortized linear: it only moves forward).
+  let nextBackslash = bs ? -1 : sql.indexOf('\\');
+  const backslashWithin = (from: number, to: number): boolean => {
+    if (nextBackslash < 0) return false;
+    if (nextBackslash < from) nextBackslash = sql.indexOf('\\', from);
+    return nextBackslash >= 0 && nextBackslash < to;
+  };
   const kinds: Tok[] = [];
   const texts: string[] = [];
   const out: Tokens = { kinds, texts, length: 0 };
@@ -175,7 +194,8 @@ export function tokenize(sql: string): Tokens {
           continue;
         }
         if (p === 98 /* b */ || p === 120 /* x */ || p === 110 /* n */) {
-          const j = scanQuoted(sql, i + 2, false);
+          const j = scanQuoted(sql, i + 2, bs);
+          if (!bs && !out.backslashInString && backslashWithin(i, j)) out.backslashInString = true;
           if (j < 0) return fail(out, 'unterminated string');
           push(Tok.Literal, '');
           i = j;
@@ -206,8 +226,9 @@ export function tokenize(sql: string): Tokens {
       continue;
     }
     if (c === C.QUOTE) {
-      const j = scanQuoted(sql, i + 1, false);
+      const j = scanQuoted(sql, i + 1, bs);
       if (j < 0) return fail(out, 'unterminated string');
+      if (!bs && !out.backslashInString && backslashWithin(i, j)) out.backslashInString = true;
       push(Tok.Literal, '');
       i = j;
       continue;
@@ -253,17 +274,8 @@ export function tokenize(sql: string): Tokens {
       continue;
     }
     if (isDigit(c) || (c === C.DOT && isDigit(sql.charCodeAt(i + 1)))) {
-      let j = i + 1;
-      // digits, '.', exponent, hex/octal/binary prefixes and '_' separators: letters glued to a number are part of it here
-      while (j < n) {
-        const d = sql.charCodeAt(j);
-        if (isDigit(d) || d === C.UNDERSCORE || (d | 0x20) === 101 || (d | 0x20) === 120 || (d | 0x20) === 111 || (d | 0x20) === 98 || ((d | 0x20) >= 97 && (d | 0x20) <= 102)) j++;
-        else if (d === C.DOT && sql.charCodeAt(j + 1) !== C.DOT) j++;
-        else if ((d === 43 || d === C.MINUS) && ((sql.charCodeAt(j - 1) | 0x20) === 101) && isDigit(sql.charCodeAt(j + 1))) j++;
-        else break;
-      }
       push(Tok.Literal, '');
-      i = j;
+      i = scanNumber(sql, i);
       continue;
     }
     switch (c) {
@@ -318,6 +330,41 @@ export function tokenize(sql: string): Tokens {
   }
   out.length = kinds.length;
   return out;
+}
+
+/**
+ * Scans a numeric constant like PostgreSQL 15: digits [. digits] [e [+-] digits],
+ * 0x/0o/0b integers and `_` separators (PostgreSQL 16). Letters glued to a
+ * number are NOT part of it (`1and` is `1` then `and`, as PostgreSQL 15 reads it).
+ */
+function scanNumber(sql: string, i: number): number {
+  const n = sql.length;
+  const c1 = sql.charCodeAt(i + 1) | 0x20;
+  if (sql.charCodeAt(i) === C.D0 && (c1 === 120 || c1 === 111 || c1 === 98)) {
+    let j = i + 2;
+    while (j < n && (isHexDigit(sql.charCodeAt(j)) || sql.charCodeAt(j) === C.UNDERSCORE)) j++;
+    if (j > i + 2) return j;
+  }
+  let j = i;
+  while (j < n && (isDigit(sql.charCodeAt(j)) || (sql.charCodeAt(j) === C.UNDERSCORE && isDigit(sql.charCodeAt(j + 1))))) j++;
+  if (sql.charCodeAt(j) === C.DOT && sql.charCodeAt(j + 1) !== C.DOT) {
+    j++;
+    while (j < n && isDigit(sql.charCodeAt(j))) j++;
+  }
+  if ((sql.charCodeAt(j) | 0x20) === 101) {
+    let k = j + 1;
+    const sign = sql.charCodeAt(k);
+    if (sign === 43 || sign === C.MINUS) k++;
+    if (isDigit(sql.charCodeAt(k))) {
+      while (k < n && isDigit(sql.charCodeAt(k))) k++;
+      j = k;
+    }
+  }
+  return j;
+}
+
+function isHexDigit(c: number): boolean {
+  return isDigit(c) || ((c | 0x20) >= 97 && (c | 0x20) <= 102);
 }
 
 function isDigit(c: number): boolean {

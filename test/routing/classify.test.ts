@@ -215,6 +215,12 @@ const WRITES: Case[] = [
   write('WITH t AS (SELECT 1) SELECT update FROM t', { conservative: true }),
   write("IMPORT FOREIGN SCHEMA s FROM SERVER x INTO y"),
   write("SECURITY LABEL ON TABLE t IS 'x'"),
+  // regression: a number glued to a keyword ("1and") is two tokens in PostgreSQL 15; eating "1a" hid nextval()
+  write("SELECT 1 FROM t WHERE x=1and nextval('s')>0"),
+  // regression: "begin atomic" in a SELECT list is two column names, not a function body that swallows the next statement
+  write('SELECT begin atomic; DELETE FROM t', { statements: 2 }),
+  // regression: with standard_conforming_strings=off, '\'' is an escaped quote and nextval() is code
+  write("SELECT 'x\\'', nextval('s') --'"),
 ];
 
 const TRANSACTIONS: Case[] = [
@@ -412,6 +418,13 @@ describe('classifier: size and hostility', () => {
     expect(c.classify('EXPLAIN '.repeat(50_000) + 'SELECT 1')).toBe('write');
     expect(c.classify('SELECT ' + '/*'.repeat(10_000) + '*/'.repeat(10_000) + ' 1')).toBe('read');
     expect(c.classify('SELECT ' + '/*'.repeat(10_000) + '*/'.repeat(9_999) + ' 1')).toBe('write');
+  });
+
+  it('thousands of strings with a backslash at the end stay linear', () => {
+    const sql = 'SELECT ' + "'a',".repeat(100_000) + "'\\'";
+    const t0 = performance.now();
+    expect(new Classifier().classify(sql)).toBe('read');
+    expect(performance.now() - t0).toBeLessThan(2_000);
   });
 
   it('many statements: the worst wins and all are counted', () => {
