@@ -57,22 +57,22 @@ const NO_NAMES: readonly string[] = Object.freeze([]);
 
 /**
  * Unreserved keywords that are grammar, not a call, when followed by `(` —
- * only after the given previous word (`$lit` = a literal), or anywhere (null).
+ * only after the given previous word or two words (`$lit` = a literal).
  * Kept narrow: users may name functions after unreserved keywords.
  */
-const GRAMMAR_BEFORE_PAREN: ReadonlyMap<string, ReadonlySet<string> | null> = new Map<string, ReadonlySet<string> | null>([
+const GRAMMAR_BEFORE_PAREN: ReadonlyMap<string, ReadonlySet<string>> = new Map([
   ['by', new Set(['order', 'group', 'partition'])],
   ['second', new Set(['to', 'interval', '$lit'])],
   ['sets', new Set(['grouping'])],
-  ['materialized', new Set(['as', 'not'])],
+  ['materialized', new Set(['as', 'as not'])],
   ['zone', new Set(['time'])],
-  ['of', new Set(['is', 'not'])],
   ['first', new Set(['fetch'])],
   ['next', new Set(['fetch'])],
-  ['cube', null],
-  ['rollup', null],
-  ['operator', null],
+  ['cube', new Set(['group by'])],
+  ['rollup', new Set(['group by'])],
 ]);
+/** Words that end a GROUP BY list when looking back from a `CUBE(`/`ROLLUP(` after a comma. */
+const CLAUSE_WORDS = new Set(['select', 'from', 'where', 'having', 'order', 'window', 'limit', 'offset', 'union', 'intersect', 'except', 'returning', 'on', 'using', 'fetch', 'for', 'into', 'values', 'with', 'as']);
 /** Words after which `name(` is a type modifier or an alias column list, never a call. */
 const NOT_CALL_AFTER = new Set(['as', 'ordinality', 'tablesample', 'character', 'varying', 'char', 'nchar', 'national', 'bit', 'double']);
 
@@ -501,6 +501,9 @@ class Analyzer {
         const cat = SQL_KEYWORDS.get(name);
         if (cat !== undefined && cat !== 'U') continue;
         if (cat === 'U' && this.#grammar(name, i - 1, s)) continue;
+        if ((name === 'cube' || name === 'rollup') && i - 1 >= s && this.#inGroupingList(i - 1, s)) continue;
+        // OPERATOR(schema.+) is grammar; operator(1) is a call
+        if (name === 'operator' && k[match[i + 1] - 1] === Tok.Op) continue;
       }
       let schema: string | undefined;
       let q = i - 1;
@@ -529,12 +532,30 @@ class Analyzer {
   /** Whether an unreserved keyword followed by `(` at this place is grammar rather than a call. */
   #grammar(name: string, p: number, s: number): boolean {
     const ctx = GRAMMAR_BEFORE_PAREN.get(name);
-    if (ctx === undefined) return false;
-    if (ctx === null) return true;
-    if (p < s) return false;
+    if (ctx === undefined || p < s) return false;
     const kind = this.#k[p];
     if (kind === Tok.Literal) return ctx.has('$lit');
-    return kind === Tok.Word && ctx.has(this.#x[p]);
+    if (kind !== Tok.Word) return false;
+    const w = this.#x[p];
+    if (ctx.has(w)) return true;
+    return p - 1 >= s && this.#k[p - 1] === Tok.Word && ctx.has(`${this.#x[p - 1]} ${w}`);
+  }
+
+  /** For CUBE(/ROLLUP(: whether they stand in a GROUP BY [ALL|DISTINCT] list or in GROUPING SETS (then they are grammar). */
+  #inGroupingList(p: number, s: number): boolean {
+    const k = this.#k;
+    const x = this.#x;
+    const match = this.#match!;
+    for (let j = p; j >= s; j--) {
+      const kind = k[j];
+      if (kind === Tok.Close) j = match[j];
+      else if (kind === Tok.Open) return j - 1 >= s && k[j - 1] === Tok.Word && x[j - 1] === 'sets';
+      else if (kind === Tok.Word) {
+        if (x[j] === 'by') return j - 1 >= s && k[j - 1] === Tok.Word && x[j - 1] === 'group';
+        if (CLAUSE_WORDS.has(x[j])) return false;
+      }
+    }
+    return false;
   }
 
   /** Whether tokens from i look like `[NOT] [MATERIALIZED] ( query` — the body of a WITH entry. */
