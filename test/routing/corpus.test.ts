@@ -9,7 +9,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { loadModule } from 'libpg-query';
+import { loadModule, scanSync } from 'libpg-query';
 import { Classifier, type StatementKind } from '../../src/routing/classify';
 import { oracle } from './oracle';
 
@@ -130,6 +130,46 @@ describe.skipIf(!present)('classifier vs the routing corpus', () => {
     }
     console.log(`fuzz: 20000 mutations, ${parsed} classified read and accepted by the parser`);
     expect(unsafe).toEqual([]);
+  });
+
+  it('metamorphic: comments between the parser\'s tokens and upper-cased words never change the verdict', () => {
+    const rnd = prng(0xc0ffee);
+    const c = new Classifier({ cacheSize: 0 });
+    const COMMENTS = [" /* ; DELETE FROM t; ' \" $$ */ ", '\n-- ; INSERT INTO t VALUES (1)\n', '/**/', ' /* nested /* FOR UPDATE */ */ '];
+    const changed: string[] = [];
+    let checked = 0;
+    for (let n = 0; n < 5_000; n++) {
+      const r = rows[Math.floor(rnd() * rows.length)];
+      if (r.label === 'unknown') continue;
+      let tokens: { start: number; end: number; tokenName: string }[];
+      try {
+        tokens = scanSync(r.sql).tokens.filter((t) => t.tokenName !== 'SQL_COMMENT' && t.tokenName !== 'C_COMMENT');
+      } catch {
+        continue;
+      }
+      if (!tokens.length) continue;
+      const at = tokens[Math.floor(rnd() * tokens.length)].end;
+      const commented = r.sql.slice(0, at) + COMMENTS[Math.floor(rnd() * COMMENTS.length)] + r.sql.slice(at);
+      let upper = '';
+      let last = 0;
+      for (const t of tokens) {
+        upper += r.sql.slice(last, t.start);
+        const text = r.sql.slice(t.start, t.end);
+        upper += t.tokenName === 'IDENT' || /^[a-z_]+$/.test(text) ? text.toUpperCase() : text;
+        last = t.end;
+      }
+      upper += r.sql.slice(last);
+      const base = c.analyze(r.sql);
+      for (const variant of [commented, upper]) {
+        const v = c.analyze(variant);
+        checked++;
+        if (v.kind !== base.kind || v.pins !== base.pins || v.transaction !== base.transaction) {
+          if (changed.length < 10) changed.push(`${base.kind} → ${v.kind}: ${JSON.stringify(variant.slice(0, 160))}`);
+        }
+      }
+    }
+    expect(checked).toBeGreaterThan(5_000);
+    expect(changed).toEqual([]);
   });
 
   it('speed: cached lookups well under 5 µs; uncached ns/statement reported', () => {
