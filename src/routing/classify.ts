@@ -610,13 +610,12 @@ class Analyzer {
     if (this.write.has(full) || (schema !== undefined && this.write.has(name))) return 'write';
     if (this.readOnly.has(full) || (schema !== undefined && this.readOnly.has(name))) return 'read';
     const builtin = schema === undefined || schema === 'pg_catalog' || schema === 'information_schema';
-    if (builtin) {
-      if (BUILTIN_WRITERS.has(name)) return 'write';
-      if (BUILTIN_READ_SAFE.has(name)) return 'read';
-    }
-    const v = this.learned.get(full);
-    if (v === 'i' || v === 's') return 'read';
+    if (builtin && BUILTIN_WRITERS.has(name)) return 'write';
+    // A volatile user function of the same name may be what an unqualified call resolves to.
+    const v = schema === 'pg_catalog' ? undefined : this.learned.get(full);
     if (v === 'v') return 'write';
+    if (builtin && BUILTIN_READ_SAFE.has(name)) return 'read';
+    if (v === 'i' || v === 's') return 'read';
     (this.#unknown ??= []).includes(full) || this.#unknown.push(full);
     return 'unknown';
   }

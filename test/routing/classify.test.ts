@@ -359,9 +359,13 @@ describe('classifier: options, learning, cache', () => {
     const v = c.analyze('SELECT f_vol()');
     expect(v.kind).toBe('write');
     expect(v.unknownFunctions).toEqual([]);
-    // learning a volatile function does not turn a builtin writer into a read, nor a builtin read into a write
+    // learning a stable user function of the same name does not turn a builtin writer into a read
     c.learnFunctions(new Map([['nextval', 's']]));
     expect(c.classify("SELECT nextval('s')")).toBe('write');
+    // a volatile user function named like a builtin may be what an unqualified call resolves to
+    c.learnFunctions(new Map([['lower', 'v'], ['public.lower', 'v']]));
+    expect(c.classify("SELECT lower('A')")).toBe('write');
+    expect(c.classify("SELECT pg_catalog.lower('A')")).toBe('read');
   });
 
   it('caches by exact text, evicting the least recently used', () => {
