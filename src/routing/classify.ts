@@ -3,9 +3,13 @@
  * standby (`read`), needs the primary (`write`), controls a transaction, or
  * changes session state; and whether it pins the session to its node.
  *
- * It works on tokens ({@link tokenize}), not a full parse: fast (no
- * allocation beyond the token arrays) and conservative — anything it cannot
- * prove to be a read is a write. Results are cached by exact text (LRU).
+ * It works on tokens ({@link tokenize}), not a full parse: fast (a few µs
+ * for a typical statement) and conservative — anything it cannot prove to be
+ * a read is a write. Results are cached by exact text (LRU).
+ *
+ * What no text-level classifier can see: views, rules, user-defined operators
+ * and casts that call volatile functions. Such a "read" fails on a standby
+ * with SQLSTATE 25006, which the pool remembers and retries on the primary.
  */
 import { tokenize, Tok, type Tokens } from './lexer';
 import { ADVISORY_LOCKERS, BUILTIN_READ_SAFE, BUILTIN_WRITERS, SQL_KEYWORDS } from './builtin-functions';
@@ -36,7 +40,7 @@ export interface ClassifierOptions {
   readOnlyFunctions?: readonly string[];
   /** Functions that must always go to the primary (wins over everything else). */
   writeFunctions?: readonly string[];
-  /** Cached analyses (by exact text), least recently used evicted first. Default 2000; 0 disables the cache. */
+  /** Cached analyses (by exact text, up to 64 KiB long), least recently used evicted first. Default 2000; 0 disables the cache. */
   cacheSize?: number;
 }
 
@@ -54,6 +58,8 @@ interface Verdict {
 
 const RANK: Record<StatementKind, number> = { read: 0, transaction: 1, session: 2, write: 3 };
 const NO_NAMES: readonly string[] = Object.freeze([]);
+/** Longer texts are classified but not cached (the cache would pin their memory). */
+const MAX_CACHED_TEXT_LENGTH = 64 * 1024;
 
 /**
  * Unreserved keywords that are grammar, not a call, when followed by `(` —
@@ -71,7 +77,7 @@ const GRAMMAR_BEFORE_PAREN: ReadonlyMap<string, ReadonlySet<string>> = new Map([
   ['cube', new Set(['group by'])],
   ['rollup', new Set(['group by'])],
 ]);
-/** Words that end a GROUP BY list when looking back from a `CUBE(`/`ROLLUP(` after a comma. */
+/** Words that end a GROUP BY list when looking back from a `CUBE(`/`ROLLUP(`. */
 const CLAUSE_WORDS = new Set(['select', 'from', 'where', 'having', 'order', 'window', 'limit', 'offset', 'union', 'intersect', 'except', 'returning', 'on', 'using', 'fetch', 'for', 'into', 'values', 'with', 'as']);
 /** Words after which `name(` is a type modifier or an alias column list, never a call. */
 const NOT_CALL_AFTER = new Set(['as', 'ordinality', 'tablesample', 'character', 'varying', 'char', 'nchar', 'national', 'bit', 'double']);
@@ -108,7 +114,7 @@ export class Classifier {
       return hit;
     }
     const a = this.#analyzeUncached(sql);
-    if (this.#cacheSize > 0) {
+    if (this.#cacheSize > 0 && sql.length <= MAX_CACHED_TEXT_LENGTH) {
       cache.set(sql, a);
       if (cache.size > this.#cacheSize) cache.delete(cache.keys().next().value as string);
     }
@@ -616,7 +622,8 @@ class Analyzer {
     if (v === 'v') return 'write';
     if (builtin && BUILTIN_READ_SAFE.has(name)) return 'read';
     if (v === 'i' || v === 's') return 'read';
-    (this.#unknown ??= []).includes(full) || this.#unknown.push(full);
+    const unknown = (this.#unknown ??= []);
+    if (!unknown.includes(full)) unknown.push(full);
     return 'unknown';
   }
 }

@@ -382,6 +382,13 @@ describe('classifier: options, learning, cache', () => {
     expect(c.analyze('select 1')).not.toBe(c.analyze('SELECT 1'));
   });
 
+  it('texts over 64 KiB are classified but not cached', () => {
+    const c = new Classifier();
+    const big = 'SELECT ' + 'a,'.repeat(40_000) + '1';
+    expect(c.analyze(big)).not.toBe(c.analyze(big));
+    expect(c.analyze(big).kind).toBe('read');
+  });
+
   it('cacheSize 0 disables the cache; learnFunctions clears it', () => {
     const off = new Classifier({ cacheSize: 0 });
     expect(off.analyze('SELECT 1')).not.toBe(off.analyze('SELECT 1'));
