@@ -58,6 +58,7 @@ interface Verdict {
 
 const RANK: Record<StatementKind, number> = { read: 0, transaction: 1, session: 2, write: 3 };
 const NO_NAMES: readonly string[] = Object.freeze([]);
+const NOT_TEXT: Analysis = Object.freeze({ kind: 'write', reason: 'not a SQL text', unknownFunctions: NO_NAMES, statements: 0 });
 /** Longer texts are classified but not cached (the cache would pin their memory). */
 const MAX_CACHED_TEXT_LENGTH = 64 * 1024;
 
@@ -104,8 +105,9 @@ export class Classifier {
     this.#write = new Set(options.writeFunctions ?? []);
   }
 
-  /** Full analysis of `sql` (cached by exact text). Never throws. */
+  /** Full analysis of `sql` (cached by exact text). Never throws; a non-string (from untyped callers) is a write. */
   analyze(sql: string): Analysis {
+    if (typeof sql !== 'string') return NOT_TEXT;
     const cache = this.#cache;
     const hit = cache.get(sql);
     if (hit !== undefined) {

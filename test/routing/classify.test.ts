@@ -444,6 +444,11 @@ describe('classifier: size and hostility', () => {
     expect(a.statements).toBe(10_001);
   });
 
+  it('a non-string from an untyped caller is a write, not a throw', () => {
+    const c = new Classifier();
+    for (const v of [undefined, null, 42, {}, ['SELECT 1']]) expect(c.classify(v as unknown as string)).toBe('write');
+  });
+
   it('the lexer reports where it gives up instead of throwing', () => {
     expect(tokenize("SELECT 'x").error).toBe('unterminated string');
     expect(tokenize('SELECT $q$ x').error).toBe('unterminated dollar-quoted string');
