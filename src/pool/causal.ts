@@ -68,6 +68,7 @@ export class CausalTracker {
   #fetching: Promise<void> | undefined;
   readonly #replayed = new Map<string, bigint>();
   readonly #polling = new Map<string, Promise<void>>();
+  #closed = false;
   /** Counters for tests and metrics. */
   readonly stats = { lsnFetches: 0, replayPolls: 0, readsSentToPrimary: 0 };
 
@@ -178,14 +179,36 @@ export class CausalTracker {
     return this.#fetching;
   }
 
-  #poll(key: string): void {
+  /**
+   * Polls a standby's replay position (one poll in flight per standby). While
+   * it is still behind what this process wrote, polls again with a growing
+   * delay (2 ms doubling to 64 ms, for at most ~1 s), so that positions
+   * converge right after a burst of writes without waiting for a read.
+   */
+  #poll(key: string, delayMillis = 0, spentMillis = 0): void {
     if (this.#polling.has(key)) return;
     this.stats.replayPolls++;
     const p = this.#io.replayLsn(key).then(
-      (lsn) => this.observe(key, lsn ?? undefined),
-      () => {},
+      (lsn) => {
+        this.observe(key, lsn ?? undefined);
+        return lsn !== null;
+      },
+      () => false,
     );
-    this.#polling.set(key, p);
-    void p.finally(() => this.#polling.delete(key));
+    this.#polling.set(key, p.then(() => undefined));
+    void p.then((inRecovery) => {
+      this.#polling.delete(key);
+      const behind = (this.#replayed.get(key) ?? 0n) < this.#required;
+      if (!inRecovery || !behind || this.#closed) return;
+      const next = Math.min(Math.max(2, delayMillis * 2), 64);
+      if (spentMillis + next > 1000) return; // a read will start polling again
+      const t = setTimeout(() => this.#poll(key, next, spentMillis + next), next);
+      t.unref();
+    });
+  }
+
+  /** Stops background polling (the pool is ending). */
+  close(): void {
+    this.#closed = true;
   }
 }

@@ -314,6 +314,7 @@ export class Pool extends EventEmitter {
     const p = (async () => {
       if (this.ending) throw new FailoverError('POOL_ENDED', 'Called end on pool more than once');
       this.ending = true;
+      this.#causal.close();
       for (const w of this.#waiters) w();
       await this.#topology.close().catch(() => {});
       await this.#nodes.end();
