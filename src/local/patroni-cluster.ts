@@ -180,19 +180,19 @@ export class PatroniCluster {
     return this.#superuserPassword;
   }
 
-  /** `GET /cluster` from the first member that answers; undefined when none does. */
-  async clusterView(): Promise<{ scope: string; members: PatroniClusterMember[] } | undefined> {
+  /** `GET /cluster` from the first member that answers; undefined when none does. (3.0.2 sends no `scope`.) */
+  async clusterView(): Promise<{ scope?: string; members: PatroniClusterMember[] } | undefined> {
     for (const m of this.members) {
       if (m.pid === undefined) continue;
       const body = await getJson(`${m.apiUrl}/cluster`);
-      if (body && Array.isArray((body as { members?: unknown }).members)) return body as { scope: string; members: PatroniClusterMember[] };
+      if (body && Array.isArray((body as { members?: unknown }).members)) return body as { scope?: string; members: PatroniClusterMember[] };
     }
     return undefined;
   }
 
   /**
-   * Waits until some member holds the leader lock, runs, and answers 200 on
-   * `GET /primary`; resolves with its name. `except` skips a member (e.g. the
+   * Waits until some member holds the leader lock, runs, and is out of
+   * recovery (its `GET /patroni` role is `master`/`primary`); resolves with its name. `except` skips a member (e.g. the
    * one just killed, whose key may outlive it until the TTL expires).
    */
   async waitForLeader(timeoutMillis: number, options: { except?: string } = {}): Promise<string> {
@@ -203,8 +203,10 @@ export class PatroniCluster {
       if (view) {
         seen = view.members.map((m) => `${m.name}:${m.role}/${m.state}`).join(', ');
         const leader = view.members.find((m) => m.role === 'leader' && m.state === 'running' && m.name !== options.except);
-        if (leader && this.members.some((m) => m.name === leader.name) && (await status(`${this.member(leader.name).apiUrl}/primary`)) === 200) {
-          return leader.name;
+        if (leader && this.members.some((m) => m.name === leader.name)) {
+          // /primary answers 200 as soon as the lock is held, before promotion ends; /patroni's role comes from pg_is_in_recovery().
+          const info = (await getJson(`${this.member(leader.name).apiUrl}/patroni`)) as { role?: string; state?: string } | undefined;
+          if ((info?.role === 'master' || info?.role === 'primary') && info.state === 'running') return leader.name;
         }
       }
       await sleep(100);
@@ -527,15 +529,5 @@ async function getJson(url: string): Promise<unknown> {
     return await res.json();
   } catch {
     return undefined;
-  }
-}
-
-async function status(url: string): Promise<number> {
-  try {
-    const res = await fetch(url, { signal: AbortSignal.timeout(2000) });
-    await res.arrayBuffer();
-    return res.status;
-  } catch {
-    return 0;
   }
 }

@@ -1,0 +1,152 @@
+/**
+ * The real-Patroni launcher: a Patroni 3.0.2 cluster on etcd v3 comes up with
+ * one leader and streaming replicas, fails over after kill -9 of the leader,
+ * switches over on request, and leaves nothing behind.
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import pg from 'pg';
+import { Etcd3 } from 'etcd3';
+import { existsSync } from 'node:fs';
+import { PatroniCluster, findPatroni } from '../../src/local/patroni-cluster';
+import { FailoverError } from '../../src/errors';
+
+const FAST = { ttl: 10, loopWait: 2, retryTimeout: 4 } as const;
+
+async function query<T>(port: number, sql: string, params: unknown[] = []): Promise<T[]> {
+  const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', connectionTimeoutMillis: 3000 });
+  client.on('error', () => {});
+  await client.connect();
+  try {
+    return (await client.query(sql, params)).rows as T[];
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+async function eventually<T>(fn: () => Promise<T | undefined>, timeoutMillis: number): Promise<T> {
+  const deadline = Date.now() + timeoutMillis;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v !== undefined) return v;
+    } catch (e) {
+      last = e;
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`not within ${timeoutMillis} ms: ${String(last)}`);
+}
+
+describe('PatroniCluster (real Patroni)', () => {
+  let cluster: PatroniCluster;
+  let startMillis = 0;
+
+  beforeAll(async () => {
+    const t0 = Date.now();
+    cluster = await PatroniCluster.start({ nodes: 3, scope: 'pgf', parentDir: process.env.PGFAILOVER_TEST_ROOT, ...FAST });
+    startMillis = Date.now() - t0;
+    console.log(`patroni cluster of 3 up in ${startMillis} ms`);
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('comes up with one leader and streaming replicas, visible in REST, pg and etcd', async () => {
+    const leader = await cluster.waitForLeader(10_000);
+    const view = await cluster.clusterView();
+    expect(view?.members.map((m) => m.name).sort()).toEqual(['n0', 'n1', 'n2']);
+    expect(view?.members.filter((m) => m.role === 'leader').map((m) => m.name)).toEqual([leader]);
+    expect(view?.members.filter((m) => m.role === 'replica')).toHaveLength(2);
+    for (const m of cluster.members) expect(m.pid).toBeGreaterThan(0);
+
+    // A row written on the leader is read on every replica.
+    const lead = cluster.member(leader);
+    await query(lead.pgPort, 'CREATE TABLE IF NOT EXISTS t (v text)');
+    const token = `row-${Date.now()}`;
+    await query(lead.pgPort, 'INSERT INTO t VALUES ($1)', [token]);
+    for (const m of cluster.members.filter((x) => x.name !== leader)) {
+      const [inRecovery] = await query<{ r: boolean }>(m.pgPort, 'SELECT pg_is_in_recovery() AS r');
+      expect(inRecovery?.r).toBe(true);
+      await eventually(async () => ((await query(m.pgPort, 'SELECT 1 FROM t WHERE v = $1', [token])).length === 1 ? true : undefined), 10_000);
+    }
+
+    // Patroni's etcd v3 layout under /service/pgf/.
+    const etcd = new Etcd3({ hosts: cluster.etcd!.endpoints });
+    try {
+      expect(await etcd.get('/service/pgf/leader').string()).toBe(leader);
+      const member = JSON.parse((await etcd.get(`/service/pgf/members/${leader}`).string()) ?? '{}') as { conn_url?: string; api_url?: string };
+      expect(member.conn_url).toBe(`postgres://127.0.0.1:${lead.pgPort}/postgres`);
+      expect(member.api_url).toBe(`${lead.apiUrl}/patroni`);
+    } finally {
+      etcd.close();
+    }
+
+    // One libpq multi-host string over all nodes.
+    expect(cluster.connectionString()).toMatch(/^postgresql:\/\/postgres@127\.0\.0\.1:\d+,127\.0\.0\.1:\d+,127\.0\.0\.1:\d+\/postgres$/);
+  });
+
+  it('switches over to a named replica', async () => {
+    const before = await cluster.waitForLeader(10_000);
+    const candidate = cluster.members.find((m) => m.name !== before)!.name;
+    const t0 = Date.now();
+    const res = await cluster.switchover(candidate);
+    expect(res.status).toBe(200);
+    const after = await cluster.waitForLeader(30_000, { except: before });
+    console.log(`switchover ${before} → ${after}: ${Date.now() - t0} ms`);
+    expect(after).toBe(candidate);
+    await cluster.waitForReplicasStreaming(60_000);
+  });
+
+  it('refuses a switchover to an unknown member with a typed error', async () => {
+    await expect(cluster.switchover('nobody')).rejects.toMatchObject({ code: 'COMMAND_FAILED' });
+    expect(() => cluster.member('nobody')).toThrow(FailoverError);
+  });
+
+  it('elects a new leader after kill -9 of the leader node, and the old one rejoins', async () => {
+    const old = await cluster.waitForLeader(10_000);
+    const oldPg = cluster.postmasterPid(old);
+    expect(oldPg).toBeGreaterThan(0);
+    const t0 = Date.now();
+    cluster.killNode(old);
+    expect(cluster.postmasterPid(old)).toBeUndefined();
+    const next = await cluster.waitForLeader((FAST.ttl + 20) * 1000, { except: old });
+    const took = Date.now() - t0;
+    console.log(`failover after kill -9 of ${old}: new leader ${next} in ${took} ms (ttl ${FAST.ttl}s, loop_wait ${FAST.loopWait}s)`);
+    expect(next).not.toBe(old);
+    expect(took).toBeLessThan((FAST.ttl + FAST.loopWait * 2 + 5) * 1000);
+    const [row] = await query<{ r: boolean }>(cluster.member(next).pgPort, 'SELECT pg_is_in_recovery() AS r');
+    expect(row?.r).toBe(false);
+
+    cluster.startNode(old);
+    await cluster.waitForReplicasStreaming(90_000);
+  }, 150_000);
+
+  it('stop() leaves no patroni, postgres or directory behind', async () => {
+    const pids = cluster.members.flatMap((m) => [m.pid, cluster.postmasterPid(m.name)]).filter((p): p is number => p !== undefined);
+    expect(pids.length).toBe(6);
+    await cluster.stop();
+    for (const pid of pids) expect(alive(pid)).toBe(false);
+    expect(existsSync(cluster.dir)).toBe(false);
+    await cluster.stop(); // twice is fine
+  }, 60_000);
+});
+
+describe('PatroniCluster options', () => {
+  it('rejects a bad node count with INVALID_OPTION', async () => {
+    await expect(PatroniCluster.start({ nodes: 0, parentDir: process.env.PGFAILOVER_TEST_ROOT })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+  });
+
+  it('reports a missing patroni binary as BINARY_NOT_FOUND', () => {
+    expect(() => findPatroni('/nonexistent/patroni')).toThrow(expect.objectContaining({ code: 'BINARY_NOT_FOUND' }));
+  });
+});
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
