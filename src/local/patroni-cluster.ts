@@ -233,18 +233,30 @@ export class PatroniCluster {
     throw new ProcessError('TIMEOUT', `replicas not streaming within ${timeoutMillis} ms (${seen})`);
   }
 
-  /** kill -9 of the node's patroni and its postmaster (with all backends). */
-  killNode(name: string): void {
+  /**
+   * kill -9 of the node's patroni and its postmaster (with all backends). The
+   * signals are sent synchronously, before the first await; the promise
+   * resolves once the processes are gone.
+   */
+  async killNode(name: string): Promise<void> {
     const m = this.member(name);
-    if (m.pid !== undefined) signalGroup(m.pid, 'SIGKILL');
+    const pid = m.pid;
+    if (pid !== undefined) signalGroup(pid, 'SIGKILL');
     m.pid = undefined;
-    this.killPostgres(name);
+    await this.killPostgres(name);
+    if (pid !== undefined) await waitGone(pid, 5000);
   }
 
-  /** kill -9 of the node's postmaster and backends only; Patroni notices and restarts or fails over. */
-  killPostgres(name: string): void {
+  /**
+   * kill -9 of the node's postmaster and backends only; Patroni notices and
+   * restarts it or fails over. Signals are sent synchronously; resolves once
+   * the postmaster is gone.
+   */
+  async killPostgres(name: string): Promise<void> {
     const pid = this.postmasterPid(name);
-    if (pid !== undefined) signalGroup(pid, 'SIGKILL');
+    if (pid === undefined) return;
+    signalGroup(pid, 'SIGKILL');
+    await waitGone(pid, 5000);
   }
 
   /** SIGSTOP of patroni and PostgreSQL: the node hangs with its sockets open. */

@@ -108,7 +108,7 @@ describe('PatroniCluster (real Patroni)', () => {
     const oldPg = cluster.postmasterPid(old);
     expect(oldPg).toBeGreaterThan(0);
     const t0 = Date.now();
-    cluster.killNode(old);
+    await cluster.killNode(old);
     expect(cluster.postmasterPid(old)).toBeUndefined();
     const next = await cluster.waitForLeader((FAST.ttl + 20) * 1000, { except: old });
     const took = Date.now() - t0;
