@@ -199,6 +199,7 @@ export class PatroniCluster {
     const deadline = Date.now() + timeoutMillis;
     let seen = 'no answer';
     while (Date.now() < deadline) {
+      this.#failIfDead();
       const view = await this.clusterView();
       if (view) {
         seen = view.members.map((m) => `${m.name}:${m.role}/${m.state}`).join(', ');
@@ -219,6 +220,7 @@ export class PatroniCluster {
     const deadline = Date.now() + timeoutMillis;
     let seen = 'no leader';
     while (Date.now() < deadline) {
+      this.#failIfDead();
       const view = await this.clusterView();
       const leader = view?.members.find((m) => m.role === 'leader' && m.state === 'running');
       if (leader && this.members.some((m) => m.name === leader.name)) {
@@ -349,6 +351,15 @@ export class PatroniCluster {
     }
     if (this.#ownsEtcd) await this.etcd?.stop();
     if (!this.#options.keepDir) rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** SERVER_START_FAILED (with the log tail) when a patroni we started and did not kill has exited. */
+  #failIfDead(): void {
+    for (const m of this.members) {
+      if (m.pid === undefined || running(m.pid)) continue;
+      m.pid = undefined;
+      throw new ProcessError('SERVER_START_FAILED', `patroni ${m.name} exited. Log tail:\n${this.logTail(m.name)}`, { node: `127.0.0.1:${m.pgPort}` });
+    }
   }
 
   #signalNode(name: string, signal: NodeJS.Signals): void {

@@ -8,7 +8,11 @@ import pg from 'pg';
 import { Etcd3 } from 'etcd3';
 import { existsSync } from 'node:fs';
 import { PatroniCluster, findPatroni } from '../../src/local/patroni-cluster';
+import { EtcdCluster } from '../../src/local/etcd-server';
+import { readCluster, formatList } from '../../src/cli/ctl';
 import { FailoverError } from '../../src/errors';
+import { join } from 'node:path';
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
 
 const FAST = { ttl: 10, loopWait: 2, retryTimeout: 4 } as const;
 
@@ -132,10 +136,121 @@ describe('PatroniCluster (real Patroni)', () => {
   }, 60_000);
 });
 
+describe('PatroniCluster on a shared etcd, with auth', () => {
+  let etcd: EtcdCluster;
+  let etcdDir: string;
+  let cluster: PatroniCluster;
+  const auth = { username: 'admin', password: 'sekret-api' };
+
+  beforeAll(async () => {
+    etcdDir = mkdtempSync(join(process.env.PGFAILOVER_TEST_ROOT!, 'etcd-'));
+    etcd = await EtcdCluster.start({ baseDir: etcdDir });
+    cluster = await PatroniCluster.start({ nodes: 2, scope: 'pg-auth', etcd, clientAuth: 'md5', restApiAuth: auth, parentDir: process.env.PGFAILOVER_TEST_ROOT, ...FAST });
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+    await etcd?.stop();
+    rmSync(etcdDir, { recursive: true, force: true });
+  });
+
+  it('uses the given etcd and md5 client auth', async () => {
+    expect(cluster.etcd).toBe(etcd);
+    expect(cluster.etcdHosts).toEqual(etcd.endpoints.map((u) => u.replace('http://', '')));
+    const port = cluster.members[0]!.pgPort;
+    const wrong = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: 'wrong', database: 'postgres' });
+    wrong.on('error', () => {});
+    await expect(wrong.connect()).rejects.toMatchObject({ code: '28P01' });
+    const client = new pg.Client({ host: '127.0.0.1', port, user: 'postgres', password: cluster.password, database: 'postgres' });
+    await client.connect();
+    const { rows } = await client.query<{ one: number }>('SELECT 1 AS one');
+    await client.end();
+    expect(rows[0]?.one).toBe(1);
+  });
+
+  it('our `ctl list` shows the real Patroni cluster', async () => {
+    const leader = await cluster.waitForLeader(10_000);
+    const replica = cluster.members.find((m) => m.name !== leader)!;
+    const view = await eventually(async () => {
+      const v = await readCluster(etcd.endpoints, 'pg-auth');
+      return v.members.length === 2 && v.members.every((m) => m.state === 'running') ? v : undefined;
+    }, 20_000);
+    expect(view.leader).toBe(leader);
+    expect(view.members.map((m) => [m.name, m.role, m.host])).toEqual(
+      cluster.members.map((m) => [m.name, m.name === leader ? 'Leader' : 'Replica', `127.0.0.1:${m.pgPort}`]),
+    );
+    expect(view.members.find((m) => m.name === replica.name)?.apiUrl).toBe(`${replica.apiUrl}/patroni`);
+    expect(view.members.every((m) => m.timeline === 1)).toBe(true);
+    const table = formatList(view);
+    console.log(table);
+    expect(table).toMatch(new RegExp(`\\| ${leader} +\\| 127\\.0\\.0\\.1:\\d+ +\\| Leader +\\| running +\\| 1 +\\|`));
+    expect(table).toMatch(new RegExp(`\\| ${replica.name} +\\| 127\\.0\\.0\\.1:\\d+ +\\| Replica +\\| running +\\| 1 +\\| 0 +\\|`));
+  });
+
+  it('switchover needs the REST API credentials', async () => {
+    const leader = await cluster.waitForLeader(10_000);
+    const res = await fetch(`${cluster.member(leader).apiUrl}/switchover`, { method: 'POST', body: JSON.stringify({ leader }) });
+    await res.text();
+    expect(res.status).toBe(401);
+    const candidate = cluster.members.find((m) => m.name !== leader)!.name;
+    await cluster.switchover(candidate);
+    expect(await cluster.waitForLeader(30_000, { except: leader })).toBe(candidate);
+    await cluster.waitForReplicasStreaming(60_000);
+  });
+
+  it('killPostgres: Patroni restarts the leader postmaster and keeps the lock', async () => {
+    const leader = await cluster.waitForLeader(10_000);
+    const before = cluster.postmasterPid(leader)!;
+    const patroniPid = cluster.member(leader).pid;
+    await cluster.killPostgres(leader);
+    const after = await eventually(async () => {
+      const p = cluster.postmasterPid(leader);
+      return p !== undefined && p !== before ? p : undefined;
+    }, 30_000);
+    expect(after).not.toBe(before);
+    expect(cluster.member(leader).pid).toBe(patroniPid);
+    expect(await cluster.waitForLeader(30_000)).toBe(leader);
+    await cluster.waitForReplicasStreaming(60_000);
+  }, 120_000);
+
+  it('a frozen leader loses the lock after ttl, then demotes and follows when thawed', async () => {
+    const leader = await cluster.waitForLeader(10_000);
+    const t0 = Date.now();
+    cluster.freezeNode(leader);
+    let next: string;
+    try {
+      next = await cluster.waitForLeader((FAST.ttl + 20) * 1000, { except: leader });
+    } catch (e) {
+      for (const m of cluster.members) console.log(`--- ${m.name} ---\n${cluster.logTail(m.name, 40)}`);
+      throw e;
+    } finally {
+      cluster.thawNode(leader);
+    }
+    console.log(`frozen leader ${leader}: new leader ${next} in ${Date.now() - t0} ms`);
+    expect(next).not.toBe(leader);
+    await cluster.waitForReplicasStreaming(90_000);
+    expect(await cluster.waitForLeader(10_000)).toBe(next);
+  }, 150_000);
+});
+
 describe('PatroniCluster options', () => {
   it('rejects a bad node count with INVALID_OPTION', async () => {
     await expect(PatroniCluster.start({ nodes: 0, parentDir: process.env.PGFAILOVER_TEST_ROOT })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
   });
+
+  it('a node that cannot bootstrap fails start() fast with SERVER_START_FAILED and its log tail, leaving nothing behind', async () => {
+    const parentDir = mkdtempSync(join(process.env.PGFAILOVER_TEST_ROOT!, 'bad-'));
+    chmodSync(parentDir, 0o711);
+    try {
+      const t0 = Date.now();
+      const err = await PatroniCluster.start({ nodes: 1, binDir: '/nonexistent/bin', parentDir, ...FAST, startTimeoutMillis: 60_000 }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(FailoverError);
+      expect((err as FailoverError).code).toBe('SERVER_START_FAILED');
+      expect((err as Error).message).toMatch(/initdb|bootstrap/i);
+      expect(Date.now() - t0).toBeLessThan(45_000);
+    } finally {
+      rmSync(parentDir, { recursive: true, force: true });
+    }
+  }, 90_000);
 
   it('reports a missing patroni binary as BINARY_NOT_FOUND', () => {
     expect(() => findPatroni('/nonexistent/patroni')).toThrow(expect.objectContaining({ code: 'BINARY_NOT_FOUND' }));
