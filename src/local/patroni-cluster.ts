@@ -8,10 +8,10 @@
  * postmaster is found through `postmaster.pid` and signalled separately.
  */
 import { spawn, execFileSync } from 'node:child_process';
-import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import createDebug from 'debug';
 import { stringify } from 'yaml';
@@ -111,7 +111,9 @@ export class PatroniCluster {
     this.namespace = options.namespace ?? '/service';
     this.#binary = findPatroni(options.patroniBinary);
     this.user = resolveServerUser(options.runAs);
-    this.dir = mkdtempSync(join(options.parentDir ?? tmpdir(), 'patroni-'));
+    const parent = options.parentDir ?? tmpdir();
+    if (this.user) assertReachable(parent, this.user);
+    this.dir = mkdtempSync(join(parent, 'patroni-'));
     chmodSync(this.dir, 0o711); // the server user must reach its node directory inside
   }
 
@@ -487,6 +489,17 @@ export function findPatroni(explicit?: string, env: NodeJS.ProcessEnv = process.
   }
   if (existsSync('/usr/bin/patroni')) return '/usr/bin/patroni';
   throw new ProcessError('BINARY_NOT_FOUND', 'patroni is not installed: run scripts/install-deps.sh (Debian package `patroni`) or set PGFAILOVER_PATRONI');
+}
+
+/** INVALID_OPTION unless `user` may traverse every directory down to `dir` (else Patroni cannot even read its YAML). */
+function assertReachable(dir: string, user: OsUser): void {
+  const parts = resolve(dir).split('/').filter(Boolean);
+  for (let i = 0; i <= parts.length; i++) {
+    const path = '/' + parts.slice(0, i).join('/');
+    const st = statSync(path);
+    const x = st.uid === user.uid ? st.mode & 0o100 : st.gid === user.gid ? st.mode & 0o010 : st.mode & 0o001;
+    if (!x) throw new FailoverError('INVALID_OPTION', `OS user ${user.name} cannot enter ${path} (mode ${(st.mode & 0o777).toString(8)}): make parentDir reachable (e.g. chmod 711)`);
+  }
 }
 
 function signalGroup(pid: number, signal: NodeJS.Signals): void {

@@ -258,6 +258,16 @@ describe('PatroniCluster options', () => {
     }
   }, 90_000);
 
+  it('rejects a parentDir the PostgreSQL OS user cannot enter with INVALID_OPTION', async () => {
+    if (process.getuid?.() !== 0) return; // only root hands the servers to another user
+    const parentDir = mkdtempSync(join(process.env.PGFAILOVER_TEST_ROOT!, 'closed-')); // mode 0700, owned by root
+    try {
+      await expect(PatroniCluster.start({ nodes: 1, parentDir })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
+    } finally {
+      rmSync(parentDir, { recursive: true, force: true });
+    }
+  });
+
   it('reports a missing patroni binary as BINARY_NOT_FOUND', () => {
     expect(() => findPatroni('/nonexistent/patroni')).toThrow(expect.objectContaining({ code: 'BINARY_NOT_FOUND' }));
   });
