@@ -238,6 +238,35 @@ describe('PatroniCluster on a shared etcd, with auth', () => {
   }, 150_000);
 });
 
+describe('PatroniCluster in synchronous mode', () => {
+  let cluster: PatroniCluster;
+  beforeAll(async () => {
+    cluster = await PatroniCluster.start({ nodes: 2, scope: 'pg-sync', synchronousMode: true, parentDir: process.env.PGFAILOVER_TEST_ROOT, ...FAST });
+  });
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  it('names the replica as sync standby in REST, etcd and synchronous_standby_names', async () => {
+    const leader = await cluster.waitForLeader(10_000);
+    const replica = cluster.members.find((m) => m.name !== leader)!;
+    const view = await eventually(async () => {
+      const v = await cluster.clusterView();
+      return v?.members.some((m) => m.role === 'sync_standby') ? v : undefined;
+    }, 30_000);
+    expect(view.members.find((m) => m.role === 'sync_standby')?.name).toBe(replica.name);
+    const etcd = new Etcd3({ hosts: cluster.etcd!.endpoints });
+    try {
+      const sync = JSON.parse((await etcd.get('/service/pg-sync/sync').string()) ?? '{}') as { leader?: string; sync_standby?: string };
+      expect(sync).toMatchObject({ leader, sync_standby: replica.name });
+    } finally {
+      etcd.close();
+    }
+    const [row] = await query<{ s: string }>(cluster.member(leader).pgPort, "SELECT current_setting('synchronous_standby_names') AS s");
+    expect(row?.s).toContain(replica.name);
+  });
+});
+
 describe('PatroniCluster options', () => {
   it('rejects a bad node count with INVALID_OPTION', async () => {
     await expect(PatroniCluster.start({ nodes: 0, parentDir: process.env.PGFAILOVER_TEST_ROOT })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
