@@ -14,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import createDebug from 'debug';
+import { Etcd3 } from 'etcd3';
 import { stringify } from 'yaml';
 import { FailoverError, ProcessError } from '../errors';
 import { findPgBinaries } from '../manager/pg-binaries';
@@ -182,14 +183,31 @@ export class PatroniCluster {
     return this.#superuserPassword;
   }
 
-  /** `GET /cluster` from the first member that answers; undefined when none does. (3.0.2 sends no `scope`.) */
+  /**
+   * `GET /cluster` asked of every running member at once; the first valid
+   * answer wins (a frozen member cannot stall it). Undefined when none answers.
+   * Patroni 3.0.2 sends no `scope`.
+   */
   async clusterView(): Promise<{ scope?: string; members: PatroniClusterMember[] } | undefined> {
-    for (const m of this.members) {
-      if (m.pid === undefined) continue;
-      const body = await getJson(`${m.apiUrl}/cluster`);
-      if (body && Array.isArray((body as { members?: unknown }).members)) return body as { scope?: string; members: PatroniClusterMember[] };
+    const asks = this.members
+      .filter((m) => m.pid !== undefined)
+      .map(async (m) => {
+        const body = await getJson(`${m.apiUrl}/cluster`);
+        if (body && Array.isArray((body as { members?: unknown }).members)) return body as { scope?: string; members: PatroniClusterMember[] };
+        throw new Error('no view');
+      });
+    return Promise.any(asks).catch(() => undefined);
+  }
+
+  /** The `leader` key's value in etcd (`/<namespace>/<scope>/leader`), or undefined when unlocked. */
+  async leaderFromEtcd(): Promise<string | undefined> {
+    if (!this.etcd) return undefined;
+    const client = new Etcd3({ hosts: this.etcd.endpoints, defaultCallOptions: () => ({ deadline: Date.now() + 3000 }) } as never);
+    try {
+      return (await client.get(`${this.namespace.replace(/\/+$/, '')}/${this.scope}/leader`).string()) ?? undefined;
+    } finally {
+      client.close();
     }
-    return undefined;
   }
 
   /**

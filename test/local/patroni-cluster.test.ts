@@ -79,6 +79,7 @@ describe('PatroniCluster (real Patroni)', () => {
     const etcd = new Etcd3({ hosts: cluster.etcd!.endpoints });
     try {
       expect(await etcd.get('/service/pgf/leader').string()).toBe(leader);
+      expect(await cluster.leaderFromEtcd()).toBe(leader);
       const member = JSON.parse((await etcd.get(`/service/pgf/members/${leader}`).string()) ?? '{}') as { conn_url?: string; api_url?: string };
       expect(member.conn_url).toBe(`postgres://127.0.0.1:${lead.pgPort}/postgres`);
       expect(member.api_url).toBe(`${lead.apiUrl}/patroni`);
@@ -114,9 +115,15 @@ describe('PatroniCluster (real Patroni)', () => {
     const t0 = Date.now();
     await cluster.killNode(old);
     expect(cluster.postmasterPid(old)).toBeUndefined();
+    const keyHolder = await eventually(async () => {
+      const k = await cluster.leaderFromEtcd();
+      return k !== undefined && k !== old ? k : undefined;
+    }, (FAST.ttl + 20) * 1000);
+    const keyMillis = Date.now() - t0;
     const next = await cluster.waitForLeader((FAST.ttl + 20) * 1000, { except: old });
     const took = Date.now() - t0;
-    console.log(`failover after kill -9 of ${old}: new leader ${next} in ${took} ms (ttl ${FAST.ttl}s, loop_wait ${FAST.loopWait}s)`);
+    console.log(`failover after kill -9 of ${old}: leader key -> ${keyHolder} in ${keyMillis} ms, ${next} writable in ${took} ms (ttl ${FAST.ttl}s, loop_wait ${FAST.loopWait}s)`);
+    expect(next).toBe(keyHolder);
     expect(next).not.toBe(old);
     expect(took).toBeLessThan((FAST.ttl + FAST.loopWait * 2 + 5) * 1000);
     const [row] = await query<{ r: boolean }>(cluster.member(next).pgPort, 'SELECT pg_is_in_recovery() AS r');
@@ -129,7 +136,9 @@ describe('PatroniCluster (real Patroni)', () => {
   it('stop() leaves no patroni, postgres or directory behind', async () => {
     const pids = cluster.members.flatMap((m) => [m.pid, cluster.postmasterPid(m.name)]).filter((p): p is number => p !== undefined);
     expect(pids.length).toBe(6);
+    const t0 = Date.now();
     await cluster.stop();
+    console.log(`stop(): ${Date.now() - t0} ms`);
     for (const pid of pids) expect(alive(pid)).toBe(false);
     expect(existsSync(cluster.dir)).toBe(false);
     await cluster.stop(); // twice is fine
