@@ -55,6 +55,11 @@ export interface PatroniClusterOptions {
   runAs?: string;
   /** `patroni` executable. Default `PGFAILOVER_PATRONI`, else `patroni` from PATH or /usr/bin/patroni. */
   patroniBinary?: string;
+  /**
+   * Which daemon runs each node from the same Patroni YAML: `patroni` (the real one, default) or
+   * `pg-failover` (our manager: `pg-failover manager --config <yaml>`, from this package's bin/ — build first).
+   */
+  daemon?: 'patroni' | 'pg-failover';
   /** PostgreSQL bin_dir. Default: the toolkit's usual search (e.g. /usr/lib/postgresql/15/bin). */
   binDir?: string;
   /** How long start() waits for a leader and streaming replicas. Default 120 000. */
@@ -110,7 +115,7 @@ export class PatroniCluster {
     this.#options = options;
     this.scope = options.scope ?? 'pgf';
     this.namespace = options.namespace ?? '/service';
-    this.#binary = findPatroni(options.patroniBinary);
+    this.#binary = options.daemon === 'pg-failover' ? managerEntry() : findPatroni(options.patroniBinary);
     this.user = resolveServerUser(options.runAs);
     const parent = options.parentDir ?? tmpdir();
     if (this.user) assertReachable(parent, this.user);
@@ -473,7 +478,9 @@ export class PatroniCluster {
   #spawn(m: PatroniMember): void {
     const log = openSync(m.logFile, 'a');
     if (this.user) chownSync(m.logFile, this.user.uid, this.user.gid);
-    const child = spawn(this.#binary, [m.configFile], {
+    const [command, args] =
+      this.#options.daemon === 'pg-failover' ? [process.execPath, [this.#binary, 'manager', '--config', m.configFile]] : [this.#binary, [m.configFile]];
+    const child = spawn(command, args, {
       cwd: join(this.dir, m.name),
       detached: true,
       stdio: ['ignore', log, log],
@@ -490,6 +497,16 @@ export class PatroniCluster {
   #chown(path: string): void {
     if (this.user) chownSync(path, this.user.uid, this.user.gid);
   }
+}
+
+/** This package's CLI entry (bin/pg-failover.js), which runs the built manager. */
+function managerEntry(): string {
+  const entry = join(__dirname, '..', '..', 'bin', 'pg-failover.js');
+  if (!existsSync(entry)) throw new ProcessError('BINARY_NOT_FOUND', `pg-failover CLI not found at ${entry}`);
+  if (!existsSync(join(__dirname, '..', '..', 'dist', 'cli', 'main.js'))) {
+    throw new ProcessError('BINARY_NOT_FOUND', 'the manager is not built: run `npm run build` first (bin/pg-failover.js runs dist/)');
+  }
+  return entry;
 }
 
 /** Finds the `patroni` executable; BINARY_NOT_FOUND (with the package to install) when absent. */
