@@ -53,6 +53,7 @@ export class ManualCluster implements ClusterUnderTest {
   #etcd: Etcd3;
   #states = new Map<string, NodeState>();
   #pending: Promise<void> = Promise.resolve();
+  #actionError: unknown;
   #stopped = false;
 
   private constructor(
@@ -67,7 +68,7 @@ export class ManualCluster implements ClusterUnderTest {
     this.apiUrls = states.map((s) => `http://127.0.0.1:${s.apiPort}`);
     this.apiNodes = states.map((s) => ({ name: s.node.name, host: s.node.server.host, port: s.node.server.port, apiPort: s.apiPort }));
     this.#leader = local.primary.name;
-    this.#etcd = new Etcd3({ hosts: this.etcdHosts, defaultCallOptions: () => ({ deadline: Date.now() + 2000 }) });
+    this.#etcd = new Etcd3({ hosts: this.etcdHosts, defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + 2000 }) });
   }
 
   static async start(options: ManualClusterOptions): Promise<ManualCluster> {
@@ -105,26 +106,28 @@ export class ManualCluster implements ClusterUnderTest {
       case 'kill':
         await s.node.server.kill9();
         this.#managerDies(s);
-        this.#pending = this.#failoverAfterExpiry(node);
+        this.#act(this.#failoverAfterExpiry(node));
         return;
       case 'hang':
         s.node.server.signalNode('SIGSTOP');
         s.frozen = true;
         this.#managerDies(s); // its manager blocks on the frozen server: no renewal
-        this.#pending = this.#failoverAfterExpiry(node);
+        this.#act(this.#failoverAfterExpiry(node));
         return;
       case 'crash':
         await s.node.server.kill9();
         // The manager still holds the key and restarts PostgreSQL in place on its next loop (Patroni's `recover`).
-        this.#pending = (async () => {
-          await sleep(this.#loopWait());
-          await s.node.server.start();
-          await this.#putMember(s);
-        })();
+        this.#act(
+          (async () => {
+            await sleep(this.#loopWait());
+            await s.node.server.start();
+            await this.#putMember(s);
+          })(),
+        );
         return;
       case 'switchover':
-        this.#pending = this.#switchover(node);
-        await this.#pending.catch(() => {});
+        this.#act(this.#switchover(node));
+        await this.#pending;
         return;
     }
   }
@@ -132,6 +135,11 @@ export class ManualCluster implements ClusterUnderTest {
   async waitHealthy(timeoutMillis: number): Promise<void> {
     const deadline = Date.now() + timeoutMillis;
     await withDeadline(this.#pending, deadline, 'the manager action');
+    if (this.#actionError) {
+      const e = this.#actionError;
+      this.#actionError = undefined;
+      throw e;
+    }
     const leader = this.#state(this.#leader);
     for (const s of this.#states.values()) {
       if (s === leader) continue;
@@ -168,6 +176,14 @@ export class ManualCluster implements ClusterUnderTest {
     }
     this.#etcd.close();
     await this.local.stop();
+  }
+
+  /** Runs a manager action in the background; its failure surfaces in waitHealthy. */
+  #act(p: Promise<void>): void {
+    this.#pending = p.catch((e) => {
+      this.#actionError = e;
+      this.options.log?.(`manager action failed: ${(e as Error).message}`);
+    });
   }
 
   #state(name: string): NodeState {
@@ -225,7 +241,7 @@ export class ManualCluster implements ClusterUnderTest {
   /** Waits for the old leader's key to expire, then promotes the most advanced live standby. */
   async #failoverAfterExpiry(old: string): Promise<void> {
     const deadline = Date.now() + (this.options.ttl + 10) * 1000;
-    while ((await this.#etcd.get(this.#key('leader')).string()) === old) {
+    while ((await this.#etcd.get(this.#key('leader')).string().catch(() => old)) === old) {
       if (Date.now() > deadline) throw new Error('leader key did not expire');
       await sleep(50);
     }

@@ -12,7 +12,7 @@
  * and the cluster is brought back to health. Writes a markdown table, JSON
  * and one SVG timeline per scenario into bench/results/.
  */
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -194,6 +194,9 @@ async function trial(o: FailoverBenchOptions, cluster: ClusterUnderTest, haproxy
     const detectedAt = r.client.signals.find((t) => t >= faultAt);
     results.push({ manager: cluster.manager, scenario, strategy: r.name, trial: n, metrics: computeMetrics(r.workload.ops, faultAt, detectedAt, lost, duplicates) });
   }
+  if (process.env.BENCH_DUMP_OPS) {
+    writeFileSync(join(o.outDir, `ops-${cluster.manager}-${scenario}-${n}.json`), JSON.stringify({ faultAt, strategies: running.map((r) => ({ name: r.name, signals: r.client.signals.map((t) => t - faultAt), ops: r.workload.ops.filter((op) => op.end >= faultAt - 100).map((op) => ({ ...op, start: op.start - faultAt, end: op.end - faultAt })) })) }));
+  }
   return { results, faultAt, series: running.map((r) => ({ strategy: r.name, ops: r.workload.ops })) };
 }
 
@@ -207,6 +210,7 @@ export async function main(argv: string[]): Promise<void> {
   const o = parseArgs(argv);
   mkdirSync(o.outDir, { recursive: true });
   const parentDir = mkdtempSync(join(process.env.PGFAILOVER_BENCH_ROOT ?? tmpdir(), 'pgfo-bench-'));
+  chmodSync(parentDir, 0o711); // the unprivileged server user must traverse it
   let cluster: ClusterUnderTest | undefined;
   let haproxy: HaproxyPeer | undefined;
   const stopAll = async () => {
