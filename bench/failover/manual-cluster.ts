@@ -18,6 +18,7 @@ import { freePort } from '../../src/local/ports';
 import { slotNameFor } from '../../src/manager/postgres';
 import type { ApiNode, ClusterUnderTest, FaultKind } from './cluster-under-test';
 import type { Endpoint } from './peers';
+import { killWholeNode, signalWholeNode } from './node-signals';
 
 export interface ManualClusterOptions {
   standbys?: number;
@@ -104,18 +105,18 @@ export class ManualCluster implements ClusterUnderTest {
     const s = this.#state(node);
     switch (kind) {
       case 'kill':
-        await s.node.server.kill9();
+        await this.#kill9(s);
         this.#managerDies(s);
         this.#act(this.#failoverAfterExpiry(node));
         return;
       case 'hang':
-        s.node.server.signalNode('SIGSTOP');
+        signalWholeNode(s.node.server.pid!, 'SIGSTOP');
         s.frozen = true;
         this.#managerDies(s); // its manager blocks on the frozen server: no renewal
         this.#act(this.#failoverAfterExpiry(node));
         return;
       case 'crash':
-        await s.node.server.kill9();
+        await this.#kill9(s);
         // The manager still holds the key and restarts PostgreSQL in place on its next loop (Patroni's `recover`).
         this.#act(
           (async () => {
@@ -144,13 +145,13 @@ export class ManualCluster implements ClusterUnderTest {
     for (const s of this.#states.values()) {
       if (s === leader) continue;
       if (s.frozen) {
-        s.node.server.signalNode('SIGCONT');
+        signalWholeNode(s.node.server.pid!, 'SIGCONT');
         s.frozen = false;
       }
       const standby = s.node.server.isRunning() && (await s.node.server.isInRecovery().catch(() => false));
       if (!standby) {
         // An old primary (dead, thawed or cleanly stopped): rewind and follow the new one.
-        if (s.node.server.isRunning()) await s.node.server.kill9();
+        if (s.node.server.isRunning()) await this.#kill9(s);
         await withDeadline(s.node.server.rewind(leader.node.server), deadline, `pg_rewind ${s.node.name}`);
         await this.#follow(s, false);
       }
@@ -170,12 +171,20 @@ export class ManualCluster implements ClusterUnderTest {
     this.#stopped = true;
     await this.#pending.catch(() => {});
     for (const s of this.#states.values()) {
+      if (s.frozen && s.node.server.pid) signalWholeNode(s.node.server.pid, 'SIGCONT');
       s.lease?.release();
       s.api?.close();
       s.api?.closeAllConnections();
     }
     this.#etcd.close();
     await this.local.stop();
+  }
+
+  /** A node death: every PostgreSQL process at once (see node-signals.ts), then the toolkit's bookkeeping. */
+  async #kill9(s: NodeState): Promise<void> {
+    const pid = s.node.server.pid;
+    if (pid) await killWholeNode(pid);
+    await s.node.server.kill9();
   }
 
   /** Runs a manager action in the background; its failure surfaces in waitHealthy. */
@@ -263,8 +272,11 @@ export class ManualCluster implements ClusterUnderTest {
     if (!won.succeeded) throw new Error('leader key taken');
     const previous = this.#leader;
     this.#leader = next.node.name;
-    await next.node.server.promote();
+    // pg_promote() returns once the server accepts writes (pg_ctl's -w polls at 100 ms); publish, then checkpoint for pg_rewind.
+    await next.node.server.query('SELECT pg_promote(true, 60)');
+    next.node.server.clearStandbyConfig();
     await this.#putMember(next, { timeline: 2 });
+    await next.node.server.query('CHECKPOINT');
     for (const s of this.#states.values()) {
       if (s === next || s.node.name === previous || !s.node.server.isRunning()) continue;
       await this.#follow(s, true);

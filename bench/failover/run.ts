@@ -42,6 +42,8 @@ export interface FailoverBenchOptions {
   /** Stop once every strategy has written successfully for this long after recovering. */
   settleMillis: number;
   writeEveryMillis: number;
+  /** The app's own per-operation timeout: a longer operation is abandoned and counted as failed. */
+  opTimeoutMillis: number;
 }
 
 function parseArgs(argv: string[]): FailoverBenchOptions {
@@ -57,6 +59,7 @@ function parseArgs(argv: string[]): FailoverBenchOptions {
     warmupMillis: 1500,
     settleMillis: 1000,
     writeEveryMillis: 5,
+    opTimeoutMillis: 5000,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -94,6 +97,9 @@ function parseArgs(argv: string[]): FailoverBenchOptions {
         break;
       case '--warmup-millis':
         o.warmupMillis = positive(a, v);
+        break;
+      case '--op-timeout-millis':
+        o.opTimeoutMillis = positive(a, v);
         break;
       case '--write-every-millis':
         o.writeEveryMillis = positive(a, v);
@@ -166,7 +172,7 @@ async function trial(o: FailoverBenchOptions, cluster: ClusterUnderTest, haproxy
   const running: Running[] = names.map((name, i) => {
     const label = `${name}#${scenario}#${n}`;
     const client = makeClient(name, label, cluster, haproxy);
-    return { name, label, client, workload: new Workload(client, { idBase: (i + 1) * 1_000_000, writeEveryMillis: o.writeEveryMillis, readEveryMillis: o.writeEveryMillis, opTimeoutMillis: (o.maxTrialSeconds + 5) * 1000 }) };
+    return { name, label, client, workload: new Workload(client, { idBase: (i + 1) * 1_000_000, writeEveryMillis: o.writeEveryMillis, readEveryMillis: o.writeEveryMillis, opTimeoutMillis: o.opTimeoutMillis }) };
   });
   const results: TrialResult[] = [];
   let faultAt = 0;
@@ -186,9 +192,12 @@ async function trial(o: FailoverBenchOptions, cluster: ClusterUnderTest, haproxy
     await injected;
   } finally {
     await Promise.all(running.map((r) => r.workload.stop()));
-    await Promise.all(running.map((r) => r.client.close().catch(() => {})));
+    // A client with sockets to a frozen server may never finish closing: bound it (the sockets die with the node).
+    await Promise.all(running.map((r) => Promise.race([r.client.close().catch(() => {}), sleep(3000)])));
   }
+  console.error(`  ${scenario} #${n}: workload stopped ${Date.now() - faultAt} ms after the fault; restoring the cluster`);
   await cluster.waitHealthy(90_000);
+  console.error(`  ${scenario} #${n}: healthy again ${Date.now() - faultAt} ms after the fault`);
   for (const r of running) {
     const { lost, duplicates } = await checkWrites(cluster, r.label, r.workload.acknowledged());
     const detectedAt = r.client.signals.find((t) => t >= faultAt);
@@ -258,7 +267,7 @@ export async function main(argv: string[]): Promise<void> {
     await stopAll();
   }
   const table = markdownTable(results);
-  const header = `Failover benchmark — manager \`${o.manager}\`, ttl ${o.ttl} s, ${o.trials} trial(s) per scenario; median (min–max)\n\nMachine: ${machine()}\n\nCommand: \`npm run bench:failover -- ${argv.filter((a) => a !== '--').join(' ')}\`\n`;
+  const header = `Failover benchmark — manager \`${o.manager}\`, ttl ${o.ttl} s, ${o.trials} trial(s) per scenario, app-side operation timeout ${o.opTimeoutMillis} ms; median (min–max)\n\nMachine: ${machine()}\n\nCommand: \`npm run bench:failover -- ${argv.filter((a) => a !== '--').join(' ')}\`\n`;
   const md = `${header}\n${table}\n${notes.length ? `\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''}`;
   writeFileSync(join(o.outDir, `failover-${o.manager}.md`), md);
   writeFileSync(o.json, JSON.stringify({ options: o, machine: machine(), notes, durationMillis: Date.now() - started, results }, null, 2));
