@@ -14,6 +14,10 @@ command -v etcdctl >/dev/null 2>&1 || pkgs+=(etcd-client)
 [ -f /usr/include/postgresql/libpq-fe.h ] || pkgs+=(libpq-dev)
 command -v gcc >/dev/null 2>&1 || pkgs+=(gcc)
 command -v psql >/dev/null 2>&1 || pkgs+=(postgresql-client-15)
+# Real Patroni, to compare our client and manager with the standard (its etcd3
+# DCS needs python3-etcd, which Debian's package pulls in as a dependency).
+command -v patroni >/dev/null 2>&1 || pkgs+=(patroni)
+/usr/bin/python3 -c 'import etcd' >/dev/null 2>&1 || pkgs+=(python3-etcd)
 if [ ${#pkgs[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo"; else
   echo "pg-failover needs these system packages: ${pkgs[*]}" >&2
@@ -22,7 +26,7 @@ if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1 && sud
 fi
 echo "installing system packages: ${pkgs[*]}"
 # Debian's packages try to start their default services (a PostgreSQL on 5432,
-# an etcd on 2379); we never use those, so keep them from starting.
+# an etcd on 2379, a Patroni service); we never use those, so keep them from starting.
 policy_added=0
 if [ ! -e /usr/sbin/policy-rc.d ]; then
   printf '#!/bin/sh\nexit 101\n' | $SUDO tee /usr/sbin/policy-rc.d >/dev/null
