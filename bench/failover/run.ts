@@ -20,6 +20,7 @@ import { spawnSync } from 'node:child_process';
 import pg from 'pg';
 import { FAULT_KINDS, type ClusterUnderTest, type FaultKind } from './cluster-under-test';
 import { ManualCluster } from './manual-cluster';
+import { PatroniUnderTest } from './patroni-under-test';
 import { computeMetrics } from './metrics';
 import { HaproxyPeer } from './peers';
 import { markdownTable, svgTimeline, type TrialResult } from './report';
@@ -125,7 +126,7 @@ async function startCluster(o: FailoverBenchOptions, parentDir: string): Promise
     case 'manual':
       return ManualCluster.start({ ttl: o.ttl, standbys: 2, parentDir, log });
     case 'patroni':
-      throw new Error('--manager patroni: not wired yet (waits for src/local/patroni-cluster.ts from the patroni branch)');
+      return PatroniUnderTest.start({ ttl: o.ttl, nodes: 3, parentDir, log });
     case 'ours':
       // TODO(lead): wire our manager (src/manager/agent.ts) as a ClusterUnderTest here, like the patroni one:
       // start one agent per node with ttl = o.ttl, loop_wait = ttl/3 on a shared etcd; fault 'kill' = kill -9 agent + postgres.
