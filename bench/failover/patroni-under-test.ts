@@ -94,7 +94,10 @@ export class PatroniUnderTest implements ClusterUnderTest {
       this.patroni.thawNode(node);
     }
     this.#frozen.clear();
-    for (const node of this.#killed) this.patroni.startNode(node); // rejoins (pg_rewind) by itself
+    // A new leader first: a restarted old primary is ahead in WAL, and replicas refuse to promote past it.
+    const killed = [...this.#killed];
+    if (killed.length) await this.patroni.waitForLeader(timeoutMillis, { except: killed[0] });
+    for (const node of killed) this.patroni.startNode(node); // rejoins (pg_rewind) by itself
     this.#killed.clear();
     await this.patroni.waitForLeader(timeoutMillis);
     await this.patroni.waitForReplicasStreaming(timeoutMillis);
