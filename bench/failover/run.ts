@@ -234,6 +234,11 @@ export async function main(argv: string[]): Promise<void> {
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
+  // A stray rejection must not end the process with the cluster still running.
+  process.on('unhandledRejection', (e) => {
+    console.error(`unhandled rejection: ${(e as Error)?.stack ?? e}`);
+    onSignal();
+  });
   const results: TrialResult[] = [];
   const notes: string[] = [];
   const started = Date.now();
