@@ -4,6 +4,8 @@ import type { Op } from './workload';
 export interface TrialMetrics {
   /** Fault → end of the first successful write that started after the fault (ms). */
   writeOutageMs: number | null;
+  /** Longest gap between successful writes around the fault (ms): the stall a planned switchover causes. */
+  writeStallMs: number | null;
   /** Longest gap between successful reads around the fault (ms). */
   readOutageMs: number | null;
   /** Fault → the strategy noticed (its own event, else its first failed op) (ms). */
@@ -22,6 +24,7 @@ export function computeMetrics(ops: Op[], faultAt: number, detectedAt: number | 
   const detected = detectedAt ?? firstFail?.end;
   return {
     writeOutageMs: firstWrite ? firstWrite.end - faultAt : null,
+    writeStallMs: longestGap(ops.filter((o) => o.kind === 'w' && o.ok).map((o) => o.end), faultAt),
     readOutageMs: longestGap(ops.filter((o) => o.kind === 'r' && o.ok).map((o) => o.end), faultAt),
     detectionMs: detected !== undefined && detected >= faultAt ? detected - faultAt : null,
     failedOps: after.filter((o) => !o.ok).length,

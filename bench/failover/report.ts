@@ -12,6 +12,7 @@ export interface TrialResult {
 
 const COLUMNS: Array<[keyof TrialMetrics, string]> = [
   ['writeOutageMs', 'write outage ms'],
+  ['writeStallMs', 'write stall ms'],
   ['readOutageMs', 'read outage ms'],
   ['detectionMs', 'detection ms'],
   ['failedOps', 'failed ops'],

@@ -1,0 +1,58 @@
+/**
+ * Signals to a whole PostgreSQL node. PostgreSQL's children call setsid(), so
+ * a signal to the postmaster's process group reaches the postmaster only:
+ * SIGSTOP there leaves every backend serving, and SIGKILL leaves them to exit
+ * on postmaster death. A real node death or hang hits every process, so this
+ * signals the postmaster and each of its children by PID (from /proc).
+ */
+import { readdirSync, readFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+/** The postmaster's direct children (every PostgreSQL process of the node). */
+export function childrenOf(ppid: number): number[] {
+  const out: number[] = [];
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      // pid (comm) state ppid …; comm may contain spaces and parentheses.
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      if (Number(fields[1]) === ppid) out.push(Number(entry));
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return out;
+}
+
+function send(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(pid, signal);
+  } catch {
+    /* gone */
+  }
+}
+
+/** Sends `signal` to the postmaster first (so it forks nothing new), then to each child. */
+export function signalWholeNode(postmasterPid: number, signal: NodeJS.Signals): void {
+  const children = childrenOf(postmasterPid);
+  send(postmasterPid, signal);
+  for (const pid of children) send(pid, signal);
+}
+
+/** kill -9 of the postmaster and every child at once; resolves when all are gone (bounded). */
+export async function killWholeNode(postmasterPid: number, timeoutMillis = 10_000): Promise<void> {
+  const pids = [postmasterPid, ...childrenOf(postmasterPid)];
+  for (const pid of pids) send(pid, 'SIGKILL');
+  const deadline = Date.now() + timeoutMillis;
+  while (Date.now() < deadline && pids.some(alive)) await sleep(10);
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}

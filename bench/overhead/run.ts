@@ -1,0 +1,251 @@
+/**
+ * The steady-state overhead benchmark:
+ *
+ *   npm run bench:overhead -- --seconds 3 --rounds 2 --concurrency 8
+ *
+ * On a local primary + 2 standbys: pool.query throughput and p50/p99 latency
+ * of pg-failover's Pool versus a plain pg.Pool on the same primary, for point
+ * selects and small writes (pg-failover with readFrom 'primary', so both do
+ * the same work) and a read-heavy mix (pg-failover's default routing, reads on
+ * the standbys); the classifier's cost per statement over the SQL corpus,
+ * uncached and cached; and the client memory a pool costs. Runs alternate
+ * between the two clients; the best round of each is reported. Writes a
+ * markdown table and JSON into bench/results/.
+ */
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os, { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import { LocalCluster } from '../../src/local/cluster';
+import { Pool } from '../../src/pool/pool';
+import { Classifier } from '../../src/routing/classify';
+
+interface Options {
+  seconds: number;
+  rounds: number;
+  concurrency: number;
+  corpus: string;
+  outDir: string;
+}
+
+interface Queryable {
+  query(sql: string, values?: unknown[]): Promise<unknown>;
+  end(): Promise<void>;
+}
+
+interface Measured {
+  workload: string;
+  client: string;
+  opsPerSec: number;
+  p50Millis: number;
+  p99Millis: number;
+  errors: number;
+}
+
+const REPO = resolve(__dirname, '../..');
+
+function parseArgs(argv: string[]): Options {
+  const o: Options = { seconds: 3, rounds: 2, concurrency: 8, corpus: resolve(REPO, '../shared/corpus/sql-routing.jsonl'), outDir: resolve(REPO, 'bench/results') };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--') continue;
+    const v = argv[++i];
+    if (v === undefined) throw new Error(`${a} needs a value`);
+    if (a === '--corpus') o.corpus = resolve(v);
+    else if (a === '--out') o.outDir = resolve(v);
+    else if (a === '--seconds' || a === '--rounds' || a === '--concurrency') {
+      const n = Number(v);
+      if (!Number.isFinite(n) || n <= 0) throw new Error(`${a} must be a positive number, got ${v}`);
+      o[a.slice(2) as 'seconds' | 'rounds' | 'concurrency'] = n;
+    } else throw new Error(`unknown option ${a}`);
+  }
+  return o;
+}
+
+type Step = (c: Queryable, worker: number, i: number) => Promise<unknown>;
+
+const ROWS = 10_000;
+const WORKLOADS: Array<{ name: string; routed: boolean; step: Step }> = [
+  { name: 'point select', routed: false, step: (c, _w, i) => c.query('SELECT v FROM bench_kv WHERE id = $1', [1 + ((i * 7919) % ROWS)]) },
+  { name: 'small write', routed: false, step: (c, w, i) => c.query('INSERT INTO bench_small (worker, n) VALUES ($1, $2)', [w, i]) },
+  {
+    name: 'read-heavy mix (90/10)',
+    routed: true,
+    step: (c, _w, i) =>
+      i % 10 === 9 ? c.query('UPDATE bench_kv SET v = v + 1 WHERE id = $1', [1 + ((i * 31) % ROWS)]) : c.query('SELECT v FROM bench_kv WHERE id = $1', [1 + ((i * 7919) % ROWS)]),
+  },
+];
+
+/** Runs `step` from `concurrency` workers for `seconds`; latency percentiles over every op. */
+async function measure(c: Queryable, step: Step, seconds: number, concurrency: number): Promise<Omit<Measured, 'workload' | 'client'>> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const end = performance.now() + seconds * 1000;
+  const worker = async (w: number) => {
+    for (let i = 0; performance.now() < end; i++) {
+      const t = performance.now();
+      try {
+        await step(c, w, i);
+        latencies.push(performance.now() - t);
+      } catch {
+        errors++;
+      }
+    }
+  };
+  const started = performance.now();
+  await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
+  return { opsPerSec: latencies.length / elapsed, p50Millis: pct(0.5), p99Millis: pct(0.99), errors };
+}
+
+function plainPool(cluster: LocalCluster, max: number): Queryable {
+  const p = new pg.Pool({ host: cluster.primary.server.host, port: cluster.primary.server.port, user: 'postgres', database: 'postgres', max });
+  p.on('error', () => {});
+  return p;
+}
+
+function failoverPool(cluster: LocalCluster, max: number, routed: boolean): Queryable {
+  const p = new Pool({ connectionString: cluster.connectionString(), max, ...(routed ? {} : { readFrom: 'primary' as const }) });
+  p.on('error', () => {});
+  return p;
+}
+
+/** Classifier cost per statement: uncached (cache off) and cached (every statement seen before). */
+function classifierCost(corpusFile: string): { statements: number; uncachedNs: number; cachedNs: number } | { skipped: string } {
+  if (!existsSync(corpusFile)) return { skipped: `corpus not found at ${corpusFile}` };
+  const sqls = readFileSync(corpusFile, 'utf8')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => (JSON.parse(l) as { sql: string }).sql);
+  const time = (c: Classifier, passes: number) => {
+    const t = process.hrtime.bigint();
+    for (let p = 0; p < passes; p++) for (const s of sqls) c.analyze(s);
+    return Number(process.hrtime.bigint() - t) / (passes * sqls.length);
+  };
+  const uncached = new Classifier({ cacheSize: 0 });
+  time(uncached, 1); // warm the JIT
+  const uncachedNs = time(uncached, 2);
+  const cached = new Classifier({ cacheSize: sqls.length + 1 });
+  time(cached, 1); // fill the cache
+  const cachedNs = time(cached, 3);
+  return { statements: sqls.length, uncachedNs, cachedNs };
+}
+
+/** Heap + external + array buffers after a GC (when --expose-gc is on; else best effort). */
+async function memory(): Promise<number> {
+  const gc = (globalThis as { gc?: () => void }).gc;
+  for (let i = 0; i < 3; i++) {
+    gc?.();
+    await sleep(20);
+  }
+  const m = process.memoryUsage();
+  return m.heapUsed + m.external + m.arrayBuffers;
+}
+
+/** What a live, warmed pool of `max` connections costs in client memory. */
+async function poolMemory(make: () => Queryable, max: number): Promise<number> {
+  const before = await memory();
+  const p = make();
+  await Promise.all(Array.from({ length: max }, (_, w) => (async () => {
+    for (let i = 0; i < 200; i++) await WORKLOADS[2]!.step(p, w, i);
+  })()));
+  const after = await memory();
+  await p.end();
+  return after - before;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const o = parseArgs(argv);
+  mkdirSync(o.outDir, { recursive: true });
+  const parentDir = mkdtempSync(join(process.env.PGFAILOVER_BENCH_ROOT ?? tmpdir(), 'pgfo-overhead-'));
+  chmodSync(parentDir, 0o711);
+  let cluster: LocalCluster | undefined;
+  const onSignal = () => void (cluster?.stop() ?? Promise.resolve()).finally(() => process.exit(130));
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  const results: Measured[] = [];
+  let classifier: ReturnType<typeof classifierCost>;
+  let mem: { plainBytes: number; failoverBytes: number; gc: boolean } | undefined;
+  try {
+    classifier = classifierCost(o.corpus);
+    console.error('classifier:', JSON.stringify(classifier));
+    cluster = await LocalCluster.start({ standbys: 2, parentDir, log: (l) => console.error(`  [cluster] ${l}`) });
+    await cluster.primary.server.query('CREATE TABLE bench_kv (id int PRIMARY KEY, v bigint NOT NULL)');
+    await cluster.primary.server.query(`INSERT INTO bench_kv SELECT g, 0 FROM generate_series(1, ${ROWS}) g`);
+    await cluster.primary.server.query('CREATE TABLE bench_small (worker int, n int, at timestamptz DEFAULT now())');
+    for (const s of cluster.standbys) await cluster.waitForReplay(s.name);
+    const max = o.concurrency;
+    for (const w of WORKLOADS) {
+      const best = new Map<string, Measured>();
+      for (let round = 0; round < o.rounds; round++) {
+        for (const [client, make] of [
+          ['pg.Pool', () => plainPool(cluster!, max)],
+          ['pg-failover Pool', () => failoverPool(cluster!, max, w.routed)],
+        ] as const) {
+          const c = make();
+          await measure(c, w.step, 0.3, o.concurrency); // warm connections and JIT
+          const m = { workload: w.name, client, ...(await measure(c, w.step, o.seconds, o.concurrency)) };
+          await c.end();
+          console.error(`  ${w.name} / ${client} round ${round + 1}: ${Math.round(m.opsPerSec)} ops/s p50 ${m.p50Millis.toFixed(2)} ms p99 ${m.p99Millis.toFixed(2)} ms`);
+          if (!best.has(client) || best.get(client)!.opsPerSec < m.opsPerSec) best.set(client, m);
+        }
+      }
+      results.push(...best.values());
+    }
+    const plainBytes = await poolMemory(() => plainPool(cluster!, max), max);
+    const failoverBytes = await poolMemory(() => failoverPool(cluster!, max, true), max);
+    mem = { plainBytes, failoverBytes, gc: typeof (globalThis as { gc?: unknown }).gc === 'function' };
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+    await cluster?.stop().catch((e) => console.error(`cluster stop: ${(e as Error).message}`));
+    rmSync(parentDir, { recursive: true, force: true });
+  }
+  const md = report(o, results, classifier, mem, argv);
+  writeFileSync(join(o.outDir, 'overhead.md'), md);
+  writeFileSync(join(o.outDir, 'overhead.json'), JSON.stringify({ options: o, machine: machine(), results, classifier, memory: mem }, null, 2));
+  console.log(md);
+}
+
+function machine(): string {
+  return `${os.cpus()[0]?.model ?? 'cpu'} × ${os.cpus().length}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.platform()} ${os.release()}, node ${process.version}`;
+}
+
+function report(o: Options, results: Measured[], classifier: ReturnType<typeof classifierCost>, mem: { plainBytes: number; failoverBytes: number; gc: boolean } | undefined, argv: string[]): string {
+  const lines = [
+    `Overhead benchmark — ${o.concurrency} concurrent workers, ${o.seconds} s per run, best of ${o.rounds} round(s); primary + 2 standbys on one machine`,
+    '',
+    `Machine: ${machine()}`,
+    '',
+    `Command: \`npm run bench:overhead -- ${argv.filter((a) => a !== '--').join(' ')}\``,
+    '',
+    '| workload | client | ops/s | p50 ms | p99 ms | errors | throughput vs pg.Pool |',
+    '| --- | --- | --- | --- | --- | --- | --- |',
+  ];
+  for (const r of results) {
+    const base = results.find((x) => x.workload === r.workload && x.client === 'pg.Pool');
+    lines.push(`| ${r.workload} | ${r.client} | ${Math.round(r.opsPerSec)} | ${r.p50Millis.toFixed(2)} | ${r.p99Millis.toFixed(2)} | ${r.errors} | ${base ? (r.opsPerSec / base.opsPerSec).toFixed(2) : '–'}× |`);
+  }
+  lines.push('', 'Point selects and small writes: pg-failover with `readFrom: primary` (same server, same work). Read-heavy mix: pg-failover routes reads to the standbys; pg.Pool uses the primary.');
+  lines.push('');
+  if ('skipped' in classifier) lines.push(`Classifier: skipped (${classifier.skipped}).`);
+  else lines.push(`Classifier over ${classifier.statements} corpus statements: ${Math.round(classifier.uncachedNs)} ns/statement uncached, ${Math.round(classifier.cachedNs)} ns/statement cached.`);
+  if (mem) {
+    const mb = (b: number) => (b / 2 ** 20).toFixed(2);
+    lines.push(
+      `Client memory for a warmed pool of ${o.concurrency} connections (heap + external${mem.gc ? ', after GC' : ', no --expose-gc: noisy'}): pg.Pool ${mb(mem.plainBytes)} MB, pg-failover Pool ${mb(mem.failoverBytes)} MB (its pools to 3 nodes + topology), extra ${mb(mem.failoverBytes - mem.plainBytes)} MB.`,
+    );
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+main(process.argv.slice(2)).then(
+  () => process.exit(0),
+  (e) => {
+    console.error(e instanceof Error ? (e.stack ?? e.message) : e);
+    process.exit(1);
+  },
+);
