@@ -18,7 +18,7 @@ import { freePort } from '../../src/local/ports';
 import { slotNameFor } from '../../src/manager/postgres';
 import type { ApiNode, ClusterUnderTest, FaultKind } from './cluster-under-test';
 import type { Endpoint } from './peers';
-import { killWholeNode, signalWholeNode } from './node-signals';
+import { killWholeNode, signalWholeNode } from '../../src/manager/node-signals';
 
 export interface ManualClusterOptions {
   standbys?: number;

@@ -6,7 +6,7 @@
  */
 import { PatroniCluster } from '../../src/local/patroni-cluster';
 import type { ApiNode, ClusterUnderTest, FaultKind } from './cluster-under-test';
-import { childrenOf, signalWholeNode } from './node-signals';
+import { childrenOf, signalWholeNode } from '../../src/manager/node-signals';
 import type { Endpoint } from './peers';
 
 export interface PatroniUnderTestOptions {

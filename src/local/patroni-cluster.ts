@@ -7,6 +7,7 @@
  * PID. Patroni starts each postmaster in its own session (setsid), so the
  * postmaster is found through `postmaster.pid` and signalled separately.
  */
+import { signalWholeNode } from '../manager/node-signals';
 import { spawn, execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -282,7 +283,7 @@ export class PatroniCluster {
   async killPostgres(name: string): Promise<void> {
     const pid = this.postmasterPid(name);
     if (pid === undefined) return;
-    signalGroup(pid, 'SIGKILL');
+    signalWholeNode(pid, 'SIGKILL'); // children setsid(): the group alone is the postmaster only
     await waitGone(pid, 5000);
   }
 
@@ -391,7 +392,7 @@ export class PatroniCluster {
     const m = this.member(name);
     const pg = this.postmasterPid(name);
     if (m.pid !== undefined) signalGroup(m.pid, signal);
-    if (pg !== undefined) signalGroup(pg, signal);
+    if (pg !== undefined) signalWholeNode(pg, signal);
   }
 
   async #prepareNode(name: string, timing: { ttl: number; loopWait: number; retryTimeout: number }): Promise<PatroniMember> {

@@ -8,6 +8,7 @@
  * node (postmaster and backends) by PID. When we run as root, every server
  * program runs as an unprivileged OS user (PostgreSQL refuses root).
  */
+import { killWholeNode, signalWholeNode } from './node-signals';
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, appendFileSync, chownSync, readdirSync, openSync, closeSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
@@ -283,18 +284,15 @@ export class PostgresServer {
   signalNode(signal: NodeJS.Signals): void {
     const pid = this.pid;
     if (pid === undefined) throw new ProcessError('COMMAND_FAILED', `PostgreSQL on ${this.name} is not running`, { node: this.name });
-    process.kill(-pid, signal);
+    // PostgreSQL's children call setsid(): a signal to the postmaster's group reaches the postmaster only.
+    signalWholeNode(pid, signal);
   }
 
   /** kill -9 of the whole node; resolves when every process of it is gone. */
   async kill9(): Promise<void> {
     const pid = this.pid;
     if (pid === undefined) return;
-    try {
-      process.kill(-pid, 'SIGKILL');
-    } catch {
-      /* gone */
-    }
+    await killWholeNode(pid, 10_000);
     await this.#waitGroupGone(pid, 10_000);
     this.#pid = undefined;
   }

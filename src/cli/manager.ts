@@ -1,0 +1,92 @@
+/**
+ * `pg-failover manager --config node.yml` (or flags): runs the HA agent for
+ * one PostgreSQL node and serves Patroni's REST API, until SIGINT/SIGTERM;
+ * then releases the leader key, stops PostgreSQL and exits.
+ */
+import { parseArgs } from 'node:util';
+import { FailoverError } from '../errors';
+import { Agent } from '../manager/agent';
+import { startApi } from '../manager/api';
+import { configFromFlags, loadManagerConfig, MANAGER_FLAGS } from '../manager/config';
+import { untilSignal } from './args';
+
+export const MANAGER_USAGE = `pg-failover manager --config node.yml [--name N] [--data-dir D] …
+pg-failover manager --name n0 --scope demo --etcd 127.0.0.1:2379 --data-dir /var/lib/pgf/n0 --pg-port 5432 --api-port 8008 [--ttl 30 --loop-wait 10 …]
+  Reads a Patroni node YAML as it is (flags override it), bootstraps or joins the cluster,
+  holds the leader lease in etcd, and serves Patroni's REST API.
+  Flags: ${MANAGER_FLAGS.map((f) => `--${f}`).join(' ')}`;
+
+export async function managerCommand(argv: string[]): Promise<number> {
+  const options: Record<string, { type: 'string' | 'boolean'; multiple?: boolean }> = { config: { type: 'string' }, help: { type: 'boolean' } };
+  for (const f of MANAGER_FLAGS) options[f] = { type: 'string', multiple: f === 'parameter' || f === 'pg-hba' };
+  let values: Record<string, string | boolean | string[] | undefined>;
+  try {
+    ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
+  } catch (e) {
+    throw new FailoverError('INVALID_OPTION', `${(e as Error).message}\n${MANAGER_USAGE}`);
+  }
+  if (values.help) {
+    process.stdout.write(MANAGER_USAGE + '\n');
+    return 0;
+  }
+  const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+  const { config: configPath, help: _help, ...flags } = values;
+  const loaded =
+    typeof configPath === 'string'
+      ? loadManagerConfig(configPath, overridesFromFlags(flags))
+      : configFromFlags(flags as Record<string, string | string[] | undefined>);
+  for (const w of loaded.warnings) log(`warning: ${w}`);
+  const config = loaded.config;
+  const agent = Agent.create(config, { log: (l) => log(`[${config.name}] ${l}`) });
+  const auth = config.restapi.authentication;
+  const api = await startApi({
+    view: agent,
+    host: config.restapi.listen.host,
+    port: config.restapi.listen.port,
+    ...(auth?.password !== undefined ? { auth: { username: auth.username, password: auth.password } } : {}),
+    log: (l) => log(`[${config.name}] api: ${l}`),
+  });
+  log(`[${config.name}] REST API on ${api.url}`);
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= (async () => {
+      await agent.stop({ release: true, stopPostgres: true }).catch((e: Error) => log(`[${config.name}] stop: ${e.message}`));
+      await api.close().catch(() => {});
+    })());
+  try {
+    await agent.start();
+    log(`[${config.name}] running as ${agent.role}`);
+    const why = await untilSignal(undefined);
+    log(`[${config.name}] ${why}: stopping`);
+  } finally {
+    await stop();
+  }
+  return 0;
+}
+
+/** Flags given next to --config override the file (Patroni-shaped keys). */
+function overridesFromFlags(flags: Record<string, unknown>): Record<string, unknown> {
+  const set = Object.entries(flags).filter(([, v]) => v !== undefined);
+  if (!set.length) return {};
+  // Reuse the flag mapper on a minimal complete set, then keep only what was given.
+  const o: Record<string, unknown> = {};
+  for (const [k, v] of set) {
+    const s = Array.isArray(v) ? v[v.length - 1] : v;
+    switch (k) {
+      case 'name':
+      case 'scope':
+      case 'namespace':
+        o[k] = s;
+        break;
+      case 'data-dir':
+        o.postgresql = { ...(o.postgresql as object), data_dir: s };
+        break;
+      case 'bin-dir':
+        o.postgresql = { ...(o.postgresql as object), bin_dir: s };
+        break;
+      default:
+        throw new FailoverError('INVALID_OPTION', `--${k} cannot be combined with --config (only --name, --scope, --namespace, --data-dir, --bin-dir override the file)`);
+    }
+  }
+  return o;
+}
