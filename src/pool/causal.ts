@@ -70,7 +70,7 @@ export class CausalTracker {
   readonly #polling = new Map<string, Promise<void>>();
   #closed = false;
   /** Counters for tests and metrics. */
-  readonly stats = { lsnFetches: 0, replayPolls: 0, readsSentToPrimary: 0 };
+  readonly stats = { lsnFetches: 0, replayPolls: 0, readsSentToPrimary: 0, positionsUnknown: 0 };
 
   constructor(mode: ReadYourWrites | undefined, io: CausalIo) {
     this.mode = mode ?? 'lsn';
@@ -145,9 +145,7 @@ export class CausalTracker {
     while (this.#covered < this.#writes) {
       const f = this.#fetching ?? this.#fetchNow();
       await f;
-      if (this.#covered < this.#writes && !this.#fetching) {
-        throw new FailoverError('NO_PRIMARY', 'could not learn the primary WAL position for a causal token');
-      }
+      if (this.#covered < this.#writes && !this.#fetching) break;
     }
     return `${TOKEN_PREFIX}${formatLsn(this.#required)}`;
   }
@@ -169,12 +167,16 @@ export class CausalTracker {
         for (const k of this.#io.standbys()) if ((this.#replayed.get(k) ?? 0n) < this.#required) this.#poll(k);
       },
       () => {
-        // Unknown: reads stay on the primary; the next read or write tries again.
+        // The primary is gone (or unknown) before its position could be read. Holding every read until a new
+        // primary appears would stop reads during a failover; instead the guarantee for these writes becomes
+        // best effort (with asynchronous replication they may be lost with the old primary anyway). Counted.
+        this.stats.positionsUnknown++;
+        if (upTo > this.#covered) this.#covered = upTo;
       },
     );
     this.#fetching = p.finally(() => {
       this.#fetching = undefined;
-      if (this.#covered < this.#writes && this.#covered === upTo) this.#fetch(); // writes completed meanwhile
+      if (this.#covered < this.#writes) this.#fetch(); // writes completed meanwhile
     });
     return this.#fetching;
   }

@@ -65,12 +65,23 @@ export class NodePools {
     return this.#map.values();
   }
 
-  /** Stops handing out sessions to this node; idle ones close now, busy ones on release. */
-  retire(key: string, why: string): void {
+  /**
+   * Stops handing out sessions to this node; idle ones close now, busy ones
+   * on release — or at once with `abortBusy` (the topology says the node is
+   * gone, hung, or no longer what it was): their sockets are destroyed so a
+   * statement stuck on a frozen server fails now (reads are retried, writes
+   * reported as TRANSACTION_RESOLUTION_UNKNOWN) instead of hanging.
+   */
+  retire(key: string, why: string, options: { abortBusy?: boolean } = {}): void {
     const np = this.#map.get(key);
     if (!np) return;
     this.#map.delete(key);
-    debug('retiring sessions to %s: %s', key, why);
+    debug('retiring sessions to %s: %s%s', key, why, options.abortBusy ? ' (aborting busy sessions)' : '');
+    if (options.abortBusy) {
+      // pg-pool keeps every session in `_clients`; a destroyed socket fails the query in flight with a connection error.
+      const clients = (np.pool as unknown as { _clients?: Array<{ connection?: { stream?: { destroy(): void } } }> })._clients ?? [];
+      for (const c of clients) c.connection?.stream?.destroy();
+    }
     const p = np.pool.end().catch(() => {});
     this.#retiring.add(p);
     void p.finally(() => this.#retiring.delete(p));

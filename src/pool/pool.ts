@@ -447,7 +447,7 @@ export class Pool extends EventEmitter {
   }
 
   /** Read-your-writes counters: WAL position fetches, standby replay polls, reads sent to the primary to stay causal. */
-  get causalStats(): Readonly<{ lsnFetches: number; replayPolls: number; readsSentToPrimary: number }> {
+  get causalStats(): Readonly<{ lsnFetches: number; replayPolls: number; readsSentToPrimary: number; positionsUnknown: number }> {
     return { ...this.#causal.stats };
   }
 
@@ -506,7 +506,7 @@ export class Pool extends EventEmitter {
           this.emit('primaryChanged', { previous: old, current: key, source: next.source });
         }
         // Sessions to the old primary may be on a node that is now a standby, or gone: close them.
-        if (old !== undefined) this.#nodes.retire(old, 'no longer the primary');
+        if (old !== undefined) this.#nodes.retire(old, 'no longer the primary', { abortBusy: true });
         if (!key) this.#beginFailover(`primary ${old ?? ''} lost (${next.source})`);
       }
     }
@@ -517,7 +517,7 @@ export class Pool extends EventEmitter {
       const before = previous?.members.find((p) => nodeKey(p) === k);
       if (m.state === 'unreachable' && before && before.state !== 'unreachable') {
         this.emit('nodeDown', { node: k, reason: 'unreachable' });
-        this.#nodes.retire(k, 'unreachable');
+        this.#nodes.retire(k, 'unreachable', { abortBusy: true });
       } else if (m.state !== 'unreachable' && before?.state === 'unreachable') {
         this.#down.delete(k);
         this.emit('nodeUp', { node: k });
