@@ -277,7 +277,7 @@ export class Agent extends EventEmitter implements AgentView {
     if (req.scheduled_at !== undefined) {
       const at = Date.parse(req.scheduled_at);
       if (Number.isNaN(at)) return { status: 400, message: 'Unable to parse scheduled timestamp. It should be in ISO 8601 format' };
-      if (at < Date.now()) return { status: 422 as 400, message: 'Cannot schedule switchover in the past' };
+      if (at < Date.now()) return { status: 400, message: 'Cannot schedule switchover in the past' };
     }
     try {
       await this.dcs.setFailover({ ...(snap.leader ? { leader: snap.leader } : {}), ...(req.candidate ? { member: req.candidate } : {}), ...(req.scheduled_at ? { scheduled_at: req.scheduled_at } : {}) });
@@ -334,14 +334,15 @@ export class Agent extends EventEmitter implements AgentView {
     this.#state = 'initializing new cluster';
     try {
       const dcs = this.config.bootstrap.dcs;
-      await this.postgres.initdb({
+      await this.#withHeartbeat(() => this.postgres.initdb({
         parameters: { ...BASE_PARAMETERS, ...dcs.postgresql.parameters, ...this.config.postgresql.parameters },
         hba: this.config.postgresql.pgHba ?? dcs.postgresql.pgHba ?? this.config.bootstrap.pgHba ?? defaultHba(this.postgres.password !== undefined),
         dataChecksums: true,
         extraArgs: this.config.bootstrap.initdb.filter((a) => a !== '--data-checksums' && a !== '-k'),
-      });
+      }));
       this.#state = 'starting';
-      await this.postgres.start();
+      await this.#withHeartbeat(() => this.postgres.start());
+      if (!(await this.dcs.keepalive())) throw new FailoverError('DCS_ERROR', `${this.name}: etcd unreachable after initdb`);
       await this.#createReplicationUser();
       if (!(await this.dcs.attemptToAcquireLeader())) throw new FailoverError('DCS_ERROR', `${this.name}: could not take the leader key after winning /initialize`);
       this.#holdsLock = true;
@@ -349,7 +350,7 @@ export class Agent extends EventEmitter implements AgentView {
       this.#state = 'running';
       const [row] = await this.postgres.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()');
       await this.dcs.setInitialize(row!.id);
-      await this.dcs.initializeConfig(Object.keys(dcs.raw).length ? dcs.raw : this.#configJson());
+      await this.dcs.initializeConfig(this.#configJson(dcs.raw));
       const snap = await this.dcs.snapshot();
       await this.#publish(await this.#localStatus(), snap);
       await this.#leaderDuties(snap, await this.#localStatus());
@@ -379,10 +380,10 @@ export class Agent extends EventEmitter implements AgentView {
     await this.#publish(undefined, await this.dcs.snapshot()).catch(() => {});
     this.#log(`cloning from leader ${leader} (${addr.host}:${addr.port})`);
     const repl = this.config.postgresql.authentication.replication;
-    await this.postgres.basebackup({ host: addr.host, port: addr.port, user: repl.username }, { timeoutMillis: this.#options.bootstrapTimeoutMillis ?? 300_000 });
+    await this.#withHeartbeat(() => this.postgres.basebackup({ host: addr.host, port: addr.port, user: repl.username }, { timeoutMillis: this.#options.bootstrapTimeoutMillis ?? 300_000 }));
     this.#writeStandby(leader, data);
     this.#state = 'starting';
-    await this.postgres.start();
+    await this.#withHeartbeat(() => this.postgres.start());
     this.#role = 'replica';
     this.#state = 'running';
     this.emit('following', { leader });
@@ -578,7 +579,7 @@ export class Agent extends EventEmitter implements AgentView {
     const inRecovery = await this.postgres.isInRecovery();
     if (inRecovery) {
       this.#log(`promoting (${reason})`);
-      await this.postgres.promote();
+      await this.#withHeartbeat(() => this.postgres.promote());
     }
     this.#role = 'primary';
     this.#state = 'running';
@@ -702,12 +703,12 @@ export class Agent extends EventEmitter implements AgentView {
       const rw = this.config.postgresql.authentication.rewind ?? this.config.postgresql.authentication.superuser;
       const conninfo = `host=${quoteConninfo(addr.host)} port=${addr.port} user=${quoteConninfo(rw.username)} dbname=postgres`;
       this.#log(`pg_rewind from ${leader}`);
-      await this.postgres.rewind(conninfo);
+      await this.#withHeartbeat(() => this.postgres.rewind(conninfo));
       this.#needsRewind = false;
     }
     this.#writeStandby(leader, data);
     this.#state = 'starting';
-    await this.postgres.start();
+    await this.#withHeartbeat(() => this.postgres.start());
     this.#role = 'replica';
     this.#state = 'running';
     this.emit('following', { leader });
@@ -755,6 +756,21 @@ export class Agent extends EventEmitter implements AgentView {
   }
 
   // ---------------------------------------------------------------- helpers
+
+  /**
+   * Keeps the lease alive every `loop_wait` while a long action (initdb,
+   * pg_basebackup, pg_rewind, promote) blocks the loop, so our keys do not
+   * expire under it.
+   */
+  async #withHeartbeat<T>(fn: () => Promise<T>): Promise<T> {
+    const timer = setInterval(() => void this.dcs.keepalive(), Math.max(200, this.#dyn.loopWait * 1000));
+    timer.unref();
+    try {
+      return await fn();
+    } finally {
+      clearInterval(timer);
+    }
+  }
 
   async #publish(local: NodeStatus | undefined, _snap: DcsSnapshot): Promise<void> {
     const pgc = this.config.postgresql.connectAddress;
@@ -840,13 +856,16 @@ export class Agent extends EventEmitter implements AgentView {
     if (this.#dyn.ttl !== this.dcs.ttlSeconds) this.dcs.setTtl(this.#dyn.ttl);
   }
 
-  #configJson(): Record<string, unknown> {
+  /** The `config` key: bootstrap.dcs as given, with the numbers and switches this agent uses typed. */
+  #configJson(raw: Record<string, unknown>): Record<string, unknown> {
+    const rawPg = (raw.postgresql && typeof raw.postgresql === 'object' ? raw.postgresql : {}) as Record<string, unknown>;
     return {
+      ...raw,
       ttl: this.#dyn.ttl,
       loop_wait: this.#dyn.loopWait,
       retry_timeout: this.#dyn.retryTimeout,
       maximum_lag_on_failover: this.#dyn.maxLag,
-      postgresql: { use_slots: this.#dyn.useSlots, use_pg_rewind: this.#dyn.usePgRewind },
+      postgresql: { ...rawPg, use_slots: this.#dyn.useSlots, use_pg_rewind: this.#dyn.usePgRewind },
     };
   }
 

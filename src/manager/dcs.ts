@@ -363,6 +363,7 @@ export class Dcs {
       return await withTimeout(p, this.#callTimeoutMillis + 250);
     } catch (e) {
       if (e instanceof FailoverError) throw e;
+      if (isLeaseGone(e)) this.#dropLease();
       throw new FailoverError('DCS_ERROR', `etcd request failed: ${errorText(e)}`, { cause: e });
     }
   }
