@@ -382,6 +382,7 @@ export class Agent extends EventEmitter implements AgentView {
     const repl = this.config.postgresql.authentication.replication;
     await this.#withHeartbeat(() => this.postgres.basebackup({ host: addr.host, port: addr.port, user: repl.username }, { timeoutMillis: this.#options.bootstrapTimeoutMillis ?? 300_000 }));
     this.#writeStandby(leader, data);
+    if (this.#dyn.useSlots) await this.#waitForSlot(data);
     this.#state = 'starting';
     await this.#withHeartbeat(() => this.postgres.start());
     this.#role = 'replica';
@@ -579,7 +580,9 @@ export class Agent extends EventEmitter implements AgentView {
     const inRecovery = await this.postgres.isInRecovery();
     if (inRecovery) {
       this.#log(`promoting (${reason})`);
-      await this.#withHeartbeat(() => this.postgres.promote());
+      const t0 = Date.now();
+      await this.#withHeartbeat(() => this.#promote());
+      this.#log(`promoted in ${Date.now() - t0} ms`);
     }
     this.#role = 'primary';
     this.#state = 'running';
@@ -596,6 +599,21 @@ export class Agent extends EventEmitter implements AgentView {
     }
     void local;
     this.emit('promoted', { timeline: after?.timeline, reason });
+  }
+
+  /**
+   * Promotes the local standby through `pg_promote(wait => true)` (no process
+   * to spawn), drops the standby settings, and runs the CHECKPOINT that
+   * pg_rewind needs later in the background (writes are accepted before it).
+   */
+  async #promote(): Promise<void> {
+    const seconds = Math.max(10, this.#dyn.ttl * 2);
+    const { rows } = await this.#localPool().query<{ ok: boolean }>('SELECT pg_promote(true, $1) AS ok', [seconds]);
+    if (!rows[0]?.ok) throw new FailoverError('TIMEOUT', `${this.name}: promotion did not finish within ${seconds} s`, { node: this.postgres.name });
+    this.postgres.clearStandbyConfig({ keepSignal: false });
+    void this.#localPool()
+      .query('CHECKPOINT')
+      .catch((e) => this.#log(`checkpoint after promotion: ${errText(e)}`));
   }
 
   /** Appends [old timeline, switch LSN, reason, time, new leader] from the new timeline's history file. */
@@ -705,13 +723,45 @@ export class Agent extends EventEmitter implements AgentView {
       this.#log(`pg_rewind from ${leader}`);
       await this.#withHeartbeat(() => this.postgres.rewind(conninfo));
       this.#needsRewind = false;
+    } else if (this.#needsRewind) {
+      this.#log(`rejoining ${leader} without pg_rewind (use_pg_rewind is off): PostgreSQL will refuse to follow if this node diverged`);
+      this.#needsRewind = false;
     }
     this.#writeStandby(leader, data);
+    if (this.#dyn.useSlots) await this.#waitForSlot(data);
     this.#state = 'starting';
     await this.#withHeartbeat(() => this.postgres.start());
     this.#role = 'replica';
     this.#state = 'running';
     this.emit('following', { leader });
+  }
+
+  /**
+   * Publishes our member key and waits (bounded by two loops) until the leader
+   * has created our slot, so the WAL receiver's first attempt succeeds instead
+   * of retrying after wal_retrieve_retry_interval.
+   */
+  async #waitForSlot(leaderData: MemberData): Promise<void> {
+    const snap = await this.dcs.snapshot().catch(() => undefined);
+    if (snap) await this.#publish(undefined, snap).catch(() => {});
+    const addr = parseConnUrl(leaderData.conn_url);
+    if (!addr) return;
+    const slot = slotNameFor(this.name);
+    const deadline = Date.now() + this.#dyn.loopWait * 2000 + 1000;
+    while (Date.now() < deadline) {
+      const client = new pg.Client({ host: addr.host, port: addr.port, user: this.postgres.superuser, password: this.postgres.password, database: 'postgres', connectionTimeoutMillis: 2000, query_timeout: 2000 });
+      client.on('error', () => {});
+      try {
+        await client.connect();
+        const { rows } = await client.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+        if (rows.length) return;
+      } catch {
+        /* leader busy or gone: the loop will sort it out */
+      } finally {
+        await client.end().catch(() => {});
+      }
+      await sleep(100);
+    }
   }
 
   #writeStandby(leader: string, data: MemberData): void {

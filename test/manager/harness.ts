@@ -64,6 +64,9 @@ export class Harness {
       'retry-timeout': String(this.#o.retryTimeout),
       ...extra,
     });
+    // Patroni's `bootstrap.dcs.postgresql.use_pg_rewind: true` (there is no flag for it).
+    config.bootstrap.dcs.postgresql.usePgRewind = true;
+    config.bootstrap.dcs.raw = { ...config.bootstrap.dcs.raw, postgresql: { use_pg_rewind: true } };
     const { mkdirSync } = await import('node:fs');
     mkdirSync(join(this.dir, name), { recursive: true });
     chmodSync(join(this.dir, name), 0o711);
@@ -144,6 +147,10 @@ export class Harness {
         }
       }
       await this.etcd.stop();
+    }
+    if (process.env.PGFO_KEEP_LOGS) {
+      const { cpSync } = await import('node:fs');
+      cpSync(this.dir, join(process.env.PGFO_KEEP_LOGS, this.scope), { recursive: true, filter: (src) => !/\/(base|global|pg_wal|pg_xact|pg_multixact|pg_subtrans)(\/|$)/.test(src) });
     }
     rmSync(this.dir, { recursive: true, force: true });
   }
