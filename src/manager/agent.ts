@@ -34,6 +34,13 @@ import { run } from './run';
 
 const debug = createDebug('pg-failover:manager');
 
+/**
+ * Settings the agent adds to {@link BASE_PARAMETERS} at initdb (the user's
+ * parameters still win): a WAL receiver that lost its primary retries after
+ * 1 s instead of 5 s, so replicas re-pointed to a new leader stream sooner.
+ */
+export const AGENT_PARAMETERS: Readonly<Record<string, string>> = { wal_retrieve_retry_interval: '1s' };
+
 /** Options beyond the Patroni configuration. */
 export interface AgentOptions {
   /** Word for a primary in the member key: `primary` (Patroni ≥ 4, default) or `master` (Patroni 3). */
@@ -335,7 +342,7 @@ export class Agent extends EventEmitter implements AgentView {
     try {
       const dcs = this.config.bootstrap.dcs;
       await this.#withHeartbeat(() => this.postgres.initdb({
-        parameters: { ...BASE_PARAMETERS, ...dcs.postgresql.parameters, ...this.config.postgresql.parameters },
+        parameters: { ...BASE_PARAMETERS, ...AGENT_PARAMETERS, ...dcs.postgresql.parameters, ...this.config.postgresql.parameters },
         hba: this.config.postgresql.pgHba ?? dcs.postgresql.pgHba ?? this.config.bootstrap.pgHba ?? defaultHba(this.postgres.password !== undefined),
         dataChecksums: true,
         extraArgs: this.config.bootstrap.initdb.filter((a) => a !== '--data-checksums' && a !== '-k'),
