@@ -515,7 +515,10 @@ export class Agent extends EventEmitter implements AgentView {
   /** Leader cycle: switchover requests, slots for members, `status`. */
   async #leaderDuties(snap: DcsSnapshot, local: NodeStatus | undefined): Promise<string> {
     const req = snap.failover;
-    if (req && (!req.leader || req.leader === this.name) && req.member !== this.name) {
+    if (req && ((req.leader && req.leader !== this.name) || req.member === this.name)) {
+      // Stale or pointless request (another leader named, or us as the candidate): clear it, as Patroni does.
+      await this.dcs.clearFailover().catch(() => {});
+    } else if (req) {
       const due = !req.scheduled_at || Date.parse(req.scheduled_at) <= Date.now();
       if (due) return this.#switchover(snap, req.member);
       return `switchover scheduled at ${req.scheduled_at}`;

@@ -97,8 +97,9 @@ export async function isHealthiestNode(input: CandidateInput): Promise<Candidate
     return { ok: false, reason: `lagging ${lastOptime - input.myWalPosition} bytes behind the last leader optime (maximum_lag_on_failover ${input.maximumLagOnFailoverBytes})` };
   }
   // A pending switchover/failover to another member: let that member go first while it is alive.
-  if (request?.member && snap.members.some((m) => m.name === request.member)) {
-    return { ok: false, reason: `waiting for the requested candidate ${request.member}` };
+  const requested = request?.member ? snap.members.find((m) => m.name === request.member) : undefined;
+  if (requested && requested.data.state === 'running' && requested.data.tags?.nofailover !== true) {
+    return { ok: false, reason: `waiting for the requested candidate ${requested.name}` };
   }
   const others = snap.members.filter((m) => m.name !== me);
   const states = await Promise.all(others.map(async (m) => ({ m, state: await input.probe(m.name, m.data) })));
