@@ -529,12 +529,24 @@ export class Agent extends EventEmitter implements AgentView {
     return 'no action. I am the leader with the lock';
   }
 
+  /**
+   * Leader: a physical slot for every other member (Patroni's naming), and,
+   * like Patroni, drops inactive physical slots of members no longer in etcd
+   * so a departed member does not retain WAL forever.
+   */
   async #ensureSlots(snap: DcsSnapshot): Promise<void> {
     const wanted = snap.members.filter((m) => m.name !== this.name).map((m) => slotNameFor(m.name));
-    if (!wanted.length) return;
-    await this.#localPool().query(
-      `SELECT pg_create_physical_replication_slot(s) FROM unnest($1::text[]) AS s WHERE s NOT IN (SELECT slot_name FROM pg_replication_slots)`,
-      [wanted],
+    const pool = this.#localPool();
+    if (wanted.length) {
+      await pool.query(
+        `SELECT pg_create_physical_replication_slot(s) FROM unnest($1::text[]) AS s WHERE s NOT IN (SELECT slot_name FROM pg_replication_slots)`,
+        [wanted],
+      );
+    }
+    await pool.query(
+      `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+        WHERE slot_type = 'physical' AND NOT active AND slot_name <> ALL($1::text[]) AND slot_name <> $2`,
+      [wanted, slotNameFor(this.name)],
     );
   }
 

@@ -79,8 +79,10 @@ describe('agent switchover', () => {
     const present = new Set(rows.map((r) => r.id));
     const lost = acked.filter((id) => !present.has(id));
     expect(lost).toEqual([]);
-    const keys = await h.keys();
-    expect(keys.failover).toBe('{}');
+    const keys = await h.until('failover key cleared', async () => {
+      const k = await h.keys();
+      return k.failover === '{}' ? k : undefined;
+    }, 10_000);
     const history = JSON.parse(keys.history!) as unknown[][];
     expect(history.at(-1)![4]).toBe(second);
   }, 90_000);
@@ -104,4 +106,37 @@ describe('agent switchover', () => {
     const rows = await h.query<{ n: string }>(first, 'SELECT count(*)::text AS n FROM w WHERE id = -1');
     expect(rows[0]!.n).toBe('1');
   }, 90_000);
+});
+
+describe('agent scheduled switchover', () => {
+  const h = new Harness({ scope: 'sched' });
+  let first: string;
+  let second: string;
+
+  beforeAll(async () => {
+    await h.startEtcd();
+    await h.startAll(['n0', 'n1']);
+    first = await h.until('a leader', () => h.leader());
+    second = first === 'n0' ? 'n1' : 'n0';
+  }, 180_000);
+  afterAll(() => h.close(), 120_000);
+
+  it('answers 202, keeps the leader until scheduled_at, then switches', async () => {
+    const at = new Date(Date.now() + 3000);
+    const outcome = await h.agents.get(first)!.requestFailover('switchover', { leader: first, candidate: second, scheduled_at: at.toISOString() });
+    expect(outcome.status).toBe(202);
+    expect(JSON.parse((await h.keys()).failover!)).toEqual({ leader: first, member: second, scheduled_at: at.toISOString() });
+    await sleep(1500);
+    expect(await h.leader()).toBe(first);
+    await h.until('switched', async () => (await h.leader()) === second, 30_000);
+    expect(Date.now()).toBeGreaterThanOrEqual(at.getTime());
+    await h.until('failover key cleared', async () => (await h.keys()).failover === '{}', 10_000);
+  }, 60_000);
+
+  it('drops the slot of a member that left etcd', async () => {
+    const leaving = h.agents.get(first)!;
+    await h.until('old leader streaming', () => leaving.role === 'replica');
+    await leaving.stop({ release: true });
+    await h.until('slot dropped', async () => (await h.query(second, 'SELECT 1 FROM pg_replication_slots')).length === 0, 20_000);
+  }, 60_000);
 });
