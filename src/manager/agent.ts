@@ -31,6 +31,7 @@ import { MANAGER_VERSION, offlineNodeStatus, readNodeStatus } from './node-statu
 import { findPgBinaries, type PgBinaries } from './pg-binaries';
 import { BASE_PARAMETERS, defaultHba, PostgresServer, quoteConninfo, resolveServerUser, slotNameFor } from './postgres';
 import { run } from './run';
+import { applyStandbyNames, chooseSyncStandby, maySyncFailover, standbyNamesFor, streamingStandbys } from './sync';
 
 const debug = createDebug('pg-failover:manager');
 
@@ -81,6 +82,7 @@ interface Dynamic {
   maxLag: number;
   useSlots: boolean;
   usePgRewind: boolean;
+  synchronousMode: boolean;
 }
 
 /**
@@ -114,6 +116,7 @@ export class Agent extends EventEmitter implements AgentView {
   #wakePending = false;
   #fenceTimer: NodeJS.Timeout | undefined;
   #busy: Promise<unknown> = Promise.resolve();
+  #lastSnap: DcsSnapshot | undefined;
 
   private constructor(config: PatroniNodeConfig, options: AgentOptions) {
     super();
@@ -130,6 +133,7 @@ export class Agent extends EventEmitter implements AgentView {
       maxLag: dcsCfg.maximumLagOnFailoverBytes,
       useSlots: dcsCfg.postgresql.useSlots,
       usePgRewind: config.postgresql.usePgRewind ?? dcsCfg.postgresql.usePgRewind,
+      synchronousMode: dcsCfg.synchronousMode,
     };
     const su = config.postgresql.authentication.superuser;
     this.postgres = new PostgresServer({
@@ -245,6 +249,7 @@ export class Agent extends EventEmitter implements AgentView {
       primaryRole: this.#options.primaryRole ?? 'primary',
       tags: this.#tags(),
       dcsLastSeen: this.dcs.lastContactAt ? Math.floor(this.dcs.lastContactAt / 1000) : undefined,
+      syncStandby: this.#dyn.synchronousMode && this.#lastSnap?.sync?.sync_standby === this.name,
     } as const;
     if (this.#state !== 'running' || !this.postgres.isRunning()) {
       return offlineNodeStatus({ ...meta, role: this.#role === 'primary' ? meta.primaryRole : this.#role === 'replica' ? 'replica' : this.#role === 'demoted' ? 'demoted' : 'uninitialized' });
@@ -277,6 +282,9 @@ export class Agent extends EventEmitter implements AgentView {
       if (!cand) return { status: 412, message: 'candidate does not exists' };
       if (req.candidate === snap.leader) return { status: 412, message: `Member ${req.candidate} is already the leader of cluster ${this.scope}` };
       if (cand.data.tags?.nofailover === true) return { status: 412, message: `candidate ${req.candidate} is tagged nofailover` };
+      if (this.#dyn.synchronousMode && snap.sync?.leader && snap.sync.sync_standby !== req.candidate) {
+        return { status: 412, message: 'candidate name does not match with sync_standby' };
+      }
     } else {
       const eligible = snap.members.filter((m) => m.name !== snap.leader && m.data.tags?.nofailover !== true && m.data.state === 'running');
       if (!eligible.length) return { status: 412, message: 'Switchover is not possible: no good candidates have been found' };
@@ -466,6 +474,7 @@ export class Agent extends EventEmitter implements AgentView {
       return this.#dcsUnreachable();
     }
     this.#applyConfig(snap.config);
+    this.#lastSnap = snap;
     const local = await this.#localStatus();
     await this.#publish(local, snap).catch((e) => this.#log(`member key: ${errText(e)}`));
     if (!this.#running) return 'stopping';
@@ -524,9 +533,24 @@ export class Agent extends EventEmitter implements AgentView {
       return `switchover scheduled at ${req.scheduled_at}`;
     }
     if (this.#dyn.useSlots) await this.#ensureSlots(snap).catch((e) => this.#log(`replication slots: ${errText(e)}`));
+    if (this.#dyn.synchronousMode) await this.#manageSync(snap).catch((e) => this.#log(`synchronous standby: ${errText(e)}`));
     const optime = walPosition(local);
     if (optime !== undefined && snap.status?.optime !== optime) await this.dcs.setStatus({ optime }).catch(() => {});
     return 'no action. I am the leader with the lock';
+  }
+
+  /**
+   * Leader, synchronous mode: keep one streaming standby named in both
+   * `synchronous_standby_names` and `sync` (add: PostgreSQL first; remove: key first).
+   */
+  async #manageSync(snap: DcsSnapshot): Promise<void> {
+    const pool = this.#localPool();
+    const plan = chooseSyncStandby(this.name, snap, await streamingStandbys(pool));
+    if (plan.current && plan.current !== plan.standby) await this.dcs.setSync({ leader: this.name, sync_standby: null });
+    if (await applyStandbyNames(pool, standbyNamesFor(plan.standby))) this.#log(`synchronous standby: ${plan.standby ?? 'none'}`);
+    if (snap.sync?.leader !== this.name || (snap.sync.sync_standby ?? null) !== plan.standby || (plan.current && plan.current !== plan.standby)) {
+      await this.dcs.setSync({ leader: this.name, sync_standby: plan.standby });
+    }
   }
 
   /**
@@ -553,6 +577,9 @@ export class Agent extends EventEmitter implements AgentView {
   /** No leader: race for the key when this replica is the healthiest; then promote. */
   async #electionRound(snap: DcsSnapshot, local: NodeStatus | undefined): Promise<string> {
     if (!local || !isReplica(local)) return 'no leader, and PostgreSQL is not running as a replica here';
+    if (this.#dyn.synchronousMode && !maySyncFailover(this.name, snap)) {
+      return `no leader: not racing (synchronous mode: only ${snap.sync?.sync_standby ?? 'nobody'} may be promoted)`;
+    }
     const myPos = walPosition(local) ?? 0;
     const verdict = await isHealthiestNode({
       me: this.name,
@@ -567,6 +594,11 @@ export class Agent extends EventEmitter implements AgentView {
     if (snap.failover?.member === this.name && typeof snap.status?.optime === 'number') await this.#waitForReplay(snap.status.optime);
     if (!(await this.dcs.attemptToAcquireLeader())) return 'no leader: lost the race for the leader key';
     this.#holdsLock = true;
+    if (this.#dyn.synchronousMode) {
+      // Patroni's order: the winner records itself in `sync` before promoting; no standby is synchronous yet.
+      await this.dcs.setSync({ leader: this.name, sync_standby: null });
+      await applyStandbyNames(this.#localPool(), '').catch((e) => this.#log(`synchronous_standby_names: ${errText(e)}`));
+    }
     await this.#becomePrimary(local, snap.failover?.member === this.name ? 'switchover' : 'failover');
     if (snap.failover) await this.dcs.clearFailover().catch(() => {});
     return `promoted self to leader by acquiring session lock (${verdict.reason})`;
@@ -633,6 +665,7 @@ export class Agent extends EventEmitter implements AgentView {
     const { rows } = await this.#localPool().query<{ ok: boolean }>('SELECT pg_promote(true, $1) AS ok', [seconds]);
     if (!rows[0]?.ok) throw new FailoverError('TIMEOUT', `${this.name}: promotion did not finish within ${seconds} s`, { node: this.postgres.name });
     this.postgres.clearStandbyConfig({ keepSignal: false });
+    if (this.#dyn.synchronousMode) await applyStandbyNames(this.#localPool(), '').catch((e) => this.#log(`synchronous_standby_names: ${errText(e)}`));
     void this.#localPool()
       .query('CHECKPOINT')
       .catch((e) => this.#log(`checkpoint after promotion: ${errText(e)}`));
@@ -669,7 +702,10 @@ export class Agent extends EventEmitter implements AgentView {
    * LSN to `status`, release the key.
    */
   async #switchover(snap: DcsSnapshot, member: string | undefined): Promise<string> {
-    const candidates = snap.members.filter((m) => m.name !== this.name && (!member || m.name === member) && m.data.tags?.nofailover !== true);
+    const syncOnly = this.#dyn.synchronousMode && snap.sync?.leader === this.name ? snap.sync.sync_standby : undefined;
+    const candidates = snap.members.filter(
+      (m) => m.name !== this.name && (!member || m.name === member) && (syncOnly === undefined || m.name === syncOnly) && m.data.tags?.nofailover !== true,
+    );
     let chosen: { name: string; data: MemberData; state: PeerState } | undefined;
     for (const m of candidates) {
       const state = await this.#probe(m.data);
@@ -924,6 +960,7 @@ export class Agent extends EventEmitter implements AgentView {
       maxLag: num(config.maximum_lag_on_failover, this.#dyn.maxLag),
       useSlots: typeof pgc.use_slots === 'boolean' ? pgc.use_slots : this.#dyn.useSlots,
       usePgRewind: typeof pgc.use_pg_rewind === 'boolean' ? pgc.use_pg_rewind : this.#dyn.usePgRewind,
+      synchronousMode: config.synchronous_mode === undefined ? this.#dyn.synchronousMode : config.synchronous_mode === true || config.synchronous_mode === 'on' || config.synchronous_mode === 'true',
     };
     if (this.#dyn.ttl !== this.dcs.ttlSeconds) this.dcs.setTtl(this.#dyn.ttl);
   }
@@ -937,6 +974,7 @@ export class Agent extends EventEmitter implements AgentView {
       loop_wait: this.#dyn.loopWait,
       retry_timeout: this.#dyn.retryTimeout,
       maximum_lag_on_failover: this.#dyn.maxLag,
+      ...(this.#dyn.synchronousMode ? { synchronous_mode: true } : {}),
       postgresql: { ...rawPg, use_slots: this.#dyn.useSlots, use_pg_rewind: this.#dyn.usePgRewind },
     };
   }

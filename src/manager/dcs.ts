@@ -284,6 +284,11 @@ export class Dcs {
     await this.#put(KEYS.failover, JSON.stringify(req));
   }
 
+  /** Writes `sync` (`{leader, sync_standby}`), synchronous mode. */
+  async setSync(value: { leader: string; sync_standby: string | null }): Promise<void> {
+    await this.#put(KEYS.sync, JSON.stringify(value));
+  }
+
   /** Clears `failover` the way Patroni 3 leaves it: `{}`. */
   async clearFailover(): Promise<void> {
     await this.#put(KEYS.failover, '{}');

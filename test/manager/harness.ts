@@ -81,8 +81,8 @@ export class Harness {
     return agent;
   }
 
-  async startAll(names: string[]): Promise<Agent[]> {
-    const agents = await Promise.all(names.map((n) => this.agent(n)));
+  async startAll(names: string[], extra: Record<string, string | boolean> = {}): Promise<Agent[]> {
+    const agents = await Promise.all(names.map((n) => this.agent(n, extra)));
     await Promise.all(agents.map((a) => a.start()));
     return agents;
   }
@@ -149,8 +149,13 @@ export class Harness {
       await this.etcd.stop();
     }
     if (process.env.PGFO_KEEP_LOGS) {
+      // Post-mortem copy of logs and config (not data, not sockets).
       const { cpSync } = await import('node:fs');
-      cpSync(this.dir, join(process.env.PGFO_KEEP_LOGS, this.scope), { recursive: true, filter: (src) => !/\/(base|global|pg_wal|pg_xact|pg_multixact|pg_subtrans)(\/|$)/.test(src) });
+      try {
+        cpSync(this.dir, join(process.env.PGFO_KEEP_LOGS, this.scope), { recursive: true, filter: (src) => !/\/(base|global|pg_wal|pg_xact|pg_multixact|pg_subtrans)(\/|$)|\.s\.PGSQL/.test(src) });
+      } catch {
+        /* best effort */
+      }
     }
     rmSync(this.dir, { recursive: true, force: true });
   }
