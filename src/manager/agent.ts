@@ -117,6 +117,7 @@ export class Agent extends EventEmitter implements AgentView {
   #fenceTimer: NodeJS.Timeout | undefined;
   #busy: Promise<unknown> = Promise.resolve();
   #lastSnap: DcsSnapshot | undefined;
+  #noLeaderSince: number | undefined;
 
   private constructor(config: PatroniNodeConfig, options: AgentOptions) {
     super();
@@ -213,7 +214,8 @@ export class Agent extends EventEmitter implements AgentView {
     if (this.#fenceTimer) clearInterval(this.#fenceTimer);
     this.#fenceTimer = undefined;
     this.#wakeUp();
-    if (release) await Promise.race([this.#loopDone, sleep(10_000)]);
+    // Let the current cycle finish (bounded) so nothing acts after stop() returns; a crash-like stop still releases nothing.
+    await Promise.race([this.#loopDone, sleep(release ? 10_000 : 5_000)]);
     if (stopPostgres) {
       await this.postgres.stop('fast').catch((e) => this.#log(`stop: ${errText(e)}`));
       this.#state = 'stopped';
@@ -494,6 +496,7 @@ export class Agent extends EventEmitter implements AgentView {
     }
 
     this.#holdsLock = false;
+    if (snap.leader !== undefined) this.#noLeaderSince = undefined;
     if (snap.leader === undefined) {
       if (this.#role === 'primary' && local && !isReplica(local)) {
         // Running as a primary without the key (e.g. it expired): take it back or step down.
@@ -503,6 +506,18 @@ export class Agent extends EventEmitter implements AgentView {
         }
         await this.#demote('someone else took the leader key');
         return 'demoted: no leader key';
+      }
+      this.#noLeaderSince ??= Date.now();
+      if (!local && !this.postgres.isRunning() && (this.#role === 'demoted' || this.#role === 'replica') && Date.now() - this.#noLeaderSince > this.#dyn.ttl * 1000) {
+        // Nobody has led for a whole ttl (e.g. a switchover candidate died): start read-only so this node can take part.
+        this.#log('no leader for a whole ttl: starting PostgreSQL read-only to join the election');
+        this.postgres.writeStandbyConfig({ primaryConninfo: '' });
+        this.#following = undefined;
+        this.#state = 'starting';
+        await this.#withHeartbeat(() => this.postgres.start());
+        this.#role = 'replica';
+        this.#state = 'running';
+        return 'started read-only: no leader';
       }
       return this.#electionRound(snap, local);
     }
@@ -755,7 +770,7 @@ export class Agent extends EventEmitter implements AgentView {
     const leader = snap.leader!;
     const data = snap.members.find((m) => m.name === leader)?.data;
     if (!data?.conn_url) return `following ${leader}: its member key is not there yet`;
-    if (!this.postgres.isRunning() || this.#role === 'demoted') {
+    if (!this.postgres.isRunning() || this.#role === 'demoted' || this.#needsRewind) {
       await this.#rejoin(leader, data);
       return `rejoined as a replica of ${leader}`;
     }
