@@ -910,7 +910,7 @@ export class Agent extends EventEmitter implements AgentView {
     if (local?.xlog) {
       if ('location' in local.xlog) data.xlog_location = local.xlog.location;
       else {
-        data.xlog_location = local.xlog.replayed_location;
+        data.xlog_location = walPosition(local);
         if (local.xlog.received_location !== undefined) data.receive_lsn = local.xlog.received_location;
         if (local.xlog.replayed_location !== undefined) data.replay_lsn = local.xlog.replayed_location;
         if (local.replication_state) data.replication_state = local.replication_state;
