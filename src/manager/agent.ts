@@ -339,7 +339,7 @@ export class Agent extends EventEmitter implements AgentView {
       }
       const leader = snap.leader ? snap.members.find((m) => m.name === snap.leader) : undefined;
       if (leader && leader.data.state === 'running' && leader.data.conn_url) return this.#cloneFrom(snap.leader!, leader.data);
-      await this.#publish(undefined, snap).catch(() => {});
+      await this.#publish(undefined).catch(() => {});
       this.#log(`waiting for a leader to bootstrap from`);
       await this.#sleepOrWake(1000);
     }
@@ -369,7 +369,7 @@ export class Agent extends EventEmitter implements AgentView {
       await this.dcs.setInitialize(row!.id);
       await this.dcs.initializeConfig(this.#configJson(dcs.raw));
       const snap = await this.dcs.snapshot();
-      await this.#publish(await this.#localStatus(), snap);
+      await this.#publish(await this.#localStatus());
       await this.#leaderDuties(snap, await this.#localStatus());
       this.#log(`initialized a new cluster (system identifier ${row!.id})`);
     } catch (e) {
@@ -394,7 +394,7 @@ export class Agent extends EventEmitter implements AgentView {
   async #cloneFrom(leader: string, data: MemberData): Promise<void> {
     const addr = parseConnUrl(data.conn_url)!;
     this.#state = 'creating replica';
-    await this.#publish(undefined, await this.dcs.snapshot()).catch(() => {});
+    await this.#publish(undefined).catch(() => {});
     this.#log(`cloning from leader ${leader} (${addr.host}:${addr.port})`);
     const repl = this.config.postgresql.authentication.replication;
     await this.#withHeartbeat(() => this.postgres.basebackup({ host: addr.host, port: addr.port, user: repl.username }, { timeoutMillis: this.#options.bootstrapTimeoutMillis ?? 300_000 }));
@@ -478,7 +478,7 @@ export class Agent extends EventEmitter implements AgentView {
     this.#applyConfig(snap.config);
     this.#lastSnap = snap;
     const local = await this.#localStatus();
-    await this.#publish(local, snap).catch((e) => this.#log(`member key: ${errText(e)}`));
+    await this.#publish(local).catch((e) => this.#log(`member key: ${errText(e)}`));
     if (!this.#running) return 'stopping';
 
     if (snap.leader === this.name) {
@@ -489,7 +489,7 @@ export class Agent extends EventEmitter implements AgentView {
       }
       this.#holdsLock = true;
       if (this.#role !== 'primary' || !local || isReplica(local)) {
-        await this.#becomePrimary(local, 'I had the leader key');
+        await this.#becomePrimary('I had the leader key');
         return 'promoted self to leader because I had the session lock';
       }
       return this.#leaderDuties(snap, local);
@@ -527,7 +527,7 @@ export class Agent extends EventEmitter implements AgentView {
       await this.#demote(`${snap.leader} holds the leader key`);
       return `demoted self because ${snap.leader} is the leader`;
     }
-    return this.#follow(snap, local);
+    return this.#follow(snap);
   }
 
   #dcsUnreachable(): string {
@@ -614,7 +614,7 @@ export class Agent extends EventEmitter implements AgentView {
       await this.dcs.setSync({ leader: this.name, sync_standby: null });
       await applyStandbyNames(this.#localPool(), '').catch((e) => this.#log(`synchronous_standby_names: ${errText(e)}`));
     }
-    await this.#becomePrimary(local, snap.failover?.member === this.name ? 'switchover' : 'failover');
+    await this.#becomePrimary(snap.failover?.member === this.name ? 'switchover' : 'failover');
     if (snap.failover) await this.dcs.clearFailover().catch(() => {});
     return `promoted self to leader by acquiring session lock (${verdict.reason})`;
   }
@@ -631,7 +631,7 @@ export class Agent extends EventEmitter implements AgentView {
     this.#log(`switchover: replay did not reach ${lsn} in time; promoting anyway`);
   }
 
-  async #becomePrimary(local: NodeStatus | undefined, reason: string): Promise<void> {
+  async #becomePrimary(reason: string): Promise<void> {
     if (!this.postgres.isRunning()) {
       if (existsSync(join(this.postgres.dataDir, 'standby.signal'))) {
         this.postgres.writeStandbyConfig({ primaryConninfo: '' });
@@ -661,12 +661,11 @@ export class Agent extends EventEmitter implements AgentView {
     if (inRecovery) await this.#recordHistory(after?.timeline, reason).catch((e) => this.#log(`history: ${errText(e)}`));
     const snap = await this.dcs.snapshot().catch(() => undefined);
     if (snap) {
-      await this.#publish(after, snap).catch(() => {});
+      await this.#publish(after).catch(() => {});
       if (this.#dyn.useSlots) await this.#ensureSlots(snap).catch(() => {});
       const optime = walPosition(after);
       if (optime !== undefined) await this.dcs.setStatus({ optime }).catch(() => {});
     }
-    void local;
     this.emit('promoted', { timeline: after?.timeline, reason });
   }
 
@@ -694,9 +693,10 @@ export class Agent extends EventEmitter implements AgentView {
     const lines = (row?.t ?? '').split('\n').filter((l) => /^\d+\s/.test(l));
     const last = lines[lines.length - 1];
     if (!last) return;
-    const [tli, lsn] = last.split(/\s+/);
+    const [tli, lsn, ...why] = last.split(/\s+/);
     const snap = await this.dcs.snapshot();
-    const history = [...snap.history, [Number(tli), lsnToNumber(lsn!), reason === 'switchover' ? 'no recovery target specified' : 'no recovery target specified', new Date().toISOString(), this.name]];
+    // Like Patroni: [old timeline, switch LSN, the history file's reason, time, new leader].
+    const history = [...snap.history, [Number(tli), lsnToNumber(lsn!), why.join(' ') || reason, new Date().toISOString(), this.name]];
     await this.dcs.setHistory(history);
   }
 
@@ -766,7 +766,7 @@ export class Agent extends EventEmitter implements AgentView {
   }
 
   /** Replica cycle: make sure PostgreSQL runs and streams from the current leader. */
-  async #follow(snap: DcsSnapshot, local: NodeStatus | undefined): Promise<string> {
+  async #follow(snap: DcsSnapshot): Promise<string> {
     const leader = snap.leader!;
     const data = snap.members.find((m) => m.name === leader)?.data;
     if (!data?.conn_url) return `following ${leader}: its member key is not there yet`;
@@ -781,7 +781,6 @@ export class Agent extends EventEmitter implements AgentView {
       this.emit('following', { leader });
       return `changed primary_conninfo to ${leader}`;
     }
-    void local;
     return `no action. I am a secondary and I am following a leader ${leader}`;
   }
 
@@ -815,8 +814,7 @@ export class Agent extends EventEmitter implements AgentView {
    * of retrying after wal_retrieve_retry_interval.
    */
   async #waitForSlot(leaderData: MemberData): Promise<void> {
-    const snap = await this.dcs.snapshot().catch(() => undefined);
-    if (snap) await this.#publish(undefined, snap).catch(() => {});
+    await this.#publish(undefined).catch(() => {});
     const addr = parseConnUrl(leaderData.conn_url);
     if (!addr) return;
     const slot = slotNameFor(this.name);
@@ -895,7 +893,8 @@ export class Agent extends EventEmitter implements AgentView {
     }
   }
 
-  async #publish(local: NodeStatus | undefined, _snap: DcsSnapshot): Promise<void> {
+  /** Publishes `members/<name>` (Patroni's fields) from the local status; only changed content is written. */
+  async #publish(local: NodeStatus | undefined): Promise<void> {
     const pgc = this.config.postgresql.connectAddress;
     const api = this.config.restapi.connectAddress;
     const role =
