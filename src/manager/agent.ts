@@ -870,9 +870,15 @@ export class Agent extends EventEmitter implements AgentView {
       });
   }
 
-  /** How long after the last renewal a primary fences itself: `ttl - retry_timeout` (≥ `loop_wait + retry_timeout` when Patroni's rule holds). */
+  /**
+   * How long after the last renewal a primary fences itself: `ttl - retry_timeout`
+   * (≥ `loop_wait + retry_timeout` when Patroni's rule holds), with `ttl` the
+   * smaller of the configured one and the live lease's (a `ttl` change applies
+   * to the next lease only).
+   */
   fenceAfterMillis(): number {
-    const { ttl, retryTimeout, loopWait } = this.#dyn;
+    const { retryTimeout, loopWait } = this.#dyn;
+    const ttl = Math.min(this.#dyn.ttl, this.dcs.leaseTtlSeconds ?? this.#dyn.ttl);
     return Math.max(Math.min(ttl - retryTimeout, ttl - loopWait - 0.5), 1) * 1000;
   }
 

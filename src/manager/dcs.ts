@@ -62,6 +62,7 @@ export class Dcs {
   readonly #callTimeoutMillis: number;
   #lease: Lease | undefined;
   #leaseId: string | undefined;
+  #leaseTtlSeconds: number | undefined;
   #lastKeepaliveOkAt = 0;
   #lastContactAt = 0;
   #memberJson: string | undefined;
@@ -144,6 +145,11 @@ export class Dcs {
     }
   }
 
+  /** TTL in seconds of the lease in use (a `ttl` change applies to the next lease only); undefined before the first grant. */
+  get leaseTtlSeconds(): number | undefined {
+    return this.#leaseTtlSeconds;
+  }
+
   /** Changes the TTL used for the next lease (after `config` changed `ttl`). */
   setTtl(ttlSeconds: number): void {
     this.#ttlSeconds = ttlSeconds;
@@ -159,6 +165,7 @@ export class Dcs {
       throw e;
     }
     this.#lease = lease;
+    this.#leaseTtlSeconds = this.#ttlSeconds;
     this.#memberLease = undefined;
     this.#lastContactAt = Date.now();
     debug('%s: granted lease %s ttl %d', this.name, this.#leaseId, this.#ttlSeconds);
