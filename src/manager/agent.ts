@@ -185,7 +185,8 @@ export class Agent extends EventEmitter implements AgentView {
   async start(): Promise<void> {
     if (this.#running) return;
     this.#running = true;
-    await this.dcs.watch((key, kind) => {
+    // Not awaited: with etcd down, creating a watch waits for it; the loop polls meanwhile.
+    void this.dcs.watch((key, kind) => {
       if (key === 'leader' || key === 'failover' || key === 'config' || key === 'sync' || (kind === 'delete' && key.startsWith('members/'))) this.#wakeUp();
     });
     const interval = this.#options.fenceCheckIntervalMillis ?? 100;
@@ -318,19 +319,22 @@ export class Agent extends EventEmitter implements AgentView {
   async #bootstrap(): Promise<void> {
     const deadline = Date.now() + (this.#options.bootstrapTimeoutMillis ?? 300_000);
     const hasData = existsSync(join(this.postgres.dataDir, 'PG_VERSION'));
+    let waitingFor = 'a leader to clone from';
     while (this.#running) {
-      if (Date.now() > deadline) throw new FailoverError('TIMEOUT', `${this.name}: bootstrap did not finish in time`);
-      if (!(await this.dcs.keepalive())) {
-        await sleep(500);
-        continue;
+      if (Date.now() > deadline) {
+        const code = waitingFor === 'etcd' ? 'DCS_ERROR' : 'TIMEOUT';
+        throw new FailoverError(code, `${this.name}: bootstrap did not finish in time (waiting for ${waitingFor})`, { detail: { etcd: this.config.etcd.hosts } });
       }
       let snap: DcsSnapshot;
       try {
+        if (!(await this.dcs.keepalive())) throw new FailoverError('DCS_ERROR', 'keepalive failed');
         snap = await this.dcs.snapshot();
       } catch {
+        waitingFor = 'etcd';
         await sleep(500);
         continue;
       }
+      waitingFor = 'a leader to clone from';
       this.#applyConfig(snap.config);
       if (hasData) return this.#startExisting(snap);
       if (snap.initialize === undefined) {

@@ -313,6 +313,8 @@ export class Dcs {
       try {
         const watcher = await this.client.watch().prefix(this.prefix).create();
         if (this.#watchClosed || this.#closed) {
+          watcher.removeAllListeners();
+          watcher.on('error', () => {});
           await watcher.cancel().catch(() => {});
           return;
         }
@@ -323,6 +325,8 @@ export class Dcs {
           debug('%s: watch error %s; re-watching', this.name, errorText(e));
           this.#watcher = undefined;
           watcher.removeAllListeners();
+          watcher.on('error', () => {}); // a dropped watcher must not crash the process with a late 'error'
+          void watcher.cancel().catch(() => {});
           setTimeout(() => void start(), 500).unref();
         });
       } catch (e) {
