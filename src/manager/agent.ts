@@ -1,0 +1,1058 @@
+/**
+ * The HA agent: one per PostgreSQL node, Patroni-compatible. It bootstraps
+ * through the `/initialize` race, then runs the HA loop every `loop_wait`
+ * seconds and at once when etcd reports a change of `leader`, `failover` or
+ * `config`. Each cycle loads one snapshot of the cluster, decides, acts, and
+ * returns a human-readable status line (Patroni's `run_cycle`).
+ *
+ * Safety rules:
+ * - the leader key is taken only by an etcd transaction on create_revision 0;
+ * - a primary that has not renewed its lease for `ttl - retry_timeout` seconds
+ *   stops PostgreSQL (immediate) on its own clock, before the lease can expire
+ *   (fencing: no two writable primaries);
+ * - a primary that finds the key held by someone else stops at once and
+ *   rejoins as a replica with pg_rewind.
+ *
+ * The member key's `role` for a primary is `primary` (Patroni ≥ 4) unless the
+ * `primaryRole: 'master'` option asks for Patroni 3's word.
+ */
+import { EventEmitter } from 'node:events';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import createDebug from 'debug';
+import { FailoverError } from '../errors';
+import type { AgentView, DcsSnapshot, FailoverOutcome, FailoverRequest, MemberData, NodeStatus } from './agent-view';
+import { isHealthiestNode, parseConnUrl, probePeer, type PeerState } from './candidate';
+import type { PatroniNodeConfig } from './config';
+import { Dcs } from './dcs';
+import { MANAGER_VERSION, offlineNodeStatus, readNodeStatus } from './node-status';
+import { findPgBinaries, type PgBinaries } from './pg-binaries';
+import { BASE_PARAMETERS, defaultHba, PostgresServer, quoteConninfo, resolveServerUser, slotNameFor } from './postgres';
+import { run } from './run';
+import { applyStandbyNames, chooseSyncStandby, maySyncFailover, standbyNamesFor, streamingStandbys } from './sync';
+
+const debug = createDebug('pg-failover:manager');
+
+/**
+ * Settings the agent adds to {@link BASE_PARAMETERS} at initdb (the user's
+ * parameters still win): a WAL receiver that lost its primary retries after
+ * 1 s instead of 5 s, so replicas re-pointed to a new leader stream sooner.
+ */
+export const AGENT_PARAMETERS: Readonly<Record<string, string>> = { wal_retrieve_retry_interval: '1s' };
+
+/** Options beyond the Patroni configuration. */
+export interface AgentOptions {
+  /** Word for a primary in the member key: `primary` (Patroni ≥ 4, default) or `master` (Patroni 3). */
+  primaryRole?: 'primary' | 'master';
+  /** OS user for PostgreSQL when running as root (default `postgres` / PGFAILOVER_RUN_AS). */
+  runAs?: string;
+  binaries?: PgBinaries;
+  /** Receives one line per decision (the cycle's status line, actions, warnings). */
+  log?: (line: string) => void;
+  /** Bound on bootstrap (initdb or clone). Default 300 000 ms. */
+  bootstrapTimeoutMillis?: number;
+  /** How often the fencing watchdog checks the lease age. Default 100 ms. */
+  fenceCheckIntervalMillis?: number;
+}
+
+/** What this node is doing, from the agent's point of view. */
+export type AgentRole = 'uninitialized' | 'primary' | 'replica' | 'demoted' | 'stopped';
+
+/** Typed events of {@link Agent}. */
+export interface AgentEvents {
+  /** After every HA cycle, with its status line. */
+  cycle: [line: string];
+  /** This node was promoted and holds the leader key. */
+  promoted: [info: { timeline: number | undefined; reason: string }];
+  /** This node stopped being a writable primary (`reason`: lost the key, switchover, fenced). */
+  demoted: [info: { reason: string }];
+  /** The fencing watchdog stopped PostgreSQL because the lease could not be renewed in time. */
+  fenced: [info: { leaseAgeMillis: number }];
+  /** This replica now streams from `leader`. */
+  following: [info: { leader: string }];
+}
+
+/** Dynamic settings as the cycle uses them (from the `config` key, falling back to bootstrap.dcs). */
+interface Dynamic {
+  ttl: number;
+  loopWait: number;
+  retryTimeout: number;
+  maxLag: number;
+  useSlots: boolean;
+  usePgRewind: boolean;
+  synchronousMode: boolean;
+}
+
+/**
+ * A Patroni-compatible HA agent for one node.
+ *
+ * @example
+ * const agent = Agent.create(config);
+ * await agent.start();           // bootstraps or joins, then runs the HA loop
+ * agent.on('promoted', ({ timeline }) => console.log('leader now, timeline', timeline));
+ * await agent.stop({ release: true });
+ */
+export class Agent extends EventEmitter implements AgentView {
+  readonly config: PatroniNodeConfig;
+  readonly name: string;
+  readonly scope: string;
+  readonly namespace: string;
+  readonly postgres: PostgresServer;
+  readonly dcs: Dcs;
+  readonly #options: AgentOptions;
+  #role: AgentRole = 'uninitialized';
+  #state = 'stopped';
+  #holdsLock = false;
+  #following: string | undefined;
+  #needsRewind = false;
+  #lastCycleAt = 0;
+  #dyn: Dynamic;
+  #pool: pg.Pool | undefined;
+  #running = false;
+  #loopDone: Promise<void> | undefined;
+  #wake: (() => void) | undefined;
+  #wakePending = false;
+  #fenceTimer: NodeJS.Timeout | undefined;
+  #busy: Promise<unknown> = Promise.resolve();
+  #lastSnap: DcsSnapshot | undefined;
+  #noLeaderSince: number | undefined;
+
+  private constructor(config: PatroniNodeConfig, options: AgentOptions) {
+    super();
+    this.config = config;
+    this.#options = options;
+    this.name = config.name;
+    this.scope = config.scope;
+    this.namespace = config.namespace;
+    const dcsCfg = config.bootstrap.dcs;
+    this.#dyn = {
+      ttl: dcsCfg.ttlSeconds,
+      loopWait: dcsCfg.loopWaitSeconds,
+      retryTimeout: dcsCfg.retryTimeoutSeconds,
+      maxLag: dcsCfg.maximumLagOnFailoverBytes,
+      useSlots: dcsCfg.postgresql.useSlots,
+      usePgRewind: config.postgresql.usePgRewind ?? dcsCfg.postgresql.usePgRewind,
+      synchronousMode: dcsCfg.synchronousMode,
+    };
+    const su = config.postgresql.authentication.superuser;
+    this.postgres = new PostgresServer({
+      dataDir: config.postgresql.dataDir,
+      port: config.postgresql.listen.port,
+      host: config.postgresql.connectAddress.host,
+      binaries: options.binaries ?? findPgBinaries(config.postgresql.binDir ? { bindir: config.postgresql.binDir } : {}),
+      user: resolveServerUser(options.runAs),
+      superuser: su.username,
+      ...(su.password !== undefined ? { password: su.password } : {}),
+    });
+    const etcdAuth = config.etcd.authentication;
+    this.dcs = new Dcs({
+      hosts: config.etcd.hosts,
+      protocol: config.etcd.protocol,
+      namespace: config.namespace,
+      scope: config.scope,
+      name: config.name,
+      ttlSeconds: this.#dyn.ttl,
+      callTimeoutMillis: Math.max(500, (this.#dyn.retryTimeout * 1000) / 2),
+      ...(etcdAuth?.password !== undefined ? { auth: { username: etcdAuth.username, password: etcdAuth.password } } : {}),
+    });
+  }
+
+  /** Creates an agent for one node; nothing runs until {@link start}. */
+  static create(config: PatroniNodeConfig, options: AgentOptions = {}): Agent {
+    return new Agent(config, options);
+  }
+
+  override on<E extends keyof AgentEvents>(event: E, listener: (...args: AgentEvents[E]) => void): this {
+    return super.on(event, listener as (...args: unknown[]) => void);
+  }
+
+  override emit<E extends keyof AgentEvents>(event: E, ...args: AgentEvents[E]): boolean {
+    return super.emit(event, ...args);
+  }
+
+  /** What the agent thinks this node is. */
+  get role(): AgentRole {
+    return this.#role;
+  }
+
+  /**
+   * Joins the cluster: bootstraps (wins `/initialize`: initdb + primary) or
+   * clones from the leader, or starts an existing data directory; then starts
+   * the HA loop and the fencing watchdog. Resolves once PostgreSQL runs in its role.
+   */
+  async start(): Promise<void> {
+    if (this.#running) return;
+    this.#running = true;
+    // Not awaited: with etcd down, creating a watch waits for it; the loop polls meanwhile.
+    void this.dcs.watch((key, kind) => {
+      if (key === 'leader' || key === 'failover' || key === 'config' || key === 'sync' || (kind === 'delete' && key.startsWith('members/'))) this.#wakeUp();
+    });
+    const interval = this.#options.fenceCheckIntervalMillis ?? 100;
+    this.#fenceTimer = setInterval(() => this.#checkFence(), interval);
+    this.#fenceTimer.unref();
+    try {
+      await this.#bootstrap();
+    } catch (e) {
+      await this.stop({ release: false, stopPostgres: false });
+      throw e;
+    }
+    this.#loopDone = this.#loop();
+  }
+
+  /**
+   * Stops the agent. `release` (default true) stops PostgreSQL (fast) when it is
+   * the primary, then revokes the lease so `leader` and the member key vanish at
+   * once; `release: false` stops talking to etcd without any of that (like a
+   * crashed manager: keys expire after `ttl`). `stopPostgres` (default = release)
+   * stops PostgreSQL whatever its role.
+   */
+  async stop(options: { release?: boolean; stopPostgres?: boolean } = {}): Promise<void> {
+    const release = options.release ?? true;
+    const stopPostgres = options.stopPostgres ?? release;
+    this.#running = false;
+    if (this.#fenceTimer) clearInterval(this.#fenceTimer);
+    this.#fenceTimer = undefined;
+    this.#wakeUp();
+    // Let the current cycle finish (bounded) so nothing acts after stop() returns; a crash-like stop still releases nothing.
+    await Promise.race([this.#loopDone, sleep(release ? 10_000 : 5_000)]);
+    if (stopPostgres) {
+      await this.postgres.stop('fast').catch((e) => this.#log(`stop: ${errText(e)}`));
+      this.#state = 'stopped';
+      this.#role = 'stopped';
+    }
+    if (release && this.#holdsLock) await this.dcs.releaseLeader().catch(() => false);
+    this.#holdsLock = false;
+    await this.dcs.close({ release });
+    const pool = this.#pool;
+    this.#pool = undefined;
+    await pool?.end().catch(() => {});
+  }
+
+  // ---------------------------------------------------------------- AgentView
+
+  isLeader(): boolean {
+    return this.#holdsLock && this.#role === 'primary';
+  }
+
+  lastCycleAt(): number {
+    return this.#lastCycleAt;
+  }
+
+  ttlSeconds(): number {
+    return this.#dyn.ttl;
+  }
+
+  async status(): Promise<NodeStatus> {
+    const meta = {
+      name: this.name,
+      scope: this.scope,
+      state: this.#state,
+      primaryRole: this.#options.primaryRole ?? 'primary',
+      tags: this.#tags(),
+      dcsLastSeen: this.dcs.lastContactAt ? Math.floor(this.dcs.lastContactAt / 1000) : undefined,
+      syncStandby: this.#dyn.synchronousMode && this.#lastSnap?.sync?.sync_standby === this.name,
+    } as const;
+    if (this.#state !== 'running' || !this.postgres.isRunning()) {
+      return offlineNodeStatus({ ...meta, role: this.#role === 'primary' ? meta.primaryRole : this.#role === 'replica' ? 'replica' : this.#role === 'demoted' ? 'demoted' : 'uninitialized' });
+    }
+    try {
+      return await readNodeStatus(this.#localPool(), meta);
+    } catch {
+      return offlineNodeStatus({ ...meta, role: this.#role === 'primary' ? meta.primaryRole : 'replica' });
+    }
+  }
+
+  cluster(): Promise<DcsSnapshot> {
+    return this.dcs.snapshot();
+  }
+
+  /** Validates a switchover/failover like Patroni's API, writes `failover`, and waits for the outcome (unless scheduled). */
+  async requestFailover(kind: 'switchover' | 'failover', req: FailoverRequest): Promise<FailoverOutcome> {
+    if (kind === 'failover' && !req.candidate) return { status: 400, message: 'Failover could be performed only to a specific candidate' };
+    if (kind === 'switchover' && !req.leader) return { status: 400, message: 'Switchover could be performed only from a specific leader' };
+    let snap: DcsSnapshot;
+    try {
+      snap = await this.dcs.snapshot();
+    } catch {
+      return { status: 503, message: 'DCS is not accessible' };
+    }
+    if (kind === 'switchover' && !snap.leader) return { status: 412, message: 'Switchover is not possible: cluster does not have a leader' };
+    if (req.leader && req.leader !== snap.leader) return { status: 412, message: `leader name does not match` };
+    if (req.candidate) {
+      const cand = snap.members.find((m) => m.name === req.candidate);
+      if (!cand) return { status: 412, message: 'candidate does not exists' };
+      if (req.candidate === snap.leader) return { status: 412, message: `Member ${req.candidate} is already the leader of cluster ${this.scope}` };
+      if (cand.data.tags?.nofailover === true) return { status: 412, message: `candidate ${req.candidate} is tagged nofailover` };
+      if (this.#dyn.synchronousMode && snap.sync?.leader && snap.sync.sync_standby !== req.candidate) {
+        return { status: 412, message: 'candidate name does not match with sync_standby' };
+      }
+    } else {
+      const eligible = snap.members.filter((m) => m.name !== snap.leader && m.data.tags?.nofailover !== true && m.data.state === 'running');
+      if (!eligible.length) return { status: 412, message: 'Switchover is not possible: no good candidates have been found' };
+    }
+    if (req.scheduled_at !== undefined) {
+      const at = Date.parse(req.scheduled_at);
+      if (Number.isNaN(at)) return { status: 400, message: 'Unable to parse scheduled timestamp. It should be in ISO 8601 format' };
+      if (at < Date.now()) return { status: 400, message: 'Cannot schedule switchover in the past' };
+    }
+    try {
+      await this.dcs.setFailover({ ...(snap.leader ? { leader: snap.leader } : {}), ...(req.candidate ? { member: req.candidate } : {}), ...(req.scheduled_at ? { scheduled_at: req.scheduled_at } : {}) });
+    } catch {
+      return { status: 503, message: 'DCS is not accessible' };
+    }
+    if (req.scheduled_at) return { status: 202, message: `${kind === 'switchover' ? 'Switchover' : 'Failover'} scheduled` };
+    const deadline = Date.now() + (this.#dyn.ttl + this.#dyn.loopWait * 2 + 30) * 1000;
+    while (Date.now() < deadline) {
+      await sleep(200);
+      const now = await this.dcs.snapshot().catch(() => undefined);
+      if (!now?.leader || now.leader === snap.leader) continue;
+      if (req.candidate && now.leader !== req.candidate) return { status: 503, message: `${kind === 'switchover' ? 'Switchover' : 'Failover'} failed: ${now.leader} became the leader` };
+      return { status: 200, message: `Successfully ${kind === 'switchover' ? 'switched' : 'failed'} over to "${now.leader}"` };
+    }
+    return { status: 503, message: `${kind === 'switchover' ? 'Switchover' : 'Failover'} status unknown` };
+  }
+
+  // ---------------------------------------------------------------- bootstrap
+
+  async #bootstrap(): Promise<void> {
+    const deadline = Date.now() + (this.#options.bootstrapTimeoutMillis ?? 300_000);
+    const hasData = existsSync(join(this.postgres.dataDir, 'PG_VERSION'));
+    let waitingFor = 'a leader to clone from';
+    while (this.#running) {
+      if (Date.now() > deadline) {
+        const code = waitingFor === 'etcd' ? 'DCS_ERROR' : 'TIMEOUT';
+        throw new FailoverError(code, `${this.name}: bootstrap did not finish in time (waiting for ${waitingFor})`, { detail: { etcd: this.config.etcd.hosts } });
+      }
+      let snap: DcsSnapshot;
+      try {
+        if (!(await this.dcs.keepalive())) throw new FailoverError('DCS_ERROR', 'keepalive failed');
+        snap = await this.dcs.snapshot();
+      } catch {
+        waitingFor = 'etcd';
+        await sleep(500);
+        continue;
+      }
+      waitingFor = 'a leader to clone from';
+      this.#applyConfig(snap.config);
+      if (hasData) return this.#startExisting(snap);
+      if (snap.initialize === undefined) {
+        if (await this.dcs.raceInitialize('')) return this.#initializeCluster();
+        continue;
+      }
+      const leader = snap.leader ? snap.members.find((m) => m.name === snap.leader) : undefined;
+      if (leader && leader.data.state === 'running' && leader.data.conn_url) return this.#cloneFrom(snap.leader!, leader.data);
+      await this.#publish(undefined).catch(() => {});
+      this.#log(`waiting for a leader to bootstrap from`);
+      await this.#sleepOrWake(1000);
+    }
+  }
+
+  /** Winner of `/initialize`: initdb, start as primary, take the leader key, record the system identifier and config. */
+  async #initializeCluster(): Promise<void> {
+    this.#log('won the /initialize race: initializing a new cluster');
+    this.#state = 'initializing new cluster';
+    try {
+      const dcs = this.config.bootstrap.dcs;
+      await this.#withHeartbeat(() => this.postgres.initdb({
+        parameters: { ...BASE_PARAMETERS, ...AGENT_PARAMETERS, ...dcs.postgresql.parameters, ...this.config.postgresql.parameters },
+        hba: this.config.postgresql.pgHba ?? dcs.postgresql.pgHba ?? this.config.bootstrap.pgHba ?? defaultHba(this.postgres.password !== undefined),
+        dataChecksums: true,
+        extraArgs: this.config.bootstrap.initdb.filter((a) => a !== '--data-checksums' && a !== '-k'),
+      }));
+      this.#state = 'starting';
+      await this.#withHeartbeat(() => this.postgres.start());
+      if (!(await this.dcs.keepalive())) throw new FailoverError('DCS_ERROR', `${this.name}: etcd unreachable after initdb`);
+      await this.#createReplicationUser();
+      if (!(await this.dcs.attemptToAcquireLeader())) throw new FailoverError('DCS_ERROR', `${this.name}: could not take the leader key after winning /initialize`);
+      this.#holdsLock = true;
+      this.#role = 'primary';
+      this.#state = 'running';
+      const [row] = await this.postgres.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()');
+      await this.dcs.setInitialize(row!.id);
+      await this.dcs.initializeConfig(this.#configJson(dcs.raw));
+      const snap = await this.dcs.snapshot();
+      await this.#publish(await this.#localStatus());
+      await this.#leaderDuties(snap, await this.#localStatus());
+      this.#log(`initialized a new cluster (system identifier ${row!.id})`);
+    } catch (e) {
+      this.#log(`bootstrap failed: ${errText(e)}; giving the /initialize race back`);
+      await this.dcs.cancelInitialize('').catch(() => false);
+      await this.postgres.stop('immediate').catch(() => {});
+      throw e;
+    }
+  }
+
+  async #createReplicationUser(): Promise<void> {
+    const repl = this.config.postgresql.authentication.replication;
+    if (repl.username === this.postgres.superuser) return;
+    const exists = await this.postgres.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [repl.username]);
+    if (exists.length) return;
+    const ident = '"' + repl.username.replace(/"/g, '""') + '"';
+    const pw = repl.password !== undefined ? ` PASSWORD '${repl.password.replace(/'/g, "''")}'` : '';
+    await this.postgres.query(`CREATE ROLE ${ident} WITH REPLICATION LOGIN${pw}`);
+  }
+
+  /** Loser of `/initialize`: pg_basebackup from the leader, standby config with our slot, start. */
+  async #cloneFrom(leader: string, data: MemberData): Promise<void> {
+    const addr = parseConnUrl(data.conn_url)!;
+    this.#state = 'creating replica';
+    await this.#publish(undefined).catch(() => {});
+    this.#log(`cloning from leader ${leader} (${addr.host}:${addr.port})`);
+    const repl = this.config.postgresql.authentication.replication;
+    await this.#withHeartbeat(() => this.postgres.basebackup({ host: addr.host, port: addr.port, user: repl.username }, { timeoutMillis: this.#options.bootstrapTimeoutMillis ?? 300_000 }));
+    this.#writeStandby(leader, data);
+    if (this.#dyn.useSlots) await this.#waitForSlot(data);
+    this.#state = 'starting';
+    await this.#withHeartbeat(() => this.postgres.start());
+    this.#role = 'replica';
+    this.#state = 'running';
+    this.emit('following', { leader });
+  }
+
+  /** A data directory that already exists: start it read-only (as a standby); the HA loop decides the rest. */
+  async #startExisting(snap: DcsSnapshot): Promise<void> {
+    const wasPrimary = !existsSync(join(this.postgres.dataDir, 'standby.signal'));
+    this.#needsRewind = wasPrimary;
+    if (this.postgres.isRunning()) {
+      this.#role = (await this.postgres.isInRecovery().catch(() => true)) ? 'replica' : 'primary';
+      this.#state = 'running';
+      return;
+    }
+    if (snap.leader === this.name && wasPrimary && (await this.dcs.updateLeader().catch(() => false))) {
+      // Still our key: nobody else was promoted; resume as the primary.
+      this.#log('restarting as the primary: the leader key is still ours');
+      await this.postgres.start();
+      this.#holdsLock = true;
+      this.#role = 'primary';
+      this.#state = 'running';
+      this.#needsRewind = false;
+      return;
+    }
+    const leader = snap.leader && snap.leader !== this.name ? snap.members.find((m) => m.name === snap.leader) : undefined;
+    if (leader?.data.conn_url) {
+      await this.#rejoin(snap.leader!, leader.data);
+      return;
+    }
+    // No leader to follow: start read-only with no upstream; the loop may promote us.
+    this.postgres.writeStandbyConfig({ primaryConninfo: '' });
+    this.#state = 'starting';
+    await this.postgres.start();
+    this.#role = 'replica';
+    this.#state = 'running';
+  }
+
+  // ---------------------------------------------------------------- HA loop
+
+  async #loop(): Promise<void> {
+    while (this.#running) {
+      const line = await this.#guarded(() => this.#cycle());
+      this.#lastCycleAt = Date.now();
+      if (line) {
+        debug('%s: %s', this.name, line);
+        this.emit('cycle', line);
+      }
+      if (!this.#running) break;
+      await this.#sleepOrWake(this.#dyn.loopWait * 1000);
+    }
+  }
+
+  async #guarded(fn: () => Promise<string>): Promise<string> {
+    const p = this.#busy.then(fn, fn);
+    this.#busy = p.catch(() => {});
+    try {
+      return await p;
+    } catch (e) {
+      const line = `cycle failed: ${errText(e)}`;
+      this.#log(line);
+      return line;
+    }
+  }
+
+  /** One HA cycle: keepalive, snapshot, decide, act. Returns the status line. */
+  async #cycle(): Promise<string> {
+    if (!(await this.dcs.keepalive())) return this.#dcsUnreachable();
+    let snap: DcsSnapshot;
+    try {
+      snap = await this.dcs.snapshot();
+    } catch {
+      return this.#dcsUnreachable();
+    }
+    this.#applyConfig(snap.config);
+    this.#lastSnap = snap;
+    const local = await this.#localStatus();
+    await this.#publish(local).catch((e) => this.#log(`member key: ${errText(e)}`));
+    if (!this.#running) return 'stopping';
+
+    if (snap.leader === this.name) {
+      if (!(await this.dcs.updateLeader())) {
+        this.#holdsLock = false;
+        if (this.#role === 'primary') await this.#demote('lost the leader key');
+        return 'lost the leader key';
+      }
+      this.#holdsLock = true;
+      if (this.#role !== 'primary' || !local || isReplica(local)) {
+        await this.#becomePrimary('I had the leader key');
+        return 'promoted self to leader because I had the session lock';
+      }
+      return this.#leaderDuties(snap, local);
+    }
+
+    this.#holdsLock = false;
+    if (snap.leader !== undefined) this.#noLeaderSince = undefined;
+    if (snap.leader === undefined) {
+      if (this.#role === 'primary' && local && !isReplica(local)) {
+        // Running as a primary without the key (e.g. it expired): take it back or step down.
+        if (await this.dcs.attemptToAcquireLeader()) {
+          this.#holdsLock = true;
+          return 'acquired the leader key again as the running primary';
+        }
+        await this.#demote('someone else took the leader key');
+        return 'demoted: no leader key';
+      }
+      this.#noLeaderSince ??= Date.now();
+      if (!local && !this.postgres.isRunning() && (this.#role === 'demoted' || this.#role === 'replica') && Date.now() - this.#noLeaderSince > this.#dyn.ttl * 1000) {
+        // Nobody has led for a whole ttl (e.g. a switchover candidate died): start read-only so this node can take part.
+        this.#log('no leader for a whole ttl: starting PostgreSQL read-only to join the election');
+        this.postgres.writeStandbyConfig({ primaryConninfo: '' });
+        this.#following = undefined;
+        this.#state = 'starting';
+        await this.#withHeartbeat(() => this.postgres.start());
+        this.#role = 'replica';
+        this.#state = 'running';
+        return 'started read-only: no leader';
+      }
+      return this.#electionRound(snap, local);
+    }
+
+    // Another member leads.
+    if (this.#role === 'primary') {
+      await this.#demote(`${snap.leader} holds the leader key`);
+      return `demoted self because ${snap.leader} is the leader`;
+    }
+    return this.#follow(snap);
+  }
+
+  #dcsUnreachable(): string {
+    const age = Date.now() - this.dcs.lastKeepaliveOkAt;
+    this.#checkFence();
+    return this.#role === 'primary' ? `etcd unreachable (lease renewed ${age} ms ago)` : 'etcd unreachable: waiting';
+  }
+
+  /** Leader cycle: switchover requests, slots for members, `status`. */
+  async #leaderDuties(snap: DcsSnapshot, local: NodeStatus | undefined): Promise<string> {
+    const req = snap.failover;
+    if (req && ((req.leader && req.leader !== this.name) || req.member === this.name)) {
+      // Stale or pointless request (another leader named, or us as the candidate): clear it, as Patroni does.
+      await this.dcs.clearFailover().catch(() => {});
+    } else if (req) {
+      const due = !req.scheduled_at || Date.parse(req.scheduled_at) <= Date.now();
+      if (due) return this.#switchover(snap, req.member);
+      return `switchover scheduled at ${req.scheduled_at}`;
+    }
+    if (this.#dyn.useSlots) await this.#ensureSlots(snap).catch((e) => this.#log(`replication slots: ${errText(e)}`));
+    if (this.#dyn.synchronousMode) await this.#manageSync(snap).catch((e) => this.#log(`synchronous standby: ${errText(e)}`));
+    const optime = walPosition(local);
+    if (optime !== undefined && snap.status?.optime !== optime) await this.dcs.setStatus({ optime }).catch(() => {});
+    return 'no action. I am the leader with the lock';
+  }
+
+  /**
+   * Leader, synchronous mode: keep one streaming standby named in both
+   * `synchronous_standby_names` and `sync` (add: PostgreSQL first; remove: key first).
+   */
+  async #manageSync(snap: DcsSnapshot): Promise<void> {
+    const pool = this.#localPool();
+    const plan = chooseSyncStandby(this.name, snap, await streamingStandbys(pool));
+    if (plan.current && plan.current !== plan.standby) await this.dcs.setSync({ leader: this.name, sync_standby: null });
+    if (await applyStandbyNames(pool, standbyNamesFor(plan.standby))) this.#log(`synchronous standby: ${plan.standby ?? 'none'}`);
+    if (snap.sync?.leader !== this.name || (snap.sync.sync_standby ?? null) !== plan.standby || (plan.current && plan.current !== plan.standby)) {
+      await this.dcs.setSync({ leader: this.name, sync_standby: plan.standby });
+    }
+  }
+
+  /**
+   * Leader: a physical slot for every other member (Patroni's naming), and,
+   * like Patroni, drops inactive physical slots of members no longer in etcd
+   * so a departed member does not retain WAL forever.
+   */
+  async #ensureSlots(snap: DcsSnapshot): Promise<void> {
+    const wanted = snap.members.filter((m) => m.name !== this.name).map((m) => slotNameFor(m.name));
+    const pool = this.#localPool();
+    if (wanted.length) {
+      await pool.query(
+        `SELECT pg_create_physical_replication_slot(s) FROM unnest($1::text[]) AS s WHERE s NOT IN (SELECT slot_name FROM pg_replication_slots)`,
+        [wanted],
+      );
+    }
+    await pool.query(
+      `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
+        WHERE slot_type = 'physical' AND NOT active AND slot_name <> ALL($1::text[]) AND slot_name <> $2`,
+      [wanted, slotNameFor(this.name)],
+    );
+  }
+
+  /** No leader: race for the key when this replica is the healthiest; then promote. */
+  async #electionRound(snap: DcsSnapshot, local: NodeStatus | undefined): Promise<string> {
+    if (!local || !isReplica(local)) return 'no leader, and PostgreSQL is not running as a replica here';
+    if (this.#dyn.synchronousMode && !maySyncFailover(this.name, snap)) {
+      return `no leader: not racing (synchronous mode: only ${snap.sync?.sync_standby ?? 'nobody'} may be promoted)`;
+    }
+    const myPos = walPosition(local) ?? 0;
+    const verdict = await isHealthiestNode({
+      me: this.name,
+      myWalPosition: myPos,
+      myPriority: this.config.tags.failoverPriority ?? 1,
+      nofailover: this.config.tags.nofailover,
+      maximumLagOnFailoverBytes: this.#dyn.maxLag,
+      snapshot: snap,
+      probe: (_name, data) => this.#probe(data),
+    });
+    if (!verdict.ok) return `no leader: not racing (${verdict.reason})`;
+    if (snap.failover?.member === this.name && typeof snap.status?.optime === 'number') await this.#waitForReplay(snap.status.optime);
+    if (!(await this.dcs.attemptToAcquireLeader())) return 'no leader: lost the race for the leader key';
+    this.#holdsLock = true;
+    if (this.#dyn.synchronousMode) {
+      // Patroni's order: the winner records itself in `sync` before promoting; no standby is synchronous yet.
+      await this.dcs.setSync({ leader: this.name, sync_standby: null });
+      await applyStandbyNames(this.#localPool(), '').catch((e) => this.#log(`synchronous_standby_names: ${errText(e)}`));
+    }
+    await this.#becomePrimary(snap.failover?.member === this.name ? 'switchover' : 'failover');
+    if (snap.failover) await this.dcs.clearFailover().catch(() => {});
+    return `promoted self to leader by acquiring session lock (${verdict.reason})`;
+  }
+
+  /** Waits (bounded) until this replica has replayed `lsn`, so a switchover loses nothing. */
+  async #waitForReplay(lsn: number): Promise<void> {
+    const deadline = Date.now() + Math.max(5000, this.#dyn.retryTimeout * 1000);
+    while (Date.now() < deadline) {
+      const s = await this.#localStatus();
+      const pos = s && s.xlog && 'replayed_location' in s.xlog ? (s.xlog.replayed_location ?? 0) : 0;
+      if (pos >= lsn) return;
+      await sleep(50);
+    }
+    this.#log(`switchover: replay did not reach ${lsn} in time; promoting anyway`);
+  }
+
+  async #becomePrimary(reason: string): Promise<void> {
+    if (!this.postgres.isRunning()) {
+      if (existsSync(join(this.postgres.dataDir, 'standby.signal'))) {
+        this.postgres.writeStandbyConfig({ primaryConninfo: '' });
+        await this.postgres.start();
+      } else {
+        // A stopped primary that still holds the key (after fencing): start it as it was.
+        await this.postgres.start();
+        this.#role = 'primary';
+        this.#state = 'running';
+        this.#needsRewind = false;
+        this.emit('promoted', { timeline: undefined, reason });
+        return;
+      }
+    }
+    const inRecovery = await this.postgres.isInRecovery();
+    if (inRecovery) {
+      this.#log(`promoting (${reason})`);
+      const t0 = Date.now();
+      await this.#withHeartbeat(() => this.#promote());
+      this.#log(`promoted in ${Date.now() - t0} ms`);
+    }
+    this.#role = 'primary';
+    this.#state = 'running';
+    this.#following = undefined;
+    this.#needsRewind = false;
+    const after = await this.#localStatus();
+    if (inRecovery) await this.#recordHistory(after?.timeline, reason).catch((e) => this.#log(`history: ${errText(e)}`));
+    const snap = await this.dcs.snapshot().catch(() => undefined);
+    if (snap) {
+      await this.#publish(after).catch(() => {});
+      if (this.#dyn.useSlots) await this.#ensureSlots(snap).catch(() => {});
+      const optime = walPosition(after);
+      if (optime !== undefined) await this.dcs.setStatus({ optime }).catch(() => {});
+    }
+    this.emit('promoted', { timeline: after?.timeline, reason });
+  }
+
+  /**
+   * Promotes the local standby through `pg_promote(wait => true)` (no process
+   * to spawn), drops the standby settings, and runs the CHECKPOINT that
+   * pg_rewind needs later in the background (writes are accepted before it).
+   */
+  async #promote(): Promise<void> {
+    const seconds = Math.max(10, this.#dyn.ttl * 2);
+    const { rows } = await this.#localPool().query<{ ok: boolean }>('SELECT pg_promote(true, $1) AS ok', [seconds]);
+    if (!rows[0]?.ok) throw new FailoverError('TIMEOUT', `${this.name}: promotion did not finish within ${seconds} s`, { node: this.postgres.name });
+    this.postgres.clearStandbyConfig({ keepSignal: false });
+    if (this.#dyn.synchronousMode) await applyStandbyNames(this.#localPool(), '').catch((e) => this.#log(`synchronous_standby_names: ${errText(e)}`));
+    void this.#localPool()
+      .query('CHECKPOINT')
+      .catch((e) => this.#log(`checkpoint after promotion: ${errText(e)}`));
+  }
+
+  /** Appends [old timeline, switch LSN, reason, time, new leader] from the new timeline's history file. */
+  async #recordHistory(timeline: number | undefined, reason: string): Promise<void> {
+    if (!timeline || timeline < 2) return;
+    const file = `pg_wal/${timeline.toString(16).toUpperCase().padStart(8, '0')}.history`;
+    const [row] = await this.postgres.query<{ t: string }>('SELECT pg_read_file($1) AS t', [file]);
+    const lines = (row?.t ?? '').split('\n').filter((l) => /^\d+\s/.test(l));
+    const last = lines[lines.length - 1];
+    if (!last) return;
+    const [tli, lsn, ...why] = last.split(/\s+/);
+    const snap = await this.dcs.snapshot();
+    // Like Patroni: [old timeline, switch LSN, the history file's reason, time, new leader].
+    const history = [...snap.history, [Number(tli), lsnToNumber(lsn!), why.join(' ') || reason, new Date().toISOString(), this.name]];
+    await this.dcs.setHistory(history);
+  }
+
+  /** Stops being a writable primary at once (immediate stop); the next cycles rejoin as a replica. */
+  async #demote(reason: string): Promise<void> {
+    this.#log(`demoting: ${reason}`);
+    this.#role = 'demoted';
+    this.#holdsLock = false;
+    await this.postgres.stop('immediate').catch((e) => this.#log(`demote stop: ${errText(e)}`));
+    this.#state = 'stopped';
+    this.#needsRewind = true;
+    this.emit('demoted', { reason });
+  }
+
+  /**
+   * Planned switchover, leader side: check the candidate, stop with a shutdown
+   * checkpoint (fast), wait until the candidate received it, write the final
+   * LSN to `status`, release the key.
+   */
+  async #switchover(snap: DcsSnapshot, member: string | undefined): Promise<string> {
+    const syncOnly = this.#dyn.synchronousMode && snap.sync?.leader === this.name ? snap.sync.sync_standby : undefined;
+    const candidates = snap.members.filter(
+      (m) => m.name !== this.name && (!member || m.name === member) && (syncOnly === undefined || m.name === syncOnly) && m.data.tags?.nofailover !== true,
+    );
+    let chosen: { name: string; data: MemberData; state: PeerState } | undefined;
+    for (const m of candidates) {
+      const state = await this.#probe(m.data);
+      if (state.kind !== 'replica') continue;
+      if (!chosen || (chosen.state.kind === 'replica' && state.walPosition > chosen.state.walPosition)) chosen = { ...m, state };
+    }
+    const mine = walPosition(await this.#localStatus()) ?? 0;
+    if (!chosen || chosen.state.kind !== 'replica' || mine - chosen.state.walPosition > this.#dyn.maxLag) {
+      await this.dcs.clearFailover().catch(() => {});
+      return `switchover refused: ${member ?? 'no member'} is not a healthy replica within maximum_lag_on_failover`;
+    }
+    this.#log(`switchover to ${chosen.name}: stopping with a shutdown checkpoint`);
+    if (!member) await this.dcs.setFailover({ leader: this.name, member: chosen.name }).catch(() => {});
+    this.#role = 'demoted';
+    this.#state = 'stopping';
+    await this.postgres.query('CHECKPOINT').catch(() => {});
+    await this.postgres.stop('fast');
+    this.#state = 'stopped';
+    const finalLsn = await this.#checkpointLsn();
+    const deadline = Date.now() + Math.max(5000, this.#dyn.retryTimeout * 1000);
+    while (finalLsn !== undefined && Date.now() < deadline) {
+      const s = await this.#probe(chosen.data);
+      if (s.kind !== 'replica' || s.walPosition >= finalLsn) break;
+      await sleep(50);
+    }
+    if (finalLsn !== undefined) await this.dcs.setStatus({ optime: finalLsn }).catch(() => {});
+    await this.dcs.releaseLeader();
+    this.#holdsLock = false;
+    this.#needsRewind = true;
+    this.emit('demoted', { reason: `switchover to ${chosen.name}` });
+    return `switchover: released the leader key to ${chosen.name}`;
+  }
+
+  /** `Latest checkpoint location` from pg_controldata, as a byte position. */
+  async #checkpointLsn(): Promise<number | undefined> {
+    try {
+      const { stdout } = await run(this.postgres.bin.path('pg_controldata'), ['-D', this.postgres.dataDir], { user: this.postgres.user, timeoutMillis: 10_000 });
+      const m = /Latest checkpoint location:\s+([0-9A-F]+\/[0-9A-F]+)/i.exec(stdout);
+      return m ? lsnToNumber(m[1]!) : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** Replica cycle: make sure PostgreSQL runs and streams from the current leader. */
+  async #follow(snap: DcsSnapshot): Promise<string> {
+    const leader = snap.leader!;
+    const data = snap.members.find((m) => m.name === leader)?.data;
+    if (!data?.conn_url) return `following ${leader}: its member key is not there yet`;
+    if (!this.postgres.isRunning() || this.#role === 'demoted' || this.#needsRewind) {
+      await this.#rejoin(leader, data);
+      return `rejoined as a replica of ${leader}`;
+    }
+    if (this.#following !== leader) {
+      this.#writeStandby(leader, data);
+      await this.postgres.query('SELECT pg_reload_conf()');
+      this.#log(`re-pointed replication to ${leader}`);
+      this.emit('following', { leader });
+      return `changed primary_conninfo to ${leader}`;
+    }
+    return `no action. I am a secondary and I am following a leader ${leader}`;
+  }
+
+  /** Starts a stopped node as a replica of `leader`, with pg_rewind first when it may have diverged. */
+  async #rejoin(leader: string, data: MemberData): Promise<void> {
+    const addr = parseConnUrl(data.conn_url)!;
+    if (this.postgres.isRunning()) await this.postgres.stop('fast');
+    if (this.#needsRewind && this.#dyn.usePgRewind) {
+      this.#state = 'running pg_rewind';
+      const rw = this.config.postgresql.authentication.rewind ?? this.config.postgresql.authentication.superuser;
+      const conninfo = `host=${quoteConninfo(addr.host)} port=${addr.port} user=${quoteConninfo(rw.username)} dbname=postgres`;
+      this.#log(`pg_rewind from ${leader}`);
+      await this.#withHeartbeat(() => this.postgres.rewind(conninfo));
+      this.#needsRewind = false;
+    } else if (this.#needsRewind) {
+      this.#log(`rejoining ${leader} without pg_rewind (use_pg_rewind is off): PostgreSQL will refuse to follow if this node diverged`);
+      this.#needsRewind = false;
+    }
+    this.#writeStandby(leader, data);
+    if (this.#dyn.useSlots) await this.#waitForSlot(data);
+    this.#state = 'starting';
+    await this.#withHeartbeat(() => this.postgres.start());
+    this.#role = 'replica';
+    this.#state = 'running';
+    this.emit('following', { leader });
+  }
+
+  /**
+   * Publishes our member key and waits (bounded by two loops) until the leader
+   * has created our slot, so the WAL receiver's first attempt succeeds instead
+   * of retrying after wal_retrieve_retry_interval.
+   */
+  async #waitForSlot(leaderData: MemberData): Promise<void> {
+    await this.#publish(undefined).catch(() => {});
+    const addr = parseConnUrl(leaderData.conn_url);
+    if (!addr) return;
+    const slot = slotNameFor(this.name);
+    const deadline = Date.now() + this.#dyn.loopWait * 2000 + 1000;
+    while (Date.now() < deadline) {
+      const client = new pg.Client({ host: addr.host, port: addr.port, user: this.postgres.superuser, password: this.postgres.password, database: 'postgres', connectionTimeoutMillis: 2000, query_timeout: 2000 });
+      client.on('error', () => {});
+      try {
+        await client.connect();
+        const { rows } = await client.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+        if (rows.length) return;
+      } catch {
+        /* leader busy or gone: the loop will sort it out */
+      } finally {
+        await client.end().catch(() => {});
+      }
+      await sleep(100);
+    }
+  }
+
+  #writeStandby(leader: string, data: MemberData): void {
+    const addr = parseConnUrl(data.conn_url)!;
+    const repl = this.config.postgresql.authentication.replication;
+    let conninfo = `host=${quoteConninfo(addr.host)} port=${addr.port} user=${quoteConninfo(repl.username)}`;
+    if (repl.password !== undefined) conninfo += ` password=${quoteConninfo(repl.password)}`;
+    this.postgres.writeStandbyConfig({
+      primaryConninfo: conninfo,
+      applicationName: this.name,
+      ...(this.#dyn.useSlots ? { slotName: slotNameFor(this.name) } : {}),
+    });
+    this.#following = leader;
+  }
+
+  // ---------------------------------------------------------------- fencing
+
+  /** Fencing watchdog: a primary whose lease may be about to expire stops PostgreSQL at once. */
+  #checkFence(): void {
+    if (this.#role !== 'primary' || !this.#running) return;
+    const age = Date.now() - this.dcs.lastKeepaliveOkAt;
+    if (age <= this.fenceAfterMillis()) return;
+    this.#log(`fencing: lease not renewed for ${age} ms (limit ${this.fenceAfterMillis()} ms); stopping PostgreSQL`);
+    this.#role = 'demoted';
+    this.#holdsLock = false;
+    this.#needsRewind = true;
+    this.#state = 'stopping';
+    this.emit('fenced', { leaseAgeMillis: age });
+    void this.postgres
+      .stop('immediate')
+      .catch((e) => this.#log(`fence stop: ${errText(e)}`))
+      .then(() => {
+        this.#state = 'stopped';
+        this.emit('demoted', { reason: 'fenced: etcd unreachable' });
+      });
+  }
+
+  /**
+   * How long after the last renewal a primary fences itself: `ttl - retry_timeout`
+   * (≥ `loop_wait + retry_timeout` when Patroni's rule holds), with `ttl` the
+   * smaller of the configured one and the live lease's (a `ttl` change applies
+   * to the next lease only).
+   */
+  fenceAfterMillis(): number {
+    const { retryTimeout, loopWait } = this.#dyn;
+    const ttl = Math.min(this.#dyn.ttl, this.dcs.leaseTtlSeconds ?? this.#dyn.ttl);
+    return Math.max(Math.min(ttl - retryTimeout, ttl - loopWait - 0.5), 1) * 1000;
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  /**
+   * Keeps the lease alive every `loop_wait` while a long action (initdb,
+   * pg_basebackup, pg_rewind, promote) blocks the loop, so our keys do not
+   * expire under it.
+   */
+  async #withHeartbeat<T>(fn: () => Promise<T>): Promise<T> {
+    const timer = setInterval(() => void this.dcs.keepalive(), Math.max(200, this.#dyn.loopWait * 1000));
+    timer.unref();
+    try {
+      return await fn();
+    } finally {
+      clearInterval(timer);
+    }
+  }
+
+  /** Publishes `members/<name>` (Patroni's fields) from the local status; only changed content is written. */
+  async #publish(local: NodeStatus | undefined): Promise<void> {
+    const pgc = this.config.postgresql.connectAddress;
+    const api = this.config.restapi.connectAddress;
+    const role =
+      this.#role === 'primary' ? (this.#options.primaryRole ?? 'primary') : this.#role === 'replica' ? 'replica' : this.#role === 'demoted' ? 'demoted' : 'uninitialized';
+    const data: MemberData = {
+      conn_url: `postgres://${hostForUrl(pgc.host)}:${pgc.port}/postgres`,
+      api_url: `http://${hostForUrl(api.host)}:${api.port}/patroni`,
+      state: local ? this.#state : this.#state === 'running' ? 'crashed' : this.#state,
+      role,
+      version: MANAGER_VERSION,
+    };
+    if (local?.xlog) {
+      if ('location' in local.xlog) data.xlog_location = local.xlog.location;
+      else {
+        data.xlog_location = walPosition(local);
+        if (local.xlog.received_location !== undefined) data.receive_lsn = local.xlog.received_location;
+        if (local.xlog.replayed_location !== undefined) data.replay_lsn = local.xlog.replayed_location;
+        if (local.replication_state) data.replication_state = local.replication_state;
+      }
+    }
+    if (local?.timeline !== undefined) data.timeline = local.timeline;
+    const tags = this.#tags();
+    if (Object.keys(tags).length) data.tags = tags;
+    await this.dcs.touchMember(data);
+  }
+
+  #tags(): Record<string, unknown> {
+    const t = this.config.tags;
+    return {
+      ...t.custom,
+      ...(t.nofailover ? { nofailover: true } : {}),
+      ...(t.noloadbalance ? { noloadbalance: true } : {}),
+      ...(t.clonefrom ? { clonefrom: true } : {}),
+      ...(t.nosync ? { nosync: true } : {}),
+      ...(t.failoverPriority !== undefined ? { failover_priority: t.failoverPriority } : {}),
+    };
+  }
+
+  async #localStatus(): Promise<NodeStatus | undefined> {
+    if (!this.postgres.isRunning()) return undefined;
+    try {
+      return await readNodeStatus(this.#localPool(), { name: this.name, scope: this.scope, primaryRole: this.#options.primaryRole ?? 'primary' });
+    } catch {
+      return undefined;
+    }
+  }
+
+  #localPool(): pg.Pool {
+    if (!this.#pool) {
+      this.#pool = new pg.Pool({
+        host: this.postgres.host,
+        port: this.postgres.port,
+        user: this.postgres.superuser,
+        password: this.postgres.password,
+        database: 'postgres',
+        max: 2,
+        idleTimeoutMillis: 5000,
+        connectionTimeoutMillis: 2000,
+        query_timeout: 5000,
+      });
+      this.#pool.on('error', () => {});
+    }
+    return this.#pool;
+  }
+
+  #probe(data: MemberData): Promise<PeerState> {
+    return probePeer(data.conn_url, { user: this.postgres.superuser, password: this.postgres.password, timeoutMillis: 2000 });
+  }
+
+  #applyConfig(config: Record<string, unknown>): void {
+    const num = (v: unknown, d: number) => (v === undefined || v === null || v === '' || !Number.isFinite(Number(v)) ? d : Number(v));
+    const pgc = (config.postgresql ?? {}) as Record<string, unknown>;
+    this.#dyn = {
+      ttl: num(config.ttl, this.#dyn.ttl),
+      loopWait: num(config.loop_wait, this.#dyn.loopWait),
+      retryTimeout: num(config.retry_timeout, this.#dyn.retryTimeout),
+      maxLag: num(config.maximum_lag_on_failover, this.#dyn.maxLag),
+      useSlots: typeof pgc.use_slots === 'boolean' ? pgc.use_slots : this.#dyn.useSlots,
+      usePgRewind: typeof pgc.use_pg_rewind === 'boolean' ? pgc.use_pg_rewind : this.#dyn.usePgRewind,
+      synchronousMode: config.synchronous_mode === undefined ? this.#dyn.synchronousMode : config.synchronous_mode === true || config.synchronous_mode === 'on' || config.synchronous_mode === 'true',
+    };
+    if (this.#dyn.ttl !== this.dcs.ttlSeconds) this.dcs.setTtl(this.#dyn.ttl);
+  }
+
+  /** The `config` key: bootstrap.dcs as given, with the numbers and switches this agent uses typed. */
+  #configJson(raw: Record<string, unknown>): Record<string, unknown> {
+    const rawPg = (raw.postgresql && typeof raw.postgresql === 'object' ? raw.postgresql : {}) as Record<string, unknown>;
+    return {
+      ...raw,
+      ttl: this.#dyn.ttl,
+      loop_wait: this.#dyn.loopWait,
+      retry_timeout: this.#dyn.retryTimeout,
+      maximum_lag_on_failover: this.#dyn.maxLag,
+      ...(this.#dyn.synchronousMode ? { synchronous_mode: true } : {}),
+      postgresql: { ...rawPg, use_slots: this.#dyn.useSlots, use_pg_rewind: this.#dyn.usePgRewind },
+    };
+  }
+
+  #wakeUp(): void {
+    this.#wakePending = true;
+    this.#wake?.();
+  }
+
+  async #sleepOrWake(millis: number): Promise<void> {
+    if (this.#wakePending) {
+      this.#wakePending = false;
+      return;
+    }
+    await new Promise<void>((resolve) => {
+      const t = setTimeout(done, millis);
+      t.unref();
+      function done() {
+        clearTimeout(t);
+        resolve();
+      }
+      this.#wake = done;
+    });
+    this.#wake = undefined;
+    this.#wakePending = false;
+  }
+
+  #log(line: string): void {
+    debug('%s: %s', this.name, line);
+    this.#options.log?.(`${this.name}: ${line}`);
+  }
+}
+
+function isReplica(s: NodeStatus): boolean {
+  return s.role === 'replica' || s.role === 'standby_leader';
+}
+
+/** A node's WAL position in bytes: flush position on a primary, max(received, replayed) on a replica. */
+function walPosition(s: NodeStatus | undefined): number | undefined {
+  if (!s?.xlog) return undefined;
+  if ('location' in s.xlog) return s.xlog.location;
+  return Math.max(s.xlog.received_location ?? 0, s.xlog.replayed_location ?? 0);
+}
+
+/** `16/B374D848` → bytes. */
+export function lsnToNumber(lsn: string): number {
+  const [hi, lo] = lsn.split('/');
+  return Number((BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`));
+}
+
+function hostForUrl(host: string): string {
+  return host.includes(':') ? `[${host}]` : host;
+}
+
+function errText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

@@ -1,0 +1,121 @@
+/**
+ * Who may take the leader key when there is none: Patroni's
+ * `is_healthiest_node`, decided from live facts. Each other member's
+ * PostgreSQL is asked directly (bounded, 2 s by default): a member that is
+ * still a primary forbids the race; one that has received more WAL, or the
+ * same with a higher `failover_priority`, wins it instead of us. Members that
+ * do not answer are left out (they are what failed).
+ */
+import pg from 'pg';
+import type { DcsSnapshot, MemberData } from './agent-view';
+
+/** What a probe of one member's PostgreSQL found. */
+export type PeerState =
+  | { kind: 'unreachable' }
+  | { kind: 'primary'; walPosition: number }
+  | { kind: 'replica'; walPosition: number };
+
+/** Credentials and bounds for probing other members. */
+export interface PeerProbeOptions {
+  user: string;
+  password?: string;
+  timeoutMillis?: number;
+}
+
+/** Parses a member's `conn_url` (`postgres://host:port/db`). */
+export function parseConnUrl(connUrl: string | undefined): { host: string; port: number } | undefined {
+  if (!connUrl) return undefined;
+  try {
+    const u = new URL(connUrl);
+    const host = u.hostname.replace(/^\[|\]$/g, '');
+    return { host, port: Number(u.port || 5432) };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Asks one member's PostgreSQL whether it is in recovery and how much WAL it has. */
+export async function probePeer(connUrl: string | undefined, options: PeerProbeOptions): Promise<PeerState> {
+  const addr = parseConnUrl(connUrl);
+  if (!addr) return { kind: 'unreachable' };
+  const timeout = options.timeoutMillis ?? 2000;
+  const client = new pg.Client({
+    host: addr.host,
+    port: addr.port,
+    user: options.user,
+    password: options.password,
+    database: 'postgres',
+    connectionTimeoutMillis: timeout,
+    query_timeout: timeout,
+  });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    const { rows } = await client.query<{ r: boolean; pos: string | null }>(
+      `SELECT pg_is_in_recovery() AS r,
+              CASE WHEN pg_is_in_recovery()
+                   THEN pg_wal_lsn_diff(greatest(coalesce(pg_last_wal_receive_lsn(), '0/0'), coalesce(pg_last_wal_replay_lsn(), '0/0')), '0/0')
+                   ELSE pg_wal_lsn_diff(pg_current_wal_flush_lsn(), '0/0') END::bigint::text AS pos`,
+    );
+    const row = rows[0]!;
+    const walPosition = Number(row.pos ?? 0);
+    return row.r ? { kind: 'replica', walPosition } : { kind: 'primary', walPosition };
+  } catch {
+    return { kind: 'unreachable' };
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** Inputs of {@link isHealthiestNode}. */
+export interface CandidateInput {
+  me: string;
+  /** This node's received/replayed WAL position (bytes), while it runs as a replica. */
+  myWalPosition: number;
+  myPriority: number;
+  nofailover: boolean;
+  maximumLagOnFailoverBytes: number;
+  snapshot: DcsSnapshot;
+  /** Probe of another member (injectable for tests). */
+  probe: (name: string, data: MemberData) => Promise<PeerState>;
+}
+
+/** The verdict, with a human-readable reason for the cycle's status line. */
+export interface CandidateVerdict {
+  ok: boolean;
+  reason: string;
+}
+
+/** Decides whether this replica may race for the leader key now. */
+export async function isHealthiestNode(input: CandidateInput): Promise<CandidateVerdict> {
+  const { snapshot: snap, me } = input;
+  const request = snap.failover;
+  if (request?.member === me) return { ok: true, reason: 'I am the requested candidate' };
+  if (input.nofailover) return { ok: false, reason: 'tagged nofailover' };
+  const lastOptime = snap.status?.optime;
+  if (typeof lastOptime === 'number' && lastOptime - input.myWalPosition > input.maximumLagOnFailoverBytes) {
+    return { ok: false, reason: `lagging ${lastOptime - input.myWalPosition} bytes behind the last leader optime (maximum_lag_on_failover ${input.maximumLagOnFailoverBytes})` };
+  }
+  // A pending switchover/failover to another member: let that member go first while it is alive.
+  const requested = request?.member ? snap.members.find((m) => m.name === request.member) : undefined;
+  if (requested && requested.data.state === 'running' && requested.data.tags?.nofailover !== true) {
+    return { ok: false, reason: `waiting for the requested candidate ${requested.name}` };
+  }
+  const others = snap.members.filter((m) => m.name !== me);
+  const states = await Promise.all(others.map(async (m) => ({ m, state: await input.probe(m.name, m.data) })));
+  for (const { m, state } of states) {
+    if (state.kind === 'unreachable') continue;
+    if (state.kind === 'primary') return { ok: false, reason: `${m.name} is still running as a primary` };
+    if (m.data.tags?.nofailover === true) continue;
+    if (state.walPosition > input.myWalPosition) return { ok: false, reason: `${m.name} has more WAL (${state.walPosition} > ${input.myWalPosition})` };
+    if (state.walPosition === input.myWalPosition && priorityOf(m.data) > input.myPriority) {
+      return { ok: false, reason: `${m.name} has the same WAL and a higher failover_priority` };
+    }
+  }
+  return { ok: true, reason: 'I am the healthiest node' };
+}
+
+function priorityOf(data: MemberData): number {
+  const p = Number(data.tags?.failover_priority ?? 1);
+  return Number.isFinite(p) ? p : 1;
+}

@@ -1,0 +1,422 @@
+/**
+ * The manager's view of etcd, in Patroni's key layout under
+ * `/<namespace>/<scope>/` (see PATRONI-CONTRACT.md):
+ *
+ * - one lease per manager (TTL = `ttl`), kept alive explicitly once per HA
+ *   cycle ({@link Dcs.keepalive}); `leader` and `members/<name>` ride on it;
+ * - `leader` is taken only with a transaction `create_revision == 0 → put`
+ *   (never etcd3's Election helper), renewed and released only while its value
+ *   is our name (compare-and-set on the value);
+ * - `initialize`, `config`, `status`, `history`, `failover` carry no lease.
+ *
+ * Every unary call has a deadline. The time at which the last successful
+ * keepalive was *sent* is tracked ({@link Dcs.lastKeepaliveOkAt}): etcd
+ * received it no earlier, so the lease lives at least until that time + ttl.
+ * The leader fences itself on its own clock from it, never on etcd3's late
+ * `lost` event.
+ */
+import { Etcd3, type Lease, type Watcher, type IOptions } from 'etcd3';
+import createDebug from 'debug';
+import { FailoverError } from '../errors';
+import type { DcsSnapshot, MemberData } from './agent-view';
+
+const debug = createDebug('pg-failover:manager:dcs');
+
+/** How to reach etcd and where the cluster lives in it. */
+export interface DcsOptions {
+  /** etcd endpoints, `host:port` or full URLs. */
+  hosts: string[];
+  protocol?: 'http' | 'https';
+  /** Patroni namespace with leading slash, no trailing slash. Default `/service`. */
+  namespace?: string;
+  scope: string;
+  /** This member's name. */
+  name: string;
+  /** Lease TTL in seconds (Patroni's `ttl`). */
+  ttlSeconds: number;
+  /** Deadline of each unary etcd call. Default 2000 ms. */
+  callTimeoutMillis?: number;
+  auth?: { username: string; password: string };
+  /** Extra etcd3 client options (TLS …). */
+  clientOptions?: Partial<IOptions>;
+}
+
+/** Keys relative to the cluster prefix. */
+export const KEYS = {
+  leader: 'leader',
+  initialize: 'initialize',
+  config: 'config',
+  status: 'status',
+  history: 'history',
+  failover: 'failover',
+  sync: 'sync',
+  member: (name: string) => `members/${name}`,
+} as const;
+
+/** etcd as the HA agent uses it. All methods throw {@link FailoverError} `DCS_ERROR` when etcd cannot be reached. */
+export class Dcs {
+  readonly prefix: string;
+  readonly name: string;
+  readonly client: Etcd3;
+  #ttlSeconds: number;
+  readonly #callTimeoutMillis: number;
+  #lease: Lease | undefined;
+  #leaseId: string | undefined;
+  #leaseTtlSeconds: number | undefined;
+  #lastKeepaliveOkAt = 0;
+  #lastContactAt = 0;
+  #memberJson: string | undefined;
+  #memberLease: string | undefined;
+  #watcher: Watcher | undefined;
+  #watchClosed = false;
+  #closed = false;
+
+  constructor(options: DcsOptions) {
+    const namespace = (options.namespace ?? '/service').replace(/\/+$/, '');
+    this.prefix = `${namespace}/${options.scope}/`;
+    this.name = options.name;
+    this.#ttlSeconds = options.ttlSeconds;
+    this.#callTimeoutMillis = options.callTimeoutMillis ?? 2000;
+    const protocol = options.protocol ?? 'http';
+    const hosts = options.hosts.map((h) => (/^[a-z]+:\/\//.test(h) ? h : `${protocol}://${h}`));
+    const timeout = this.#callTimeoutMillis;
+    this.client = new Etcd3({
+      hosts,
+      ...(options.auth ? { auth: options.auth } : {}),
+      dialTimeout: timeout,
+      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
+      ...options.clientOptions,
+    });
+  }
+
+  /** Lease TTL in seconds. */
+  get ttlSeconds(): number {
+    return this.#ttlSeconds;
+  }
+
+  /** Date.now() when the last successful keepalive (or grant) was sent; 0 before the first. */
+  get lastKeepaliveOkAt(): number {
+    return this.#lastKeepaliveOkAt;
+  }
+
+  /** Date.now() of the last successful etcd call of any kind (Patroni's `dcs_last_seen`). */
+  get lastContactAt(): number {
+    return this.#lastContactAt;
+  }
+
+  /** The current lease ID, once granted. */
+  get leaseId(): string | undefined {
+    return this.#leaseId;
+  }
+
+  /**
+   * Renews this manager's lease, granting a new one when there is none or etcd
+   * says it expired (then the member key is re-published by the next
+   * {@link touchMember}). Returns true when the lease is alive now.
+   */
+  async keepalive(): Promise<boolean> {
+    const sentAt = Date.now();
+    try {
+      if (!this.#lease || this.#lease.revoked()) {
+        await this.#grant();
+        this.#lastKeepaliveOkAt = sentAt;
+        return true;
+      }
+      const res = await this.#call(this.#lease.keepaliveOnce({ deadline: Date.now() + this.#callTimeoutMillis }));
+      if (res.TTL === '0') throw new Error('lease expired');
+      this.#lastKeepaliveOkAt = sentAt;
+      this.#lastContactAt = Date.now();
+      return true;
+    } catch (e) {
+      if (isLeaseGone(e)) {
+        debug('%s: lease %s is gone; granting a new one', this.name, this.#leaseId);
+        this.#dropLease();
+        try {
+          await this.#grant();
+          this.#lastKeepaliveOkAt = sentAt;
+          return true;
+        } catch (e2) {
+          debug('%s: lease grant failed: %s', this.name, errorText(e2));
+          return false;
+        }
+      }
+      debug('%s: keepalive failed: %s', this.name, errorText(e));
+      return false;
+    }
+  }
+
+  /** TTL in seconds of the lease in use (a `ttl` change applies to the next lease only); undefined before the first grant. */
+  get leaseTtlSeconds(): number | undefined {
+    return this.#leaseTtlSeconds;
+  }
+
+  /** Changes the TTL used for the next lease (after `config` changed `ttl`). */
+  setTtl(ttlSeconds: number): void {
+    this.#ttlSeconds = ttlSeconds;
+  }
+
+  async #grant(): Promise<void> {
+    const lease = this.client.lease(this.#ttlSeconds, { autoKeepAlive: false });
+    lease.on('lost', () => {}); // we track expiry ourselves
+    try {
+      this.#leaseId = await this.#call(lease.grant());
+    } catch (e) {
+      lease.release();
+      throw e;
+    }
+    this.#lease = lease;
+    this.#leaseTtlSeconds = this.#ttlSeconds;
+    this.#memberLease = undefined;
+    this.#lastContactAt = Date.now();
+    debug('%s: granted lease %s ttl %d', this.name, this.#leaseId, this.#ttlSeconds);
+  }
+
+  #dropLease(): void {
+    this.#lease?.release();
+    this.#lease = undefined;
+    this.#leaseId = undefined;
+    this.#memberLease = undefined;
+  }
+
+  /** Reads every key under the prefix in one range request. */
+  async snapshot(): Promise<DcsSnapshot> {
+    const res = await this.#call(this.client.getAll().prefix(this.prefix).exec());
+    this.#lastContactAt = Date.now();
+    const kv = new Map(res.kvs.map((x) => [x.key.toString().slice(this.prefix.length), x.value.toString()]));
+    const members: DcsSnapshot['members'] = [];
+    for (const [k, v] of kv) {
+      if (!k.startsWith('members/')) continue;
+      const data = parseJson<MemberData>(v);
+      if (data && typeof data === 'object') members.push({ name: k.slice('members/'.length), data });
+    }
+    members.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    const failover = parseJson<DcsSnapshot['failover']>(kv.get(KEYS.failover));
+    return {
+      leader: kv.get(KEYS.leader) || undefined,
+      members,
+      config: parseJson<Record<string, unknown>>(kv.get(KEYS.config)) ?? {},
+      initialize: kv.get(KEYS.initialize),
+      sync: parseJson(kv.get(KEYS.sync)),
+      failover: failover && (failover.leader || failover.member) ? failover : undefined,
+      history: parseJson<unknown[]>(kv.get(KEYS.history)) ?? [],
+      status: parseJson(kv.get(KEYS.status)),
+      revision: res.header.revision,
+    };
+  }
+
+  /** Takes the `leader` key if nobody holds it: txn `create_revision == 0 → put(name, lease)`. */
+  async attemptToAcquireLeader(): Promise<boolean> {
+    const lease = await this.#requireLease();
+    const key = this.prefix + KEYS.leader;
+    const res = await this.#call(this.client.if(key, 'Create', '==', 0).then(this.client.put(key).value(this.name).lease(lease)).commit());
+    this.#lastContactAt = Date.now();
+    debug('%s: acquire leader → %s', this.name, res.succeeded);
+    return res.succeeded;
+  }
+
+  /**
+   * Renews the `leader` key: re-puts it on our current lease only while its
+   * value is our name. False when someone else holds it or it is gone.
+   */
+  async updateLeader(): Promise<boolean> {
+    const lease = await this.#requireLease();
+    const key = this.prefix + KEYS.leader;
+    const res = await this.#call(this.client.if(key, 'Value', '==', this.name).then(this.client.put(key).value(this.name).lease(lease)).commit());
+    this.#lastContactAt = Date.now();
+    return res.succeeded;
+  }
+
+  /** Deletes the `leader` key if (and only if) its value is our name. */
+  async releaseLeader(): Promise<boolean> {
+    const key = this.prefix + KEYS.leader;
+    const res = await this.#call(this.client.if(key, 'Value', '==', this.name).then(this.client.delete().key(key)).commit());
+    this.#lastContactAt = Date.now();
+    debug('%s: release leader → %s', this.name, res.succeeded);
+    return res.succeeded;
+  }
+
+  /** Publishes `members/<name>` on our lease when its content or the lease changed. */
+  async touchMember(data: MemberData): Promise<void> {
+    const json = JSON.stringify(data);
+    const lease = await this.#requireLease();
+    if (json === this.#memberJson && this.#memberLease === lease) return;
+    await this.#call(this.client.put(this.prefix + KEYS.member(this.name)).value(json).lease(lease).exec());
+    this.#lastContactAt = Date.now();
+    this.#memberJson = json;
+    this.#memberLease = lease;
+  }
+
+  /** Deletes our member key (clean shutdown). */
+  async deleteMember(): Promise<void> {
+    await this.#call(this.client.delete().key(this.prefix + KEYS.member(this.name)).exec());
+    this.#memberJson = undefined;
+  }
+
+  /** The bootstrap race: creates `initialize` with `value` if absent. True for the winner. */
+  async raceInitialize(value = ''): Promise<boolean> {
+    return this.#createIfAbsent(KEYS.initialize, value);
+  }
+
+  /** Sets `initialize` to the system identifier (after initdb), only if it is still empty. */
+  async setInitialize(systemIdentifier: string): Promise<boolean> {
+    const key = this.prefix + KEYS.initialize;
+    const res = await this.#call(this.client.if(key, 'Value', '==', '').then(this.client.put(key).value(systemIdentifier)).commit());
+    return res.succeeded;
+  }
+
+  /** Deletes `initialize` if its value is still `expected` (a failed bootstrap gives the race back). */
+  async cancelInitialize(expected = ''): Promise<boolean> {
+    const key = this.prefix + KEYS.initialize;
+    const res = await this.#call(this.client.if(key, 'Value', '==', expected).then(this.client.delete().key(key)).commit());
+    return res.succeeded;
+  }
+
+  /** Writes the dynamic configuration if there is none yet. */
+  async initializeConfig(config: Record<string, unknown>): Promise<boolean> {
+    return this.#createIfAbsent(KEYS.config, JSON.stringify(config));
+  }
+
+  /** Writes `status` (`{optime, …}`). */
+  async setStatus(status: { optime: number; [k: string]: unknown }): Promise<void> {
+    await this.#put(KEYS.status, JSON.stringify(status));
+  }
+
+  /** Writes `history` (the whole list). */
+  async setHistory(history: unknown[]): Promise<void> {
+    await this.#put(KEYS.history, JSON.stringify(history));
+  }
+
+  /** Writes a switchover/failover request into `failover`. */
+  async setFailover(req: { leader?: string; member?: string; scheduled_at?: string }): Promise<void> {
+    await this.#put(KEYS.failover, JSON.stringify(req));
+  }
+
+  /** Writes `sync` (`{leader, sync_standby}`), synchronous mode. */
+  async setSync(value: { leader: string; sync_standby: string | null }): Promise<void> {
+    await this.#put(KEYS.sync, JSON.stringify(value));
+  }
+
+  /** Clears `failover` the way Patroni 3 leaves it: `{}`. */
+  async clearFailover(): Promise<void> {
+    await this.#put(KEYS.failover, '{}');
+  }
+
+  /**
+   * Watches the whole prefix and calls `onChange` on every put/delete. A
+   * server-side cancel (compaction …) or stream error re-creates the watch
+   * after a short delay; the caller re-reads a snapshot on each call anyway.
+   */
+  async watch(onChange: (key: string, kind: 'put' | 'delete') => void): Promise<void> {
+    this.#watchClosed = false;
+    const start = async (): Promise<void> => {
+      if (this.#watchClosed || this.#closed) return;
+      try {
+        const watcher = await this.client.watch().prefix(this.prefix).create();
+        if (this.#watchClosed || this.#closed) {
+          watcher.removeAllListeners();
+          watcher.on('error', () => {});
+          await watcher.cancel().catch(() => {});
+          return;
+        }
+        this.#watcher = watcher;
+        watcher.on('put', (kv) => onChange(kv.key.toString().slice(this.prefix.length), 'put'));
+        watcher.on('delete', (kv) => onChange(kv.key.toString().slice(this.prefix.length), 'delete'));
+        watcher.on('error', (e) => {
+          debug('%s: watch error %s; re-watching', this.name, errorText(e));
+          this.#watcher = undefined;
+          watcher.removeAllListeners();
+          watcher.on('error', () => {}); // a dropped watcher must not crash the process with a late 'error'
+          void watcher.cancel().catch(() => {});
+          setTimeout(() => void start(), 500).unref();
+        });
+      } catch (e) {
+        debug('%s: watch failed %s; retrying', this.name, errorText(e));
+        setTimeout(() => void start(), 1000).unref();
+      }
+    };
+    await start();
+  }
+
+  /**
+   * Ends everything. `release: true` revokes the lease (our `leader` and member
+   * keys vanish at once, like a clean Patroni shutdown); `false` just stops
+   * talking, so the keys expire with the TTL (like a crashed manager).
+   */
+  async close(options: { release?: boolean } = {}): Promise<void> {
+    if (this.#closed) return;
+    this.#watchClosed = true;
+    const watcher = this.#watcher;
+    this.#watcher = undefined;
+    if (watcher) await withTimeout(watcher.cancel(), 1000).catch(() => {});
+    if (options.release && this.#lease) await withTimeout(this.#lease.revoke({ deadline: Date.now() + this.#callTimeoutMillis }), this.#callTimeoutMillis).catch(() => {});
+    else this.#lease?.release();
+    this.#closed = true;
+    this.client.close();
+  }
+
+  async #requireLease(): Promise<string> {
+    if (!this.#leaseId) {
+      if (!(await this.keepalive()) || !this.#leaseId) throw new FailoverError('DCS_ERROR', `etcd: no lease for member ${this.name}`);
+    }
+    return this.#leaseId;
+  }
+
+  async #createIfAbsent(rel: string, value: string): Promise<boolean> {
+    const key = this.prefix + rel;
+    const res = await this.#call(this.client.if(key, 'Create', '==', 0).then(this.client.put(key).value(value)).commit());
+    this.#lastContactAt = Date.now();
+    return res.succeeded;
+  }
+
+  async #put(rel: string, value: string): Promise<void> {
+    await this.#call(this.client.put(this.prefix + rel).value(value).exec());
+    this.#lastContactAt = Date.now();
+  }
+
+  /** Bounds a call by the deadline (streams and dial retries included) and types its failure. */
+  async #call<T>(p: Promise<T>): Promise<T> {
+    try {
+      return await withTimeout(p, this.#callTimeoutMillis + 250);
+    } catch (e) {
+      if (e instanceof FailoverError) throw e;
+      if (isLeaseGone(e)) this.#dropLease();
+      throw new FailoverError('DCS_ERROR', `etcd request failed: ${errorText(e)}`, { cause: e });
+    }
+  }
+}
+
+function isLeaseGone(e: unknown): boolean {
+  const cause = e instanceof FailoverError ? e.cause : e;
+  const text = errorText(cause);
+  return /lease expired|requested lease not found|EtcdLeaseInvalidError/i.test(text) || (cause as { name?: string } | undefined)?.name === 'EtcdLeaseInvalidError';
+}
+
+function errorText(e: unknown): string {
+  return e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+}
+
+function parseJson<T>(v: string | undefined): T | undefined {
+  if (v === undefined || v === '') return undefined;
+  try {
+    return JSON.parse(v) as T;
+  } catch {
+    return undefined;
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, millis: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const t = setTimeout(() => reject(new FailoverError('DCS_ERROR', `etcd request timed out after ${millis} ms`)), millis);
+    t.unref();
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e) => {
+        clearTimeout(t);
+        reject(e);
+      },
+    );
+  });
+}

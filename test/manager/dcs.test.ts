@@ -1,0 +1,108 @@
+/**
+ * The Dcs against a real etcd: the leader lock is a create_revision
+ * transaction, renewal and release are conditioned on our name, keys ride on
+ * the member's lease and vanish after ttl when the manager dies, and an
+ * unreachable etcd gives DCS_ERROR (not a hang).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Dcs } from '../../src/manager/dcs';
+import { freePort } from '../../src/local/ports';
+import { isFailoverError } from '../../src/errors';
+import { Harness } from './harness';
+
+describe('Dcs over etcd (Patroni layout)', () => {
+  const h = new Harness({ scope: 'dcs' });
+  const open: Dcs[] = [];
+  const dcs = (name: string, ttlSeconds = 2) => {
+    const d = new Dcs({ hosts: h.etcd.endpoints, scope: h.scope, name, ttlSeconds, callTimeoutMillis: 1000 });
+    open.push(d);
+    return d;
+  };
+
+  beforeAll(() => h.startEtcd(), 60_000);
+  afterAll(async () => {
+    for (const d of open) await d.close({ release: true }).catch(() => {});
+    await h.close();
+  }, 60_000);
+
+  it('grants one leader at a time and only its owner renews or releases it', async () => {
+    const a = dcs('a');
+    const b = dcs('b');
+    expect(await a.keepalive()).toBe(true);
+    expect(await b.keepalive()).toBe(true);
+    expect(await a.attemptToAcquireLeader()).toBe(true);
+    expect(await b.attemptToAcquireLeader()).toBe(false);
+    expect(await b.updateLeader()).toBe(false);
+    expect(await b.releaseLeader()).toBe(false);
+    expect(await h.leader()).toBe('a');
+    expect(await a.updateLeader()).toBe(true);
+    const kv = await h.kv.get(`${h.prefix}leader`).exec();
+    expect(kv.kvs[0]!.lease).toBe(a.leaseId);
+    expect(await a.releaseLeader()).toBe(true);
+    expect(await h.leader()).toBeUndefined();
+    expect(await b.attemptToAcquireLeader()).toBe(true);
+    expect((await b.snapshot()).leader).toBe('b');
+    await b.releaseLeader();
+  });
+
+  it('lets exactly one of many racers win /initialize', async () => {
+    const racers = ['r1', 'r2', 'r3', 'r4'].map((n) => dcs(n));
+    const wins = await Promise.all(racers.map((r) => r.raceInitialize('')));
+    expect(wins.filter(Boolean)).toHaveLength(1);
+    const winner = racers[wins.indexOf(true)]!;
+    expect(await winner.setInitialize('7000000000000000001')).toBe(true);
+    expect(await winner.setInitialize('7000000000000000002')).toBe(false);
+    expect((await winner.snapshot()).initialize).toBe('7000000000000000001');
+  });
+
+  it('publishes members on the lease: a dead manager’s keys expire after ttl, a released one’s at once', async () => {
+    const dead = dcs('dead', 2);
+    const clean = dcs('clean', 2);
+    for (const d of [dead, clean]) {
+      await d.keepalive();
+      await d.touchMember({ conn_url: 'postgres://127.0.0.1:1/postgres', state: 'running', role: 'replica' });
+    }
+    expect(await dead.attemptToAcquireLeader()).toBe(true);
+    const snap = await clean.snapshot();
+    expect(snap.members.map((m) => m.name)).toEqual(expect.arrayContaining(['dead', 'clean']));
+    expect(snap.members.find((m) => m.name === 'dead')!.data).toEqual({ conn_url: 'postgres://127.0.0.1:1/postgres', state: 'running', role: 'replica' });
+    await clean.close({ release: true });
+    expect((await h.keys())['members/clean']).toBeUndefined();
+    const t0 = Date.now();
+    await dead.close({ release: false });
+    expect(await h.leader()).toBe('dead');
+    await h.until('leader key expired', async () => (await h.leader()) === undefined, 10_000);
+    const gone = Date.now() - t0;
+    expect(gone).toBeGreaterThan(500);
+    expect(gone).toBeLessThan(4000);
+    expect((await h.keys())['members/dead']).toBeUndefined();
+  });
+
+  it('wakes a watcher on changes under the prefix', async () => {
+    const w = dcs('watcher');
+    const seen: string[] = [];
+    await w.watch((key, kind) => seen.push(`${kind} ${key}`));
+    const x = dcs('x');
+    await x.keepalive();
+    await x.setFailover({ leader: 'x', member: 'y' });
+    await h.until('watch event', () => seen.includes('put failover'), 5000);
+    expect((await w.snapshot()).failover).toEqual({ leader: 'x', member: 'y' });
+    await x.clearFailover();
+    await h.until('watch event', () => seen.filter((s) => s === 'put failover').length === 2, 5000);
+    expect((await w.snapshot()).failover).toBeUndefined(); // `{}` means no request
+  });
+
+  it('fails fast with DCS_ERROR when etcd is unreachable, and keepalive reports false', async () => {
+    const port = await freePort();
+    const d = new Dcs({ hosts: [`127.0.0.1:${port}`], scope: 'x', name: 'n', ttlSeconds: 5, callTimeoutMillis: 500 });
+    open.push(d);
+    const t0 = Date.now();
+    expect(await d.keepalive()).toBe(false);
+    const err = await d.snapshot().catch((e: unknown) => e);
+    expect(isFailoverError(err) && err.code).toBe('DCS_ERROR');
+    expect(Date.now() - t0).toBeLessThan(5000);
+    expect(d.lastKeepaliveOkAt).toBe(0);
+    await sleep(10);
+  });
+});
