@@ -2,6 +2,7 @@
 import { FailoverError } from '../errors';
 import { upCommand } from './up';
 import { ctlCommand } from './ctl';
+import { managerCommand } from './manager';
 
 const USAGE = `pg-failover — a PostgreSQL cluster that feels like one database
 
@@ -13,6 +14,9 @@ Usage:
         [--leader NAME] [--candidate NAME] [--username U --password P]
         Inspect and operate any cluster with Patroni's etcd keys and REST API
         (ours or Patroni's), like patronictl.
+  pg-failover manager --config node.yml | --name N --scope S --etcd HOST:PORT --data-dir D --pg-port P --api-port A …
+        Run the HA manager for one PostgreSQL node (reads a Patroni node YAML as it is;
+        \`pg-failover manager --help\` lists the flags).
   pg-failover help
 
 Environment:
@@ -29,6 +33,8 @@ export async function main(argv: string[]): Promise<number> {
       return upCommand(rest);
     case 'ctl':
       return ctlCommand(rest);
+    case 'manager':
+      return managerCommand(rest);
     case undefined:
     case 'help':
     case '--help':

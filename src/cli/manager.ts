@@ -21,7 +21,7 @@ export async function managerCommand(argv: string[]): Promise<number> {
   for (const f of MANAGER_FLAGS) options[f] = { type: 'string', multiple: f === 'parameter' || f === 'pg-hba' };
   let values: Record<string, string | boolean | string[] | undefined>;
   try {
-    ({ values } = parseArgs({ args: argv, options, strict: true, allowPositionals: false }));
+    values = parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values as typeof values;
   } catch (e) {
     throw new FailoverError('INVALID_OPTION', `${(e as Error).message}\n${MANAGER_USAGE}`);
   }

@@ -401,7 +401,7 @@ export class Agent extends EventEmitter implements AgentView {
     await this.#publish(undefined).catch(() => {});
     this.#log(`cloning from leader ${leader} (${addr.host}:${addr.port})`);
     const repl = this.config.postgresql.authentication.replication;
-    await this.#withHeartbeat(() => this.postgres.basebackup({ host: addr.host, port: addr.port, user: repl.username }, { timeoutMillis: this.#options.bootstrapTimeoutMillis ?? 300_000 }));
+    await this.#withHeartbeat(() => this.postgres.basebackup({ host: addr.host, port: addr.port, user: repl.username, ...(repl.password !== undefined ? { password: repl.password } : {}) }, { timeoutMillis: this.#options.bootstrapTimeoutMillis ?? 300_000 }));
     this.#writeStandby(leader, data);
     if (this.#dyn.useSlots) await this.#waitForSlot(data);
     this.#state = 'starting';

@@ -307,7 +307,7 @@ export class PostgresServer {
   }
 
   /** A fresh standby: pg_basebackup from `source` with (and creating) the replication slot. */
-  async basebackup(source: PostgresServer | { host: string; port: number; user: string }, options: { slotName?: string; createSlot?: boolean; timeoutMillis?: number } = {}): Promise<void> {
+  async basebackup(source: PostgresServer | { host: string; port: number; user: string; password?: string }, options: { slotName?: string; createSlot?: boolean; timeoutMillis?: number } = {}): Promise<void> {
     if (existsSync(this.dataDir) && readdirSync(this.dataDir).length > 0) {
       throw new ProcessError('DATA_DIR_EXISTS', `data directory ${this.dataDir} already exists and is not empty; refusing to overwrite it with a base backup`, {
         node: this.name,
@@ -320,7 +320,8 @@ export class PostgresServer {
       args.push('-S', options.slotName);
       if (options.createSlot !== false) args.push('-C');
     }
-    const env = this.password !== undefined ? { PGPASSWORD: this.password } : undefined;
+    const password = source instanceof PostgresServer ? source.password : source.password ?? this.password;
+    const env = password !== undefined ? { PGPASSWORD: password } : undefined;
     await this.#run('pg_basebackup', args, options.timeoutMillis ?? 300_000, env);
   }
 
