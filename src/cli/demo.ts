@@ -10,8 +10,17 @@ export interface DemoNode {
   address: string;
 }
 
-export async function runDemo(connectionString: string, nodes: DemoNode[], print: (line: string) => void): Promise<void> {
-  const pool = new Pool({ connectionString, failoverTimeoutMillis: 10_000 });
+/** What the demo runs against: a connection string, the nodes, and (with managers) a way to switch over. */
+export interface DemoCluster {
+  connectionString: string;
+  nodes: DemoNode[];
+  /** Planned switchover through the managers' REST API; resolves with who led before and after. */
+  switchover?: () => Promise<{ from: string; to: string }>;
+}
+
+export async function runDemo(cluster: DemoCluster, print: (line: string) => void): Promise<void> {
+  const { connectionString, nodes } = cluster;
+  const pool = new Pool({ connectionString, failoverTimeoutMillis: 20_000 });
   pool.on('error', () => {}); // idle-session errors are already handled by the pool; nothing to add in a demo
   const nameOf = (port: number) => nodes.find((n) => n.address.endsWith(`:${port}`))?.name ?? `port ${port}`;
   const tally = new Map<string, { reads: number; writes: number }>();
@@ -51,6 +60,7 @@ export async function runDemo(connectionString: string, nodes: DemoNode[], print
     } finally {
       client.release();
     }
+    if (cluster.switchover) await switchoverUnderLoad(pool, cluster.switchover, nameOf, print);
     print('');
     print('  node  reads  writes');
     for (const n of nodes) {
@@ -61,4 +71,70 @@ export async function runDemo(connectionString: string, nodes: DemoNode[], print
   } finally {
     await pool.end();
   }
+}
+
+/**
+ * A planned switchover while the pool writes every 10 ms and reads in
+ * between: prints how long writes stalled and how many statements failed.
+ */
+async function switchoverUnderLoad(
+  pool: Pool,
+  switchover: () => Promise<{ from: string; to: string }>,
+  nameOf: (port: number) => string,
+  print: (line: string) => void,
+): Promise<void> {
+  print('');
+  print('  switchover under load: writing every 10 ms while the managers hand over the primary …');
+  let running = true;
+  let ok = 0;
+  let failed = 0;
+  let lastOk = Date.now();
+  let stall = 0;
+  const errors = new Map<string, number>();
+  const writer = (async () => {
+    for (let i = 0; running; i++) {
+      try {
+        await pool.query('INSERT INTO pgfailover_demo (note) VALUES ($1)', [`load ${i}`]);
+        const now = Date.now();
+        stall = Math.max(stall, now - lastOk);
+        lastOk = now;
+        ok++;
+      } catch (e) {
+        failed++;
+        const code = (e as { code?: string }).code ?? (e as Error).message;
+        errors.set(code, (errors.get(code) ?? 0) + 1);
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+  let reads = 0;
+  const reader = (async () => {
+    while (running) {
+      await pool.query('SELECT count(*) FROM pgfailover_demo').then(
+        () => reads++,
+        () => {},
+      );
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  })();
+  const primaries: string[] = [];
+  const onChange = (info: { current: string | undefined }) => {
+    if (info.current) primaries.push(nameOf(Number(info.current.split(':').pop())));
+  };
+  pool.on('primaryChanged', onChange);
+  await new Promise((r) => setTimeout(r, 500));
+  const t0 = Date.now();
+  let outcome: { from: string; to: string } | undefined;
+  try {
+    outcome = await switchover();
+  } catch (e) {
+    print(`  switchover failed: ${(e as Error).message}`);
+  }
+  const took = Date.now() - t0;
+  await new Promise((r) => setTimeout(r, 1000));
+  running = false;
+  await Promise.all([writer, reader]);
+  pool.off('primaryChanged', onChange);
+  if (outcome) print(`  ${outcome.from} → ${outcome.to} in ${(took / 1000).toFixed(1)} s (the pool followed: ${primaries.join(' → ') || 'no change seen'})`);
+  print(`  writes: ${ok} ok, ${failed} failed${errors.size ? ` (${[...errors].map(([k, n]) => `${k}×${n}`).join(', ')})` : ''}; longest write stall ${stall} ms; ${reads} reads`);
 }

@@ -7,9 +7,10 @@ import { managerCommand } from './manager';
 const USAGE = `pg-failover — a PostgreSQL cluster that feels like one database
 
 Usage:
-  pg-failover up [--nodes 3] [--etcd-members 1] [--demo] [--duration SECONDS] [--dir DIR] [--keep]
-        Start a local cluster on loopback (etcd + primary + streaming standbys),
-        print its connection strings, and run until Ctrl-C.
+  pg-failover up [--nodes 3] [--ttl 10] [--sync] [--etcd-members 1] [--plain] [--demo] [--duration SECONDS] [--dir DIR] [--keep] [--json]
+        Start a local cluster on loopback: etcd + one pg-failover manager per PostgreSQL node
+        (--plain: streaming replication without managers); print its connection strings;
+        --demo runs a short workload and a switchover under load; Ctrl-C stops everything.
   pg-failover ctl list|history|switchover|failover --etcd URL[,URL] --scope NAME [--namespace /service] [--json]
         [--leader NAME] [--candidate NAME] [--username U --password P]
         Inspect and operate any cluster with Patroni's etcd keys and REST API

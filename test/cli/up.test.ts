@@ -8,7 +8,7 @@ import { isAlive } from '../../src/manager/postgres';
 const bin = join(__dirname, '../../bin/pg-failover.js');
 
 describe('pg-failover up (the built CLI, as a user runs it)', () => {
-  test('starts primary + standby + etcd, prints JSON, and Ctrl-C stops every process and removes its dir', async () => {
+  test('starts etcd + 2 managed nodes, prints JSON, and Ctrl-C stops every process and removes its dir', async () => {
     expect(existsSync(join(__dirname, '../../dist/cli/main.js'))).toBe(true); // `npm test` builds first
     const child = spawn(process.execPath, [bin, 'up', '--nodes', '2', '--json', '--dir', process.env.PGFAILOVER_TEST_ROOT!], {
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -28,6 +28,10 @@ describe('pg-failover up (the built CLI, as a user runs it)', () => {
     });
     expect(info.nodes.map((n: any) => n.role)).toEqual(['primary', 'standby']);
     expect(info.etcd).toHaveLength(1);
+    expect(info.managed).toBe(true);
+    expect(info.nodes.every((n: any) => typeof n.api === 'string')).toBe(true);
+    // Patroni's REST API answers on the leader.
+    expect((await fetch(`${info.nodes[0].api}/primary`)).status).toBe(200);
     const [host, port] = info.nodes[0].address.split(':');
     const c = new pg.Client({ host, port: Number(port), user: 'postgres' });
     await c.connect();
@@ -39,6 +43,20 @@ describe('pg-failover up (the built CLI, as a user runs it)', () => {
     for (const n of info.nodes) expect(isAlive(n.pid)).toBe(false);
     expect(existsSync(info.dir)).toBe(false);
   });
+
+  test('--plain: bare streaming replication without managers', async () => {
+    const child = spawn(process.execPath, [bin, 'up', '--plain', '--nodes', '2', '--json', '--duration', '1', '--dir', process.env.PGFAILOVER_TEST_ROOT!], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    child.stdout.on('data', (b) => (out += b));
+    const code = await new Promise<number | null>((r) => child.on('exit', (c) => r(c)));
+    expect(code).toBe(0);
+    const info = JSON.parse(out.slice(0, out.indexOf('\n}\n') + 2));
+    expect(info.managed).toBe(false);
+    expect(info.nodes.map((n: any) => n.role)).toEqual(['primary', 'standby']);
+    for (const n of info.nodes) expect(isAlive(n.pid)).toBe(false);
+  }, 60_000);
 
   test('a bad flag gets a clear error and a non-zero exit', async () => {
     const child = spawn(process.execPath, [bin, 'up', '--nodes', 'zero'], { stdio: ['ignore', 'pipe', 'pipe'] });
