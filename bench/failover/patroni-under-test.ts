@@ -17,10 +17,12 @@ export interface PatroniUnderTestOptions {
   loopWait?: number;
   parentDir?: string;
   log?: (line: string) => void;
+  /** `patroni` (default) or `pg-failover`: our manager, run from the same Patroni YAML. */
+  daemon?: 'patroni' | 'pg-failover';
 }
 
 export class PatroniUnderTest implements ClusterUnderTest {
-  readonly manager = 'patroni';
+  readonly manager: string;
   readonly hosts: Endpoint[];
   readonly etcdHosts: string[];
   readonly scope: string;
@@ -29,7 +31,8 @@ export class PatroniUnderTest implements ClusterUnderTest {
   #killed = new Set<string>();
   #frozen = new Set<string>();
 
-  private constructor(readonly patroni: PatroniCluster) {
+  private constructor(readonly patroni: PatroniCluster, daemon: 'patroni' | 'pg-failover') {
+    this.manager = daemon === 'pg-failover' ? 'ours' : 'patroni';
     this.hosts = patroni.members.map((m) => ({ host: '127.0.0.1', port: m.pgPort }));
     this.etcdHosts = patroni.etcdHosts;
     this.scope = patroni.scope;
@@ -41,9 +44,9 @@ export class PatroniUnderTest implements ClusterUnderTest {
     const loopWait = options.loopWait ?? Math.max(1, Math.floor(options.ttl / 3));
     // Patroni wants loop_wait + 2 * retry_timeout <= ttl.
     const retryTimeout = Math.max(1, Math.floor((options.ttl - loopWait) / 2));
-    options.log?.(`patroni: ttl ${options.ttl} s, loop_wait ${loopWait} s, retry_timeout ${retryTimeout} s`);
-    const patroni = await PatroniCluster.start({ nodes: options.nodes ?? 3, ttl: options.ttl, loopWait, retryTimeout, parentDir: options.parentDir, scope: 'bench' });
-    return new PatroniUnderTest(patroni);
+    options.log?.(`${options.daemon ?? 'patroni'}: ttl ${options.ttl} s, loop_wait ${loopWait} s, retry_timeout ${retryTimeout} s`);
+    const patroni = await PatroniCluster.start({ nodes: options.nodes ?? 3, ttl: options.ttl, loopWait, retryTimeout, parentDir: options.parentDir, scope: 'bench', daemon: options.daemon ?? 'patroni' });
+    return new PatroniUnderTest(patroni, options.daemon ?? 'patroni');
   }
 
   connectionString(): string {

@@ -128,9 +128,8 @@ async function startCluster(o: FailoverBenchOptions, parentDir: string): Promise
     case 'patroni':
       return PatroniUnderTest.start({ ttl: o.ttl, nodes: 3, parentDir, log });
     case 'ours':
-      // TODO(lead): wire our manager (src/manager/agent.ts) as a ClusterUnderTest here, like the patroni one:
-      // start one agent per node with ttl = o.ttl, loop_wait = ttl/3 on a shared etcd; fault 'kill' = kill -9 agent + postgres.
-      throw new Error('--manager ours: not wired yet (TODO hook in bench/failover/run.ts startCluster)');
+      // Our manager, one `pg-failover manager` process per node, from the same Patroni YAML and timings.
+      return PatroniUnderTest.start({ ttl: o.ttl, nodes: 3, parentDir, log, daemon: 'pg-failover' });
   }
 }
 
