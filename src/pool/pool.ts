@@ -347,7 +347,11 @@ export class Pool extends EventEmitter {
     }
     const skipFor = () => {
       const skip = new Set([...(exclude ?? []), ...this.#downKeys()]);
-      if (req.minLsn !== undefined) {
+      // Read-your-writes holds while the primary can serve the reads that standbys cannot; with the primary
+      // down (a failover) reads go on from standbys, best effort, rather than stopping.
+      const primary = this.#topology.current()?.primary;
+      const primaryUsable = primary !== undefined && !skip.has(nodeKey(primary));
+      if (req.minLsn !== undefined && primaryUsable) {
         const t = this.#topology.current();
         for (const m of t?.members ?? []) {
           const k = nodeKey(m);
