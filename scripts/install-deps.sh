@@ -18,6 +18,7 @@ command -v psql >/dev/null 2>&1 || pkgs+=(postgresql-client-15)
 # DCS needs python3-etcd, which Debian's package pulls in as a dependency).
 command -v patroni >/dev/null 2>&1 || pkgs+=(patroni)
 /usr/bin/python3 -c 'import etcd' >/dev/null 2>&1 || pkgs+=(python3-etcd)
+command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || pkgs+=(haproxy)
 if [ ${#pkgs[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo"; else
   echo "pg-failover needs these system packages: ${pkgs[*]}" >&2
