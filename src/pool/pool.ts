@@ -55,6 +55,8 @@ export interface PoolEvents {
 }
 
 const MAX_LEARNED = 10_000;
+/** Longest a write waits at an announced switchover before going to the old primary anyway. */
+const SWITCHOVER_HOLD_MILLIS = 5000;
 
 export class Pool extends EventEmitter {
   /** The options as given (password non-enumerable), pg.Pool's `options`. */
@@ -243,6 +245,7 @@ export class Pool extends EventEmitter {
   async #write(q: pg.QueryConfig): Promise<pg.QueryResult> {
     const deadline = Date.now() + this.#failoverTimeoutMillis;
     for (;;) {
+      await this.#switchoverGate(deadline);
       const key = await this.primaryNode(deadline);
       const np = this.#nodes.get(key);
       let client: pg.PoolClient;
@@ -408,6 +411,31 @@ export class Pool extends EventEmitter {
       }
     } finally {
       if (held) this.#held--;
+    }
+  }
+
+  /**
+   * While a planned switchover is announced (etcd's `failover` key) and the
+   * old primary still leads, new writes wait — so none is in flight when it
+   * shuts down — for at most SWITCHOVER_HOLD_MILLIS (a refused switchover
+   * must not stall writes for long).
+   */
+  async #switchoverGate(deadline: number): Promise<void> {
+    const t = this.#topology.current();
+    if (!t?.switchoverPending || !t.primary) return;
+    const since = Date.now();
+    const until = Math.min(deadline, since + SWITCHOVER_HOLD_MILLIS);
+    const old = nodeKey(t.primary);
+    debug('switchover announced (candidate %s): holding writes to %s', t.switchoverPending.candidate ?? 'any', old);
+    this.#held++;
+    try {
+      while (Date.now() < until && !this.ending) {
+        const now = this.#topology.current();
+        if (!now?.switchoverPending || !now.primary || nodeKey(now.primary) !== old) break;
+        await this.#waitForChange(until - Date.now());
+      }
+    } finally {
+      this.#held--;
     }
   }
 

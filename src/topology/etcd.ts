@@ -259,7 +259,24 @@ export class EtcdTopology extends EventEmitter implements TopologySource {
     }
     for (const key of [...this.#reportedBad.keys()]) if (!stillBad.has(key)) this.#reportedBad.delete(key);
     const leader = this.#kvs.get('leader')?.value;
-    return topologyFromEtcd(parsed, leader ? leader : undefined, this.#optime());
+    const t = topologyFromEtcd(parsed, leader ? leader : undefined, this.#optime());
+    const pending = this.#switchover();
+    if (pending && t.primary) t.switchoverPending = pending;
+    return t;
+  }
+
+  /** Patroni's `failover` key, when it asks for a switchover due now (not a scheduled one still in the future). */
+  #switchover(): { candidate?: string } | undefined {
+    const raw = this.#kvs.get('failover')?.value;
+    if (!raw) return undefined;
+    try {
+      const v = JSON.parse(raw) as { member?: unknown; scheduled_at?: unknown };
+      if (typeof v !== 'object' || v === null) return undefined;
+      if (typeof v.scheduled_at === 'string' && Date.parse(v.scheduled_at) > Date.now() + 1000) return undefined;
+      return typeof v.member === 'string' ? { candidate: v.member } : {};
+    } catch {
+      return undefined;
+    }
   }
 
   /** The leader's last WAL position from `status` (Patroni ≥ 2.1) or the older `optime/leader`. */

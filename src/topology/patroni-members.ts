@@ -233,6 +233,7 @@ export function topologyFromCluster(body: unknown, observedAt = Date.now()): Clu
 export function topologySignature(t: Topology): string {
   return (
     t.members.map((m) => `${m.name}@${m.host}:${m.port}=${m.role}/${m.state}/${m.lagBytes ?? '?'}/${m.timeline ?? '?'}`).join(',') +
-    `|${t.primary?.name ?? ''}`
+    `|${t.primary?.name ?? ''}` +
+    (t.switchoverPending ? `|switchover→${t.switchoverPending.candidate ?? '?'}` : '')
   );
 }

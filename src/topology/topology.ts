@@ -37,6 +37,12 @@ export interface Topology {
   source: string;
   /** Date.now() when it was observed. */
   observedAt: number;
+  /**
+   * A planned switchover is under way (Patroni's `failover` key, due now): the
+   * primary is about to stop. The pool holds new writes until the primary
+   * changes (bounded), so none is caught in flight by the shutdown.
+   */
+  switchoverPending?: { candidate?: string };
 }
 
 /** `host:port` of a member, the key pools and routers index nodes by. */
