@@ -78,6 +78,7 @@ export class Pool extends EventEmitter {
   #functionsLearned = false;
   readonly #failoverTimeoutMillis: number;
   readonly #causal: CausalTracker;
+  readonly #switchoversWaited = new Set<string>();
 
   constructor(config?: PoolOptions | string) {
     super();
@@ -423,15 +424,22 @@ export class Pool extends EventEmitter {
   async #switchoverGate(deadline: number): Promise<void> {
     const t = this.#topology.current();
     if (!t?.switchoverPending || !t.primary) return;
+    const which = `${nodeKey(t.primary)}→${t.switchoverPending.candidate ?? ''}`;
+    if (this.#switchoversWaited.has(which)) return; // waited once already and it did not happen: do not stall again
     const since = Date.now();
     const until = Math.min(deadline, since + SWITCHOVER_HOLD_MILLIS);
     const old = nodeKey(t.primary);
     debug('switchover announced (candidate %s): holding writes to %s', t.switchoverPending.candidate ?? 'any', old);
     this.#held++;
     try {
-      while (Date.now() < until && !this.ending) {
+      while (!this.ending) {
         const now = this.#topology.current();
         if (!now?.switchoverPending || !now.primary || nodeKey(now.primary) !== old) break;
+        if (Date.now() >= until) {
+          if (this.#switchoversWaited.size > 100) this.#switchoversWaited.clear();
+          this.#switchoversWaited.add(which);
+          break;
+        }
         await this.#waitForChange(until - Date.now());
       }
     } finally {

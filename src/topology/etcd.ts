@@ -260,18 +260,21 @@ export class EtcdTopology extends EventEmitter implements TopologySource {
     for (const key of [...this.#reportedBad.keys()]) if (!stillBad.has(key)) this.#reportedBad.delete(key);
     const leader = this.#kvs.get('leader')?.value;
     const t = topologyFromEtcd(parsed, leader ? leader : undefined, this.#optime());
-    const pending = this.#switchover();
+    const pending = this.#switchover(leader);
     if (pending && t.primary) t.switchoverPending = pending;
     return t;
   }
 
   /** Patroni's `failover` key, when it asks for a switchover due now (not a scheduled one still in the future). */
-  #switchover(): { candidate?: string } | undefined {
+  #switchover(leader: string | undefined): { candidate?: string } | undefined {
     const raw = this.#kvs.get('failover')?.value;
-    if (!raw) return undefined;
+    if (!raw || !leader) return undefined;
     try {
-      const v = JSON.parse(raw) as { member?: unknown; scheduled_at?: unknown };
+      const v = JSON.parse(raw) as { leader?: unknown; member?: unknown; scheduled_at?: unknown };
       if (typeof v !== 'object' || v === null) return undefined;
+      // Already done (or aimed at another leader): the key may linger until a manager clears it.
+      if (typeof v.leader === 'string' && v.leader !== leader) return undefined;
+      if (v.member === leader) return undefined;
       if (typeof v.scheduled_at === 'string' && Date.parse(v.scheduled_at) > Date.now() + 1000) return undefined;
       return typeof v.member === 'string' ? { candidate: v.member } : {};
     } catch {
