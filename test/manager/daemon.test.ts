@@ -7,6 +7,8 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import type pg from 'pg';
 import { Client } from '../../src';
+import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { PatroniCluster } from '../../src/local/patroni-cluster';
 
 let c: PatroniCluster;
@@ -61,5 +63,24 @@ describe('pg-failover manager daemons (Patroni YAML, separate processes)', () =>
     expect(res.status).toBe(200);
     expect(await c.waitForLeader(30_000, { except: old })).toBe(candidate);
     await c.waitForReplicasStreaming(60_000);
+  }, 120_000);
+
+  it.skipIf(!existsSync('/usr/bin/patronictl'))("Patroni's own patronictl lists our cluster and switches it over", async () => {
+    const cfg = c.member('n0').configFile;
+    const ctl = (...args: string[]) =>
+      new Promise<string>((resolve, reject) =>
+        execFile('patronictl', ['-c', cfg, ...args], { timeout: 60_000, env: { ...process.env, PATH: process.env.PATH } }, (err, stdout, stderr) =>
+          err ? reject(new Error(`patronictl ${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout),
+        ),
+      );
+    const leader = await c.waitForLeader(30_000);
+    const list = await ctl('list', '--format', 'json');
+    const rows = JSON.parse(list) as Array<{ Member: string; Role: string; State: string }>;
+    expect(rows.map((r) => r.Member).sort()).toEqual(['n0', 'n1', 'n2']);
+    expect(rows.find((r) => r.Role === 'Leader')?.Member).toBe(leader);
+    expect(rows.filter((r) => r.Role === 'Replica' || r.Role === 'Sync Standby').every((r) => r.State === 'streaming' || r.State === 'running')).toBe(true);
+    const candidate = rows.find((r) => r.Role !== 'Leader')!.Member;
+    await ctl('switchover', '--leader', leader, '--candidate', candidate, '--force');
+    expect(await c.waitForLeader(30_000, { except: leader })).toBe(candidate);
   }, 120_000);
 });
