@@ -35,6 +35,8 @@ export interface CausalIo {
 }
 
 const TOKEN_PREFIX = 'pgfo1:';
+/** Writes completing within this window share one WAL-position query. */
+const COALESCE_MILLIS = 2;
 
 /** pg_lsn text (`16/B374D848`) → bigint. */
 export function parseLsn(lsn: string): bigint {
@@ -69,6 +71,7 @@ export class CausalTracker {
   readonly #replayed = new Map<string, bigint>();
   readonly #polling = new Map<string, Promise<void>>();
   #closed = false;
+  #fetchTimer: NodeJS.Timeout | undefined;
   /** Counters for tests and metrics. */
   readonly stats = { lsnFetches: 0, replayPolls: 0, readsSentToPrimary: 0, positionsUnknown: 0 };
 
@@ -150,9 +153,18 @@ export class CausalTracker {
     return `${TOKEN_PREFIX}${formatLsn(this.#required)}`;
   }
 
+  /**
+   * Learns the position soon: writes completing within the next
+   * COALESCE_MILLIS share one `pg_current_wal_lsn()` (reads go to the
+   * primary meanwhile, which is where they would go anyway).
+   */
   #fetch(): void {
-    if (this.#fetching) return;
-    void this.#fetchNow();
+    if (this.#fetching || this.#fetchTimer) return;
+    this.#fetchTimer = setTimeout(() => {
+      this.#fetchTimer = undefined;
+      if (!this.#fetching) void this.#fetchNow();
+    }, COALESCE_MILLIS);
+    this.#fetchTimer.unref();
   }
 
   #fetchNow(): Promise<void> {
@@ -212,5 +224,6 @@ export class CausalTracker {
   /** Stops background polling (the pool is ending). */
   close(): void {
     this.#closed = true;
+    if (this.#fetchTimer) clearTimeout(this.#fetchTimer);
   }
 }

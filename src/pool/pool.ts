@@ -208,7 +208,7 @@ export class Pool extends EventEmitter {
     const a = this.#classifier.analyze(text);
     const { route, after, ...pgConfig } = q;
     const need = needFor(a, route, this.#learnedWrites.has(text));
-    debugRouter('%s → %s (%s)', shorten(text), need.role, need.why);
+    if (debugRouter.enabled) debugRouter('%s → %s (%s)', shorten(text), need.role, need.why);
     return need.role === 'read' ? this.#read(pgConfig, text, this.#causal.requirement(after)) : this.#write(pgConfig);
   }
 
@@ -345,6 +345,7 @@ export class Pool extends EventEmitter {
    */
   async readNode(exclude?: ReadonlySet<string>, req: ReadRequirement = { primaryOnly: false }): Promise<string> {
     const standbyOnly = this.#router.policy.readFrom === 'standby';
+    if (this.#router.policy.readFrom === 'primary') return this.primaryNode(Date.now() + this.#failoverTimeoutMillis);
     if (req.primaryOnly && !standbyOnly) {
       this.#causal.stats.readsSentToPrimary++;
       return this.primaryNode(Date.now() + this.#failoverTimeoutMillis);
@@ -515,6 +516,7 @@ export class Pool extends EventEmitter {
   }
 
   #downKeys(): string[] {
+    if (this.#down.size === 0) return [];
     return [...this.#down.keys()].filter((k) => this.#isDown(k));
   }
 
