@@ -13,10 +13,10 @@ export const POOL_FILES = [
   'lifecycle-hooks', 'lifetime-timeout', 'logging', 'max-uses', 'releasing-clients', 'sizing', 'submittable', 'verify',
 ];
 
-await clusterForVendoredTests(0);
 const env = vendoredEnv({ skips: SKIPS, timeoutMillis: 20_000 });
 
-describe('pg-pool suite, single host', () => {
+describe('pg-pool suite, single host', async () => {
+  await clusterForVendoredTests(0);
   for (const f of POOL_FILES) describe(f, () => void env.load(`pg-pool/test/${f}.js`));
 });
 

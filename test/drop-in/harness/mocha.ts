@@ -38,9 +38,10 @@ export class MochaAdapter {
         }
       });
     describe.skip = (name: string, fn: () => void) => vdescribe.skip(name, fn);
-    const it = (name: string, ...rest: unknown[]) => this.test(name, rest.find((a) => typeof a === 'function') as MochaFn | undefined);
+    // Like mocha: it(title, fn); anything but a function as fn (e.g. `false`) makes the test pending.
+    const it = (name: string, fn?: unknown) => this.test(name, typeof fn === 'function' ? (fn as MochaFn) : undefined);
     it.skip = (name: string) => this.test(name, undefined);
-    const hook = (register: (f: () => Promise<void>, timeout?: number) => void) => (fn: MochaFn) => register(() => runMocha(fn, mochaContext()), this.options.timeoutMillis);
+    const hook = (register: (f: () => Promise<void>, timeout?: number) => void) => (fn: MochaFn) => register(async () => void (await runMocha(fn, mochaContext())), this.options.timeoutMillis);
     return {
       describe,
       context: describe,

@@ -1,10 +1,13 @@
 /**
- * Vendored tests we do not run, by full title, each with its reason. Keep it
- * short and honest: only tests that depend on internals pg-failover
- * legitimately differs in, or on tooling this project does not have.
+ * Vendored tests we do not run, by full title (mocha describe path + test
+ * name, or `file: name` for pg's suite), each with its reason. Keep it short
+ * and honest: only tests that need tooling this project does not have, or
+ * internals pg-failover legitimately differs in.
  */
 export const SKIPS: Readonly<Record<string, string>> = {
-  // pg-pool (full title = describe path + test name)
-  'idle timeout unrefs the connections and timeouts so the program can exit when idle when the `allowExitOnIdle` option is set':
-    'forks a child process that requires pg-pool by relative path; not substitutable without editing the file',
+  // pg-pool
+  'idle timeout unrefs the connections and timeouts so the program can exit when idle when the allowExitOnIdle option is set':
+    'forks a child that requires pg-pool by relative path (not substitutable without editing the file)',
+  'idle timeout keeps old behavior when allowExitOnIdle option is not set': 'same forked child as above',
+  'connection timeout should connect if timeout is passed, but native client in connected state': 'needs pg-native (pg.native is null here, as in pg without it)',
 };
