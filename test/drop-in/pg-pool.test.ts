@@ -17,7 +17,7 @@ const env = vendoredEnv({ skips: SKIPS, timeoutMillis: 20_000 });
 
 describe('pg-pool suite, single host', async () => {
   await clusterForVendoredTests(0);
-  for (const f of POOL_FILES) describe(f, () => void env.load(`pg-pool/test/${f}.js`));
+  for (const f of POOL_FILES) describe(f, () => env.loadSuite(`pg-pool/test/${f}.js`));
 });
 
 afterAll(() => {

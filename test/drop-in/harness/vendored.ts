@@ -6,6 +6,7 @@
  * local shims. Everything else is Node's require.
  */
 import path from 'node:path';
+import { it as vit } from 'vitest';
 import { createRequire } from 'node:module';
 import * as failover from '../../../src/index';
 import { VendoredLoader, NOT_SUBSTITUTED } from './loader';
@@ -65,12 +66,15 @@ export interface VendoredEnv {
   tracker: Tracker;
   /** Loads a vendored file (path relative to test/vendor/node-postgres). */
   load(relative: string): unknown;
+  /** Loads a vendored file while tests are being collected; a load error becomes a failing test. */
+  loadSuite(relative: string): void;
 }
 
 /** Makes the loader, adapter and substitutions for one vitest file. */
 export function vendoredEnv(options: Omit<AdapterOptions, 'settle'> & { settleMillis?: number }): VendoredEnv {
   const tracker = new Tracker();
-  const pg = tracker.module();
+  // DROPIN_CONTROL=1: run the same files against the real pg / pg-pool (to tell our bugs from the machine's timing).
+  const pg = process.env.DROPIN_CONTROL === '1' ? (nodeRequire('pg') as Record<string, unknown>) : tracker.module();
   const adapter = new MochaAdapter({ ...options, settle: () => tracker.settle(options.settleMillis ?? 5000) });
   const mocha = adapter.api;
   const quietProcess = new Proxy(process, {
@@ -115,5 +119,19 @@ export function vendoredEnv(options: Omit<AdapterOptions, 'settle'> & { settleMi
       return NOT_SUBSTITUTED;
     },
   });
-  return { adapter, tracker, load: (relative) => loader.load(path.join(VENDOR_DIR, relative)) };
+  return {
+    adapter,
+    tracker,
+    load: (relative) => loader.load(path.join(VENDOR_DIR, relative)),
+    loadSuite: (relative) => {
+      try {
+        loader.load(path.join(VENDOR_DIR, relative));
+      } catch (err) {
+        // A file that fails while being collected is one failing test, not a lost run (and a leaked cluster).
+        vit(`${relative} (loading the file)`, () => {
+          throw err;
+        });
+      }
+    },
+  };
 }
