@@ -16,6 +16,11 @@ import pg from 'pg';
 
 export const { types, defaults, Query, Connection, DatabaseError, TypeOverrides, escapeIdentifier, escapeLiteral, Result } = pg;
 
+/** pg's native bindings: pg-failover has none (pg's own value when pg-native is not installed). */
+export const native = null;
+/** pg's `utils` (prepareValue, normalizeQueryConfig …), unchanged. */
+export const utils: unknown = (pg as unknown as { utils: unknown }).utils;
+
 export * from './errors';
 export type { Topology, Member, MemberRole, TopologySource, TopologyEvents } from './topology/topology';
 

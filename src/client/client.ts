@@ -21,6 +21,8 @@ export class Client extends EventEmitter {
   #inner: pg.Client | undefined;
   #connected: Connected | undefined;
   #connecting: Promise<void> | undefined;
+  /** The session being opened right now (end() during connect() closes it). */
+  #attempt: pg.Client | undefined;
   #ended = false;
   readonly #types: pg.CustomTypesConfig & { setTypeParser: pg.Client['setTypeParser']; getTypeParser: pg.Client['getTypeParser'] };
 
@@ -48,7 +50,16 @@ export class Client extends EventEmitter {
     }
     this.#connecting = (async () => {
       const plan = planFor(this.options, { types: this.#types as never });
-      const connected = await connectFirstMatching(plan);
+      const connected = await connectFirstMatching({
+        ...plan,
+        makeClient: (config) => (this.#attempt = plan.makeClient ? plan.makeClient(config) : new pg.Client(config)),
+      });
+      this.#attempt = undefined;
+      if (this.#ended) {
+        // end() was called while connecting (e.g. pg-pool's connectionTimeoutMillis): do not hand out the session.
+        await connected.client.end().catch(() => {});
+        throw new FailoverError('CONNECTION_LOST', 'Connection terminated: end() was called during connect()');
+      }
       this.#connected = connected;
       this.#inner = connected.client;
       for (const event of FORWARDED) {
@@ -91,6 +102,8 @@ export class Client extends EventEmitter {
   end(callback?: (err?: Error) => void): Promise<void> | void {
     this.#ended = true;
     const p = (async () => {
+      // Like pg.Client#end during connect: abort the attempt in flight.
+      if (this.#attempt) await this.#attempt.end().catch(() => {});
       if (this.#connecting) await this.#connecting.catch(() => {});
       if (this.#inner) await this.#inner.end();
       else this.emit('end');
@@ -119,6 +132,10 @@ export class Client extends EventEmitter {
   }
   unref(): void {
     (this.#inner as unknown as { unref?: () => void } | undefined)?.unref?.();
+  }
+  /** Whether a session is established and usable (pg-native's name; pg-pool calls it). */
+  isConnected(): boolean {
+    return this._connected && !this._ending;
   }
   getTransactionStatus(): string | null {
     return (this.#inner as unknown as { getTransactionStatus?: () => string | null })?.getTransactionStatus?.() ?? null;

@@ -25,6 +25,7 @@ import { isConnectionLoss, isReadOnlyRefusal, neverExecuted } from './error-kind
 import { OWN_KEYS, topologyFromExtensions, validatePoolOptions, type PoolOptions, type TopologyConfig } from './options';
 import { BoundClient } from './bound-client';
 import { createTopologySource } from './topology-factory';
+import { directPoolFor } from './direct';
 import { CausalTracker, type ReadRequirement } from './causal';
 
 const debug = createDebug('pg-failover:pool');
@@ -79,6 +80,8 @@ export class Pool extends EventEmitter {
   readonly #failoverTimeoutMillis: number;
   readonly #causal: CausalTracker;
   readonly #switchoversWaited = new Set<string>();
+  /** Single plain host: everything is delegated to this pg.Pool (direct.ts). */
+  readonly #direct: pg.Pool | undefined;
 
   constructor(config?: PoolOptions | string) {
     super();
@@ -100,6 +103,8 @@ export class Pool extends EventEmitter {
 
     const parsed = parseConnectionString(o.connectionString ?? '', { env: o.env ?? process.env });
     const tsa = o.target_session_attrs ?? parsed.target_session_attrs;
+    this.#direct = directPoolFor(o, plan.hosts.length, parsed);
+    if (this.#direct) this.#wireDirect(this.#direct);
     const readFrom =
       o.readFrom ?? (tsa === 'primary' || tsa === 'read-write' ? 'primary' : tsa === 'standby' || tsa === 'read-only' ? 'standby' : 'prefer-standby');
     this.#router = new ReadRouter({
@@ -155,17 +160,38 @@ export class Pool extends EventEmitter {
     });
   }
 
+  #wireDirect(d: pg.Pool): void {
+    for (const event of ['connect', 'acquire', 'release', 'remove'] as const) d.on(event, (...args: unknown[]) => this.emit(event, ...args));
+    d.on('error', (err: Error, client: pg.PoolClient) => {
+      // pg.Pool would crash an app without an 'error' listener here; we never do.
+      if (this.listenerCount('error')) this.emit('error', err, client);
+      else debug('idle session failed: %s', err.message);
+    });
+    // pg.Pool's `ending` / `ended` flags, read through.
+    Object.defineProperty(this, 'ending', { get: () => d.ending, set: () => {}, enumerable: true });
+    Object.defineProperty(this, 'ended', { get: () => d.ended, set: () => {}, enumerable: true });
+  }
+
   // ---- pg.Pool's counters -------------------------------------------------
   get totalCount(): number {
+    if (this.#direct) return this.#direct.totalCount;
     return this.#nodes.sum((p) => p.totalCount);
   }
   get idleCount(): number {
+    if (this.#direct) return this.#direct.idleCount;
     return this.#nodes.sum((p) => p.idleCount);
   }
   get waitingCount(): number {
+    if (this.#direct) return this.#direct.waitingCount;
     return this.#nodes.sum((p) => p.waitingCount) + this.#held;
   }
+  /** @internal pg-pool's list of sessions (some libraries and tests reach into it). */
+  get _clients(): pg.PoolClient[] {
+    if (this.#direct) return (this.#direct as unknown as { _clients: pg.PoolClient[] })._clients;
+    return [...this.#nodes.values()].flatMap((np) => (np.pool as unknown as { _clients: pg.PoolClient[] })._clients);
+  }
   get expiredCount(): number {
+    if (this.#direct) return (this.#direct as unknown as { expiredCount: number }).expiredCount;
     return this.#nodes.sum((p) => (p as unknown as { expiredCount?: number }).expiredCount ?? 0);
   }
 
@@ -179,6 +205,8 @@ export class Pool extends EventEmitter {
   query<R extends pg.QueryResultRow = any, I = any[]>(config: string | RoutedQueryConfig<I>, callback: Callback<pg.QueryResult<R>>): void;
   query<R extends pg.QueryResultRow = any, I = any[]>(config: string | RoutedQueryConfig<I>, values: I, callback: Callback<pg.QueryResult<R>>): void;
   query(config: unknown, values?: unknown, callback?: unknown): Promise<pg.QueryResult> | void {
+    // eslint-disable-next-line prefer-rest-params
+    if (this.#direct) return (this.#direct.query as (...a: unknown[]) => Promise<pg.QueryResult> | void)(...arguments);
     if (typeof config === 'function') {
       const err = new FailoverError('INVALID_OPTION', 'Passing a function as the first parameter to pool.query is not supported');
       if (typeof values === 'function') {
@@ -299,6 +327,8 @@ export class Pool extends EventEmitter {
   connect(): Promise<BoundClient & pg.PoolClient>;
   connect(callback: (err: Error | undefined, client?: BoundClient & pg.PoolClient, done?: (release?: unknown) => void) => void): void;
   connect(callback?: (err: Error | undefined, client?: BoundClient & pg.PoolClient, done?: (release?: unknown) => void) => void): Promise<BoundClient & pg.PoolClient> | void {
+    // eslint-disable-next-line prefer-rest-params
+    if (this.#direct) return (this.#direct.connect as (...a: unknown[]) => Promise<BoundClient & pg.PoolClient> | void)(...arguments);
     const p = (async () => {
       if (this.ending) throw new FailoverError('POOL_ENDED', 'Cannot use a pool after calling end on the pool');
       await this.#start();
@@ -315,6 +345,8 @@ export class Pool extends EventEmitter {
   end(): Promise<void>;
   end(callback: () => void): void;
   end(callback?: () => void): Promise<void> | void {
+    // eslint-disable-next-line prefer-rest-params
+    if (this.#direct) return (this.#direct.end as (...a: unknown[]) => Promise<void> | void)(...arguments);
     const p = (async () => {
       if (this.ending) throw new FailoverError('POOL_ENDED', 'Called end on pool more than once');
       this.ending = true;
