@@ -9,33 +9,14 @@ import type { Classifier } from '../routing/classify';
 import type { TopologySource } from '../topology/topology';
 import type { TargetSessionAttrs } from '../client/session-attrs';
 import type { ReadYourWrites } from './causal';
+import type { EtcdTopologyOptions } from '../topology/etcd';
+import type { PatroniRestTopologyOptions } from '../topology/patroni-rest';
 
-/** Where the pool learns who is primary. */
+/** Where the pool learns who is primary: the source's own options plus its name. */
 export type TopologyConfig =
   | { source: 'probe'; recheckIntervalMillis?: number; probeTimeoutMillis?: number }
-  | {
-      source: 'etcd';
-      /** etcd endpoints, e.g. ['http://127.0.0.1:2379']. */
-      hosts: string[];
-      /** Patroni's `scope` (cluster name). */
-      scope: string;
-      /** Patroni's `namespace`. Default '/service'. */
-      namespace?: string;
-      auth?: { username: string; password: string };
-      /** TLS to etcd: CA (PEM), and client certificate/key for mutual TLS. */
-      tls?: { rootCertificate: Buffer; privateKey?: Buffer; certChain?: Buffer };
-      /** Connect timeout per etcd endpoint. Default 1000. */
-      dialTimeoutMillis?: number;
-    }
-  | {
-      source: 'patroni-rest';
-      /** Patroni REST API base URLs, e.g. ['http://10.0.0.1:8008']. */
-      urls: string[];
-      /** Poll interval. Default 1000 ms. */
-      intervalMillis?: number;
-      /** Per-request timeout. Default 1000 ms. */
-      timeoutMillis?: number;
-    };
+  | ({ source: 'etcd' } & EtcdTopologyOptions)
+  | ({ source: 'patroni-rest' } & PatroniRestTopologyOptions);
 
 export interface PoolOptions extends Omit<pg.PoolConfig, 'Client'> {
   /** libpq connection string (URI or keyword/value; several hosts allowed). */
