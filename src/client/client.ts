@@ -79,6 +79,7 @@ export class Client extends EventEmitter {
   /** Same forms as pg.Client#query: (text), (text, values), (config), callbacks, and Submittables. */
   query(...args: unknown[]): any {
     const inner = this.#inner;
+    if (!inner && this.#connecting && !this.#ended) return this.#queueUntilConnected(args);
     if (!inner) {
       const err = new FailoverError('CONNECTION_LOST', this.#ended ? 'Client was closed and is not queryable' : 'Client is not connected: call connect() first');
       const cb = args.find((a) => typeof a === 'function') as Callback<unknown> | undefined;
@@ -94,6 +95,31 @@ export class Client extends EventEmitter {
       return Promise.reject(err);
     }
     return (inner.query as (...a: unknown[]) => unknown)(...args);
+  }
+
+  /**
+   * Like pg.Client, a query issued while connect() is under way waits for the
+   * session (in order) and fails with the connect error if there is none.
+   * Same return value as the call would have had: the Submittable, undefined
+   * with a callback, else a promise.
+   */
+  #queueUntilConnected(args: unknown[]): unknown {
+    const connecting = this.#connecting!;
+    const dispatch = () => (this.#inner!.query as (...a: unknown[]) => unknown)(...args);
+    const cb = args.find((a) => typeof a === 'function') as Callback<unknown> | undefined;
+    const first = args[0] as { submit?: unknown; handleError?: (e: Error) => void; callback?: Callback<unknown> } | undefined;
+    if (first && typeof first.submit === 'function') {
+      connecting.then(dispatch, (err: Error) => {
+        if (typeof first.callback === 'function') first.callback(err);
+        else first.handleError?.(err);
+      });
+      return first;
+    }
+    if (cb) {
+      connecting.then(dispatch, (err: Error) => cb(err));
+      return undefined;
+    }
+    return connecting.then(dispatch);
   }
 
   /** Ends the session. Callback or promise, like pg. */

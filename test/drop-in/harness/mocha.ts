@@ -24,6 +24,8 @@ export const tally = { registered: 0, skipped: 0, pendingUpstream: 0, skippedNam
 export class MochaAdapter {
   readonly #path: string[] = [];
   readonly #usedSkips = new Set<string>();
+  #running = false;
+  readonly #nested: Array<{ name: string; fn: MochaFn }> = [];
   constructor(private readonly options: AdapterOptions) {}
 
   /** The object `require('mocha')` returns (and the globals mocha provides). */
@@ -82,10 +84,27 @@ export class MochaAdapter {
       vit.skip(`${name} [SKIP: ${reason}]`, () => {});
       return;
     }
+    if (this.#running) {
+      // pg's runner accepts tests added while one runs (they run next): run them inside the current vitest test.
+      this.#nested.push({ name: full, fn });
+      return;
+    }
     vit(
       name,
       async (ctx) => {
-        await runMocha(fn, { ...mochaContext(), skip: () => ctx.skip() }, this.options.settle);
+        this.#running = true;
+        try {
+          await runMocha(fn, { ...mochaContext(), skip: () => ctx.skip() }, this.options.settle);
+          while (this.#nested.length) {
+            const next = this.#nested.shift()!;
+            const why = this.options.skips[next.name];
+            if (why !== undefined) continue;
+            await runMocha(next.fn, mochaContext(), this.options.settle);
+          }
+        } finally {
+          this.#running = false;
+          this.#nested.length = 0;
+        }
       },
       this.options.timeoutMillis,
     );

@@ -6,7 +6,7 @@
  * local shims. Everything else is Node's require.
  */
 import path from 'node:path';
-import { it as vit } from 'vitest';
+import { it as vit, beforeAll as vbeforeAll, afterAll as vafterAll } from 'vitest';
 import { createRequire } from 'node:module';
 import * as failover from '../../../src/index';
 import { VendoredLoader, NOT_SUBSTITUTED } from './loader';
@@ -58,6 +58,36 @@ export class Tracker {
       }
     }
     return { ...failover, Client, Pool };
+  }
+}
+
+/**
+ * Upstream runs every file in its own process. So each file gets the
+ * process.env / pg.defaults it left behind while loading (module-level code
+ * like configuration-tests clears PG* vars) only while its own tests run;
+ * before and after, everyone else's are restored.
+ */
+export function isolatedLoad(load: () => void): void {
+  const live = nodeRequire('pg').defaults as Record<string, unknown>;
+  const snap = () => ({ env: { ...process.env }, defaults: { ...live } });
+  const apply = (s: { env: NodeJS.ProcessEnv; defaults: Record<string, unknown> }) => {
+    for (const k of Object.keys(process.env)) if (!(k in s.env)) delete process.env[k];
+    Object.assign(process.env, s.env);
+    for (const k of Object.keys(live)) if (!(k in s.defaults)) delete live[k];
+    Object.assign(live, s.defaults);
+  };
+  const before = snap();
+  try {
+    load();
+  } finally {
+    const after = snap();
+    apply(before);
+    let outside = before;
+    vbeforeAll(() => {
+      outside = snap();
+      apply(after);
+    });
+    vafterAll(() => apply(outside));
   }
 }
 
@@ -124,8 +154,9 @@ export function vendoredEnv(options: Omit<AdapterOptions, 'settle'> & { settleMi
     tracker,
     load: (relative) => loader.load(path.join(VENDOR_DIR, relative)),
     loadSuite: (relative) => {
+      // Upstream runs every file in its own process: give each file a fresh process.env and pg.defaults.
       try {
-        loader.load(path.join(VENDOR_DIR, relative));
+        isolatedLoad(() => loader.load(path.join(VENDOR_DIR, relative)));
       } catch (err) {
         // A file that fails while being collected is one failing test, not a lost run (and a leaked cluster).
         vit(`${relative} (loading the file)`, () => {
