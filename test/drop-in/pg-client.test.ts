@@ -28,7 +28,7 @@ const env = vendoredEnv({ skips: SKIPS, timeoutMillis: 20_000, settleMillis: 500
 
 describe('pg client integration tests, single host', async () => {
   await clusterForVendoredTests(0);
-  for (const f of SUITE_FILES) describe(f, () => env.loadSuite(`${DIR}/${f}.js`));
+  for (const f of SUITE_FILES) describe(f, () => env.loadSuite(`${DIR}/${f}.js`, f));
   for (const f of MODULE_FILES) {
     const reason = SKIPS[`${f}: (module-level code)`];
     tally.registered++;
