@@ -23,6 +23,8 @@ export class Client extends EventEmitter {
   #connecting: Promise<void> | undefined;
   /** Queries issued before the session exists wait on this (pg queues them too, even before connect()). */
   readonly #gate = gate();
+  #queued = 0;
+  #abortConnect = false;
   /** The session being opened right now (end() during connect() closes it). */
   #attempt: pg.Client | undefined;
   #ended = false;
@@ -57,7 +59,7 @@ export class Client extends EventEmitter {
         makeClient: (config) => (this.#attempt = plan.makeClient ? plan.makeClient(config) : new pg.Client(config)),
       });
       this.#attempt = undefined;
-      if (this.#ended) {
+      if (this.#abortConnect) {
         // end() was called while connecting (e.g. pg-pool's connectionTimeoutMillis): do not hand out the session.
         await connected.client.end().catch(() => {});
         throw new FailoverError('CONNECTION_LOST', 'Connection terminated: end() was called during connect()');
@@ -110,6 +112,8 @@ export class Client extends EventEmitter {
    */
   #queueUntilConnected(args: unknown[]): unknown {
     const connecting = this.#gate.promise;
+    this.#queued++;
+    void connecting.finally(() => this.#queued--).catch(() => {});
     const dispatch = () => (this.#inner!.query as (...a: unknown[]) => unknown)(...args);
     const cb = args.find((a) => typeof a === 'function') as Callback<unknown> | undefined;
     const first = args[0] as { submit?: unknown; handleError?: (e: Error) => void; callback?: Callback<unknown> } | undefined;
@@ -139,8 +143,15 @@ export class Client extends EventEmitter {
     }
     this.#ended = true;
     const p = (async () => {
-      // Like pg.Client#end during connect: abort the attempt in flight.
-      if (this.#attempt) await this.#attempt.end().catch(() => {});
+      if (this.#connecting && !this.#inner && this.#queued > 0 && (this.options as { pipeline?: boolean }).pipeline) {
+        // Like pg in pipeline mode: queries already queued complete first, then the session ends.
+        await this.#gate.promise.catch(() => {});
+        await new Promise((r) => setImmediate(r));
+      } else if (this.#connecting && !this.#inner) {
+        // Like pg.Client#end during connect: abort the attempt in flight.
+        this.#abortConnect = true;
+        await this.#attempt?.end().catch(() => {});
+      }
       if (this.#connecting) await this.#connecting.catch(() => {});
       if (this.#inner) await this.#inner.end();
       else this.emit('end');
