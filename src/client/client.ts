@@ -86,7 +86,7 @@ export class Client extends EventEmitter {
   query(...args: unknown[]): any {
     const inner = this.#inner;
     if (!inner && !this.#ended) return this.#queueUntilConnected(args);
-    if (!inner) {
+    if (!inner || this.#ended) {
       const err = new FailoverError('CONNECTION_LOST', this.#ended ? 'Client was closed and is not queryable' : 'Client is not connected: call connect() first');
       const cb = args.find((a) => typeof a === 'function') as Callback<unknown> | undefined;
       if (cb) {
