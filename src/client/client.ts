@@ -21,6 +21,10 @@ export class Client extends EventEmitter {
   #inner: pg.Client | undefined;
   #connected: Connected | undefined;
   #connecting: Promise<void> | undefined;
+  /** Queries issued before the session exists wait on this (pg queues them too, even before connect()). */
+  readonly #gate = gate();
+  #queued = 0;
+  #abortConnect = false;
   /** The session being opened right now (end() during connect() closes it). */
   #attempt: pg.Client | undefined;
   #ended = false;
@@ -36,10 +40,10 @@ export class Client extends EventEmitter {
   }
 
   /** Connects to the first host that matches `target_session_attrs`. Callback or promise, like pg. */
-  connect(): Promise<void>;
+  connect(): Promise<this>;
   connect(callback: (err: Error | null) => void): void;
-  connect(callback?: (err: Error | null) => void): Promise<void> | void {
-    const p = this.#connect();
+  connect(callback?: (err: Error | null) => void): Promise<this> | void {
+    const p = this.#connect().then(() => this); // pg resolves with the client itself
     if (!callback) return p;
     p.then(() => callback(null), (e) => callback(e));
   }
@@ -55,7 +59,7 @@ export class Client extends EventEmitter {
         makeClient: (config) => (this.#attempt = plan.makeClient ? plan.makeClient(config) : new pg.Client(config)),
       });
       this.#attempt = undefined;
-      if (this.#ended) {
+      if (this.#abortConnect) {
         // end() was called while connecting (e.g. pg-pool's connectionTimeoutMillis): do not hand out the session.
         await connected.client.end().catch(() => {});
         throw new FailoverError('CONNECTION_LOST', 'Connection terminated: end() was called during connect()');
@@ -69,9 +73,11 @@ export class Client extends EventEmitter {
     })();
     try {
       await this.#connecting;
+      this.#gate.open();
     } catch (e) {
       this.#connecting = undefined;
       this.#ended = true;
+      this.#gate.fail(e as Error);
       throw e;
     }
   }
@@ -79,8 +85,8 @@ export class Client extends EventEmitter {
   /** Same forms as pg.Client#query: (text), (text, values), (config), callbacks, and Submittables. */
   query(...args: unknown[]): any {
     const inner = this.#inner;
-    if (!inner && this.#connecting && !this.#ended) return this.#queueUntilConnected(args);
-    if (!inner) {
+    if (!inner && !this.#ended) return this.#queueUntilConnected(args);
+    if (!inner || this.#ended) {
       const err = new FailoverError('CONNECTION_LOST', this.#ended ? 'Client was closed and is not queryable' : 'Client is not connected: call connect() first');
       const cb = args.find((a) => typeof a === 'function') as Callback<unknown> | undefined;
       if (cb) {
@@ -98,13 +104,16 @@ export class Client extends EventEmitter {
   }
 
   /**
-   * Like pg.Client, a query issued while connect() is under way waits for the
-   * session (in order) and fails with the connect error if there is none.
+   * Like pg.Client, a query issued before the session exists (before or
+   * during connect()) waits for it, in order, and fails with the connect
+   * error if there is none (or a CONNECTION_LOST if the client is ended first).
    * Same return value as the call would have had: the Submittable, undefined
    * with a callback, else a promise.
    */
   #queueUntilConnected(args: unknown[]): unknown {
-    const connecting = this.#connecting!;
+    const connecting = this.#gate.promise;
+    this.#queued++;
+    void connecting.finally(() => this.#queued--).catch(() => {});
     const dispatch = () => (this.#inner!.query as (...a: unknown[]) => unknown)(...args);
     const cb = args.find((a) => typeof a === 'function') as Callback<unknown> | undefined;
     const first = args[0] as { submit?: unknown; handleError?: (e: Error) => void; callback?: Callback<unknown> } | undefined;
@@ -126,10 +135,23 @@ export class Client extends EventEmitter {
   end(): Promise<void>;
   end(callback: (err?: Error) => void): void;
   end(callback?: (err?: Error) => void): Promise<void> | void {
+    if (!this.#connecting && !this.#inner && !this.#ended) {
+      // Like pg: end() on a client that never connected is a no-op (connect() still works after it).
+      if (!callback) return Promise.resolve();
+      callback();
+      return;
+    }
     this.#ended = true;
     const p = (async () => {
-      // Like pg.Client#end during connect: abort the attempt in flight.
-      if (this.#attempt) await this.#attempt.end().catch(() => {});
+      if (this.#connecting && !this.#inner && this.#queued > 0 && (this.options as { pipeline?: boolean }).pipeline) {
+        // Like pg in pipeline mode: queries already queued complete first, then the session ends.
+        await this.#gate.promise.catch(() => {});
+        await new Promise((r) => setImmediate(r));
+      } else if (this.#connecting && !this.#inner) {
+        // Like pg.Client#end during connect: abort the attempt in flight.
+        this.#abortConnect = true;
+        await this.#attempt?.end().catch(() => {});
+      }
       if (this.#connecting) await this.#connecting.catch(() => {});
       if (this.#inner) await this.#inner.end();
       else this.emit('end');
@@ -210,4 +232,16 @@ export class Client extends EventEmitter {
   get session(): pg.Client | undefined {
     return this.#inner;
   }
+}
+
+/** A promise opened or failed once, from outside; never an unhandled rejection by itself. */
+function gate(): { promise: Promise<void>; open: () => void; fail: (e: Error) => void } {
+  let open!: () => void;
+  let fail!: (e: Error) => void;
+  const promise = new Promise<void>((resolve, reject) => {
+    open = resolve;
+    fail = reject;
+  });
+  promise.catch(() => {});
+  return { promise, open, fail };
 }

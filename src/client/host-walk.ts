@@ -109,7 +109,7 @@ function libpqGivesUp(err: Error & { code?: string; severity?: string }): boolea
 const MOVE_ON_CODES = new Set(['ECONNREFUSED', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'EADDRNOTAVAIL', 'ENOTFOUND', 'EAI_AGAIN', 'ENOENT', 'EACCES']);
 
 function describeConnectError(err: Error & { code?: string }, config: pg.ClientConfig): string {
-  if (/timeout/i.test(err.message) && config.connectionTimeoutMillis) return `connect_timeout (${config.connectionTimeoutMillis} ms) expired`;
+  if (/timeout/i.test(err.message) && config.connectionTimeoutMillis) return `${err.message} (connect_timeout ${config.connectionTimeoutMillis} ms)`;
   return err.code ? `${err.code}: ${err.message}` : err.message;
 }
 

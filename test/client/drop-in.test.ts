@@ -94,7 +94,15 @@ describe('Client as a drop-in for pg.Client', () => {
   test('bad input: a malformed string throws a ConnectionStringError at construction; using an unconnected client is a typed error', async () => {
     expect(() => new Client('postgresql://h:99999999/db')).toThrow(expect.objectContaining({ code: expect.stringMatching(/^CONNINFO_/) }));
     expect(() => new Client('host=a,b port=1,2,3')).toThrow(expect.objectContaining({ code: 'CONNINFO_HOST_PORT_MISMATCH' }));
-    const c = new Client(url());
-    await expect(c.query('SELECT 1')).rejects.toMatchObject({ code: 'CONNECTION_LOST' });
+    // Like pg, a query issued before connect() waits for it, and fails with the connect error (typed).
+    const c = new Client('postgresql://postgres@127.0.0.1:1/postgres');
+    const early = c.query('SELECT 1');
+    await expect(c.connect()).rejects.toMatchObject({ code: 'NO_HOST_AVAILABLE' });
+    await expect(early).rejects.toMatchObject({ code: 'NO_HOST_AVAILABLE' });
+    // A client that was ended is not queryable: a typed error.
+    const d = new Client(url());
+    await d.connect();
+    await d.end();
+    await expect(d.query('SELECT 1')).rejects.toMatchObject({ code: 'CONNECTION_LOST' });
   });
 });

@@ -26,18 +26,9 @@ export const MODULE_FILES = ['field-name-escape-tests', 'huge-numeric-tests', 'j
 
 const env = vendoredEnv({ skips: SKIPS, timeoutMillis: 20_000, settleMillis: 5000 });
 
-/**
- * Opt-in (DROPIN_PG_CLIENT=1): on the last full run 146 of 158 pass; the rest
- * are real gaps still being fixed (callback/end ordering, defaults, connect
- * error and timeout shapes) plus timing-sensitive files that also wobble
- * against pg itself here (DROPIN_CONTROL=1). The pg-pool suite always runs.
- */
-const optedIn = process.env.DROPIN_PG_CLIENT === '1';
-// Not opted in: register nothing that starts a server (a skipped async describe still runs its body).
-if (!optedIn) describe.skip('pg client integration tests, single host (set DROPIN_PG_CLIENT=1)', () => {});
-(optedIn ? describe : () => {})('pg client integration tests, single host', async () => {
+describe('pg client integration tests, single host', async () => {
   await clusterForVendoredTests(0);
-  for (const f of SUITE_FILES) describe(f, () => env.loadSuite(`${DIR}/${f}.js`));
+  for (const f of SUITE_FILES) describe(f, () => env.loadSuite(`${DIR}/${f}.js`, f));
   for (const f of MODULE_FILES) {
     const reason = SKIPS[`${f}: (module-level code)`];
     tally.registered++;

@@ -67,6 +67,16 @@ export class MochaAdapter {
     };
   }
 
+  /** Runs `collect` with `prefix` leading every full title registered in it (pg's files have no describe). */
+  within(prefix: string, collect: () => void): void {
+    this.#path.push(prefix);
+    try {
+      collect();
+    } finally {
+      this.#path.pop();
+    }
+  }
+
   /** Registers one test (skipped when listed, pending when upstream gave no function). */
   test(name: string, fn: MochaFn | undefined): void {
     const full = [...this.#path, name].join(' ');

@@ -44,7 +44,7 @@ export class Tracker {
       }
       override connect(...args: unknown[]): any {
         this.#state = 'open';
-        const p = (super.connect as () => Promise<void>).call(this);
+        const p = (super.connect as unknown as () => Promise<unknown>).call(this);
         p.catch(() => (this.#state = 'closed'));
         const cb = args[0] as ((e: Error | null) => void) | undefined;
         if (typeof cb !== 'function') return p;
@@ -97,7 +97,7 @@ export interface VendoredEnv {
   /** Loads a vendored file (path relative to test/vendor/node-postgres). */
   load(relative: string): unknown;
   /** Loads a vendored file while tests are being collected; a load error becomes a failing test. */
-  loadSuite(relative: string): void;
+  loadSuite(relative: string, titlePrefix?: string): void;
 }
 
 /** Makes the loader, adapter and substitutions for one vitest file. */
@@ -153,10 +153,11 @@ export function vendoredEnv(options: Omit<AdapterOptions, 'settle'> & { settleMi
     adapter,
     tracker,
     load: (relative) => loader.load(path.join(VENDOR_DIR, relative)),
-    loadSuite: (relative) => {
+    loadSuite: (relative, titlePrefix) => {
       // Upstream runs every file in its own process: give each file a fresh process.env and pg.defaults.
       try {
-        isolatedLoad(() => loader.load(path.join(VENDOR_DIR, relative)));
+        const load = () => void loader.load(path.join(VENDOR_DIR, relative));
+        isolatedLoad(titlePrefix ? () => adapter.within(titlePrefix, load) : load);
       } catch (err) {
         // A file that fails while being collected is one failing test, not a lost run (and a leaked cluster).
         vit(`${relative} (loading the file)`, () => {
