@@ -215,7 +215,9 @@ export class Agent extends EventEmitter implements AgentView {
     if (this.#fenceTimer) clearInterval(this.#fenceTimer);
     this.#fenceTimer = undefined;
     this.#wakeUp();
-    // Let the current cycle finish (bounded) so nothing acts after stop() returns; a crash-like stop still releases nothing.
+    // A crash-like stop ends etcd contact at once (no renewal after this point), then lets the
+    // current cycle run out (bounded) so nothing acts after stop() returns.
+    if (!release) await this.dcs.close({ release: false });
     await Promise.race([this.#loopDone, sleep(release ? 10_000 : 5_000)]);
     if (stopPostgres) {
       await this.postgres.stop('fast').catch((e) => this.#log(`stop: ${errText(e)}`));

@@ -46,6 +46,9 @@ describe('agent failover after kill -9 of the leader', () => {
         for (const n of replicas) h.agents.get(n)!.on('promoted', () => resolve({ name: n, at: Date.now() }));
       });
       const dead = h.agents.get(oldLeader)!;
+      let keyGoneAt = 0;
+      const watcher = await h.kv.watch().key(`${h.prefix}leader`).create();
+      watcher.on('delete', () => (keyGoneAt ||= Date.now()));
       const t0 = Date.now();
       await dead.stop({ release: false, stopPostgres: false }); // the manager "crashes": nothing released
       await dead.postgres.kill9();
@@ -53,7 +56,13 @@ describe('agent failover after kill -9 of the leader', () => {
       expect(winner, `no promotion:\n${h.lines.slice(-30).join('\n')}`).toBeDefined();
       newLeader = winner!.name;
       failoverMillis = winner!.at - t0;
-      console.log(`failover: ${newLeader} promoted ${failoverMillis} ms after kill -9 of ${oldLeader} (ttl ${TTL} s)`);
+      await watcher.cancel();
+      const lastRenewal = dead.dcs.lastKeepaliveOkAt - t0;
+      console.log(
+        `failover: ${newLeader} promoted ${failoverMillis} ms after kill -9 of ${oldLeader} (ttl ${TTL} s; ` +
+          `last lease renewal at ${lastRenewal} ms, leader key expired at +${keyGoneAt - t0} ms, ` +
+          `promotion ${winner!.at - keyGoneAt} ms after expiry)`,
+      );
       expect(failoverMillis).toBeLessThan((TTL + 2) * 1000);
       expect(await h.leader()).toBe(newLeader);
     }
