@@ -111,6 +111,8 @@ export class PatroniCluster {
   readonly #replicationPassword = randomBytes(12).toString('hex');
   #ownsEtcd = false;
   #stopped = false;
+  /** Per daemon PID: settles when Node has reaped it (no zombie left behind). */
+  readonly #reaped = new Map<number, Promise<void>>();
 
   private constructor(options: PatroniClusterOptions) {
     this.#options = options;
@@ -365,6 +367,9 @@ export class PatroniCluster {
         signalGroup(m.pid, 'SIGKILL');
         await waitGone(m.pid, 5000);
       }
+      // Gone is not reaped: wait for Node to collect the exit status so no zombie outlives stop().
+      await Promise.race([this.#reaped.get(m.pid), sleep(5000)]);
+      this.#reaped.delete(m.pid);
       m.pid = undefined;
     }
     for (const m of this.members) {
@@ -490,6 +495,7 @@ export class PatroniCluster {
     });
     closeSync(log);
     child.on('error', () => {}); // a failed exec shows up as a dead pid + log tail
+    if (child.pid !== undefined) this.#reaped.set(child.pid, new Promise((resolve) => child.once('exit', () => resolve())));
     child.unref();
     m.pid = child.pid;
     debug('started patroni %s pid %d (pg %d, api %d)', m.name, child.pid, m.pgPort, m.apiPort);
