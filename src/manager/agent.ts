@@ -41,6 +41,8 @@ const debug = createDebug('pg-failover:manager');
  * 1 s instead of 5 s, so replicas re-pointed to a new leader stream sooner.
  */
 export const AGENT_PARAMETERS: Readonly<Record<string, string>> = { wal_retrieve_retry_interval: '1s' };
+/** A cycle renews the lease when its last renewal is at least loop_wait minus this old (timer jitter). */
+const LEASE_RENEW_SLACK_MILLIS = 250;
 
 /** Options beyond the Patroni configuration. */
 export interface AgentOptions {
@@ -474,7 +476,9 @@ export class Agent extends EventEmitter implements AgentView {
 
   /** One HA cycle: keepalive, snapshot, decide, act. Returns the status line. */
   async #cycle(): Promise<string> {
-    if (!(await this.dcs.keepalive())) return this.#dcsUnreachable();
+    // The lease is renewed at most once per loop_wait, like Patroni: cycles woken early by
+    // watch events do not refresh it, so a dead leader's key expires as soon as Patroni's would.
+    if (this.#leaseDue() && !(await this.dcs.keepalive())) return this.#dcsUnreachable();
     let snap: DcsSnapshot;
     try {
       snap = await this.dcs.snapshot();
@@ -534,6 +538,12 @@ export class Agent extends EventEmitter implements AgentView {
       return `demoted self because ${snap.leader} is the leader`;
     }
     return this.#follow(snap);
+  }
+
+  /** True when the last successful renewal is (almost) loop_wait old, or there is no lease yet. */
+  #leaseDue(): boolean {
+    const last = this.dcs.lastKeepaliveOkAt;
+    return !(last > 0) || Date.now() - last >= this.#dyn.loopWait * 1000 - LEASE_RENEW_SLACK_MILLIS;
   }
 
   #dcsUnreachable(): string {
@@ -664,10 +674,11 @@ export class Agent extends EventEmitter implements AgentView {
     this.#following = undefined;
     this.#needsRewind = false;
     const after = await this.#localStatus();
+    // The member key first: clients that wait for role=master in it (our etcd source) switch now.
+    await this.#publish(after).catch(() => {});
     if (inRecovery) await this.#recordHistory(after?.timeline, reason).catch((e) => this.#log(`history: ${errText(e)}`));
     const snap = await this.dcs.snapshot().catch(() => undefined);
     if (snap) {
-      await this.#publish(after).catch(() => {});
       if (this.#dyn.useSlots) await this.#ensureSlots(snap).catch(() => {});
       const optime = walPosition(after);
       if (optime !== undefined) await this.dcs.setStatus({ optime }).catch(() => {});

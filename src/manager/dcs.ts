@@ -221,6 +221,12 @@ export class Dcs {
   async updateLeader(): Promise<boolean> {
     const lease = await this.#requireLease();
     const key = this.prefix + KEYS.leader;
+    // Ours and on our current lease: the lease keepalive is the renewal, nothing to write (like
+    // Patroni). Rewriting it every cycle would wake every watcher — our own loop included.
+    const same = await this.#call(this.client.if(key, 'Value', '==', this.name).and(key, 'Lease', '==', lease).commit());
+    this.#lastContactAt = Date.now();
+    if (same.succeeded) return true;
+    // Ours on an older lease (re-granted after an etcd hiccup): move it to the current one.
     const res = await this.#call(this.client.if(key, 'Value', '==', this.name).then(this.client.put(key).value(this.name).lease(lease)).commit());
     this.#lastContactAt = Date.now();
     return res.succeeded;

@@ -24,6 +24,7 @@ import { NodePools, type NodePool } from './node-pools';
 import { isConnectionLoss, isReadOnlyRefusal, neverExecuted } from './error-kinds';
 import { OWN_KEYS, topologyFromExtensions, validatePoolOptions, type PoolOptions, type TopologyConfig } from './options';
 import { BoundClient } from './bound-client';
+import { PromotionWatch } from '../topology/promotion';
 import { createTopologySource } from './topology-factory';
 import { directPoolFor } from './direct';
 import { CausalTracker, type ReadRequirement } from './causal';
@@ -58,6 +59,8 @@ export interface PoolEvents {
 const MAX_LEARNED = 10_000;
 /** Longest a write waits at an announced switchover before going to the old primary anyway. */
 const SWITCHOVER_HOLD_MILLIS = 5000;
+/** Bound on one "has the new leader left recovery yet?" check. */
+const PROMOTION_CHECK_TIMEOUT_MILLIS = 1000;
 
 export class Pool extends EventEmitter {
   /** The options as given (password non-enumerable), pg.Pool's `options`. */
@@ -152,12 +155,27 @@ export class Pool extends EventEmitter {
               probeTimeoutMillis: (topo as { probeTimeoutMillis?: number }).probeTimeoutMillis,
               Client: o.Client,
             })
-          : createTopologySource(topo as TopologyConfig);
+          : new PromotionWatch(createTopologySource(topo as TopologyConfig), { isWritable: (m) => this.#acceptsWrites(nodeKey(m)) });
     this.#topology.on('change', (next, previous) => this.#onTopology(next, previous));
     this.#topology.on('error', (err) => {
       debug('topology source %s: %s', this.#topology.name, err.message);
       if (this.listenerCount('topologyError')) this.emit('topologyError', err);
     });
+  }
+
+  /** Asks the node itself (a pooled session, bounded by PROMOTION_CHECK_TIMEOUT_MILLIS) whether it left recovery. */
+  async #acceptsWrites(key: string): Promise<boolean> {
+    if (this.ending) return false;
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('promotion check timed out')), PROMOTION_CHECK_TIMEOUT_MILLIS);
+    });
+    try {
+      const { rows } = await Promise.race([this.#nodes.get(key).pool.query<{ r: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS r'), timeout]);
+      return rows[0]?.r === false;
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   #wireDirect(d: pg.Pool): void {

@@ -272,6 +272,8 @@ export class EtcdTopology extends EventEmitter implements TopologySource {
     try {
       const v = JSON.parse(raw) as { leader?: unknown; member?: unknown; scheduled_at?: unknown };
       if (typeof v !== 'object' || v === null) return undefined;
+      // Patroni clears a finished switchover by writing `{}`: nothing pending.
+      if (typeof v.leader !== 'string' && typeof v.member !== 'string') return undefined;
       // Already done (or aimed at another leader): the key may linger until a manager clears it.
       if (typeof v.leader === 'string' && v.leader !== leader) return undefined;
       if (v.member === leader) return undefined;

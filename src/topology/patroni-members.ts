@@ -154,7 +154,8 @@ export function topologyFromEtcd(
   });
   members.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const primary = leader ? members.find((m) => m.name === leader.member.name && m.role === 'primary') : undefined;
-  return { primary, members, source: 'etcd', observedAt };
+  const holder = leader && !primary ? members.find((m) => m.name === leader.member.name && !isDownState(m.state)) : undefined;
+  return { primary, members, source: 'etcd', observedAt, ...(holder ? { promoting: holder } : {}) };
 }
 
 /** The result of reading a `/cluster` body: a topology plus the members skipped, with reasons. */

@@ -43,6 +43,12 @@ export interface Topology {
    * changes (bounded), so none is caught in flight by the shutdown.
    */
   switchoverPending?: { candidate?: string };
+  /**
+   * The member that holds the leader lock but does not report itself as
+   * primary yet (its manager is promoting it). Not a primary: the pool asks
+   * the node itself (promotion.ts) before sending it writes.
+   */
+  promoting?: Member;
 }
 
 /** `host:port` of a member, the key pools and routers index nodes by. */
