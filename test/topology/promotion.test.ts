@@ -1,0 +1,72 @@
+/**
+ * Promotion confirmation with the etcd source, on real servers and a real
+ * etcd: the leader key names a standby whose member key still says
+ * `replica` (a manager that took the lock and is promoting). Writes are held
+ * — never sent to a node in recovery — and go to it as soon as it leaves
+ * recovery, before any member key changes (Patroni rewrites it only at its
+ * next HA loop).
+ */
+import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { Etcd3 } from 'etcd3';
+import { Pool } from '../../src/pool/pool';
+import { useCluster, killNode, type LocalNode } from '../support/cluster';
+
+const scope = 'promo';
+const prefix = `/service/${scope}/`;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+const memberValue = (n: LocalNode, role: string) =>
+  JSON.stringify({ conn_url: `postgres://${n.server.host}:${n.server.port}/postgres`, api_url: 'http://127.0.0.1:1/patroni', state: 'running', role, version: '3.0.2', xlog_location: 1, timeline: 1 });
+
+describe('Pool (etcd source): the leader key names a node that is still promoting', () => {
+  const h = useCluster({ standbys: 1, etcd: true });
+  let etcd: Etcd3;
+  let pool: Pool;
+
+  beforeAll(async () => {
+    const c = h.cluster;
+    etcd = new Etcd3({ hosts: c.etcd!.endpoints });
+    await etcd.put(`${prefix}members/${c.primary.name}`).value(memberValue(c.primary, 'master'));
+    await etcd.put(`${prefix}members/${c.standbys[0].name}`).value(memberValue(c.standbys[0], 'replica'));
+    await etcd.put(`${prefix}leader`).value(c.primary.name);
+    pool = new Pool({ connectionString: c.connectionString(), topology: { source: 'etcd', hosts: c.etcd!.endpoints, scope }, failoverTimeoutMillis: 20_000 });
+    pool.on('error', () => {});
+    await pool.query('CREATE TABLE promo (id int PRIMARY KEY)');
+  });
+
+  afterAll(async () => {
+    await pool?.end();
+    etcd?.close();
+  });
+
+  it('holds writes while the holder is in recovery, then writes there as soon as it is promoted (member key unchanged)', async () => {
+    const c = h.cluster;
+    const old = c.primary;
+    const next = c.standbys[0];
+    await killNode(old);
+    await etcd.delete().key(`${prefix}members/${old.name}`);
+    await etcd.put(`${prefix}leader`).value(next.name); // the lock is taken; promotion has not happened yet
+
+    const events: string[] = [];
+    pool.on('primaryChanged', (e) => events.push(`${e.previous ?? 'none'}→${e.current ?? 'none'}`));
+    const write = pool.query<{ port: number; standby: boolean }>('INSERT INTO promo VALUES (1) RETURNING inet_server_port() AS port, pg_is_in_recovery() AS standby');
+    const settled = write.then(() => Date.now(), () => Date.now());
+    await sleep(1500);
+    // Still held: the holder is in recovery and nobody says otherwise.
+    expect(await Promise.race([settled.then(() => 'settled'), sleep(1).then(() => 'pending')])).toBe('pending');
+    expect(pool.topology?.primary).toBeUndefined();
+    expect(pool.topology?.promoting?.name).toBe(next.name);
+
+    const promotedAt = Date.now();
+    await c.promote(next.name); // returns once it accepts writes; its member key still says replica
+    const r = await write;
+    const doneAt = await settled;
+    console.log(`write held ${doneAt - promotedAt} ms past the promotion (member key never changed)`);
+    expect(r.rows[0]).toEqual({ port: next.server.port, standby: false });
+    expect(doneAt - promotedAt).toBeLessThan(1000);
+    expect(pool.topology?.primary?.name).toBe(next.name);
+    expect(events.at(-1)).toBe(`none→${next.server.host}:${next.server.port}`);
+    const rows = await next.server.query<{ id: number }>('SELECT id FROM promo');
+    expect(rows.map((x) => x.id)).toEqual([1]);
+  }, 60_000);
+});
