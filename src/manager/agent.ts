@@ -26,6 +26,7 @@ import { FailoverError } from '../errors';
 import type { AgentView, DcsSnapshot, FailoverOutcome, FailoverRequest, MemberData, NodeStatus } from './agent-view';
 import { isHealthiestNode, parseConnUrl, probePeer, type PeerState } from './candidate';
 import type { PatroniNodeConfig } from './config';
+import { CallbackRunner } from './callbacks';
 import { Dcs } from './dcs';
 import { MANAGER_VERSION, offlineNodeStatus, readNodeStatus } from './node-status';
 import { findPgBinaries, type PgBinaries } from './pg-binaries';
@@ -104,7 +105,30 @@ export class Agent extends EventEmitter implements AgentView {
   readonly postgres: PostgresServer;
   readonly dcs: Dcs;
   readonly #options: AgentOptions;
-  #role: AgentRole = 'uninitialized';
+  #roleState: AgentRole = 'uninitialized';
+  /** The last role the callbacks were told about (undefined before the first start). */
+  #announcedRole: 'primary' | 'replica' | undefined;
+  readonly #callbacks: CallbackRunner;
+
+  get #role(): AgentRole {
+    return this.#roleState;
+  }
+
+  /** Every role change goes through here, so `postgresql.callbacks` fire like Patroni's. */
+  set #role(next: AgentRole) {
+    const prev = this.#roleState;
+    this.#roleState = next;
+    if (next === prev) return;
+    if (next === 'primary' || next === 'replica') {
+      const word = next === 'primary' ? (this.#options.primaryRole ?? 'primary') : 'replica';
+      if (this.#announcedRole === undefined) this.#callbacks.fire('on_start', word);
+      else if (this.#announcedRole !== next) this.#callbacks.fire('on_role_change', word);
+      else if (prev === 'demoted' || prev === 'stopped') this.#callbacks.fire('on_start', word);
+      this.#announcedRole = next;
+    } else if ((next === 'demoted' || next === 'stopped') && (prev === 'primary' || prev === 'replica')) {
+      this.#callbacks.fire('on_stop', prev === 'primary' ? (this.#options.primaryRole ?? 'primary') : 'replica');
+    }
+  }
   #state = 'stopped';
   #holdsLock = false;
   #following: string | undefined;
@@ -127,6 +151,7 @@ export class Agent extends EventEmitter implements AgentView {
     this.#options = options;
     this.name = config.name;
     this.scope = config.scope;
+    this.#callbacks = new CallbackRunner({ scope: config.scope, commands: config.postgresql.callbacks ?? {}, log: (line) => this.#log(line) });
     this.namespace = config.namespace;
     const dcsCfg = config.bootstrap.dcs;
     this.#dyn = {

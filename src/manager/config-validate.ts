@@ -8,6 +8,7 @@
  */
 import { FailoverError } from '../errors';
 import { parseLagBytes } from './api-views';
+import { CALLBACK_ACTIONS, type CallbackAction } from './callbacks';
 import type { Credentials, DynamicConfig, HostPort, LoadedConfig, PatroniNodeConfig } from './config';
 
 export type Raw = Record<string, unknown>;
@@ -376,10 +377,11 @@ function validatePostgresql(w: Walker, pg: Raw | undefined): PatroniNodeConfig['
   w.unknownKeys(pg, P, [
     'listen', 'connect_address', 'data_dir', 'bin_dir', 'pgpass', 'authentication', 'parameters', 'pg_hba', 'create_replica_methods',
     'basebackup', 'use_pg_rewind', 'pg_ctl_timeout', 'remove_data_directory_on_rewind_failure', 'remove_data_directory_on_diverged_timelines',
+    'callbacks',
   ], [
     'proxy_address', 'config_dir', 'bin_name', 'use_unix_socket', 'use_unix_socket_repl', 'recovery_conf', 'custom_conf', 'parameters_primary',
     'parameters_replica', 'parameters_standby_leader', 'pg_hba_primary', 'pg_hba_replica', 'pg_hba_standby_leader', 'pg_ident', 'pg_ident_primary',
-    'pg_ident_replica', 'pg_ident_standby_leader', 'callbacks', 'pre_promote', 'before_stop', 'krbsrvname', 'rewind', 'database',
+    'pg_ident_replica', 'pg_ident_standby_leader', 'pre_promote', 'before_stop', 'krbsrvname', 'rewind', 'database',
     'replica_method', 'pgbackrest', 'wal_e', 'barman', 'bootstrap',
   ]);
   let listen: { hosts: string[]; port: number } | undefined;
@@ -413,6 +415,7 @@ function validatePostgresql(w: Walker, pg: Raw | undefined): PatroniNodeConfig['
   const usePgRewind = w.bool(pg, 'use_pg_rewind', P);
   const pgCtl = w.number(pg, 'pg_ctl_timeout', P, { min: 0 });
   if (pg.basebackup !== undefined) w.warn(`${P}.basebackup`, 'options are not passed to pg_basebackup by this manager; it is ignored');
+  const callbacks = validateCallbacks(w, pg, P);
   if (!listen || !connect || !dataDir || !authentication) return undefined;
   return {
     listen,
@@ -428,7 +431,21 @@ function validatePostgresql(w: Walker, pg: Raw | undefined): PatroniNodeConfig['
     ...(pgCtl !== undefined ? { pgCtlTimeoutSeconds: pgCtl } : {}),
     removeDataDirectoryOnRewindFailure: w.bool(pg, 'remove_data_directory_on_rewind_failure', P) ?? false,
     removeDataDirectoryOnDivergedTimelines: w.bool(pg, 'remove_data_directory_on_diverged_timelines', P) ?? false,
+    callbacks,
   };
+}
+
+/** `postgresql.callbacks`: a command line per action (on_start, on_stop, on_restart, on_reload, on_role_change). */
+function validateCallbacks(w: Walker, pg: Raw, path: string): Partial<Record<CallbackAction, string>> {
+  const sec = w.section(pg, 'callbacks', path);
+  const out: Partial<Record<CallbackAction, string>> = {};
+  if (!sec) return out;
+  w.unknownKeys(sec, `${path}.callbacks`, [...CALLBACK_ACTIONS]);
+  for (const action of CALLBACK_ACTIONS) {
+    const cmd = w.string(sec, action, `${path}.callbacks`);
+    if (cmd !== undefined && cmd.trim()) out[action] = cmd;
+  }
+  return out;
 }
 
 // ───────────────────────── helpers ─────────────────────────

@@ -13,6 +13,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
+import type { CallbackAction } from './callbacks';
 import { configError, deepMerge, isMap, validateNodeConfig, type ConfigProblem, type Raw } from './config-validate';
 
 export { parseHostPort, type ConfigProblem } from './config-validate';
@@ -96,6 +97,8 @@ export interface PatroniNodeConfig {
     pgCtlTimeoutSeconds?: number;
     removeDataDirectoryOnRewindFailure: boolean;
     removeDataDirectoryOnDivergedTimelines: boolean;
+    /** `postgresql.callbacks`: command lines run as `<cmd> <action> <role> <scope>` (Patroni's contract). */
+    callbacks: Partial<Record<CallbackAction, string>>;
   };
   tags: {
     nofailover: boolean;
