@@ -75,6 +75,11 @@ export class Pool extends EventEmitter {
   readonly #learnedWrites = new Set<string>();
   readonly #down = new Map<string, number>();
   #started: Promise<void> | undefined;
+  /** The topology source has started (the first query no longer needs to await it). */
+  #startedOk = false;
+  /** Cache for #primaryNow(): the member object last seen as primary and its key. */
+  #primaryMember: object | undefined;
+  #primaryKey: string | undefined;
   #failoverSince: number | undefined;
   #lastPrimary: string | undefined;
   #waiters = new Set<() => void>();
@@ -249,20 +254,29 @@ export class Pool extends EventEmitter {
 
   async #query(q: RoutedQueryConfig): Promise<pg.QueryResult> {
     if (this.ending) throw new FailoverError('POOL_ENDED', 'Cannot use a pool after calling end on the pool');
-    await this.#start();
+    if (!this.#startedOk) await this.#start();
     const text = typeof q.text === 'string' ? q.text : '';
     const a = this.#classifier.analyze(text);
-    const { route, after, ...pgConfig } = q;
-    const need = needFor(a, route, this.#learnedWrites.has(text));
+    let pgConfig: pg.QueryConfig = q;
+    const { route, after } = q;
+    if (route !== undefined || after !== undefined || 'route' in q || 'after' in q) {
+      const { route: _r, after: _a, ...rest } = q;
+      pgConfig = rest;
+    }
+    const learned = this.#learnedWrites.size > 0 && this.#learnedWrites.has(text);
+    const need = needFor(a, route, learned);
     if (debugRouter.enabled) debugRouter('%s → %s (%s)', shorten(text), need.role, need.why);
     return need.role === 'read' ? this.#read(pgConfig, text, this.#causal.requirement(after)) : this.#write(pgConfig);
   }
 
   async #read(q: pg.QueryConfig, text: string, req: ReadRequirement): Promise<pg.QueryResult> {
-    const tried = new Set<string>();
+    let tried: Set<string> | undefined;
     const retries = this.options.readRetries ?? 2;
     for (let attempt = 0; ; attempt++) {
-      const key = await this.readNode(tried, req);
+      // Fast path (readFrom 'primary', or a read that must see this process's last writes): no await.
+      const fast = !tried && (this.#router.policy.readFrom === 'primary' || (req.primaryOnly && this.#router.policy.readFrom !== 'standby')) ? this.#primaryNow() : undefined;
+      if (fast && req.primaryOnly) this.#causal.stats.readsSentToPrimary++;
+      const key = fast ?? (await this.readNode(tried, req));
       let np: NodePool;
       try {
         np = this.#nodes.get(key);
@@ -279,7 +293,7 @@ export class Pool extends EventEmitter {
         }
         if (isConnectionLoss(err) && attempt < retries) {
           this.markDown(key, err as Error);
-          tried.add(key);
+          (tried ??= new Set()).add(key);
           continue;
         }
         throw this.#wrap(err, key);
@@ -292,8 +306,8 @@ export class Pool extends EventEmitter {
   async #write(q: pg.QueryConfig): Promise<pg.QueryResult> {
     const deadline = Date.now() + this.#failoverTimeoutMillis;
     for (;;) {
-      await this.#switchoverGate(deadline);
-      const key = await this.primaryNode(deadline);
+      if (this.#topology.current()?.switchoverPending) await this.#switchoverGate(deadline);
+      const key = this.#primaryNow() ?? (await this.primaryNode(deadline));
       const np = this.#nodes.get(key);
       let client: pg.PoolClient;
       try {
@@ -439,6 +453,17 @@ export class Pool extends EventEmitter {
     return this.primaryNode(Date.now() + this.#failoverTimeoutMillis);
   }
 
+  /** The primary's key when one is known, usable and no failover is being closed; else undefined (take the slow path). */
+  #primaryNow(): string | undefined {
+    if (this.ending || this.#failoverSince !== undefined) return undefined;
+    const p = this.#topology.current()?.primary;
+    if (!p) return undefined;
+    const key = p === this.#primaryMember ? this.#primaryKey! : nodeKey(p);
+    this.#primaryMember = p;
+    this.#primaryKey = key;
+    return this.#down.size > 0 && this.#isDown(key) ? undefined : key;
+  }
+
   /** @internal The primary, holding the caller while none is known (until the deadline). */
   async primaryNode(deadline: number): Promise<string> {
     let held = false;
@@ -575,6 +600,7 @@ export class Pool extends EventEmitter {
       this.#started = this.#topology.start().then(
         (t) => {
           this.#onTopology(t, undefined);
+          this.#startedOk = true;
         },
         (err) => {
           // The source keeps trying; queries will hold or fail on their own deadlines.
