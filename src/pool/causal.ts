@@ -4,7 +4,8 @@
  * Precise, not time-based. After writes complete, one coalesced
  * `pg_current_wal_lsn()` on the primary (never on the write's own round
  * trip) gives a WAL position that covers all of them; until it is known,
- * reads go to the primary. A standby serves a read only once it is known to
+ * reads go to the primary. While the pool only writes (no read for a
+ * second), the position is not fetched at all: the next read asks for it. A standby serves a read only once it is known to
  * have replayed that far; standbys' replay positions come from the topology
  * source and from a coalesced `pg_last_wal_replay_lsn()` poll that runs only
  * while some standby is behind what a read needs.
@@ -37,6 +38,12 @@ export interface CausalIo {
 const TOKEN_PREFIX = 'pgfo1:';
 /** Writes completing within this window share one WAL-position query. */
 const COALESCE_MILLIS = 2;
+/**
+ * Writes learn their position at once only while this pool also reads (a read
+ * within this long): a write-only stream costs no extra queries, and the first
+ * read after it asks for the position itself (that read goes to the primary).
+ */
+const EAGER_AFTER_READ_MILLIS = 1000;
 
 /** pg_lsn text (`16/B374D848`) → bigint. */
 export function parseLsn(lsn: string): bigint {
@@ -67,6 +74,7 @@ export class CausalTracker {
   #writes = 0;
   #covered = 0;
   #lastWriteAt = 0;
+  #lastReadAt = 0;
   #fetching: Promise<void> | undefined;
   readonly #replayed = new Map<string, bigint>();
   readonly #polling = new Map<string, Promise<void>>();
@@ -87,8 +95,9 @@ export class CausalTracker {
   noteWrite(): void {
     if (this.mode === 'none') return;
     this.#writes++;
-    this.#lastWriteAt = Date.now();
-    if (this.mode === 'lsn') this.#fetch();
+    const now = Date.now();
+    this.#lastWriteAt = now;
+    if (this.mode === 'lsn' && now - this.#lastReadAt < EAGER_AFTER_READ_MILLIS) this.#fetch();
   }
 
   /** What a read must respect now; `after` is a token from another request/process. */
@@ -99,6 +108,7 @@ export class CausalTracker {
       const primaryOnly = Date.now() - this.#lastWriteAt < this.mode.windowMillis;
       return token ? { primaryOnly, minLsn: token } : { primaryOnly };
     }
+    if (this.#writes > 0) this.#lastReadAt = Date.now();
     if (this.#covered < this.#writes) {
       this.#fetch(); // a failed fetch is retried by the next read
       return { primaryOnly: true };
