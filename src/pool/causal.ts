@@ -5,7 +5,7 @@
  * `pg_current_wal_lsn()` on the primary (never on the write's own round
  * trip) gives a WAL position that covers all of them; until it is known,
  * reads go to the primary. While the pool only writes (no read for a
- * second), the position is not fetched at all: the next read asks for it. A standby serves a read only once it is known to
+ * second), writes share one position query per 50 ms. A standby serves a read only once it is known to
  * have replayed that far; standbys' replay positions come from the topology
  * source and from a coalesced `pg_last_wal_replay_lsn()` poll that runs only
  * while some standby is behind what a read needs.
@@ -39,11 +39,13 @@ const TOKEN_PREFIX = 'pgfo1:';
 /** Writes completing within this window share one WAL-position query. */
 const COALESCE_MILLIS = 2;
 /**
- * Writes learn their position at once only while this pool also reads (a read
- * within this long): a write-only stream costs no extra queries, and the first
- * read after it asks for the position itself (that read goes to the primary).
+ * While this pool only writes (no read for this long), writes share one
+ * position query per WRITE_ONLY_COALESCE_MILLIS instead: a write-only stream
+ * costs ~20 queries a second, and a read after a pause still finds the
+ * position known and standbys' replay polled.
  */
 const EAGER_AFTER_READ_MILLIS = 1000;
+const WRITE_ONLY_COALESCE_MILLIS = 50;
 
 /** pg_lsn text (`16/B374D848`) → bigint. */
 export function parseLsn(lsn: string): bigint {
@@ -80,8 +82,9 @@ export class CausalTracker {
   readonly #polling = new Map<string, Promise<void>>();
   #closed = false;
   #fetchTimer: NodeJS.Timeout | undefined;
+  #fetchDue = 0;
   /** Counters for tests and metrics. */
-  readonly stats = { lsnFetches: 0, replayPolls: 0, readsSentToPrimary: 0, positionsUnknown: 0 };
+  readonly stats = { lsnFetches: 0, replayPolls: 0, readsSentToPrimary: 0, positionsUnknown: 0, readsBestEffort: 0 };
 
   constructor(mode: ReadYourWrites | undefined, io: CausalIo) {
     this.mode = mode ?? 'lsn';
@@ -97,7 +100,7 @@ export class CausalTracker {
     this.#writes++;
     const now = Date.now();
     this.#lastWriteAt = now;
-    if (this.mode === 'lsn' && now - this.#lastReadAt < EAGER_AFTER_READ_MILLIS) this.#fetch();
+    if (this.mode === 'lsn') this.#fetch(now - this.#lastReadAt < EAGER_AFTER_READ_MILLIS ? COALESCE_MILLIS : WRITE_ONLY_COALESCE_MILLIS);
   }
 
   /** What a read must respect now; `after` is a token from another request/process. */
@@ -108,9 +111,9 @@ export class CausalTracker {
       const primaryOnly = Date.now() - this.#lastWriteAt < this.mode.windowMillis;
       return token ? { primaryOnly, minLsn: token } : { primaryOnly };
     }
-    if (this.#writes > 0) this.#lastReadAt = Date.now();
+    this.#lastReadAt = Date.now();
     if (this.#covered < this.#writes) {
-      this.#fetch(); // a failed fetch is retried by the next read
+      this.#fetch(COALESCE_MILLIS); // a failed fetch is retried by the next read
       return { primaryOnly: true };
     }
     const min = token > this.#required ? token : this.#required;
@@ -168,12 +171,18 @@ export class CausalTracker {
    * COALESCE_MILLIS share one `pg_current_wal_lsn()` (reads go to the
    * primary meanwhile, which is where they would go anyway).
    */
-  #fetch(): void {
-    if (this.#fetching || this.#fetchTimer) return;
+  #fetch(delay: number): void {
+    if (this.#fetching) return;
+    const due = Date.now() + delay;
+    if (this.#fetchTimer) {
+      if (this.#fetchDue <= due) return;
+      clearTimeout(this.#fetchTimer); // a read wants it sooner than the write-only pace
+    }
+    this.#fetchDue = due;
     this.#fetchTimer = setTimeout(() => {
       this.#fetchTimer = undefined;
       if (!this.#fetching) void this.#fetchNow();
-    }, COALESCE_MILLIS);
+    }, delay);
     this.#fetchTimer.unref();
   }
 
@@ -198,7 +207,7 @@ export class CausalTracker {
     );
     this.#fetching = p.finally(() => {
       this.#fetching = undefined;
-      if (this.#covered < this.#writes) this.#fetch(); // writes completed meanwhile
+      if (this.#covered < this.#writes) this.#fetch(Date.now() - this.#lastReadAt < EAGER_AFTER_READ_MILLIS ? COALESCE_MILLIS : WRITE_ONLY_COALESCE_MILLIS); // writes completed meanwhile
     });
     return this.#fetching;
   }

@@ -411,8 +411,15 @@ export class Pool extends EventEmitter {
     const standbyOnly = this.#router.policy.readFrom === 'standby';
     if (this.#router.policy.readFrom === 'primary') return this.primaryNode(Date.now() + this.#failoverTimeoutMillis);
     if (req.primaryOnly && !standbyOnly) {
-      this.#causal.stats.readsSentToPrimary++;
-      return this.primaryNode(Date.now() + this.#failoverTimeoutMillis);
+      const p = this.#topology.current()?.primary;
+      if (p && !this.#isDown(nodeKey(p))) {
+        this.#causal.stats.readsSentToPrimary++;
+        return this.primaryNode(Date.now() + this.#failoverTimeoutMillis);
+      }
+      // No usable primary (a failover): this process's last writes cannot be located; rather than hold
+      // reads until a new primary appears, read on from standbys, best effort (counted).
+      this.#causal.stats.readsBestEffort++;
+      req = { primaryOnly: false };
     }
     const skipFor = () => {
       const skip = new Set([...(exclude ?? []), ...this.#downKeys()]);
@@ -563,7 +570,7 @@ export class Pool extends EventEmitter {
   }
 
   /** Read-your-writes counters: WAL position fetches, standby replay polls, reads sent to the primary to stay causal. */
-  get causalStats(): Readonly<{ lsnFetches: number; replayPolls: number; readsSentToPrimary: number; positionsUnknown: number }> {
+  get causalStats(): Readonly<{ lsnFetches: number; replayPolls: number; readsSentToPrimary: number; positionsUnknown: number; readsBestEffort: number }> {
     return { ...this.#causal.stats };
   }
 
