@@ -66,15 +66,13 @@ function parseArgs(argv: string[]): Options {
 type Step = (c: Queryable, worker: number, i: number) => Promise<unknown>;
 
 const ROWS = 10_000;
-const WORKLOADS: Array<{ name: string; routed: boolean; step: Step }> = [
+const mix: Step = (c, _w, i) =>
+  i % 10 === 9 ? c.query('UPDATE bench_kv SET v = v + 1 WHERE id = $1', [1 + ((i * 31) % ROWS)]) : c.query('SELECT v FROM bench_kv WHERE id = $1', [1 + ((i * 7919) % ROWS)]);
+const WORKLOADS: Array<{ name: string; routed: boolean; step: Step; options?: Record<string, unknown> }> = [
   { name: 'point select', routed: false, step: (c, _w, i) => c.query('SELECT v FROM bench_kv WHERE id = $1', [1 + ((i * 7919) % ROWS)]) },
   { name: 'small write', routed: false, step: (c, w, i) => c.query('INSERT INTO bench_small (worker, n) VALUES ($1, $2)', [w, i]) },
-  {
-    name: 'read-heavy mix (90/10)',
-    routed: true,
-    step: (c, _w, i) =>
-      i % 10 === 9 ? c.query('UPDATE bench_kv SET v = v + 1 WHERE id = $1', [1 + ((i * 31) % ROWS)]) : c.query('SELECT v FROM bench_kv WHERE id = $1', [1 + ((i * 7919) % ROWS)]),
-  },
+  { name: 'read-heavy mix (90/10)', routed: true, step: mix },
+  { name: 'read-heavy mix (90/10), readYourWrites none', routed: true, step: mix, options: { readYourWrites: 'none' } },
 ];
 
 /** Runs `step` from `concurrency` workers for `seconds`; latency percentiles over every op. */
@@ -107,8 +105,8 @@ function plainPool(cluster: LocalCluster, max: number): Queryable {
   return p;
 }
 
-function failoverPool(cluster: LocalCluster, max: number, routed: boolean): Queryable {
-  const p = new Pool({ connectionString: cluster.connectionString(), max, ...(routed ? {} : { readFrom: 'primary' as const }) });
+function failoverPool(cluster: LocalCluster, max: number, routed: boolean, options: Record<string, unknown> = {}): Queryable {
+  const p = new Pool({ connectionString: cluster.connectionString(), max, ...(routed ? {} : { readFrom: 'primary' as const }), ...options });
   p.on('error', () => {});
   return p;
 }
@@ -183,7 +181,7 @@ async function main(argv: string[]): Promise<void> {
       for (let round = 0; round < o.rounds; round++) {
         for (const [client, make] of [
           ['pg.Pool', () => plainPool(cluster!, max)],
-          ['pg-failover Pool', () => failoverPool(cluster!, max, w.routed)],
+          ['pg-failover Pool', () => failoverPool(cluster!, max, w.routed, w.options)],
         ] as const) {
           const c = make();
           await measure(c, w.step, 0.3, o.concurrency); // warm connections and JIT

@@ -80,6 +80,7 @@ export class CausalTracker {
   #fetching: Promise<void> | undefined;
   readonly #replayed = new Map<string, bigint>();
   readonly #polling = new Map<string, Promise<void>>();
+  readonly #pollTimers = new Map<string, NodeJS.Timeout>();
   #closed = false;
   #fetchTimer: NodeJS.Timeout | undefined;
   #fetchDue = 0;
@@ -218,8 +219,10 @@ export class CausalTracker {
    * delay (2 ms doubling to 64 ms, for at most ~1 s), so that positions
    * converge right after a burst of writes without waiting for a read.
    */
-  #poll(key: string, delayMillis = 0, spentMillis = 0): void {
-    if (this.#polling.has(key)) return;
+  #poll(key: string, delayMillis = 0, spentMillis = 0, fromChain = false): void {
+    // One chain per standby: a poll in flight or a scheduled one already covers the newest position.
+    if (this.#polling.has(key) || (!fromChain && this.#pollTimers.has(key))) return;
+    this.#pollTimers.delete(key);
     this.stats.replayPolls++;
     const p = this.#io.replayLsn(key).then(
       (lsn) => {
@@ -235,8 +238,9 @@ export class CausalTracker {
       if (!inRecovery || !behind || this.#closed) return;
       const next = Math.min(Math.max(2, delayMillis * 2), 64);
       if (spentMillis + next > 1000) return; // a read will start polling again
-      const t = setTimeout(() => this.#poll(key, next, spentMillis + next), next);
+      const t = setTimeout(() => this.#poll(key, next, spentMillis + next, true), next);
       t.unref();
+      this.#pollTimers.set(key, t);
     });
   }
 
@@ -244,5 +248,7 @@ export class CausalTracker {
   close(): void {
     this.#closed = true;
     if (this.#fetchTimer) clearTimeout(this.#fetchTimer);
+    for (const t of this.#pollTimers.values()) clearTimeout(t);
+    this.#pollTimers.clear();
   }
 }
