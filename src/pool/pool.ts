@@ -24,6 +24,7 @@ import { NodePools, type NodePool } from './node-pools';
 import { isConnectionLoss, isReadOnlyRefusal, neverExecuted } from './error-kinds';
 import { OWN_KEYS, topologyFromExtensions, validatePoolOptions, type PoolOptions, type TopologyConfig } from './options';
 import { BoundClient } from './bound-client';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { PromotionWatch } from '../topology/promotion';
 import { createTopologySource } from './topology-factory';
 import { directPoolFor } from './direct';
@@ -59,6 +60,8 @@ export interface PoolEvents {
 const MAX_LEARNED = 10_000;
 /** Longest a write waits at an announced switchover before going to the old primary anyway. */
 const SWITCHOVER_HOLD_MILLIS = 5000;
+/** Longest pause between retries of a write the primary refused as read-only (25006). */
+const READ_ONLY_RETRY_MAX_MILLIS = 100;
 /** Bound on one "has the new leader left recovery yet?" check. */
 const PROMOTION_CHECK_TIMEOUT_MILLIS = 1000;
 
@@ -305,6 +308,7 @@ export class Pool extends EventEmitter {
 
   async #write(q: pg.QueryConfig): Promise<pg.QueryResult> {
     const deadline = Date.now() + this.#failoverTimeoutMillis;
+    let refusals = 0;
     for (;;) {
       if (this.#topology.current()?.switchoverPending) await this.#switchoverGate(deadline);
       const key = this.#primaryNow() ?? (await this.primaryNode(deadline));
@@ -326,9 +330,14 @@ export class Pool extends EventEmitter {
         return result;
       } catch (err) {
         if (isReadOnlyRefusal(err)) {
-          // The node was demoted: nothing was written. Re-check and go to the new primary.
+          // Still (or again) in recovery — a leader promoting, or a demoted one: nothing was written.
+          // Re-check the topology and try again shortly; no 1 s "down" penalty, which would delay the
+          // first write to a primary whose promotion completes a moment later.
           client.release();
-          this.markDown(key, err as Error);
+          this.#topology.refresh(`${key} refused a write (SQLSTATE 25006)`);
+          refusals++;
+          if (Date.now() >= deadline) throw this.#timeout(err);
+          await sleep(Math.min(READ_ONLY_RETRY_MAX_MILLIS, 5 * 2 ** refusals));
           continue;
         }
         if (neverExecuted(err)) {

@@ -108,11 +108,14 @@ export class PromotionWatch extends EventEmitter implements TopologySource {
     const holder = t && !t.primary ? t.promoting : undefined;
     if (!pending || !holder || nodeKey(holder) !== pending.key || this.#closed) return;
     let writable = false;
+    const t0 = Date.now();
     try {
       writable = await this.#options.isWritable(holder);
-    } catch {
+    } catch (err) {
       writable = false;
+      debug('%s: promotion check failed after %d ms: %s', pending.key, Date.now() - t0, (err as Error).message);
     }
+    if (debug.enabled && !writable) debug('%s holds the leader key, still in recovery (%d ms check)', pending.key, Date.now() - t0);
     if (this.#pending !== pending || this.#closed) return;
     if (writable) {
       debug('%s holds the leader key and accepts writes: primary before its member key says so', pending.key);
