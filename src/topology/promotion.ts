@@ -88,6 +88,7 @@ export class PromotionWatch extends EventEmitter implements TopologySource {
     }
     this.#confirmed = undefined;
     if (this.#pending?.key !== key) {
+      debug('%s holds the leader key but is not primary yet (role %s, state %s): asking it', key, holder.role, holder.state);
       this.#stop();
       this.#pending = { key, since: Date.now() };
       this.#schedule(0);
