@@ -45,6 +45,12 @@ export interface PoolOptions extends Omit<pg.PoolConfig, 'Client'> {
   topology?: TopologyConfig | TopologySource;
   /** Probe re-check period (when probing). Default 2000. */
   recheckIntervalMillis?: number;
+  /**
+   * With an etcd or Patroni REST source: after it has been unreachable this long, probe the connection
+   * string's hosts instead (a `topologyError` event says so) until it answers again. `false` turns it off.
+   * Default 3000.
+   */
+  fallbackToProbingMillis?: number | false;
   /** Functions safe on a standby whatever pg_proc says. */
   readOnlyFunctions?: readonly string[];
   /** Functions that always need the primary. */
@@ -83,6 +89,7 @@ export const OWN_KEYS = [
   'failoverTimeoutMillis',
   'topology',
   'recheckIntervalMillis',
+  'fallbackToProbingMillis',
   'readOnlyFunctions',
   'writeFunctions',
   'learnFunctionVolatility',
@@ -114,6 +121,10 @@ export function validatePoolOptions(o: PoolOptions): void {
   }
   for (const k of ['maxReplicaLagBytes', 'maxReplicaLagMillis', 'failoverTimeoutMillis', 'recheckIntervalMillis', 'warmConnectionsPerNode', 'readRetries'] as const) {
     nonNegative(k, o[k]);
+  }
+  const fb = o.fallbackToProbingMillis;
+  if (fb !== undefined && fb !== false && !(typeof fb === 'number' && Number.isFinite(fb) && fb >= 0)) {
+    throw new FailoverError('INVALID_OPTION', `fallbackToProbingMillis must be a number of milliseconds ≥ 0 or false, got ${JSON.stringify(fb)}`);
   }
   const ryw = o.readYourWrites;
   if (ryw !== undefined && ryw !== 'lsn' && ryw !== 'none' && !(typeof ryw === 'object' && ryw !== null && typeof ryw.windowMillis === 'number' && ryw.windowMillis >= 0)) {

@@ -26,6 +26,7 @@ import { OWN_KEYS, topologyFromExtensions, validatePoolOptions, type PoolOptions
 import { BoundClient } from './bound-client';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PromotionWatch } from '../topology/promotion';
+import { FallbackTopology } from '../topology/fallback';
 import { createTopologySource } from './topology-factory';
 import { directPoolFor } from './direct';
 import { CausalTracker, type ReadRequirement } from './causal';
@@ -152,18 +153,22 @@ export class Pool extends EventEmitter {
     });
 
     const topo: TopologyConfig | TopologySource = o.topology ?? topologyFromExtensions(parsed.extensions) ?? { source: 'probe' };
+    const probing = () =>
+      new ProbeTopology({
+        hosts: plan.hosts,
+        configFor: (h) => plan.configFor(indexOf(h.host, h.port)),
+        recheckIntervalMillis: (topo as { recheckIntervalMillis?: number }).recheckIntervalMillis ?? o.recheckIntervalMillis,
+        probeTimeoutMillis: (topo as { probeTimeoutMillis?: number }).probeTimeoutMillis,
+        Client: o.Client,
+      });
+    const managed = (source: TopologySource): TopologySource =>
+      o.fallbackToProbingMillis === false ? source : new FallbackTopology(source, { probe: probing, silentAfterMillis: o.fallbackToProbingMillis ?? 3000 });
     this.#topology =
       typeof (topo as TopologySource).start === 'function'
         ? (topo as TopologySource)
         : (topo as TopologyConfig).source === 'probe'
-          ? new ProbeTopology({
-              hosts: plan.hosts,
-              configFor: (h) => plan.configFor(indexOf(h.host, h.port)),
-              recheckIntervalMillis: (topo as { recheckIntervalMillis?: number }).recheckIntervalMillis ?? o.recheckIntervalMillis,
-              probeTimeoutMillis: (topo as { probeTimeoutMillis?: number }).probeTimeoutMillis,
-              Client: o.Client,
-            })
-          : new PromotionWatch(createTopologySource(topo as TopologyConfig), { isWritable: (m) => this.#acceptsWrites(nodeKey(m)) });
+          ? probing()
+          : new PromotionWatch(managed(createTopologySource(topo as TopologyConfig)), { isWritable: (m) => this.#acceptsWrites(nodeKey(m)) });
     this.#topology.on('change', (next, previous) => this.#onTopology(next, previous));
     this.#topology.on('error', (err) => {
       debug('topology source %s: %s', this.#topology.name, err.message);
