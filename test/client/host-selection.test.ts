@@ -127,6 +127,22 @@ describe('Client picks the same host as libpq', () => {
     }
   });
 
+  test('several hung hosts cost one connect_timeout, not one each (happy eyeballs), and the same host wins as with libpq', async () => {
+    const conninfo = `host=127.0.0.1,127.0.0.1,127.0.0.1,127.0.0.1 port=${ports.hung},${ports.hung},${ports.hung},${ports.primary} user=postgres dbname=postgres connect_timeout=2`;
+    const t0 = Date.now();
+    const libpq = await psqlPort(conninfo);
+    const libpqMillis = Date.now() - t0;
+    const t1 = Date.now();
+    const ours = await ourPort(conninfo);
+    const ourMillis = Date.now() - t1;
+    console.log(`3 hung hosts then the primary: libpq ${libpqMillis} ms, pg-failover ${ourMillis} ms`);
+    expect(ours).toBe(libpq);
+    expect(ours).toBe(String(ports.primary));
+    expect(libpqMillis).toBeGreaterThanOrEqual(5500);
+    expect(ourMillis).toBeGreaterThanOrEqual(1900); // the first host still gets its whole connect_timeout
+    expect(ourMillis).toBeLessThan(3500);
+  }, 30_000);
+
   test('when every host fails, one error lists each host and why (refused, then FATAL at startup)', async () => {
     const c = new Client(`postgresql://postgres@127.0.0.1:${ports.refused},127.0.0.1:${ports.starting}/postgres`);
     const err = await c.connect().catch((e) => e);
