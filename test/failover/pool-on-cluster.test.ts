@@ -253,6 +253,32 @@ describe.each(daemons.filter((d) => !process.env.ONLY_DAEMON || d.daemon === pro
     await waitForFullCluster(cluster, 90_000);
   }, 240_000);
 
+  it.skipIf(!available || daemon !== 'pg-failover')('synchronous mode: no acknowledged write lost across 3 leader kills in a row', async () => {
+    for (let round = 1; round <= 3; round++) {
+      for (const m of cluster.members) if (m.pid === undefined) cluster.startNode(m.name);
+      await waitForFullCluster(cluster, 90_000);
+      const old = await cluster.waitForLeader(30_000);
+      const s = stream(pool, nextId);
+      await sleep(800 + Math.random() * 1500); // a random moment relative to the lease renewals
+      await cluster.killNode(old);
+      const next = await cluster.waitForLeader(30_000, { except: old });
+      const nextPort = cluster.member(next).pgPort;
+      const deadline = Date.now() + 20_000;
+      while (Date.now() < deadline && !s.writes.some((w) => w.ok && w.port === nextPort)) await sleep(50);
+      const { writes } = await s.stop();
+      nextId += writes.length + 1;
+      const present = await idsOn(nextPort, cluster.password);
+      const acked = writes.filter((w) => w.ok);
+      const lost = acked.filter((w) => !present.has(w.id)).map((w) => w.id);
+      const failed = writes.filter((w) => !w.ok);
+      console.log(`sync kill ${round}: ${old} → ${next}; ${acked.length} acknowledged, ${lost.length} lost, ${failed.length} failed (${[...new Set(failed.map((f) => f.code))].join(', ') || '-'})`);
+      expect(lost).toEqual([]);
+      expect(acked.some((w) => w.port === nextPort)).toBe(true);
+      for (const f of failed) expect(TYPED.has(f.code ?? ''), `${f.code}: ${f.message}`).toBe(true);
+    }
+    expect(unhandled).toEqual([]);
+  }, 300_000);
+
   it.skipIf(!available || !existsSync('/usr/bin/patronictl'))('patronictl switchover under the stream: zero failed statements, every write present', async () => {
     // Independent of the kill test's outcome: every node runs.
     for (const m of cluster.members) if (m.pid === undefined) cluster.startNode(m.name);
