@@ -267,7 +267,7 @@ export class Pool extends EventEmitter {
     const a = this.#classifier.analyze(text);
     let pgConfig: pg.QueryConfig = q;
     const { route, after } = q;
-    if (route !== undefined || after !== undefined || 'route' in q || 'after' in q) {
+    if ('route' in q || 'after' in q) {
       const { route: _r, after: _a, ...rest } = q;
       pgConfig = rest;
     }

@@ -8,14 +8,13 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { Etcd3 } from 'etcd3';
 import { Pool } from '../../src/pool/pool';
 import { FailoverError } from '../../src/errors';
-import { useCluster, killNode, type LocalNode } from '../support/cluster';
+import { useCluster, killNode } from '../support/cluster';
+import { patroniMemberValue } from '../support/patroni-keys';
 
 const scope = 'fallback';
 const prefix = `/service/${scope}/`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const memberValue = (n: LocalNode, role: string) =>
-  JSON.stringify({ conn_url: `postgres://${n.server.host}:${n.server.port}/postgres`, api_url: 'http://127.0.0.1:1/patroni', state: 'running', role, version: '3.0.2', xlog_location: 1, timeline: 1 });
 
 describe('Pool (etcd source) when etcd goes silent', () => {
   const h = useCluster({ standbys: 1, etcd: true });
@@ -25,8 +24,8 @@ describe('Pool (etcd source) when etcd goes silent', () => {
   beforeAll(async () => {
     const c = h.cluster;
     const etcd = new Etcd3({ hosts: c.etcd!.endpoints });
-    await etcd.put(`${prefix}members/${c.primary.name}`).value(memberValue(c.primary, 'master'));
-    await etcd.put(`${prefix}members/${c.standbys[0].name}`).value(memberValue(c.standbys[0], 'replica'));
+    await etcd.put(`${prefix}members/${c.primary.name}`).value(patroniMemberValue(c.primary, 'master'));
+    await etcd.put(`${prefix}members/${c.standbys[0].name}`).value(patroniMemberValue(c.standbys[0], 'replica'));
     await etcd.put(`${prefix}leader`).value(c.primary.name);
     etcd.close();
     pool = new Pool({

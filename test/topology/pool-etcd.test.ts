@@ -7,7 +7,8 @@
 import { describe, test, expect, beforeAll, afterAll } from 'vitest';
 import { Etcd3 } from 'etcd3';
 import { Pool } from '../../src/pool/pool';
-import { useCluster, type LocalNode } from '../support/cluster';
+import { useCluster } from '../support/cluster';
+import { patroniMemberValue } from '../support/patroni-keys';
 import { startApi } from '../../src/manager/api';
 import { EtcdTopology } from '../../src/topology/etcd';
 import { PatroniRestTopology } from '../../src/topology/patroni-rest';
@@ -16,16 +17,6 @@ import { EtcdAgentView } from '../manager-contracts/etcd-agent-view';
 const scope = 'pooltest';
 const prefix = `/service/${scope}/`;
 
-const memberValue = (n: LocalNode, role: string, xlog: number) =>
-  JSON.stringify({
-    conn_url: `postgres://${n.server.host}:${n.server.port}/postgres`,
-    api_url: `http://127.0.0.1:1/patroni`,
-    state: 'running',
-    role,
-    version: '3.0.2',
-    xlog_location: xlog,
-    timeline: 1,
-  });
 
 describe('Pool with topology from etcd', () => {
   const h = useCluster({ standbys: 1, etcd: true });
@@ -35,8 +26,8 @@ describe('Pool with topology from etcd', () => {
   beforeAll(async () => {
     const c = h.cluster;
     etcd = new Etcd3({ hosts: c.etcd!.endpoints });
-    await etcd.put(`${prefix}members/${c.primary.name}`).value(memberValue(c.primary, 'master', 50_331_744));
-    await etcd.put(`${prefix}members/${c.standbys[0].name}`).value(memberValue(c.standbys[0], 'replica', 50_331_744));
+    await etcd.put(`${prefix}members/${c.primary.name}`).value(patroniMemberValue(c.primary, 'master', 50_331_744));
+    await etcd.put(`${prefix}members/${c.standbys[0].name}`).value(patroniMemberValue(c.standbys[0], 'replica', 50_331_744));
     await etcd.put(`${prefix}leader`).value(c.primary.name);
     const s = c.standbys[0].server;
     const p = c.primary.server;

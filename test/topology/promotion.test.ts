@@ -9,14 +9,13 @@
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { Etcd3 } from 'etcd3';
 import { Pool } from '../../src/pool/pool';
-import { useCluster, killNode, type LocalNode } from '../support/cluster';
+import { useCluster, killNode } from '../support/cluster';
+import { patroniMemberValue } from '../support/patroni-keys';
 
 const scope = 'promo';
 const prefix = `/service/${scope}/`;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-const memberValue = (n: LocalNode, role: string) =>
-  JSON.stringify({ conn_url: `postgres://${n.server.host}:${n.server.port}/postgres`, api_url: 'http://127.0.0.1:1/patroni', state: 'running', role, version: '3.0.2', xlog_location: 1, timeline: 1 });
 
 describe('Pool (etcd source): the leader key names a node that is still promoting', () => {
   const h = useCluster({ standbys: 1, etcd: true });
@@ -26,8 +25,8 @@ describe('Pool (etcd source): the leader key names a node that is still promotin
   beforeAll(async () => {
     const c = h.cluster;
     etcd = new Etcd3({ hosts: c.etcd!.endpoints });
-    await etcd.put(`${prefix}members/${c.primary.name}`).value(memberValue(c.primary, 'master'));
-    await etcd.put(`${prefix}members/${c.standbys[0].name}`).value(memberValue(c.standbys[0], 'replica'));
+    await etcd.put(`${prefix}members/${c.primary.name}`).value(patroniMemberValue(c.primary, 'master'));
+    await etcd.put(`${prefix}members/${c.standbys[0].name}`).value(patroniMemberValue(c.standbys[0], 'replica'));
     await etcd.put(`${prefix}leader`).value(c.primary.name);
     pool = new Pool({ connectionString: c.connectionString(), topology: { source: 'etcd', hosts: c.etcd!.endpoints, scope }, failoverTimeoutMillis: 20_000 });
     pool.on('error', () => {});
