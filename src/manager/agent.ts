@@ -26,7 +26,7 @@ import { FailoverError } from '../errors';
 import type { AgentView, DcsSnapshot, FailoverOutcome, FailoverRequest, MemberData, NodeStatus } from './agent-view';
 import { isHealthiestNode, parseConnUrl, probePeer, type PeerState } from './candidate';
 import type { PatroniNodeConfig } from './config';
-import { CallbackRunner } from './callbacks';
+import { CallbackRunner, splitCommandLine } from './callbacks';
 import { Dcs } from './dcs';
 import { MANAGER_VERSION, offlineNodeStatus, readNodeStatus } from './node-status';
 import { findPgBinaries, type PgBinaries } from './pg-binaries';
@@ -133,6 +133,8 @@ export class Agent extends EventEmitter implements AgentView {
   #holdsLock = false;
   #following: string | undefined;
   #needsRewind = false;
+  /** The leader we are waiting on to leave recovery before pg_rewind (logged once). */
+  #waitingForPromotionOf: string | undefined;
   #lastCycleAt = 0;
   #dyn: Dynamic;
   #pool: pg.Pool | undefined;
@@ -650,6 +652,12 @@ export class Agent extends EventEmitter implements AgentView {
     if (snap.failover?.member === this.name && typeof snap.status?.optime === 'number') await this.#waitForReplay(snap.status.optime);
     if (!(await this.dcs.attemptToAcquireLeader())) return 'no leader: lost the race for the leader key';
     this.#holdsLock = true;
+    const fenceScript = await this.#prePromote();
+    if (fenceScript) {
+      this.#holdsLock = false;
+      await this.dcs.releaseLeader().catch((e) => this.#log(`releasing the leader key: ${errText(e)}`));
+      return `no leader: not promoting, ${fenceScript}`;
+    }
     if (this.#dyn.synchronousMode) {
       // Patroni's order: the winner records itself in `sync` before promoting; no standby is synchronous yet.
       await this.dcs.setSync({ leader: this.name, sync_standby: null });
@@ -658,6 +666,31 @@ export class Agent extends EventEmitter implements AgentView {
     await this.#becomePrimary(snap.failover?.member === this.name ? 'switchover' : 'failover');
     if (snap.failover) await this.dcs.clearFailover().catch(() => {});
     return `promoted self to leader by acquiring session lock (${verdict.reason})`;
+  }
+
+  /**
+   * Runs `postgresql.pre_promote` (if set) while the leader key is held and
+   * kept alive; returns why promotion must not happen, or undefined to go on.
+   * Bounded by ttl × 2 s (at least 30 s) so a hung script cannot hold the key
+   * forever; Patroni waits without a bound.
+   */
+  async #prePromote(): Promise<string | undefined> {
+    const line = this.config.postgresql.prePromote;
+    if (!line) return undefined;
+    const [file, ...args] = splitCommandLine(line);
+    if (!file) return undefined;
+    const timeoutMillis = Math.max(30_000, this.#dyn.ttl * 2000);
+    this.#state = 'running pre_promote';
+    try {
+      await this.#withHeartbeat(() => run(file, args, { timeoutMillis }));
+      this.#log(`pre_promote \`${line}\` exited with 0`);
+      return undefined;
+    } catch (e) {
+      this.#log(`pre_promote \`${line}\` failed: ${errText(e)}; releasing the leader key`);
+      return `pre_promote failed (${errText(e)})`;
+    } finally {
+      this.#state = 'running';
+    }
   }
 
   /** Waits (bounded) until this replica has replayed `lsn`, so a switchover loses nothing. */
@@ -679,6 +712,7 @@ export class Agent extends EventEmitter implements AgentView {
         await this.postgres.start();
       } else {
         // A stopped primary that still holds the key (after fencing): start it as it was.
+        this.#log(`starting PostgreSQL as the primary again (${reason}): the leader key is still ours`);
         await this.postgres.start();
         this.#role = 'primary';
         this.#state = 'running';
@@ -813,7 +847,7 @@ export class Agent extends EventEmitter implements AgentView {
     const data = snap.members.find((m) => m.name === leader)?.data;
     if (!data?.conn_url) return `following ${leader}: its member key is not there yet`;
     if (!this.postgres.isRunning() || this.#role === 'demoted' || this.#needsRewind) {
-      await this.#rejoin(leader, data);
+      if (!(await this.#rejoin(leader, data))) return `waiting for leader ${leader} to finish its promotion before rejoining`;
       return `rejoined as a replica of ${leader}`;
     }
     if (this.#following !== leader) {
@@ -826,9 +860,28 @@ export class Agent extends EventEmitter implements AgentView {
     return `no action. I am a secondary and I am following a leader ${leader}`;
   }
 
-  /** Starts a stopped node as a replica of `leader`, with pg_rewind first when it may have diverged. */
-  async #rejoin(leader: string, data: MemberData): Promise<void> {
+  /**
+   * Starts a stopped node as a replica of `leader`, with pg_rewind first when it
+   * may have diverged. Returns false (and leaves PostgreSQL stopped) while a
+   * node that needs a rewind sees its leader still in recovery: rewinding from
+   * a standby that has not promoted yet finds "the same timeline, no rewind
+   * required", after which this node's own end-of-recovery WAL lies past the
+   * leader's fork point and it can never follow the new timeline (Patroni waits
+   * the same way: "Leader is still in recovery, can't rewind").
+   */
+  async #rejoin(leader: string, data: MemberData): Promise<boolean> {
     const addr = parseConnUrl(data.conn_url)!;
+    if (this.#needsRewind) {
+      const peer = await this.#probe(data);
+      if (peer.kind !== 'primary') {
+        if (this.postgres.isRunning()) await this.postgres.stop('fast');
+        this.#state = 'stopped';
+        if (this.#waitingForPromotionOf !== leader) this.#log(`waiting for ${leader} to leave recovery before pg_rewind (it is ${peer.kind})`);
+        this.#waitingForPromotionOf = leader;
+        return false;
+      }
+      this.#waitingForPromotionOf = undefined;
+    }
     if (this.postgres.isRunning()) await this.postgres.stop('fast');
     if (this.#needsRewind && this.#dyn.usePgRewind) {
       this.#state = 'running pg_rewind';
@@ -848,6 +901,7 @@ export class Agent extends EventEmitter implements AgentView {
     this.#role = 'replica';
     this.#state = 'running';
     this.emit('following', { leader });
+    return true;
   }
 
   /**

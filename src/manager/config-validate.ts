@@ -8,7 +8,7 @@
  */
 import { FailoverError } from '../errors';
 import { parseLagBytes } from './api-views';
-import { CALLBACK_ACTIONS, type CallbackAction } from './callbacks';
+import { CALLBACK_ACTIONS, splitCommandLine, type CallbackAction } from './callbacks';
 import type { Credentials, DynamicConfig, HostPort, LoadedConfig, PatroniNodeConfig } from './config';
 
 export type Raw = Record<string, unknown>;
@@ -377,11 +377,11 @@ function validatePostgresql(w: Walker, pg: Raw | undefined): PatroniNodeConfig['
   w.unknownKeys(pg, P, [
     'listen', 'connect_address', 'data_dir', 'bin_dir', 'pgpass', 'authentication', 'parameters', 'pg_hba', 'create_replica_methods',
     'basebackup', 'use_pg_rewind', 'pg_ctl_timeout', 'remove_data_directory_on_rewind_failure', 'remove_data_directory_on_diverged_timelines',
-    'callbacks',
+    'callbacks', 'pre_promote',
   ], [
     'proxy_address', 'config_dir', 'bin_name', 'use_unix_socket', 'use_unix_socket_repl', 'recovery_conf', 'custom_conf', 'parameters_primary',
     'parameters_replica', 'parameters_standby_leader', 'pg_hba_primary', 'pg_hba_replica', 'pg_hba_standby_leader', 'pg_ident', 'pg_ident_primary',
-    'pg_ident_replica', 'pg_ident_standby_leader', 'pre_promote', 'before_stop', 'krbsrvname', 'rewind', 'database',
+    'pg_ident_replica', 'pg_ident_standby_leader', 'before_stop', 'krbsrvname', 'rewind', 'database',
     'replica_method', 'pgbackrest', 'wal_e', 'barman', 'bootstrap',
   ]);
   let listen: { hosts: string[]; port: number } | undefined;
@@ -416,6 +416,14 @@ function validatePostgresql(w: Walker, pg: Raw | undefined): PatroniNodeConfig['
   const pgCtl = w.number(pg, 'pg_ctl_timeout', P, { min: 0 });
   if (pg.basebackup !== undefined) w.warn(`${P}.basebackup`, 'options are not passed to pg_basebackup by this manager; it is ignored');
   const callbacks = validateCallbacks(w, pg, P);
+  const prePromote = w.string(pg, 'pre_promote', P);
+  if (prePromote !== undefined) {
+    try {
+      if (splitCommandLine(prePromote).length === 0) w.problem(`${P}.pre_promote`, `${P}.pre_promote is empty; give a command line or remove the key`);
+    } catch (e) {
+      w.problem(`${P}.pre_promote`, `${P}.pre_promote: ${(e as Error).message}`);
+    }
+  }
   if (!listen || !connect || !dataDir || !authentication) return undefined;
   return {
     listen,
@@ -432,6 +440,7 @@ function validatePostgresql(w: Walker, pg: Raw | undefined): PatroniNodeConfig['
     removeDataDirectoryOnRewindFailure: w.bool(pg, 'remove_data_directory_on_rewind_failure', P) ?? false,
     removeDataDirectoryOnDivergedTimelines: w.bool(pg, 'remove_data_directory_on_diverged_timelines', P) ?? false,
     callbacks,
+    ...(prePromote !== undefined ? { prePromote } : {}),
   };
 }
 

@@ -99,6 +99,13 @@ export interface PatroniNodeConfig {
     removeDataDirectoryOnDivergedTimelines: boolean;
     /** `postgresql.callbacks`: command lines run as `<cmd> <action> <role> <scope>` (Patroni's contract). */
     callbacks: Partial<Record<CallbackAction, string>>;
+    /**
+     * `postgresql.pre_promote`: a fencing command run (split like a shell line,
+     * no arguments added) after this node wins the leader key and before it
+     * promotes; a non-zero exit, or no exit within `ttl` × 2 s (at least 30 s),
+     * cancels the promotion and releases the key (Patroni's contract).
+     */
+    prePromote?: string;
   };
   tags: {
     nofailover: boolean;

@@ -135,6 +135,21 @@ bootstrap:
   });
 });
 
+describe('postgresql.pre_promote', () => {
+  const withPrePromote = (line: string) => base().replace('  data_dir: /tmp/d\n', `  data_dir: /tmp/d\n  pre_promote: ${line}\n`);
+  it('is read as given, without a warning', () => {
+    const { config, warnings } = loadManagerConfig(withPrePromote(`"/usr/local/bin/fence --force 'a b'"`));
+    expect(config.postgresql.prePromote).toBe(`/usr/local/bin/fence --force 'a b'`);
+    expect(warnings.filter((w) => w.includes('pre_promote'))).toEqual([]);
+  });
+  it('an empty command or an unterminated quote is an error naming the key', () => {
+    expect(keysOf(configError(() => loadManagerConfig(withPrePromote('"  "'))))).toContain('postgresql.pre_promote');
+    const e = configError(() => loadManagerConfig(withPrePromote(`"fence 'oops"`)));
+    expect(keysOf(e)).toContain('postgresql.pre_promote');
+    expect(e.message).toMatch(/unterminated ' quote/);
+  });
+});
+
 describe('errors', () => {
   it.each([
     ['ttl below loop_wait + 2 * retry_timeout', 'bootstrap:\n  dcs: { ttl: 20, loop_wait: 10, retry_timeout: 10 }', 'bootstrap.dcs.ttl'],
