@@ -18,6 +18,7 @@ import { join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { spawnSync } from 'node:child_process';
 import pg from 'pg';
+import { Etcd3 } from 'etcd3';
 import { FAULT_KINDS, type ClusterUnderTest, type FaultKind } from './cluster-under-test';
 import { ManualCluster } from './manual-cluster';
 import { PatroniUnderTest } from './patroni-under-test';
@@ -45,6 +46,25 @@ export interface FailoverBenchOptions {
   writeEveryMillis: number;
   /** The app's own per-operation timeout: a longer operation is abandoned and counted as failed. */
   opTimeoutMillis: number;
+  /**
+   * Delay the fault by a uniformly random 0…loop_wait, so it lands at a random
+   * point of the leader's renewal cycle instead of a fixed one (a fixed phase
+   * favours whichever manager happened to renew just before). Default true.
+   */
+  phaseJitter: boolean;
+}
+
+/** Manager-level facts of one trial, from etcd (when the manager publishes Patroni keys). */
+export interface TrialLeaderKey {
+  manager: string;
+  scenario: FaultKind;
+  trial: number;
+  /** Random delay added before the fault. */
+  jitterMillis: number;
+  /** Fault → the old leader key disappeared (lease expired or released); undefined if it never did. */
+  leaderKeyGoneMillis?: number;
+  /** Fault → another member's leader key appeared. */
+  newLeaderKeyMillis?: number;
 }
 
 function parseArgs(argv: string[]): FailoverBenchOptions {
@@ -61,6 +81,7 @@ function parseArgs(argv: string[]): FailoverBenchOptions {
     settleMillis: 1000,
     writeEveryMillis: 5,
     opTimeoutMillis: 5000,
+    phaseJitter: true,
   };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
@@ -101,6 +122,10 @@ function parseArgs(argv: string[]): FailoverBenchOptions {
         break;
       case '--op-timeout-millis':
         o.opTimeoutMillis = positive(a, v);
+        break;
+      case '--phase-jitter':
+        if (v !== 'true' && v !== 'false') throw new Error('--phase-jitter must be true or false');
+        o.phaseJitter = v === 'true';
         break;
       case '--write-every-millis':
         o.writeEveryMillis = positive(a, v);
@@ -176,6 +201,8 @@ async function trial(o: FailoverBenchOptions, cluster: ClusterUnderTest, haproxy
   });
   const results: TrialResult[] = [];
   let faultAt = 0;
+  const leaderKey: TrialLeaderKey = { manager: cluster.manager, scenario, trial: n, jitterMillis: 0 };
+  let keyWatch: LeaderKeyWatch | undefined;
   try {
     for (const r of running) r.workload.start();
     // Steady state: every strategy has written, then the warm-up period.
@@ -183,7 +210,11 @@ async function trial(o: FailoverBenchOptions, cluster: ClusterUnderTest, haproxy
     while (Date.now() < ready && running.some((r) => !r.workload.ops.some((op) => op.kind === 'w' && op.ok))) await sleep(50);
     await sleep(o.warmupMillis);
     const victim = await cluster.primaryName();
-    console.error(`  ${scenario} #${n}: fault on ${victim}`);
+    const loopWaitMillis = Math.max(1, Math.floor(o.ttl / 3)) * 1000;
+    leaderKey.jitterMillis = o.phaseJitter ? Math.round(Math.random() * loopWaitMillis) : 0;
+    await sleep(leaderKey.jitterMillis);
+    keyWatch = await watchLeaderKey(cluster, victim);
+    console.error(`  ${scenario} #${n}: fault on ${victim} (after ${leaderKey.jitterMillis} ms of phase jitter)`);
     faultAt = Date.now();
     const injected = cluster.fault(scenario, victim).catch((e) => console.error(`  fault failed: ${(e as Error).message}`));
     const deadline = faultAt + o.maxTrialSeconds * 1000;
@@ -191,6 +222,11 @@ async function trial(o: FailoverBenchOptions, cluster: ClusterUnderTest, haproxy
     while (Date.now() < deadline && !running.every(recovered)) await sleep(50);
     await injected;
   } finally {
+    if (keyWatch) {
+      if (keyWatch.goneAt !== undefined) leaderKey.leaderKeyGoneMillis = keyWatch.goneAt - faultAt;
+      if (keyWatch.newAt !== undefined) leaderKey.newLeaderKeyMillis = keyWatch.newAt - faultAt;
+      await keyWatch.close();
+    }
     await Promise.all(running.map((r) => r.workload.stop()));
     // A client with sockets to a frozen server may never finish closing: bound it (the sockets die with the node).
     await Promise.all(running.map((r) => Promise.race([r.client.close().catch(() => {}), sleep(3000)])));
@@ -206,7 +242,34 @@ async function trial(o: FailoverBenchOptions, cluster: ClusterUnderTest, haproxy
   if (process.env.BENCH_DUMP_OPS) {
     writeFileSync(join(o.outDir, `ops-${cluster.manager}-${scenario}-${n}.json`), JSON.stringify({ faultAt, strategies: running.map((r) => ({ name: r.name, signals: r.client.signals.map((t) => t - faultAt), ops: r.workload.ops.filter((op) => op.end >= faultAt - 100).map((op) => ({ ...op, start: op.start - faultAt, end: op.end - faultAt })) })) }));
   }
-  return { results, faultAt, series: running.map((r) => ({ strategy: r.name, ops: r.workload.ops })) };
+  return { results, leaderKey, faultAt, series: running.map((r) => ({ strategy: r.name, ops: r.workload.ops })) };
+}
+
+interface LeaderKeyWatch {
+  goneAt?: number;
+  newAt?: number;
+  close(): Promise<void>;
+}
+
+/** Watches Patroni's `leader` key: when the old leader's key goes, and when another member's appears. */
+async function watchLeaderKey(cluster: ClusterUnderTest, oldLeader: string): Promise<LeaderKeyWatch | undefined> {
+  if (!cluster.etcdHosts?.length || !cluster.scope) return undefined;
+  const client = new Etcd3({ hosts: cluster.etcdHosts });
+  const w: LeaderKeyWatch = {
+    close: async () => {
+      await watcher.cancel().catch(() => {});
+      client.close();
+    },
+  };
+  const watcher = await client.watch().key(`/service/${cluster.scope}/leader`).create();
+  watcher.on('delete', () => (w.goneAt ??= Date.now()));
+  watcher.on('put', (kv) => {
+    if (kv.value.toString() !== oldLeader) {
+      w.goneAt ??= Date.now();
+      w.newAt ??= Date.now();
+    }
+  });
+  return w;
 }
 
 function machine(): string {
@@ -239,6 +302,7 @@ export async function main(argv: string[]): Promise<void> {
     onSignal();
   });
   const results: TrialResult[] = [];
+  const leaderKeys: TrialLeaderKey[] = [];
   const notes: string[] = [];
   const started = Date.now();
   try {
@@ -259,6 +323,7 @@ export async function main(argv: string[]): Promise<void> {
       for (let n = 1; n <= o.trials; n++) {
         const t = await trial(o, cluster, haproxy, scenario, n, names);
         results.push(...t.results);
+        leaderKeys.push(t.leaderKey);
         timeline ??= t;
       }
       if (timeline) {
@@ -273,10 +338,33 @@ export async function main(argv: string[]): Promise<void> {
   }
   const table = markdownTable(results);
   const header = `Failover benchmark — manager \`${o.manager}\`, ttl ${o.ttl} s, ${o.trials} trial(s) per scenario, app-side operation timeout ${o.opTimeoutMillis} ms; median (min–max)\n\nMachine: ${machine()}\n\nCommand: \`npm run bench:failover -- ${argv.filter((a) => a !== '--').join(' ')}\`\n`;
-  const md = `${header}\n${table}\n${notes.length ? `\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''}`;
+  const keyTable = leaderKeyTable(leaderKeys);
+  const md = `${header}\n${table}\n${keyTable ? `\n${keyTable}\n` : ''}${notes.length ? `\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''}`;
   writeFileSync(join(o.outDir, `failover-${o.manager}.md`), md);
-  writeFileSync(o.json, JSON.stringify({ options: o, machine: machine(), notes, durationMillis: Date.now() - started, results }, null, 2));
+  writeFileSync(o.json, JSON.stringify({ options: o, machine: machine(), notes, durationMillis: Date.now() - started, results, leaderKeys }, null, 2));
   console.log(md);
+}
+
+/** The manager's side of each scenario: when the old leader key went and the new one came (median, min–max). */
+function leaderKeyTable(rows: TrialLeaderKey[]): string {
+  const scenarios = [...new Set(rows.map((r) => r.scenario))];
+  const fmt = (xs: number[]) => {
+    if (!xs.length) return '—';
+    const s = [...xs].sort((a, b) => a - b);
+    return `${s[Math.floor((s.length - 1) / 2)]} (${s[0]}–${s[s.length - 1]})`;
+  };
+  const lines = scenarios
+    .map((sc) => {
+      const rs = rows.filter((r) => r.scenario === sc);
+      const gone = rs.flatMap((r) => (r.leaderKeyGoneMillis !== undefined ? [r.leaderKeyGoneMillis] : []));
+      const fresh = rs.flatMap((r) => (r.newLeaderKeyMillis !== undefined ? [r.newLeaderKeyMillis] : []));
+      const takeover = rs.flatMap((r) => (r.newLeaderKeyMillis !== undefined && r.leaderKeyGoneMillis !== undefined ? [r.newLeaderKeyMillis - r.leaderKeyGoneMillis] : []));
+      if (!gone.length && !fresh.length) return undefined;
+      return `| ${sc} | ${rs[0]!.manager} | ${fmt(gone)} | ${fmt(fresh)} | ${fmt(takeover)} | ${fmt(rs.map((r) => r.jitterMillis))} |`;
+    })
+    .filter(Boolean);
+  if (!lines.length) return '';
+  return ['Leader key in etcd (ms after the fault): median (min–max)', '', '| scenario | manager | old key gone | new key set | takeover (set − gone) | phase jitter |', '| --- | --- | --- | --- | --- | --- |', ...lines].join('\n');
 }
 
 /** Ops from 2 s before the fault (the timeline shows the steady state, then the fault). */

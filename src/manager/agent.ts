@@ -900,6 +900,8 @@ export class Agent extends EventEmitter implements AgentView {
     await this.#withHeartbeat(() => this.postgres.start());
     this.#role = 'replica';
     this.#state = 'running';
+    // Our member key at once (not a loop later): tools and clients see the replica as soon as it streams.
+    await this.#publish(await this.#localStatus()).catch(() => {});
     this.emit('following', { leader });
     return true;
   }

@@ -96,7 +96,12 @@ describe('agent switchover', () => {
     }, 60_000);
     await h.query(second, 'INSERT INTO w VALUES (-1)');
     await h.until('write replicated to the old leader', async () => (await h.query(first, 'SELECT 1 FROM w WHERE id = -1')).length === 1);
-    expect(JSON.parse((await h.keys())[`members/${first}`]!)).toMatchObject({ role: 'replica', state: 'running' });
+    // The member key is written right after the rejoin; the until only absorbs the etcd round trip.
+    const member = await h.until('member key says replica', async () => {
+      const m = JSON.parse((await h.keys())[`members/${first}`]!) as { role: string; state: string };
+      return m.role === 'replica' ? m : undefined;
+    }, 5_000);
+    expect(member).toMatchObject({ role: 'replica', state: 'running' });
   }, 90_000);
 
   it('fails over back on a failover request naming the candidate', async () => {
