@@ -235,6 +235,9 @@ export function topologySignature(t: Topology): string {
   return (
     t.members.map((m) => `${m.name}@${m.host}:${m.port}=${m.role}/${m.state}/${m.lagBytes ?? '?'}/${m.timeline ?? '?'}`).join(',') +
     `|${t.primary?.name ?? ''}` +
+    // The leader key taken by a member still promoting is a change of its own (the pool starts asking
+    // that node whether it left recovery); without it, that revision looked like "nothing changed".
+    (t.promoting ? `|promoting→${t.promoting.name}` : '') +
     (t.switchoverPending ? `|switchover→${t.switchoverPending.candidate ?? '?'}` : '')
   );
 }

@@ -28,6 +28,9 @@ describe('Pool (etcd source): the leader key names a node that is still promotin
     await etcd.put(`${prefix}members/${c.primary.name}`).value(patroniMemberValue(c.primary, 'master'));
     await etcd.put(`${prefix}members/${c.standbys[0].name}`).value(patroniMemberValue(c.standbys[0], 'replica'));
     await etcd.put(`${prefix}leader`).value(c.primary.name);
+    // Patroni's `status` key: the members' lag is known with or without a leader, so taking the
+    // leader key later changes nothing else in the topology (as in a real failover).
+    await etcd.put(`${prefix}status`).value(JSON.stringify({ optime: 1 }));
     pool = new Pool({ connectionString: c.connectionString(), topology: { source: 'etcd', hosts: c.etcd!.endpoints, scope }, failoverTimeoutMillis: 20_000 });
     pool.on('error', () => {});
     await pool.query('CREATE TABLE promo (id int PRIMARY KEY)');
@@ -43,7 +46,13 @@ describe('Pool (etcd source): the leader key names a node that is still promotin
     const old = c.primary;
     const next = c.standbys[0];
     await killNode(old);
+    // As in a real failover: the old lease expires (leader key and member key go), the pool sees
+    // no leader; only later does the winner take the key, as a separate etcd revision.
+    await etcd.delete().key(`${prefix}leader`);
     await etcd.delete().key(`${prefix}members/${old.name}`);
+    await sleep(300);
+    expect(pool.topology?.primary).toBeUndefined();
+    expect(pool.topology?.promoting).toBeUndefined();
     await etcd.put(`${prefix}leader`).value(next.name); // the lock is taken; promotion has not happened yet
 
     const events: string[] = [];
