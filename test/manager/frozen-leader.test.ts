@@ -15,7 +15,11 @@
  *   old leader stops acknowledging writes within 1 s of waking, and it rejoins
  *   as a replica of the new leader (pg_rewind discards what it wrote alone).
  *
- * Runs our manager in both modes, and real Patroni (asynchronous) for comparison.
+ * Runs our manager in both modes, and real Patroni (asynchronous) for comparison:
+ * Patroni 3.0.2 without a watchdog went on acknowledging writes on the old
+ * leader after waking — 21 writes over 0.19 s in one run, 404 over more than
+ * 3 s in another (its loop notices the lost lock late); ours fenced at once
+ * (0 late acknowledgements in every run so far).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
@@ -71,8 +75,13 @@ function prober(c: PatroniCluster, node: string) {
       await sleep(5);
     }
   })().catch((e) => (lastError = (e as Error).message));
+  let running = true;
+  void done.finally(() => (running = false));
   return {
     acks,
+    get running() {
+      return running;
+    },
     get lastError() {
       return lastError;
     },
@@ -111,9 +120,11 @@ for (const v of VARIANTS) {
     }, 60_000);
 
     it(
-      v.sync
-        ? 'no write the new leader lacks is acknowledged, before or after the freeze, and the old leader rejoins'
-        : 'the old leader stops acknowledging writes within 1 s of waking, and rejoins as a replica',
+      v.daemon === 'patroni'
+        ? 'for comparison: the old leader rejoins as a replica; writes it acknowledges after waking are measured'
+        : v.sync
+          ? 'no write the new leader lacks is acknowledged, before or after the freeze, and the old leader rejoins'
+          : 'the old leader stops acknowledging writes within 1 s of waking, and rejoins as a replica',
       async () => {
         const old = await c.waitForLeader(30_000);
         const probe = prober(c, old);
@@ -129,8 +140,11 @@ for (const v of VARIANTS) {
           c.thawNode(old);
           thawedAt = Date.now();
         }
-        // Give the woken node every chance to misbehave.
-        await sleep(3000);
+        // Give the woken node every chance to misbehave: watch until the old leader refuses the prober
+        // (connection ended) or 15 s have passed.
+        const watchUntil = Date.now() + 15_000;
+        while (probe.running && Date.now() < watchUntil) await sleep(50);
+        await sleep(500);
         await probe.stop();
         const leaseSurelyExpired = frozenAt + TTL * 1000;
         const late = probe.acks.filter((a) => a.at > leaseSurelyExpired);
@@ -143,7 +157,8 @@ for (const v of VARIANTS) {
         );
         // Async: the exposure is bounded. Sync: an acknowledgement may arrive late only for a commit the
         // synchronous standby confirmed before the freeze — it must then be on the new leader (checked below).
-        if (!v.sync) expect(lastAck.at - thawedAt).toBeLessThan(1000);
+        // Patroni is here for comparison only: without a watchdog it has no such bound (measured, not asserted).
+        if (!v.sync && v.daemon === 'pg-failover') expect(lastAck.at - thawedAt).toBeLessThan(1000);
         // Every write acknowledged before the freeze is on the new leader (sync: RPO 0); the old one follows it.
         await c.waitForReplicasStreaming(90_000);
         const leader = await c.waitForLeader(10_000);
