@@ -105,6 +105,28 @@ function plainPool(cluster: LocalCluster, max: number): Queryable {
   return p;
 }
 
+/**
+ * What people hand-roll today to use standbys with plain pg: one pg.Pool per
+ * node, SELECTs round-robin over the standbys, everything else to the primary
+ * (no lag checks, no read-your-writes, no failover).
+ */
+function handSplitPools(cluster: LocalCluster, max: number): Queryable {
+  const mk = (host: string, port: number) => {
+    const p = new pg.Pool({ host, port, user: 'postgres', database: 'postgres', max });
+    p.on('error', () => {});
+    return p;
+  };
+  const primary = mk(cluster.primary.server.host, cluster.primary.server.port);
+  const standbys = cluster.standbys.map((s) => mk(s.server.host, s.server.port));
+  let next = 0;
+  return {
+    query: (sql: string, values?: unknown[]) => (/^\s*select\b/i.test(sql) ? standbys[next++ % standbys.length]! : primary).query(sql, values),
+    end: async () => {
+      await Promise.all([primary, ...standbys].map((p) => p.end()));
+    },
+  };
+}
+
 function failoverPool(cluster: LocalCluster, max: number, routed: boolean, options: Record<string, unknown> = {}): Queryable {
   const p = new Pool({ connectionString: cluster.connectionString(), max, ...(routed ? {} : { readFrom: 'primary' as const }), ...options });
   p.on('error', () => {});
@@ -179,10 +201,12 @@ async function main(argv: string[]): Promise<void> {
     for (const w of WORKLOADS) {
       const best = new Map<string, Measured>();
       for (let round = 0; round < o.rounds; round++) {
-        for (const [client, make] of [
+        const clients: Array<readonly [string, () => Queryable]> = [
           ['pg.Pool', () => plainPool(cluster!, max)],
+          ...(w.routed ? [['pg.Pools, hand-split', () => handSplitPools(cluster!, max)] as const] : []),
           ['pg-failover Pool', () => failoverPool(cluster!, max, w.routed, w.options)],
-        ] as const) {
+        ];
+        for (const [client, make] of clients) {
           const c = make();
           await measure(c, w.step, 0.3, o.concurrency); // warm connections and JIT
           const m = { workload: w.name, client, ...(await measure(c, w.step, o.seconds, o.concurrency)) };
@@ -220,14 +244,20 @@ function report(o: Options, results: Measured[], classifier: ReturnType<typeof c
     '',
     `Command: \`npm run bench:overhead -- ${argv.filter((a) => a !== '--').join(' ')}\``,
     '',
-    '| workload | client | ops/s | p50 ms | p99 ms | errors | throughput vs pg.Pool |',
-    '| --- | --- | --- | --- | --- | --- | --- |',
+    '| workload | client | ops/s | p50 ms | p99 ms | errors | throughput vs pg.Pool | vs hand-split pg.Pools |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const r of results) {
     const base = results.find((x) => x.workload === r.workload && x.client === 'pg.Pool');
-    lines.push(`| ${r.workload} | ${r.client} | ${Math.round(r.opsPerSec)} | ${r.p50Millis.toFixed(2)} | ${r.p99Millis.toFixed(2)} | ${r.errors} | ${base ? (r.opsPerSec / base.opsPerSec).toFixed(2) : '–'}× |`);
+    const split = results.find((x) => x.workload === r.workload && x.client === 'pg.Pools, hand-split');
+    const ratio = (b: Measured | undefined) => (b ? `${(r.opsPerSec / b.opsPerSec).toFixed(2)}×` : '–');
+    lines.push(`| ${r.workload} | ${r.client} | ${Math.round(r.opsPerSec)} | ${r.p50Millis.toFixed(2)} | ${r.p99Millis.toFixed(2)} | ${r.errors} | ${ratio(base)} | ${ratio(split)} |`);
   }
-  lines.push('', 'Point selects and small writes: pg-failover with `readFrom: primary` (same server, same work). Read-heavy mix: pg-failover routes reads to the standbys; pg.Pool uses the primary.');
+  lines.push(
+    '',
+    'Point selects and small writes: pg-failover with `readFrom: primary` (same server, same work). Read-heavy mix: pg-failover routes reads to the standbys; ' +
+      'pg.Pool uses the primary; "hand-split" is one pg.Pool per node with SELECTs round-robin over the standbys (what apps hand-roll; no lag checks, no read-your-writes).',
+  );
   lines.push('');
   if ('skipped' in classifier) lines.push(`Classifier: skipped (${classifier.skipped}).`);
   else lines.push(`Classifier over ${classifier.statements} corpus statements: ${Math.round(classifier.uncachedNs)} ns/statement uncached, ${Math.round(classifier.cachedNs)} ns/statement cached.`);
