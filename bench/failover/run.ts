@@ -65,6 +65,10 @@ export interface TrialLeaderKey {
   leaderKeyGoneMillis?: number;
   /** Fault → another member's leader key appeared. */
   newLeaderKeyMillis?: number;
+  /** Time since the old leader's lease was last renewed, at the fault (from etcd's LeaseTimeToLive, ±50 ms). */
+  leaseAgeAtFaultMillis?: number;
+  /** Gaps between the old leader's lease renewals seen before the fault. */
+  renewalGapsMillis?: number[];
 }
 
 function parseArgs(argv: string[]): FailoverBenchOptions {
@@ -203,19 +207,27 @@ async function trial(o: FailoverBenchOptions, cluster: ClusterUnderTest, haproxy
   let faultAt = 0;
   const leaderKey: TrialLeaderKey = { manager: cluster.manager, scenario, trial: n, jitterMillis: 0 };
   let keyWatch: LeaderKeyWatch | undefined;
+  let renewals: LeaseRenewals | undefined;
   try {
     for (const r of running) r.workload.start();
     // Steady state: every strategy has written, then the warm-up period.
     const ready = Date.now() + 15_000;
     while (Date.now() < ready && running.some((r) => !r.workload.ops.some((op) => op.kind === 'w' && op.ok))) await sleep(50);
-    await sleep(o.warmupMillis);
     const victim = await cluster.primaryName();
+    renewals = await watchLeaseRenewals(cluster);
+    await sleep(o.warmupMillis);
     const loopWaitMillis = Math.max(1, Math.floor(o.ttl / 3)) * 1000;
     leaderKey.jitterMillis = o.phaseJitter ? Math.round(Math.random() * loopWaitMillis) : 0;
     await sleep(leaderKey.jitterMillis);
     keyWatch = await watchLeaderKey(cluster, victim);
     console.error(`  ${scenario} #${n}: fault on ${victim} (after ${leaderKey.jitterMillis} ms of phase jitter)`);
     faultAt = Date.now();
+    if (renewals) {
+      const seen = renewals.stop();
+      const last = seen.at(-1);
+      if (last !== undefined) leaderKey.leaseAgeAtFaultMillis = faultAt - last;
+      leaderKey.renewalGapsMillis = seen.slice(1).map((t, i) => t - seen[i]!);
+    }
     const injected = cluster.fault(scenario, victim).catch((e) => console.error(`  fault failed: ${(e as Error).message}`));
     const deadline = faultAt + o.maxTrialSeconds * 1000;
     const recovered = (r: Running) => r.workload.ops.some((op) => op.kind === 'w' && op.ok && op.start >= faultAt && Date.now() - op.end >= o.settleMillis);
@@ -249,6 +261,51 @@ interface LeaderKeyWatch {
   goneAt?: number;
   newAt?: number;
   close(): Promise<void>;
+}
+
+interface LeaseRenewals {
+  /** Stops polling; returns the moments a renewal was seen (the TTL went up). */
+  stop(): number[];
+}
+
+/**
+ * Polls the leader key's lease with LeaseTimeToLive every 50 ms: a TTL that
+ * went up marks a renewal. Tells how old the lease was at the fault, so the
+ * lease expiry can be told apart from the manager's takeover.
+ */
+async function watchLeaseRenewals(cluster: ClusterUnderTest): Promise<LeaseRenewals | undefined> {
+  if (!cluster.etcdHosts?.length || !cluster.scope) return undefined;
+  const client = new Etcd3({ hosts: cluster.etcdHosts });
+  const res = await client.get(`/service/${cluster.scope}/leader`).exec().catch(() => undefined);
+  const lease = res?.kvs[0]?.lease;
+  if (!lease || lease === '0') {
+    client.close();
+    return undefined;
+  }
+  const seen: number[] = [];
+  let running = true;
+  const loop = (async () => {
+    let prev: number | undefined;
+    while (running) {
+      const asked = Date.now();
+      try {
+        const r = await (client as unknown as { leaseClient: { leaseTimeToLive(req: { ID: string }): Promise<{ TTL: string }> } }).leaseClient.leaseTimeToLive({ ID: lease });
+        const ttl = Number(r.TTL);
+        if (prev !== undefined && ttl > prev) seen.push(asked);
+        prev = ttl;
+      } catch {
+        /* etcd busy: skip a beat */
+      }
+      await sleep(50);
+    }
+  })();
+  return {
+    stop() {
+      running = false;
+      void loop.finally(() => client.close());
+      return [...seen];
+    },
+  };
 }
 
 /** Watches Patroni's `leader` key: when the old leader's key goes, and when another member's appears. */
@@ -338,7 +395,7 @@ export async function main(argv: string[]): Promise<void> {
   }
   const table = markdownTable(results);
   const header = `Failover benchmark — manager \`${o.manager}\`, ttl ${o.ttl} s, ${o.trials} trial(s) per scenario, app-side operation timeout ${o.opTimeoutMillis} ms; median (min–max)\n\nMachine: ${machine()}\n\nCommand: \`npm run bench:failover -- ${argv.filter((a) => a !== '--').join(' ')}\`\n`;
-  const keyTable = leaderKeyTable(leaderKeys);
+  const keyTable = leaderKeyTable(leaderKeys, o.ttl * 1000);
   const md = `${header}\n${table}\n${keyTable ? `\n${keyTable}\n` : ''}${notes.length ? `\n${notes.map((n) => `- ${n}`).join('\n')}\n` : ''}`;
   writeFileSync(join(o.outDir, `failover-${o.manager}.md`), md);
   writeFileSync(o.json, JSON.stringify({ options: o, machine: machine(), notes, durationMillis: Date.now() - started, results, leaderKeys }, null, 2));
@@ -346,7 +403,7 @@ export async function main(argv: string[]): Promise<void> {
 }
 
 /** The manager's side of each scenario: when the old leader key went and the new one came (median, min–max). */
-function leaderKeyTable(rows: TrialLeaderKey[]): string {
+function leaderKeyTable(rows: TrialLeaderKey[], ttlMillis: number): string {
   const scenarios = [...new Set(rows.map((r) => r.scenario))];
   const fmt = (xs: number[]) => {
     if (!xs.length) return '—';
@@ -360,11 +417,21 @@ function leaderKeyTable(rows: TrialLeaderKey[]): string {
       const fresh = rs.flatMap((r) => (r.newLeaderKeyMillis !== undefined ? [r.newLeaderKeyMillis] : []));
       const takeover = rs.flatMap((r) => (r.newLeaderKeyMillis !== undefined && r.leaderKeyGoneMillis !== undefined ? [r.newLeaderKeyMillis - r.leaderKeyGoneMillis] : []));
       if (!gone.length && !fresh.length) return undefined;
-      return `| ${sc} | ${rs[0]!.manager} | ${fmt(gone)} | ${fmt(fresh)} | ${fmt(takeover)} | ${fmt(rs.map((r) => r.jitterMillis))} |`;
+      const age = rs.flatMap((r) => (r.leaseAgeAtFaultMillis !== undefined ? [r.leaseAgeAtFaultMillis] : []));
+      const gaps = rs.flatMap((r) => r.renewalGapsMillis ?? []);
+      // How long after the lease's end (last renewal + ttl) etcd removed the key.
+      const late = rs.flatMap((r) => (r.leaseAgeAtFaultMillis !== undefined && r.leaderKeyGoneMillis !== undefined && sc !== 'switchover' ? [r.leaderKeyGoneMillis + r.leaseAgeAtFaultMillis - ttlMillis] : []));
+      return `| ${sc} | ${rs[0]!.manager} | ${fmt(gone)} | ${fmt(fresh)} | ${fmt(takeover)} | ${fmt(age)} | ${fmt(gaps)} | ${fmt(late)} | ${fmt(rs.map((r) => r.jitterMillis))} |`;
     })
     .filter(Boolean);
   if (!lines.length) return '';
-  return ['Leader key in etcd (ms after the fault): median (min–max)', '', '| scenario | manager | old key gone | new key set | takeover (set − gone) | phase jitter |', '| --- | --- | --- | --- | --- | --- |', ...lines].join('\n');
+  return [
+    'Leader key in etcd (ms after the fault): median (min–max). Lease age: time since the old leader last renewed its lease, at the fault; expiry vs ttl: when the key went, minus (last renewal + ttl).',
+    '',
+    '| scenario | manager | old key gone | new key set | takeover (set − gone) | lease age at fault | renewal gaps | expiry vs ttl | phase jitter |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    ...lines,
+  ].join('\n');
 }
 
 /** Ops from 2 s before the fault (the timeline shows the steady state, then the fault). */

@@ -15,7 +15,8 @@
  *   old leader stops acknowledging writes within 1 s of waking, and it rejoins
  *   as a replica of the new leader (pg_rewind discards what it wrote alone).
  *
- * Runs our manager in both modes, and real Patroni (asynchronous) for comparison:
+ * Runs our manager in both modes, and (with PGFAILOVER_COMPARE_PATRONI=1) real
+ * Patroni (asynchronous) for comparison:
  * Patroni 3.0.2 without a watchdog went on acknowledging writes on the old
  * leader after waking — 21 writes over 0.19 s in one run, 404 over more than
  * 3 s in another (its loop notices the lost lock late); ours fenced at once
@@ -48,7 +49,9 @@ const VARIANTS = [
   { daemon: 'pg-failover' as const, sync: true },
   { daemon: 'pg-failover' as const, sync: false },
   { daemon: 'patroni' as const, sync: false },
-].filter((v) => (v.daemon === 'patroni' ? havePatroni : haveBuild));
+  // A measurement of a peer, not a test of ours: opt-in. Patroni's old leader may also leave a
+  // replica it streamed its late writes to diverged, and then the cluster does not heal by itself.
+].filter((v) => (v.daemon === 'patroni' ? havePatroni && process.env.PGFAILOVER_COMPARE_PATRONI === '1' : haveBuild));
 
 interface Ack {
   id: number;
@@ -121,7 +124,7 @@ for (const v of VARIANTS) {
 
     it(
       v.daemon === 'patroni'
-        ? 'for comparison: the old leader rejoins as a replica; writes it acknowledges after waking are measured'
+        ? 'for comparison: another member takes over; writes the old leader acknowledges after waking are measured'
         : v.sync
           ? 'no write the new leader lacks is acknowledged, before or after the freeze, and the old leader rejoins'
           : 'the old leader stops acknowledging writes within 1 s of waking, and rejoins as a replica',
@@ -159,6 +162,7 @@ for (const v of VARIANTS) {
         // synchronous standby confirmed before the freeze — it must then be on the new leader (checked below).
         // Patroni is here for comparison only: without a watchdog it has no such bound (measured, not asserted).
         if (!v.sync && v.daemon === 'pg-failover') expect(lastAck.at - thawedAt).toBeLessThan(1000);
+        if (v.daemon === 'patroni') return; // measured above; whether Patroni heals is not ours to assert
         // Every write acknowledged before the freeze is on the new leader (sync: RPO 0); the old one follows it.
         await c.waitForReplicasStreaming(90_000);
         const leader = await c.waitForLeader(10_000);
