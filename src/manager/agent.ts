@@ -812,8 +812,11 @@ export class Agent extends EventEmitter implements AgentView {
     if (!member) await this.dcs.setFailover({ leader: this.name, member: chosen.name }).catch(() => {});
     this.#role = 'demoted';
     this.#state = 'stopping';
+    const t0 = Date.now();
     await this.postgres.query('CHECKPOINT').catch(() => {});
+    const t1 = Date.now();
     await this.postgres.stop('fast');
+    const t2 = Date.now();
     this.#state = 'stopped';
     const finalLsn = await this.#checkpointLsn();
     const deadline = Date.now() + Math.max(5000, this.#dyn.retryTimeout * 1000);
@@ -822,8 +825,10 @@ export class Agent extends EventEmitter implements AgentView {
       if (s.kind !== 'replica' || s.walPosition >= finalLsn) break;
       await sleep(50);
     }
+    const t3 = Date.now();
     if (finalLsn !== undefined) await this.dcs.setStatus({ optime: finalLsn }).catch(() => {});
     await this.dcs.releaseLeader();
+    this.#log(`switchover to ${chosen.name}: checkpoint ${t1 - t0} ms, stop ${t2 - t1} ms, candidate caught up ${t3 - t2} ms, key released ${Date.now() - t3} ms later`);
     this.#holdsLock = false;
     this.#needsRewind = true;
     this.emit('demoted', { reason: `switchover to ${chosen.name}` });
