@@ -17,7 +17,7 @@ const debug = createDebug('pg-failover:topology');
 export interface PromotionWatchOptions {
   /** Resolves true when the node accepts writes (`pg_is_in_recovery()` is false). Rejections count as "not yet". */
   isWritable: (member: Member) => Promise<boolean>;
-  /** Time between checks while a promotion is pending. Default 50 ms. */
+  /** Time between checks while a promotion is pending. Default 20 ms (only while one is pending). */
   intervalMillis?: number;
   /** Stop asking after this long for one promotion (the source's own update will come). Default 60 000 ms. */
   maxMillis?: number;
@@ -126,7 +126,7 @@ export class PromotionWatch extends EventEmitter implements TopologySource {
       if (now) this.#publish(now);
       return;
     }
-    if (Date.now() - pending.since < (this.#options.maxMillis ?? 60_000)) this.#schedule(this.#options.intervalMillis ?? 50);
+    if (Date.now() - pending.since < (this.#options.maxMillis ?? 60_000)) this.#schedule(this.#options.intervalMillis ?? 20);
   }
 
   #stop(): void {
