@@ -218,8 +218,21 @@ export class Agent extends EventEmitter implements AgentView {
     if (this.#running) return;
     this.#running = true;
     // Not awaited: with etcd down, creating a watch waits for it; the loop polls meanwhile.
-    void this.dcs.watch((key, kind) => {
-      if (key === 'leader' || key === 'failover' || key === 'config' || key === 'sync' || (kind === 'delete' && key.startsWith('members/'))) { timing('%s: woken by %s %s', this.name, kind, key); this.#wakeUp(); }
+    // Member keys are rewritten by every member every cycle: only a member that appears, goes, or
+    // changes role/state wakes the loop (e.g. a replica that starts streaming can become the sync standby).
+    const memberStates = new Map<string, string>();
+    void this.dcs.watch((key, kind, value) => {
+      let wake = key === 'leader' || key === 'failover' || key === 'config' || key === 'sync';
+      if (key.startsWith('members/')) {
+        const state = kind === 'delete' ? undefined : memberState(value);
+        wake = memberStates.get(key) !== state;
+        if (state === undefined) memberStates.delete(key);
+        else memberStates.set(key, state);
+      }
+      if (wake) {
+        timing('%s: woken by %s %s', this.name, kind, key);
+        this.#wakeUp();
+      }
     });
     const interval = this.#options.fenceCheckIntervalMillis ?? 100;
     this.#fenceTimer = setInterval(() => this.#checkFence(), interval);
@@ -1194,4 +1207,14 @@ function hostForUrl(host: string): string {
 
 function errText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
+}
+
+/** What of a member key's value matters to the other members' decisions: role, state, streaming, tags. */
+function memberState(value: string): string {
+  try {
+    const m = JSON.parse(value) as Record<string, unknown>;
+    return JSON.stringify([m.role, m.state, m.replication_state, m.tags]);
+  } catch {
+    return value;
+  }
 }

@@ -312,7 +312,7 @@ export class Dcs {
    * server-side cancel (compaction …) or stream error re-creates the watch
    * after a short delay; the caller re-reads a snapshot on each call anyway.
    */
-  async watch(onChange: (key: string, kind: 'put' | 'delete') => void): Promise<void> {
+  async watch(onChange: (key: string, kind: 'put' | 'delete', value: string) => void): Promise<void> {
     this.#watchClosed = false;
     const start = async (): Promise<void> => {
       if (this.#watchClosed || this.#closed) return;
@@ -325,8 +325,8 @@ export class Dcs {
           return;
         }
         this.#watcher = watcher;
-        watcher.on('put', (kv) => onChange(kv.key.toString().slice(this.prefix.length), 'put'));
-        watcher.on('delete', (kv) => onChange(kv.key.toString().slice(this.prefix.length), 'delete'));
+        watcher.on('put', (kv) => onChange(kv.key.toString().slice(this.prefix.length), 'put', kv.value.toString()));
+        watcher.on('delete', (kv) => onChange(kv.key.toString().slice(this.prefix.length), 'delete', ''));
         watcher.on('error', (e) => {
           debug('%s: watch error %s; re-watching', this.name, errorText(e));
           this.#watcher = undefined;

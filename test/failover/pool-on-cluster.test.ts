@@ -12,7 +12,7 @@
  * - `patronictl switchover` (Debian's, against the same YAML): zero failed
  *   statements, every write present.
  */
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
+import { describe, it, expect, beforeAll, afterAll, onTestFailed } from 'vitest';
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -191,7 +191,13 @@ describe.each(daemons.filter((d) => !process.env.ONLY_DAEMON || d.daemon === pro
   });
 
   it.skipIf(!available)('kill -9 of the leader node: typed errors only, no acknowledged write lost, reads continue, writes resume within ttl + 1 s', async () => {
-    const old = await cluster.waitForLeader(30_000);
+    // Post-mortem in CI: every node's daemon log (it also holds PostgreSQL's output).
+    onTestFailed(() => {
+      for (const m of cluster.members) console.log(`--- ${m.name} log tail ---\n${cluster.logTail(m.name, 60)}`);
+    });
+    // Synchronous mode promotes only the standby the sync key names: wait until there is one
+    // (right after bootstrap the leader may not have chosen it yet; nobody may be promoted then).
+    const { leader: old } = await waitForFullCluster(cluster, 60_000);
     const oldPort = cluster.member(old).pgPort;
     const change = await watchLeaderChange(cluster, old);
     const s = stream(pool, nextId);

@@ -4,7 +4,7 @@
  * the leader is on that standby; after the leader dies only the sync standby
  * may be promoted, and it records itself in `sync` first.
  */
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { Harness } from './harness';
 
 describe('agent synchronous mode', () => {
@@ -71,4 +71,36 @@ describe('agent synchronous mode', () => {
     await h.query(next, 'INSERT INTO s VALUES (2)');
     await h.until('row 2 on the new sync standby', async () => (await h.query(third, 'SELECT 1 FROM s WHERE id = 2')).length === 1);
   }, 60_000);
+});
+
+describe('agent synchronous mode, long loop_wait', () => {
+  // loop_wait 10 s: the leader names a new replica as sync standby as soon as the replica's
+  // member key says it streams (a watch event), not at its next timed cycle. Without the
+  // wake-up the delay is uniform over 0–10 s, so this fails about 4 times in 5.
+  const h = new Harness({ scope: 'sync-wake', ttl: 30, loopWait: 10, retryTimeout: 10 });
+
+  beforeAll(async () => {
+    await h.startEtcd();
+  });
+  afterAll(() => h.close(), 120_000);
+
+  let lastKey = '';
+  it('names the sync standby within 2 s of the replica reporting that it streams', async () => {
+    onTestFailed(() => console.log(`the replica's member key: ${lastKey}\n${h.lines.slice(-30).join('\n')}`));
+    await h.startAll(['n0', 'n1'], { 'synchronous-mode': 'true' });
+    const leader = await h.until('a leader', () => h.leader());
+    const replica = leader === 'n0' ? 'n1' : 'n0';
+    const streamingAt = await h.until(`${replica} streaming in its member key`, async () => {
+      const v = (await h.keys())[`members/${replica}`];
+      if (!v) return undefined;
+      lastKey = v;
+      return (JSON.parse(v) as { replication_state?: string }).replication_state === 'streaming' ? Date.now() : undefined;
+    }, 60_000);
+    const namedAt = await h.until(`sync key names ${replica}`, async () => {
+      const v = (await h.keys()).sync;
+      return v && (JSON.parse(v) as { sync_standby?: string }).sync_standby === replica ? Date.now() : undefined;
+    }, 30_000);
+    console.log(`sync standby named ${namedAt - streamingAt} ms after the replica's key said streaming (loop_wait 10 s)`);
+    expect(namedAt - streamingAt).toBeLessThan(2000);
+  }, 120_000);
 });
