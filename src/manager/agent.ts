@@ -676,6 +676,7 @@ export class Agent extends EventEmitter implements AgentView {
       nofailover: this.config.tags.nofailover,
       maximumLagOnFailoverBytes: this.#dyn.maxLag,
       snapshot: snap,
+      syncCandidates: this.#dyn.synchronousMode && snap.sync?.leader ? new Set([snap.sync.leader, snap.sync.sync_standby ?? snap.sync.leader]) : undefined,
       probe: (_name, data) => this.#probe(data),
     });
     if (!verdict.ok) return `no leader: not racing (${verdict.reason})`;

@@ -3,8 +3,9 @@
  * `is_healthiest_node`, decided from live facts. Each other member's
  * PostgreSQL is asked directly (bounded, 2 s by default): a member that is
  * still a primary forbids the race; one that has received more WAL, or the
- * same with a higher `failover_priority`, wins it instead of us. Members that
- * do not answer are left out (they are what failed).
+ * same with a higher `failover_priority`, wins it instead of us (in
+ * synchronous mode, only among the sync candidates). Members that do not
+ * answer are left out (they are what failed).
  */
 import pg from 'pg';
 import type { DcsSnapshot, MemberData } from './agent-view';
@@ -76,6 +77,12 @@ export interface CandidateInput {
   nofailover: boolean;
   maximumLagOnFailoverBytes: number;
   snapshot: DcsSnapshot;
+  /**
+   * Synchronous mode (with a `sync` key): the only members that may be promoted, the last leader
+   * and its sync standby. WAL and priority are compared among these alone, as Patroni does: an
+   * asynchronous replica may have received more WAL than the sync standby, yet may not take over.
+   */
+  syncCandidates?: ReadonlySet<string>;
   /** Probe of another member (injectable for tests). */
   probe: (name: string, data: MemberData) => Promise<PeerState>;
 }
@@ -107,6 +114,7 @@ export async function isHealthiestNode(input: CandidateInput): Promise<Candidate
     if (state.kind === 'unreachable') continue;
     if (state.kind === 'primary') return { ok: false, reason: `${m.name} is still running as a primary` };
     if (m.data.tags?.nofailover === true) continue;
+    if (input.syncCandidates && !input.syncCandidates.has(m.name)) continue;
     if (state.walPosition > input.myWalPosition) return { ok: false, reason: `${m.name} has more WAL (${state.walPosition} > ${input.myWalPosition})` };
     if (state.walPosition === input.myWalPosition && priorityOf(m.data) > input.myPriority) {
       return { ok: false, reason: `${m.name} has the same WAL and a higher failover_priority` };

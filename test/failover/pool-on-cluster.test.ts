@@ -168,6 +168,11 @@ describe.each(daemons.filter((d) => !process.env.ONLY_DAEMON || d.daemon === pro
   const unhandled: unknown[] = [];
   const onUnhandled = (reason: unknown) => unhandled.push(reason);
   let nextId = 1;
+  /** Post-mortem in CI: every node's daemon log (it also holds PostgreSQL's output) when the test fails. */
+  const logsOnFailure = () =>
+    onTestFailed(() => {
+      for (const m of cluster.members) console.log(`--- ${m.name} log tail ---\n${cluster.logTail(m.name, 80)}`);
+    });
 
   beforeAll(async () => {
     if (!available) return;
@@ -191,10 +196,7 @@ describe.each(daemons.filter((d) => !process.env.ONLY_DAEMON || d.daemon === pro
   });
 
   it.skipIf(!available)('kill -9 of the leader node: typed errors only, no acknowledged write lost, reads continue, writes resume within ttl + 1 s', async () => {
-    // Post-mortem in CI: every node's daemon log (it also holds PostgreSQL's output).
-    onTestFailed(() => {
-      for (const m of cluster.members) console.log(`--- ${m.name} log tail ---\n${cluster.logTail(m.name, 60)}`);
-    });
+    logsOnFailure();
     // Synchronous mode promotes only the standby the sync key names: wait until there is one
     // (right after bootstrap the leader may not have chosen it yet; nobody may be promoted then).
     const { leader: old } = await waitForFullCluster(cluster, 60_000);
@@ -260,6 +262,7 @@ describe.each(daemons.filter((d) => !process.env.ONLY_DAEMON || d.daemon === pro
   }, 240_000);
 
   it.skipIf(!available || daemon !== 'pg-failover')('synchronous mode: no acknowledged write lost across 3 leader kills in a row', async () => {
+    logsOnFailure();
     for (let round = 1; round <= 3; round++) {
       for (const m of cluster.members) if (m.pid === undefined) cluster.startNode(m.name);
       await waitForFullCluster(cluster, 90_000);
@@ -286,6 +289,7 @@ describe.each(daemons.filter((d) => !process.env.ONLY_DAEMON || d.daemon === pro
   }, 300_000);
 
   it.skipIf(!available || !existsSync('/usr/bin/patronictl'))('patronictl switchover under the stream: zero failed statements, every write present', async () => {
+    logsOnFailure();
     // Independent of the kill test's outcome: every node runs.
     for (const m of cluster.members) if (m.pid === undefined) cluster.startNode(m.name);
     // In synchronous mode only the sync standby may take over (Patroni refuses any other candidate).

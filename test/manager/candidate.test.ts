@@ -37,6 +37,16 @@ describe('isHealthiestNode', () => {
     expect((await isHealthiestNode({ ...base, snapshot: snapshot(members), probe: probes({}) })).ok).toBe(true);
   });
 
+  it('synchronous mode: an asynchronous replica with more WAL does not stop the sync standby (Patroni compares sync candidates only)', async () => {
+    const probe = probes({ b: { kind: 'replica', walPosition: 5000 }, c: { kind: 'replica', walPosition: 900 } });
+    const sync = await isHealthiestNode({ ...base, snapshot: snapshot(members), syncCandidates: new Set(['c', 'a']), probe });
+    expect(sync).toMatchObject({ ok: true });
+    // Without the sync restriction b's extra WAL wins, and a still-primary member forbids the race either way.
+    expect((await isHealthiestNode({ ...base, snapshot: snapshot(members), probe })).ok).toBe(false);
+    const primary = probes({ b: { kind: 'primary', walPosition: 5000 } });
+    expect((await isHealthiestNode({ ...base, snapshot: snapshot(members), syncCandidates: new Set(['c', 'a']), probe: primary })).ok).toBe(false);
+  });
+
   it('loses to a peer with more WAL', async () => {
     const v = await isHealthiestNode({ ...base, snapshot: snapshot(members), probe: probes({ b: { kind: 'replica', walPosition: 1001 } }) });
     expect(v).toMatchObject({ ok: false });
