@@ -41,6 +41,8 @@ interface Measured {
   p50Millis: number;
   p99Millis: number;
   errors: number;
+  /** Client CPU (user + system of this process) per operation, µs: the client's own cost, free of the server's share of the 2 cores. */
+  clientCpuMicrosPerOp: number;
 }
 
 const REPO = resolve(__dirname, '../..');
@@ -92,11 +94,13 @@ async function measure(c: Queryable, step: Step, seconds: number, concurrency: n
     }
   };
   const started = performance.now();
+  const cpu0 = process.cpuUsage();
   await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
+  const cpu = process.cpuUsage(cpu0);
   const elapsed = (performance.now() - started) / 1000;
   latencies.sort((a, b) => a - b);
   const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
-  return { opsPerSec: latencies.length / elapsed, p50Millis: pct(0.5), p99Millis: pct(0.99), errors };
+  return { opsPerSec: latencies.length / elapsed, p50Millis: pct(0.5), p99Millis: pct(0.99), errors, clientCpuMicrosPerOp: (cpu.user + cpu.system) / Math.max(1, latencies.length) };
 }
 
 function plainPool(cluster: LocalCluster, max: number): Queryable {
@@ -211,7 +215,7 @@ async function main(argv: string[]): Promise<void> {
           await measure(c, w.step, 0.3, o.concurrency); // warm connections and JIT
           const m = { workload: w.name, client, ...(await measure(c, w.step, o.seconds, o.concurrency)) };
           await c.end();
-          console.error(`  ${w.name} / ${client} round ${round + 1}: ${Math.round(m.opsPerSec)} ops/s p50 ${m.p50Millis.toFixed(2)} ms p99 ${m.p99Millis.toFixed(2)} ms`);
+          console.error(`  ${w.name} / ${client} round ${round + 1}: ${Math.round(m.opsPerSec)} ops/s p50 ${m.p50Millis.toFixed(2)} ms p99 ${m.p99Millis.toFixed(2)} ms, client CPU ${m.clientCpuMicrosPerOp.toFixed(1)} µs/op`);
           if (!best.has(client) || best.get(client)!.opsPerSec < m.opsPerSec) best.set(client, m);
         }
       }
@@ -244,19 +248,20 @@ function report(o: Options, results: Measured[], classifier: ReturnType<typeof c
     '',
     `Command: \`npm run bench:overhead -- ${argv.filter((a) => a !== '--').join(' ')}\``,
     '',
-    '| workload | client | ops/s | p50 ms | p99 ms | errors | throughput vs pg.Pool | vs hand-split pg.Pools |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| workload | client | ops/s | p50 ms | p99 ms | errors | client CPU µs/op | throughput vs pg.Pool | vs hand-split pg.Pools |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const r of results) {
     const base = results.find((x) => x.workload === r.workload && x.client === 'pg.Pool');
     const split = results.find((x) => x.workload === r.workload && x.client === 'pg.Pools, hand-split');
     const ratio = (b: Measured | undefined) => (b ? `${(r.opsPerSec / b.opsPerSec).toFixed(2)}×` : '–');
-    lines.push(`| ${r.workload} | ${r.client} | ${Math.round(r.opsPerSec)} | ${r.p50Millis.toFixed(2)} | ${r.p99Millis.toFixed(2)} | ${r.errors} | ${ratio(base)} | ${ratio(split)} |`);
+    lines.push(`| ${r.workload} | ${r.client} | ${Math.round(r.opsPerSec)} | ${r.p50Millis.toFixed(2)} | ${r.p99Millis.toFixed(2)} | ${r.errors} | ${r.clientCpuMicrosPerOp.toFixed(1)} | ${ratio(base)} | ${ratio(split)} |`);
   }
   lines.push(
     '',
     'Point selects and small writes: pg-failover with `readFrom: primary` (same server, same work). Read-heavy mix: pg-failover routes reads to the standbys; ' +
-      'pg.Pool uses the primary; "hand-split" is one pg.Pool per node with SELECTs round-robin over the standbys (what apps hand-roll; no lag checks, no read-your-writes).',
+      'pg.Pool uses the primary; "hand-split" is one pg.Pool per node with SELECTs round-robin over the standbys (what apps hand-roll; no lag checks, no read-your-writes). ' +
+      'Client CPU: this process\'s user + system time per operation; on 2 cores shared with three PostgreSQL servers, every µs the client spends is taken from the servers.',
   );
   lines.push('');
   if ('skipped' in classifier) lines.push(`Classifier: skipped (${classifier.skipped}).`);

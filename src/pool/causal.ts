@@ -95,13 +95,17 @@ export class CausalTracker {
     }
   }
 
-  /** A write (or anything that ran on the primary and may have written) completed. */
-  noteWrite(): void {
+  /**
+   * A write (or anything that ran on the primary and may have written) completed. `fetch`
+   * false: count it, but learn its position only when {@link token} is asked for.
+   */
+  noteWrite(fetch = true): void {
     if (this.mode === 'none') return;
     this.#writes++;
     const now = Date.now();
     this.#lastWriteAt = now;
-    if (this.mode === 'lsn') this.#fetch(now - this.#lastReadAt < EAGER_AFTER_READ_MILLIS ? COALESCE_MILLIS : WRITE_ONLY_COALESCE_MILLIS);
+    // fetch false (every read goes to the primary anyway): the position is learnt only when a token asks for it.
+    if (this.mode === 'lsn' && fetch) this.#fetch(now - this.#lastReadAt < EAGER_AFTER_READ_MILLIS ? COALESCE_MILLIS : WRITE_ONLY_COALESCE_MILLIS);
   }
 
   /** What a read must respect now; `after` is a token from another request/process. */

@@ -102,6 +102,29 @@ describe('read-your-writes (on by default)', () => {
     await expect(reader.query({ text: 'SELECT 1', after: 'not-a-token' })).rejects.toMatchObject({ code: 'INVALID_OPTION' });
   }, 60_000);
 
+  it('readFrom primary: no position is fetched per write, yet a token still covers the last write', async () => {
+    const writer = pool({ readFrom: 'primary' });
+    const reader = pool({ readYourWrites: 'none' });
+    await reader.query(where);
+    for (let i = 0; i < 20; i++) await writer.query('INSERT INTO notes (id, body) VALUES ($1, $2)', [nextId++, 'primary-only']);
+    expect((await writer.query(where)).rows[0].standby).toBe(false);
+    await new Promise((r) => setTimeout(r, 100)); // past the write-only fetch pace: still nothing fetched
+    expect(writer.causalStats.lsnFetches).toBe(0);
+    await pauseReplay(true);
+    const id = nextId++;
+    try {
+      await writer.query('INSERT INTO notes (id, body) VALUES ($1, $2)', [id, 'tokened-primary']);
+      const token = await writer.causalToken();
+      expect(writer.causalStats.lsnFetches).toBe(1);
+      const read = reader.query({ text: 'SELECT body FROM notes WHERE id = $1', values: [id], after: token });
+      await new Promise((r) => setTimeout(r, 200));
+      await pauseReplay(false);
+      expect((await read).rows).toEqual([{ body: 'tokened-primary' }]);
+    } finally {
+      await pauseReplay(false);
+    }
+  }, 60_000);
+
   it('a time window sends reads to the primary right after a write', async () => {
     const p = pool({ readYourWrites: { windowMillis: 300 } });
     await p.query('INSERT INTO notes (id, body) VALUES ($1, $2)', [nextId++, 'w']);
