@@ -445,7 +445,9 @@ export class Pool extends EventEmitter {
       this.#causal.stats.readsBestEffort++;
       req = { primaryOnly: false };
     }
-    const skipFor = () => {
+    const skipFor = (): ReadonlySet<string> | undefined => {
+      // The common case (no retry, nothing down, no position to respect) allocates nothing.
+      if (!exclude?.size && this.#down.size === 0 && req.minLsn === undefined) return undefined;
       const skip = new Set([...(exclude ?? []), ...this.#downKeys()]);
       // Read-your-writes holds while the primary can serve the reads that standbys cannot; with the primary
       // down (a failover) reads go on from standbys, best effort, rather than stopping.
