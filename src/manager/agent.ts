@@ -45,6 +45,13 @@ const timing = createDebug('pg-failover:manager:timing');
 export const AGENT_PARAMETERS: Readonly<Record<string, string>> = { wal_retrieve_retry_interval: '1s' };
 /** A cycle renews the lease when its last renewal is at least loop_wait minus this old (timer jitter). */
 const LEASE_RENEW_SLACK_MILLIS = 250;
+/**
+ * Plus a random 0…this after each renewal: etcd checks lease expiry on a 500 ms tick, and a
+ * renewal period that is a whole multiple of it would keep one phase against that tick all
+ * along (a dead leader's key then goes a constant 0–500 ms after its lease ends, for the whole
+ * life of the leader); the jitter spreads it, as a drifting loop does.
+ */
+const LEASE_RENEW_JITTER_MILLIS = 400;
 
 /** Options beyond the Patroni configuration. */
 export interface AgentOptions {
@@ -136,6 +143,8 @@ export class Agent extends EventEmitter implements AgentView {
   #needsRewind = false;
   /** The lease keepalive in flight, if any. */
   #renewing: Promise<boolean> | undefined;
+  /** This renewal period's random part (see LEASE_RENEW_JITTER_MILLIS). */
+  #renewJitterMillis = 0;
   /** The leader we are waiting on to leave recovery before pg_rewind (logged once). */
   #waitingForPromotionOf: string | undefined;
   #lastCycleAt = 0;
@@ -590,14 +599,17 @@ export class Agent extends EventEmitter implements AgentView {
 
   /** One lease keepalive at a time (the HA cycle and the fence timer both renew when due). */
   #renewLease(): Promise<boolean> {
-    this.#renewing ??= this.dcs.keepalive().finally(() => (this.#renewing = undefined));
+    this.#renewing ??= this.dcs.keepalive().finally(() => {
+      this.#renewing = undefined;
+      this.#renewJitterMillis = Math.random() * LEASE_RENEW_JITTER_MILLIS;
+    });
     return this.#renewing;
   }
 
   /** True when the last successful renewal is (almost) loop_wait old, or there is no lease yet. */
   #leaseDue(): boolean {
     const last = this.dcs.lastKeepaliveOkAt;
-    return !(last > 0) || Date.now() - last >= this.#dyn.loopWait * 1000 - LEASE_RENEW_SLACK_MILLIS;
+    return !(last > 0) || Date.now() - last >= this.#dyn.loopWait * 1000 - LEASE_RENEW_SLACK_MILLIS + this.#renewJitterMillis;
   }
 
   #dcsUnreachable(): string {
