@@ -25,20 +25,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import pg from 'pg';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { PatroniCluster, findPatroni } from '../../src/local/patroni-cluster';
+import { PatroniCluster } from '../../src/local/patroni-cluster';
+import { havePatroni } from '../support/have-patroni';
 
 const TTL = 6;
 const haveBuild = (() => {
   try {
     require.resolve('../../dist/cli/main.js');
-    return true;
-  } catch {
-    return false;
-  }
-})();
-const havePatroni = (() => {
-  try {
-    findPatroni();
     return true;
   } catch {
     return false;

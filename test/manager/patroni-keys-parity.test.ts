@@ -8,16 +8,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Etcd3 } from 'etcd3';
-import { PatroniCluster, findPatroni } from '../../src/local/patroni-cluster';
+import { PatroniCluster } from '../../src/local/patroni-cluster';
+import { havePatroni } from '../support/have-patroni';
 
-const havePatroni = (() => {
-  try {
-    findPatroni();
-    return true;
-  } catch {
-    return false;
-  }
-})();
 
 type Shape = Record<string, string>;
 
