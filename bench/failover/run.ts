@@ -215,8 +215,10 @@ async function trial(o: FailoverBenchOptions, cluster: ClusterUnderTest, haproxy
     while (Date.now() < ready && running.some((r) => !r.workload.ops.some((op) => op.kind === 'w' && op.ok))) await sleep(50);
     const victim = await cluster.primaryName();
     renewals = await watchLeaseRenewals(cluster);
-    await sleep(o.warmupMillis);
     const loopWaitMillis = Math.max(1, Math.floor(o.ttl / 3)) * 1000;
+    // At least one whole renewal period watched before the fault: a trial that saw no renewal would
+    // drop out of the lease-age column, and only the old leases would be missing (a biased median).
+    await sleep(Math.max(o.warmupMillis, renewals ? loopWaitMillis + 500 : 0));
     leaderKey.jitterMillis = o.phaseJitter ? Math.round(Math.random() * loopWaitMillis) : 0;
     await sleep(leaderKey.jitterMillis);
     keyWatch = await watchLeaderKey(cluster, victim);
