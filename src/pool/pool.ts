@@ -59,8 +59,8 @@ export interface PoolEvents {
 }
 
 const MAX_LEARNED = 10_000;
-/** The requirement of every read under readFrom 'primary'. */
-const PRIMARY_READ: ReadRequirement = Object.freeze({ primaryOnly: true });
+/** The requirement of every read under readFrom 'primary' (the policy alone sends it to the primary; not counted as a causal detour). */
+const PRIMARY_READ: ReadRequirement = Object.freeze({ primaryOnly: false });
 /** Longest a write waits at an announced switchover before going to the old primary anyway. */
 const SWITCHOVER_HOLD_MILLIS = 5000;
 /** Longest pause between retries of a write the primary refused as read-only (25006). */

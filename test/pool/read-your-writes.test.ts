@@ -110,6 +110,7 @@ describe('read-your-writes (on by default)', () => {
     expect((await writer.query(where)).rows[0].standby).toBe(false);
     await new Promise((r) => setTimeout(r, 100)); // past the write-only fetch pace: still nothing fetched
     expect(writer.causalStats.lsnFetches).toBe(0);
+    expect(writer.causalStats.readsSentToPrimary).toBe(0); // the policy sends reads there, not causality
     await pauseReplay(true);
     const id = nextId++;
     try {
