@@ -32,7 +32,7 @@ import { MANAGER_VERSION, offlineNodeStatus, readNodeStatus } from './node-statu
 import { findPgBinaries, type PgBinaries } from './pg-binaries';
 import { BASE_PARAMETERS, defaultHba, PostgresServer, quoteConninfo, resolveServerUser, slotNameFor } from './postgres';
 import { run } from './run';
-import { applyStandbyNames, chooseSyncStandby, maySyncFailover, standbyNamesFor, streamingStandbys } from './sync';
+import { applyStandbyNames, chooseSyncStandby, maySyncFailover, syncCandidates, standbyNamesFor, streamingStandbys } from './sync';
 
 const debug = createDebug('pg-failover:manager');
 const timing = createDebug('pg-failover:manager:timing');
@@ -688,7 +688,7 @@ export class Agent extends EventEmitter implements AgentView {
       nofailover: this.config.tags.nofailover,
       maximumLagOnFailoverBytes: this.#dyn.maxLag,
       snapshot: snap,
-      syncCandidates: this.#dyn.synchronousMode && snap.sync?.leader ? new Set([snap.sync.leader, snap.sync.sync_standby ?? snap.sync.leader]) : undefined,
+      syncCandidates: this.#dyn.synchronousMode ? syncCandidates(snap) : undefined,
       probe: (_name, data) => this.#probe(data),
     });
     if (!verdict.ok) return `no leader: not racing (${verdict.reason})`;

@@ -33,11 +33,19 @@ export function chooseSyncStandby(me: string, snap: DcsSnapshot, streaming: read
   return { standby: pick, current };
 }
 
-/** In synchronous mode, may `me` race for the leader key? Only the `sync` leader or its standby. */
-export function maySyncFailover(me: string, snap: DcsSnapshot): boolean {
+/**
+ * In synchronous mode, who may be promoted: the `sync` leader and its standby (Patroni's
+ * `sync.matches`). Undefined while nothing is recorded: no guarantee to keep yet.
+ */
+export function syncCandidates(snap: DcsSnapshot): ReadonlySet<string> | undefined {
   const s = snap.sync;
-  if (!s?.leader) return true; // nothing recorded yet: no guarantee to keep
-  return s.leader === me || s.sync_standby === me;
+  if (!s?.leader) return undefined;
+  return new Set(s.sync_standby ? [s.leader, s.sync_standby] : [s.leader]);
+}
+
+/** In synchronous mode, may `me` race for the leader key? Only a sync candidate. */
+export function maySyncFailover(me: string, snap: DcsSnapshot): boolean {
+  return syncCandidates(snap)?.has(me) ?? true;
 }
 
 /** `synchronous_standby_names` for one standby (quoted like an identifier), or '' for none. */

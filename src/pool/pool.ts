@@ -341,7 +341,7 @@ export class Pool extends EventEmitter {
       try {
         const result = await (plain ? client.query(q.text, q.values) : client.query(q));
         client.release();
-        this.#causal.noteWrite(this.#router.policy.readFrom !== 'primary');
+        this.noteWrite();
         return result;
       } catch (err) {
         if (isReadOnlyRefusal(err)) {

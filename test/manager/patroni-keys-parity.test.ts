@@ -94,6 +94,7 @@ describe.skipIf(!havePatroni)('etcd key layout: our manager vs Patroni 3.0.2, sa
     mine = await settled(ours);
   }, 400_000);
   afterAll(async () => {
+    await patroni?.stop(); // already stopped unless beforeAll failed half-way (idempotent)
     await ours?.stop();
   }, 60_000);
 
