@@ -5,7 +5,7 @@
  * Freezing etcd (SIGSTOP) makes the leader fence itself; when etcd thaws the
  * replica wins the leader key and runs pre_promote. While the script refuses
  * (exit 1) the replica must release the key and stay a replica; while it runs
- * (sleep) the new leader holds the key but is still in recovery, and the old
+ * (sleep 8 s) the new leader holds the key but is still in recovery, and the old
  * primary must wait instead of running pg_rewind against a standby — the race
  * that once left it unable to follow the new timeline.
  */
@@ -27,8 +27,10 @@ describe('pre_promote and rewinding only from a promoted leader', () => {
   beforeAll(async () => {
     await h.startEtcd();
     const script = join(h.dir, 'pre-promote.sh');
-    // Refuses until `allow` exists, then takes 2 s (a slow fencing action).
-    writeFileSync(script, `#!/bin/sh\ntouch '${ran}'\n[ -e '${allow}' ] || exit 1\nsleep 2\n`);
+    // Refuses until `allow` exists, then takes 8 s (a slow fencing action): the window in which the
+    // old primary must try to rejoin and wait. 2 s was too short once under the full suite's load,
+    // when the old primary's HA loop stayed silent ~5 s after etcd thawed.
+    writeFileSync(script, `#!/bin/sh\ntouch '${ran}'\n[ -e '${allow}' ] || exit 1\nsleep 8\n`);
     chmodSync(script, 0o755);
     for (const n of ['n0', 'n1']) (await h.config(n)).postgresql.prePromote = `'${script}'`;
     await h.startAll(['n0', 'n1']);
