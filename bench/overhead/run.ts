@@ -43,7 +43,12 @@ interface Measured {
   errors: number;
   /** Client CPU (user + system of this process) per operation, µs: the client's own cost, free of the server's share of the 2 cores. */
   clientCpuMicrosPerOp: number;
+  /** pg-failover only: reads in the run, and how many read-your-writes kept on the primary (pool.causalStats). */
+  reads?: number;
+  readsKeptOnPrimary?: number;
 }
+
+type CausalStats = { readsSentToPrimary: number };
 
 const REPO = resolve(__dirname, '../..');
 
@@ -80,27 +85,46 @@ const WORKLOADS: Array<{ name: string; routed: boolean; step: Step; options?: Re
 /** Runs `step` from `concurrency` workers for `seconds`; latency percentiles over every op. */
 async function measure(c: Queryable, step: Step, seconds: number, concurrency: number): Promise<Omit<Measured, 'workload' | 'client'>> {
   const latencies: number[] = [];
+  let selects = 0;
+  const reads = () => selects;
+  const counted: Queryable = {
+    query: (sql, values) => {
+      if (sql.charCodeAt(0) === 83 /* 'S'ELECT */) selects++;
+      return c.query(sql, values);
+    },
+    end: () => c.end(),
+  };
   let errors = 0;
   const end = performance.now() + seconds * 1000;
   const worker = async (w: number) => {
     for (let i = 0; performance.now() < end; i++) {
       const t = performance.now();
       try {
-        await step(c, w, i);
+        await step(counted, w, i);
         latencies.push(performance.now() - t);
       } catch {
         errors++;
       }
     }
   };
+  const causal = () => (c as { causalStats?: CausalStats }).causalStats?.readsSentToPrimary;
+  const kept0 = causal();
   const started = performance.now();
   const cpu0 = process.cpuUsage();
   await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
   const cpu = process.cpuUsage(cpu0);
   const elapsed = (performance.now() - started) / 1000;
+  const kept = kept0 === undefined ? undefined : causal()! - kept0;
   latencies.sort((a, b) => a - b);
   const pct = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
-  return { opsPerSec: latencies.length / elapsed, p50Millis: pct(0.5), p99Millis: pct(0.99), errors, clientCpuMicrosPerOp: (cpu.user + cpu.system) / Math.max(1, latencies.length) };
+  return {
+    opsPerSec: latencies.length / elapsed,
+    p50Millis: pct(0.5),
+    p99Millis: pct(0.99),
+    errors,
+    clientCpuMicrosPerOp: (cpu.user + cpu.system) / Math.max(1, latencies.length),
+    ...(kept === undefined ? {} : { reads: reads(), readsKeptOnPrimary: kept }),
+  };
 }
 
 function plainPool(cluster: LocalCluster, max: number): Queryable {
@@ -259,15 +283,24 @@ function report(o: Options, results: Measured[], classifier: ReturnType<typeof c
   }
   lines.push(
     '',
-    'Point selects and small writes: pg-failover with `readFrom: primary` (same server, same work). Read-heavy mix: pg-failover routes reads to the standbys; ' +
+    'Point selects and small writes: pg-failover with `readFrom: primary` (same server, same work). Read-heavy mix: pg-failover routes reads to the standbys, ' +
+      'except those its default read-your-writes keeps on the primary (a write every ~1 ms leaves standbys no time to replay it first: see the share below); ' +
       'pg.Pool uses the primary; "hand-split" is one pg.Pool per node with SELECTs round-robin over the standbys (what apps hand-roll; no lag checks, no read-your-writes). ' +
       'Client CPU: this process\'s user + system time per operation; on 2 cores shared with three PostgreSQL servers, every µs the client spends is taken from the servers.',
   );
+  for (const r of results) {
+    if (r.reads === undefined || r.readsKeptOnPrimary === undefined || r.workload === 'point select' || r.workload === 'small write') continue;
+    const share = r.reads ? (100 * r.readsKeptOnPrimary) / r.reads : 0;
+    lines.push(
+      '',
+      `${r.workload}, pg-failover Pool: ${share.toFixed(1)}% of its reads (${r.readsKeptOnPrimary} of ${r.reads}) were kept on the primary by read-your-writes, the rest went to the standbys.`,
+    );
+  }
   lines.push('');
   if ('skipped' in classifier) lines.push(`Classifier: skipped (${classifier.skipped}).`);
   else lines.push(`Classifier over ${classifier.statements} corpus statements: ${Math.round(classifier.uncachedNs)} ns/statement uncached, ${Math.round(classifier.cachedNs)} ns/statement cached.`);
   if (mem) {
-    const mb = (b: number) => (b / 2 ** 20).toFixed(2);
+    const mb = (b: number) => (b / 2 ** 20).toFixed(3);
     lines.push(
       `Client memory for a warmed pool of ${o.concurrency} connections (heap + external${mem.gc ? ', after GC' : ', no --expose-gc: noisy'}): pg.Pool ${mb(mem.plainBytes)} MB, pg-failover Pool ${mb(mem.failoverBytes)} MB (its pools to 3 nodes + topology), extra ${mb(mem.failoverBytes - mem.plainBytes)} MB.`,
     );

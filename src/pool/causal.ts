@@ -5,8 +5,11 @@
  * `pg_current_wal_lsn()` on the primary (never on the write's own round
  * trip) gives a WAL position that covers all of them; until it is known,
  * reads go to the primary. While the pool only writes (no read for a
- * second), writes share one position query per 50 ms. A standby serves a read only once it is known to
- * have replayed that far; standbys' replay positions come from the topology
+ * second), writes share one position query per 50 ms; while writes stream
+ * in faster than a position can be used (no standby read used the last
+ * ones), a fetch waits for a pause in writes or a pace of up to 64 ms
+ * (reads stay on the primary anyway). A standby serves a read only once it
+ * is known to have replayed that far; standbys' replay positions come from the topology
  * source and from a coalesced `pg_last_wal_replay_lsn()` poll that runs only
  * while some standby is behind what a read needs.
  *
@@ -46,6 +49,17 @@ const COALESCE_MILLIS = 2;
  */
 const EAGER_AFTER_READ_MILLIS = 1000;
 const WRITE_ONLY_COALESCE_MILLIS = 50;
+/**
+ * Positions that no read could use on a standby before the next write (writes arrive
+ * faster than a fetch and replay complete) are stale on arrival. After such a one, a
+ * fetch waits, while writes keep streaming in, for a 2 ms pause in writes or for this
+ * pace, which doubles per unused position from COALESCE_MILLIS up to MAX_PACE_MILLIS;
+ * a position a standby read used resets it. Reads stay on the primary either way under
+ * a continuous write stream; this stops paying a query for every few writes.
+ */
+const MAX_PACE_MILLIS = 64;
+const ANY_NODE: ReadRequirement = Object.freeze({ primaryOnly: false });
+const PRIMARY_ONLY: ReadRequirement = Object.freeze({ primaryOnly: true });
 
 /** pg_lsn text (`16/B374D848`) → bigint. */
 export function parseLsn(lsn: string): bigint {
@@ -84,6 +98,12 @@ export class CausalTracker {
   #closed = false;
   #fetchTimer: NodeJS.Timeout | undefined;
   #fetchDue = 0;
+  /** Consecutive learnt positions no standby read used (see MAX_PACE_MILLIS). */
+  #unused = 0;
+  #lastFetchAt = 0;
+  /** A position was learnt since the last write, and whether a standby read has used it. */
+  #learntSinceWrite = false;
+  #usedSinceLearnt = false;
   /** Counters for tests and metrics. */
   readonly stats = { lsnFetches: 0, replayPolls: 0, readsSentToPrimary: 0, positionsUnknown: 0, readsBestEffort: 0 };
 
@@ -104,14 +124,23 @@ export class CausalTracker {
     this.#writes++;
     const now = Date.now();
     this.#lastWriteAt = now;
+    if (this.#learntSinceWrite) {
+      this.#learntSinceWrite = false;
+      this.#unused = this.#usedSinceLearnt ? 0 : Math.min(this.#unused + 1, 16);
+    }
     // fetch false (every read goes to the primary anyway): the position is learnt only when a token asks for it.
-    if (this.mode === 'lsn' && fetch) this.#fetch(now - this.#lastReadAt < EAGER_AFTER_READ_MILLIS ? COALESCE_MILLIS : WRITE_ONLY_COALESCE_MILLIS);
+    if (this.mode === 'lsn' && fetch) this.#fetch(this.#delay(now));
+  }
+
+  /** How long completed writes coalesce before their position is fetched. */
+  #delay(now = Date.now()): number {
+    return now - this.#lastReadAt < EAGER_AFTER_READ_MILLIS ? COALESCE_MILLIS : WRITE_ONLY_COALESCE_MILLIS;
   }
 
   /** What a read must respect now; `after` is a token from another request/process. */
   requirement(after?: string): ReadRequirement {
     const token = after !== undefined ? parseCausalToken(after) : 0n;
-    if (this.mode === 'none') return token ? { primaryOnly: false, minLsn: token } : { primaryOnly: false };
+    if (this.mode === 'none') return token ? { primaryOnly: false, minLsn: token } : ANY_NODE;
     if (typeof this.mode === 'object') {
       const primaryOnly = Date.now() - this.#lastWriteAt < this.mode.windowMillis;
       return token ? { primaryOnly, minLsn: token } : { primaryOnly };
@@ -119,16 +148,19 @@ export class CausalTracker {
     this.#lastReadAt = Date.now();
     if (this.#covered < this.#writes) {
       this.#fetch(COALESCE_MILLIS); // a failed fetch is retried by the next read
-      return { primaryOnly: true };
+      return PRIMARY_ONLY;
     }
     const min = token > this.#required ? token : this.#required;
-    return min ? { primaryOnly: false, minLsn: min } : { primaryOnly: false };
+    return min ? { primaryOnly: false, minLsn: min } : ANY_NODE;
   }
 
   /** True when `key` is known to have replayed `minLsn`; otherwise starts a poll of it and answers false. */
   standbyHas(key: string, minLsn: bigint): boolean {
     const seen = this.#replayed.get(key);
-    if (seen !== undefined && seen >= minLsn) return true;
+    if (seen !== undefined && seen >= minLsn) {
+      this.#usedSinceLearnt = true;
+      return true;
+    }
     this.#poll(key);
     return false;
   }
@@ -184,21 +216,34 @@ export class CausalTracker {
       clearTimeout(this.#fetchTimer); // a read wants it sooner than the write-only pace
     }
     this.#fetchDue = due;
-    this.#fetchTimer = setTimeout(() => {
-      this.#fetchTimer = undefined;
-      if (!this.#fetching) void this.#fetchNow();
-    }, delay);
+    this.#fetchTimer = setTimeout(() => this.#onFetchTimer(), delay);
     this.#fetchTimer.unref();
+  }
+
+  #onFetchTimer(): void {
+    this.#fetchTimer = undefined;
+    if (this.#fetching || this.#closed) return;
+    const now = Date.now();
+    const pace = Math.min(COALESCE_MILLIS * 2 ** this.#unused, MAX_PACE_MILLIS);
+    if (this.#unused > 0 && now - this.#lastWriteAt < COALESCE_MILLIS && now - this.#lastFetchAt < pace) {
+      // Writes are still streaming in and the last positions went unused: wait for a pause, or the pace.
+      this.#fetch(COALESCE_MILLIS);
+      return;
+    }
+    void this.#fetchNow();
   }
 
   #fetchNow(): Promise<void> {
     const upTo = this.#writes;
+    this.#lastFetchAt = Date.now();
     this.stats.lsnFetches++;
     const p = this.#io.primaryLsn().then(
       (lsn) => {
         const v = parseLsn(lsn);
         if (v > this.#required) this.#required = v;
         if (upTo > this.#covered) this.#covered = upTo;
+        this.#learntSinceWrite = true;
+        this.#usedSinceLearnt = false;
         // Refresh standbys' positions now, so the next reads can go back to them.
         for (const k of this.#io.standbys()) if ((this.#replayed.get(k) ?? 0n) < this.#required) this.#poll(k);
       },
@@ -212,7 +257,7 @@ export class CausalTracker {
     );
     this.#fetching = p.finally(() => {
       this.#fetching = undefined;
-      if (this.#covered < this.#writes) this.#fetch(Date.now() - this.#lastReadAt < EAGER_AFTER_READ_MILLIS ? COALESCE_MILLIS : WRITE_ONLY_COALESCE_MILLIS); // writes completed meanwhile
+      if (this.#covered < this.#writes) this.#fetch(this.#delay()); // writes completed meanwhile
     });
     return this.#fetching;
   }

@@ -53,6 +53,11 @@ export class NodePools {
     return np;
   }
 
+  /** The node's pool if one exists (never creates one). */
+  peek(key: string): NodePool | undefined {
+    return this.#map.get(key);
+  }
+
   has(key: string): boolean {
     return this.#map.has(key);
   }

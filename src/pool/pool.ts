@@ -61,6 +61,8 @@ export interface PoolEvents {
 const MAX_LEARNED = 10_000;
 /** The requirement of every read under readFrom 'primary' (the policy alone sends it to the primary; not counted as a causal detour). */
 const PRIMARY_READ: ReadRequirement = Object.freeze({ primaryOnly: false });
+/** The load of a node no query has used yet. */
+const IDLE: Readonly<{ busy: number }> = Object.freeze({ busy: 0 });
 /** Longest a write waits at an announced switchover before going to the old primary anyway. */
 const SWITCHOVER_HOLD_MILLIS = 5000;
 /** Longest pause between retries of a write the primary refused as read-only (25006). */
@@ -94,6 +96,8 @@ export class Pool extends EventEmitter {
   readonly #failoverTimeoutMillis: number;
   readonly #causal: CausalTracker;
   readonly #switchoversWaited = new Set<string>();
+  /** The router's view of a node's load: its NodePool (which carries `busy`); allocates nothing. */
+  readonly #loadOf = (key: string): { busy: number } => this.#nodes.peek(key) ?? IDLE;
   /** Single plain host: everything is delegated to this pg.Pool (direct.ts). */
   readonly #direct: pg.Pool | undefined;
 
@@ -267,9 +271,18 @@ export class Pool extends EventEmitter {
    * (text, values) too: pg copies every config object it is given with property
    * descriptors (pg/lib/utils.js cloneQueryConfig): measured 3–5 µs of client CPU per point select.
    */
-  async #query(q: RoutedQueryConfig, plain = false): Promise<pg.QueryResult> {
-    if (this.ending) throw new FailoverError('POOL_ENDED', 'Cannot use a pool after calling end on the pool');
-    if (!this.#startedOk) await this.#start();
+  #query(q: RoutedQueryConfig, plain = false): Promise<pg.QueryResult> {
+    if (this.ending) return Promise.reject(new FailoverError('POOL_ENDED', 'Cannot use a pool after calling end on the pool'));
+    if (!this.#startedOk) return this.#start().then(() => this.#route(q, plain));
+    try {
+      return this.#route(q, plain);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Classifies and sends to the right node (not async itself: one promise less per query). */
+  #route(q: RoutedQueryConfig, plain: boolean): Promise<pg.QueryResult> {
     const text = typeof q.text === 'string' ? q.text : '';
     const a = this.#classifier.analyze(text);
     let pgConfig: pg.QueryConfig = q;
@@ -294,7 +307,7 @@ export class Pool extends EventEmitter {
       // Fast path (readFrom 'primary', or a read that must see this process's last writes): no await.
       const fast = !tried && (this.#router.policy.readFrom === 'primary' || (req.primaryOnly && this.#router.policy.readFrom !== 'standby')) ? this.#primaryNow() : undefined;
       if (fast && req.primaryOnly) this.#causal.stats.readsSentToPrimary++;
-      const key = fast ?? (await this.readNode(tried, req));
+      const key = fast ?? this.#standbyNow(tried, req) ?? (await this.readNode(tried, req));
       let np: NodePool;
       try {
         np = this.#nodes.get(key);
@@ -462,7 +475,7 @@ export class Pool extends EventEmitter {
       }
       return skip;
     };
-    const load = (k: string) => ({ busy: this.#nodes.has(k) ? this.#nodes.get(k).busy : 0 });
+    const load = this.#loadOf;
     const key = this.#router.pick(this.#topology.current(), load, skipFor());
     if (key) {
       if (req.minLsn !== undefined && key === this.#lastPrimary) this.#causal.stats.readsSentToPrimary++;
@@ -484,6 +497,15 @@ export class Pool extends EventEmitter {
       });
     }
     return this.primaryNode(Date.now() + this.#failoverTimeoutMillis);
+  }
+
+  /**
+   * The common read, decided without awaiting: a first attempt, nothing marked down, no
+   * position to respect, and a node the router picks. Anything else → undefined (readNode).
+   */
+  #standbyNow(tried: ReadonlySet<string> | undefined, req: ReadRequirement): string | undefined {
+    if (tried || req.primaryOnly || req.minLsn !== undefined || this.#down.size > 0 || this.ending || this.#router.policy.readFrom === 'primary') return undefined;
+    return this.#router.pick(this.#topology.current(), this.#loadOf);
   }
 
   /** The primary's key when one is known, usable and no failover is being closed; else undefined (take the slow path). */

@@ -93,14 +93,19 @@ const NOT_CALL_AFTER = new Set(['as', 'ordinality', 'tablesample', 'character', 
  * c.analyze('SELECT nextval(\'s\')').reason; // 'calls nextval()'
  */
 export class Classifier {
-  readonly #cache = new Map<string, Analysis>();
+  /** text → analysis and its recency stamp (insertion order = recency order, oldest first). */
+  readonly #cache = new Map<string, { a: Analysis; at: number }>();
   readonly #cacheSize: number;
+  /** Counts insertions and moves to the recent end; a hit within the newest #recent entries is not moved. */
+  #tick = 0;
+  readonly #recent: number;
   readonly #readOnly: ReadonlySet<string>;
   readonly #write: ReadonlySet<string>;
   readonly #learned = new Map<string, Volatility>();
 
   constructor(options: ClassifierOptions = {}) {
     this.#cacheSize = Math.max(0, Math.floor(options.cacheSize ?? 2000));
+    this.#recent = Math.max(1, this.#cacheSize >> 3);
     this.#readOnly = new Set(options.readOnlyFunctions ?? []);
     this.#write = new Set(options.writeFunctions ?? []);
   }
@@ -111,13 +116,17 @@ export class Classifier {
     const cache = this.#cache;
     const hit = cache.get(sql);
     if (hit !== undefined) {
-      cache.delete(sql);
-      cache.set(sql, hit);
-      return hit;
+      // LRU, but a statement already among the newest eighth is not moved again (no Map churn for hot statements).
+      if (hit.at <= this.#tick - this.#recent) {
+        cache.delete(sql);
+        hit.at = ++this.#tick;
+        cache.set(sql, hit);
+      }
+      return hit.a;
     }
     const a = this.#analyzeUncached(sql);
     if (this.#cacheSize > 0 && sql.length <= MAX_CACHED_TEXT_LENGTH) {
-      cache.set(sql, a);
+      cache.set(sql, { a, at: ++this.#tick });
       if (cache.size > this.#cacheSize) cache.delete(cache.keys().next().value as string);
     }
     return a;

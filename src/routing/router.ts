@@ -47,8 +47,24 @@ export interface NodeLoad {
   busy: number;
 }
 
+/** A topology's node keys as the router needs them, computed once per topology value. */
+interface Keys {
+  readonly t: Topology;
+  readonly primary: string | undefined;
+  /** Standbys that qualify under the policy, in member order. */
+  readonly standbys: readonly string[];
+  /** Qualifying standbys and then the primary (readFrom 'any'). */
+  readonly all: readonly string[];
+}
+
 export class ReadRouter {
   #rr = 0;
+  /**
+   * Keys of the last topology picked from. A Topology is never changed after a source
+   * publishes it (a new value replaces it), so it is safe to cache by identity: a read
+   * then builds no strings and allocates nothing.
+   */
+  #keys: Keys | undefined;
   constructor(readonly policy: ReadPolicy) {}
 
   /**
@@ -58,17 +74,22 @@ export class ReadRouter {
    */
   pick(t: Topology | undefined, load: (key: string) => NodeLoad, exclude?: ReadonlySet<string>): string | undefined {
     if (!t) return undefined;
-    const primaryKey = t.primary ? nodeKey(t.primary) : undefined;
-    const usablePrimary = primaryKey && !exclude?.has(primaryKey) ? primaryKey : undefined;
+    const keys = this.#keysOf(t);
+    const usablePrimary = keys.primary !== undefined && !exclude?.has(keys.primary) ? keys.primary : undefined;
     const { readFrom } = this.policy;
     if (readFrom === 'primary') return usablePrimary;
-    const standbys = t.members.filter((m) => m.role === 'standby' && !exclude?.has(nodeKey(m)) && this.#qualifies(m));
-    if (readFrom === 'any' && usablePrimary) {
-      const all = [...standbys.map(nodeKey), usablePrimary];
-      return this.#choose(all, load);
-    }
-    if (standbys.length) return this.#choose(standbys.map(nodeKey), load);
+    const standbys = exclude?.size ? keys.standbys.filter((k) => !exclude.has(k)) : keys.standbys;
+    if (readFrom === 'any' && usablePrimary) return this.#choose(standbys === keys.standbys ? keys.all : [...standbys, usablePrimary], load);
+    if (standbys.length) return this.#choose(standbys, load);
     return readFrom === 'standby' ? undefined : usablePrimary;
+  }
+
+  #keysOf(t: Topology): Keys {
+    if (this.#keys?.t === t) return this.#keys;
+    const primary = t.primary ? nodeKey(t.primary) : undefined;
+    const standbys = t.members.filter((m) => m.role === 'standby' && this.#qualifies(m)).map(nodeKey);
+    this.#keys = { t, primary, standbys, all: primary === undefined ? standbys : [...standbys, primary] };
+    return this.#keys;
   }
 
   #qualifies(m: Member): boolean {
@@ -80,7 +101,7 @@ export class ReadRouter {
     return true;
   }
 
-  #choose(keys: string[], load: (key: string) => NodeLoad): string {
+  #choose(keys: readonly string[], load: (key: string) => NodeLoad): string {
     if (keys.length === 1) return keys[0];
     switch (this.policy.balance) {
       case 'disable':

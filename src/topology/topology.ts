@@ -28,6 +28,7 @@ export interface Member {
   tags?: Record<string, unknown>;
 }
 
+/** A published Topology is never changed afterwards (sources publish a new value), so consumers may cache what they derive from it by identity. */
 export interface Topology {
   /** The member that accepts writes, if one is known. Never a node that reports itself in recovery. */
   primary: Member | undefined;

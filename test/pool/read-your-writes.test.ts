@@ -80,6 +80,35 @@ describe('read-your-writes (on by default)', () => {
     expect(back).toBe(true);
   }, 60_000);
 
+  it('under a continuous write stream, positions are fetched at a pace, not per write; every read still sees its own write, and a pause sends reads back to standbys', async () => {
+    const p = pool();
+    await p.query(where);
+    const before = p.causalStats;
+    let writes = 0;
+    const until = Date.now() + 1500;
+    // 6 workers, each write followed by a read of that row: writes never pause for 2 ms.
+    await Promise.all(
+      Array.from({ length: 6 }, async () => {
+        while (Date.now() < until) {
+          const id = nextId++;
+          await p.query('INSERT INTO notes (id, body) VALUES ($1, $2)', [id, `s${id}`]);
+          writes++;
+          const { rows } = await p.query('SELECT body FROM notes WHERE id = $1', [id]);
+          expect(rows).toEqual([{ body: `s${id}` }]);
+        }
+      }),
+    );
+    const fetches = p.causalStats.lsnFetches - before.lsnFetches;
+    console.log(`continuous stream: ${writes} writes, ${fetches} position fetches, ${p.causalStats.replayPolls - before.replayPolls} replay polls`);
+    expect(writes).toBeGreaterThan(300);
+    expect(fetches).toBeLessThan(writes / 10); // per write it would be ~writes / 2 (2 ms coalescing)
+    // The stream stops: the position is learnt at once, and reads of older rows go back to standbys.
+    await new Promise((r) => setTimeout(r, 50));
+    let onStandby = 0;
+    for (let i = 0; i < 5; i++) if ((await p.query(where)).rows[0].standby) onStandby++;
+    expect(onStandby).toBeGreaterThan(0);
+  }, 60_000);
+
   it('a causal token carries the guarantee to another pool (another request or process)', async () => {
     const writer = pool();
     const reader = pool({ readYourWrites: 'none' });
