@@ -19,6 +19,7 @@ import { Etcd3, type Lease, type Watcher, type IOptions } from 'etcd3';
 import createDebug from 'debug';
 import { FailoverError } from '../errors';
 import type { DcsSnapshot, MemberData } from './agent-view';
+import { etcdFaultHandling } from '../etcd-fault-handling';
 
 const debug = createDebug('pg-failover:manager:dcs');
 
@@ -85,6 +86,7 @@ export class Dcs {
       ...(options.auth ? { auth: options.auth } : {}),
       dialTimeout: timeout,
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
+      faultHandling: etcdFaultHandling(),
       ...options.clientOptions,
     });
   }

@@ -17,6 +17,7 @@ import { Etcd3, type IOptions, type IKeyValue, type Watcher } from 'etcd3';
 import { FailoverError } from '../errors';
 import { parseEtcdMember, topologyFromEtcd, topologySignature, type ParsedMember } from './patroni-members';
 import type { Topology, TopologySource } from './topology';
+import { etcdFaultHandling } from '../etcd-fault-handling';
 
 const debug = createDebug('pg-failover:topology');
 
@@ -190,6 +191,7 @@ export class EtcdTopology extends EventEmitter implements TopologySource {
       dialTimeout: this.#options.dialTimeoutMillis ?? 1000,
       // Unary calls get a deadline; the watch stream must not.
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + requestTimeout }),
+      faultHandling: etcdFaultHandling(),
       // Notice a silent (frozen, partitioned) etcd on the watch stream.
       grpcOptions: { 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 3000, 'grpc.keepalive_permit_without_calls': 1 },
     };

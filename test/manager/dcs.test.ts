@@ -105,4 +105,34 @@ describe('Dcs over etcd (Patroni layout)', () => {
     expect(d.lastKeepaliveOkAt).toBe(0);
     await sleep(10);
   });
+
+  it('answers again within ~1 s after a frozen etcd thaws (regression: etcd3’s default breaker refused every call for 5 s)', async () => {
+    const d = dcs('thaw', 5);
+    expect(await d.keepalive()).toBe(true);
+    h.etcd.kill(0, 'SIGSTOP');
+    let failures = 0;
+    try {
+      const frozenUntil = Date.now() + 3000;
+      while (Date.now() < frozenUntil) {
+        // What the HA loop does while etcd hangs: calls that time out, one after another.
+        if (!(await d.snapshot().then(() => true, () => false))) failures++;
+        await sleep(100);
+      }
+    } finally {
+      h.etcd.kill(0, 'SIGCONT');
+    }
+    expect(failures).toBeGreaterThanOrEqual(3); // enough to trip a 3-failure breaker
+    const thawedAt = Date.now();
+    let answeredAfter: number | undefined;
+    while (Date.now() - thawedAt < 8000) {
+      if (await d.snapshot().then(() => true, () => false)) {
+        answeredAfter = Date.now() - thawedAt;
+        break;
+      }
+      await sleep(50);
+    }
+    console.log(`etcd frozen 3 s (${failures} failed calls): first answer ${answeredAfter} ms after SIGCONT`);
+    expect(answeredAfter).toBeDefined();
+    expect(answeredAfter!).toBeLessThan(1500);
+  }, 30_000);
 });
