@@ -9,7 +9,8 @@
  * the same work) and a read-heavy mix (pg-failover's default routing, reads on
  * the standbys); the classifier's cost per statement over the SQL corpus,
  * uncached and cached; and the client memory a pool costs. Runs alternate
- * between the two clients; the best round of each is reported. Writes a
+ * between the clients, each round starting with a different one; the best
+ * round of each is reported. Writes a
  * markdown table and JSON into bench/results/.
  */
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -43,6 +44,8 @@ interface Measured {
   errors: number;
   /** Client CPU (user + system of this process) per operation, µs: the client's own cost, free of the server's share of the 2 cores. */
   clientCpuMicrosPerOp: number;
+  /** Median ops/s over the rounds (the other fields are the best round's). */
+  medianOpsPerSec?: number;
   /** pg-failover only: reads in the run, and how many read-your-writes kept on the primary (pool.causalStats). */
   reads?: number;
   readsKeptOnPrimary?: number;
@@ -182,6 +185,12 @@ function classifierCost(corpusFile: string): { statements: number; uncachedNs: n
   return { statements: sqls.length, uncachedNs, cachedNs };
 }
 
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
 /** Heap + external + array buffers after a GC (when --expose-gc is on; else best effort). */
 async function memory(): Promise<number> {
   const gc = (globalThis as { gc?: () => void }).gc;
@@ -228,22 +237,26 @@ async function main(argv: string[]): Promise<void> {
     const max = o.concurrency;
     for (const w of WORKLOADS) {
       const best = new Map<string, Measured>();
+      const rounds = new Map<string, number[]>();
       for (let round = 0; round < o.rounds; round++) {
         const clients: Array<readonly [string, () => Queryable]> = [
           ['pg.Pool', () => plainPool(cluster!, max)],
           ...(w.routed ? [['pg.Pools, hand-split', () => handSplitPools(cluster!, max)] as const] : []),
           ['pg-failover Pool', () => failoverPool(cluster!, max, w.routed, w.options)],
         ];
-        for (const [client, make] of clients) {
+        // Each round starts with a different client, so checkpoints, autovacuum and a noisy neighbour do not always hit the same one.
+        const order = clients.map((_, i) => clients[(i + round) % clients.length]!);
+        for (const [client, make] of order) {
           const c = make();
           await measure(c, w.step, 0.3, o.concurrency); // warm connections and JIT
           const m = { workload: w.name, client, ...(await measure(c, w.step, o.seconds, o.concurrency)) };
           await c.end();
           console.error(`  ${w.name} / ${client} round ${round + 1}: ${Math.round(m.opsPerSec)} ops/s p50 ${m.p50Millis.toFixed(2)} ms p99 ${m.p99Millis.toFixed(2)} ms, client CPU ${m.clientCpuMicrosPerOp.toFixed(1)} µs/op`);
           if (!best.has(client) || best.get(client)!.opsPerSec < m.opsPerSec) best.set(client, m);
+          rounds.set(client, [...(rounds.get(client) ?? []), m.opsPerSec]);
         }
       }
-      results.push(...best.values());
+      for (const m of best.values()) results.push({ ...m, medianOpsPerSec: median(rounds.get(m.client)!) });
     }
     const plainBytes = await poolMemory(() => plainPool(cluster!, max), max);
     const failoverBytes = await poolMemory(() => failoverPool(cluster!, max, true), max);
@@ -266,20 +279,24 @@ function machine(): string {
 
 function report(o: Options, results: Measured[], classifier: ReturnType<typeof classifierCost>, mem: { plainBytes: number; failoverBytes: number; gc: boolean } | undefined, argv: string[]): string {
   const lines = [
-    `Overhead benchmark — ${o.concurrency} concurrent workers, ${o.seconds} s per run, best of ${o.rounds} round(s); primary + 2 standbys on one machine`,
+    `Overhead benchmark — ${o.concurrency} concurrent workers, ${o.seconds} s per run, ${o.rounds} round(s) (best and median); primary + 2 standbys on one machine`,
     '',
     `Machine: ${machine()}`,
     '',
     `Command: \`npm run bench:overhead -- ${argv.filter((a) => a !== '--').join(' ')}\``,
     '',
-    '| workload | client | ops/s | p50 ms | p99 ms | errors | client CPU µs/op | throughput vs pg.Pool | vs hand-split pg.Pools |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| workload | client | ops/s (best) | p50 ms | p99 ms | errors | client CPU µs/op | best vs pg.Pool | vs hand-split pg.Pools | median ops/s | median vs pg.Pool |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const r of results) {
     const base = results.find((x) => x.workload === r.workload && x.client === 'pg.Pool');
     const split = results.find((x) => x.workload === r.workload && x.client === 'pg.Pools, hand-split');
     const ratio = (b: Measured | undefined) => (b ? `${(r.opsPerSec / b.opsPerSec).toFixed(2)}×` : '–');
-    lines.push(`| ${r.workload} | ${r.client} | ${Math.round(r.opsPerSec)} | ${r.p50Millis.toFixed(2)} | ${r.p99Millis.toFixed(2)} | ${r.errors} | ${r.clientCpuMicrosPerOp.toFixed(1)} | ${ratio(base)} | ${ratio(split)} |`);
+    const med = r.medianOpsPerSec ?? r.opsPerSec;
+    const medRatio = base ? `${(med / (base.medianOpsPerSec ?? base.opsPerSec)).toFixed(2)}×` : '–';
+    lines.push(
+      `| ${r.workload} | ${r.client} | ${Math.round(r.opsPerSec)} | ${r.p50Millis.toFixed(2)} | ${r.p99Millis.toFixed(2)} | ${r.errors} | ${r.clientCpuMicrosPerOp.toFixed(1)} | ${ratio(base)} | ${ratio(split)} | ${Math.round(med)} | ${medRatio} |`,
+    );
   }
   lines.push(
     '',

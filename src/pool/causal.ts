@@ -7,8 +7,8 @@
  * reads go to the primary. While the pool only writes (no read for a
  * second), writes share one position query per 50 ms; while writes stream
  * in faster than a position can be used (no standby read used the last
- * ones), a fetch waits for a pause in writes or a pace of up to 64 ms
- * (reads stay on the primary anyway). A standby serves a read only once it
+ * ones), a fetch waits for a pause in writes (up to 16 ms) or a pace (up to
+ * 64 ms): reads stay on the primary anyway. A standby serves a read only once it
  * is known to have replayed that far; standbys' replay positions come from the topology
  * source and from a coalesced `pg_last_wal_replay_lsn()` poll that runs only
  * while some standby is behind what a read needs.
@@ -52,12 +52,15 @@ const WRITE_ONLY_COALESCE_MILLIS = 50;
 /**
  * Positions that no read could use on a standby before the next write (writes arrive
  * faster than a fetch and replay complete) are stale on arrival. After such a one, a
- * fetch waits, while writes keep streaming in, for a 2 ms pause in writes or for this
- * pace, which doubles per unused position from COALESCE_MILLIS up to MAX_PACE_MILLIS;
+ * fetch waits, while writes keep streaming in, for a pause in writes or for a pace,
+ * both doubling per unused position from COALESCE_MILLIS up to MAX_QUIET_MILLIS and
+ * MAX_PACE_MILLIS;
  * a position a standby read used resets it. Reads stay on the primary either way under
  * a continuous write stream; this stops paying a query for every few writes.
  */
 const MAX_PACE_MILLIS = 64;
+/** The pause in writes that ends such a wait grows the same way, up to this (a 2 ms gap is common in a busy stream). */
+const MAX_QUIET_MILLIS = 16;
 const ANY_NODE: ReadRequirement = Object.freeze({ primaryOnly: false });
 const PRIMARY_ONLY: ReadRequirement = Object.freeze({ primaryOnly: true });
 
@@ -225,7 +228,8 @@ export class CausalTracker {
     if (this.#fetching || this.#closed) return;
     const now = Date.now();
     const pace = Math.min(COALESCE_MILLIS * 2 ** this.#unused, MAX_PACE_MILLIS);
-    if (this.#unused > 0 && now - this.#lastWriteAt < COALESCE_MILLIS && now - this.#lastFetchAt < pace) {
+    const quiet = Math.min(pace, MAX_QUIET_MILLIS);
+    if (this.#unused > 0 && now - this.#lastWriteAt < quiet && now - this.#lastFetchAt < pace) {
       // Writes are still streaming in and the last positions went unused: wait for a pause, or the pace.
       this.#fetch(COALESCE_MILLIS);
       return;
