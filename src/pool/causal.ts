@@ -8,7 +8,7 @@
  * second), writes share one position query per 50 ms; while writes stream
  * in faster than a position can be used (no standby read used the last
  * ones), a fetch waits for a pause in writes (up to 16 ms) or a pace (up to
- * 64 ms): reads stay on the primary anyway. A standby serves a read only once it
+ * 256 ms): reads stay on the primary anyway. A standby serves a read only once it
  * is known to have replayed that far; standbys' replay positions come from the topology
  * source and from a coalesced `pg_last_wal_replay_lsn()` poll that runs only
  * while some standby is behind what a read needs.
@@ -58,7 +58,7 @@ const WRITE_ONLY_COALESCE_MILLIS = 50;
  * a position a standby read used resets it. Reads stay on the primary either way under
  * a continuous write stream; this stops paying a query for every few writes.
  */
-const MAX_PACE_MILLIS = 64;
+const MAX_PACE_MILLIS = 256;
 /** The pause in writes that ends such a wait grows the same way, up to this (a 2 ms gap is common in a busy stream). */
 const MAX_QUIET_MILLIS = 16;
 const ANY_NODE: ReadRequirement = Object.freeze({ primaryOnly: false });
@@ -215,8 +215,10 @@ export class CausalTracker {
     if (this.#fetching) return;
     const due = Date.now() + delay;
     if (this.#fetchTimer) {
-      if (this.#fetchDue <= due) return;
-      clearTimeout(this.#fetchTimer); // a read wants it sooner than the write-only pace
+      // A read wants it sooner than the write-only pace. Not while positions go unused (a write stream):
+      // the timer already waits on purpose, and re-arming it on every read costs more than the fetch.
+      if (this.#fetchDue <= due || this.#unused > 0) return;
+      clearTimeout(this.#fetchTimer);
     }
     this.#fetchDue = due;
     this.#fetchTimer = setTimeout(() => this.#onFetchTimer(), delay);
@@ -231,7 +233,7 @@ export class CausalTracker {
     const quiet = Math.min(pace, MAX_QUIET_MILLIS);
     if (this.#unused > 0 && now - this.#lastWriteAt < quiet && now - this.#lastFetchAt < pace) {
       // Writes are still streaming in and the last positions went unused: wait for a pause, or the pace.
-      this.#fetch(COALESCE_MILLIS);
+      this.#fetch(Math.max(1, Math.min(this.#lastWriteAt + quiet, this.#lastFetchAt + pace) - now));
       return;
     }
     void this.#fetchNow();
