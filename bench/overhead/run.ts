@@ -1,7 +1,7 @@
 /**
  * The steady-state overhead benchmark:
  *
- *   npm run bench:overhead -- --seconds 3 --rounds 2 --concurrency 8
+ *   npm run bench:overhead -- --seconds 2 --rounds 9 [--warmup-seconds 1] [--concurrency 8] [--only mix]
  *
  * On a local primary + 2 standbys: pool.query throughput and p50/p99 latency
  * of pg-failover's Pool versus a plain pg.Pool on the same primary, for point
@@ -28,6 +28,10 @@ interface Options {
   concurrency: number;
   corpus: string;
   outDir: string;
+  /** Warm-up before each measured run (connections, JIT), seconds. */
+  warmupSeconds: number;
+  /** Only the workloads whose name contains this (default: all). */
+  only?: string;
 }
 
 interface Queryable {
@@ -56,7 +60,7 @@ type CausalStats = { readsSentToPrimary: number };
 const REPO = resolve(__dirname, '../..');
 
 function parseArgs(argv: string[]): Options {
-  const o: Options = { seconds: 3, rounds: 2, concurrency: 8, corpus: resolve(REPO, '../shared/corpus/sql-routing.jsonl'), outDir: resolve(REPO, 'bench/results') };
+  const o: Options = { seconds: 3, rounds: 2, concurrency: 8, corpus: resolve(REPO, '../shared/corpus/sql-routing.jsonl'), outDir: resolve(REPO, 'bench/results'), warmupSeconds: 1 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     if (a === '--') continue;
@@ -64,10 +68,12 @@ function parseArgs(argv: string[]): Options {
     if (v === undefined) throw new Error(`${a} needs a value`);
     if (a === '--corpus') o.corpus = resolve(v);
     else if (a === '--out') o.outDir = resolve(v);
-    else if (a === '--seconds' || a === '--rounds' || a === '--concurrency') {
+    else if (a === '--only') o.only = v;
+    else if (a === '--seconds' || a === '--rounds' || a === '--concurrency' || a === '--warmup-seconds') {
       const n = Number(v);
       if (!Number.isFinite(n) || n <= 0) throw new Error(`${a} must be a positive number, got ${v}`);
-      o[a.slice(2) as 'seconds' | 'rounds' | 'concurrency'] = n;
+      if (a === '--warmup-seconds') o.warmupSeconds = n;
+      else o[a.slice(2) as 'seconds' | 'rounds' | 'concurrency'] = n;
     } else throw new Error(`unknown option ${a}`);
   }
   return o;
@@ -235,7 +241,7 @@ async function main(argv: string[]): Promise<void> {
     await cluster.primary.server.query('CREATE TABLE bench_small (worker int, n int, at timestamptz DEFAULT now())');
     for (const s of cluster.standbys) await cluster.waitForReplay(s.name);
     const max = o.concurrency;
-    for (const w of WORKLOADS) {
+    for (const w of WORKLOADS.filter((x) => !o.only || x.name.includes(o.only!))) {
       const best = new Map<string, Measured>();
       const rounds = new Map<string, number[]>();
       for (let round = 0; round < o.rounds; round++) {
@@ -248,7 +254,7 @@ async function main(argv: string[]): Promise<void> {
         const order = clients.map((_, i) => clients[(i + round) % clients.length]!);
         for (const [client, make] of order) {
           const c = make();
-          await measure(c, w.step, 0.3, o.concurrency); // warm connections and JIT
+          await measure(c, w.step, o.warmupSeconds, o.concurrency); // warm connections and JIT (ours has more code to tier up: ~2 s at 0.3 s warm-up ran 10–40% slower)
           const m = { workload: w.name, client, ...(await measure(c, w.step, o.seconds, o.concurrency)) };
           await c.end();
           console.error(`  ${w.name} / ${client} round ${round + 1}: ${Math.round(m.opsPerSec)} ops/s p50 ${m.p50Millis.toFixed(2)} ms p99 ${m.p99Millis.toFixed(2)} ms, client CPU ${m.clientCpuMicrosPerOp.toFixed(1)} µs/op`);
@@ -279,7 +285,7 @@ function machine(): string {
 
 function report(o: Options, results: Measured[], classifier: ReturnType<typeof classifierCost>, mem: { plainBytes: number; failoverBytes: number; gc: boolean } | undefined, argv: string[]): string {
   const lines = [
-    `Overhead benchmark — ${o.concurrency} concurrent workers, ${o.seconds} s per run, ${o.rounds} round(s) (best and median); primary + 2 standbys on one machine`,
+    `Overhead benchmark — ${o.concurrency} concurrent workers, ${o.seconds} s per run, ${o.rounds} round(s) (best and median), ${o.warmupSeconds} s warm-up before each; primary + 2 standbys on one machine`,
     '',
     `Machine: ${machine()}`,
     '',
