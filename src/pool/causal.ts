@@ -25,7 +25,7 @@ export type ReadYourWrites = 'lsn' | 'none' | { windowMillis: number };
 export interface ReadRequirement {
   /** The primary must serve it (a write's position is not known yet, or inside the time window). */
   primaryOnly: boolean;
-  /** A standby must have replayed at least this far (bigint LSN). */
+  /** A standby must have replayed at least this far (bigint LSN); with primaryOnly, a token's position (for readFrom 'standby'). */
   minLsn?: bigint;
 }
 
@@ -151,7 +151,7 @@ export class CausalTracker {
     this.#lastReadAt = Date.now();
     if (this.#covered < this.#writes) {
       this.#fetch(COALESCE_MILLIS); // a failed fetch is retried by the next read
-      return PRIMARY_ONLY;
+      return token ? { primaryOnly: true, minLsn: token } : PRIMARY_ONLY;
     }
     const min = token > this.#required ? token : this.#required;
     return min ? { primaryOnly: false, minLsn: min } : ANY_NODE;
@@ -168,16 +168,18 @@ export class CausalTracker {
     return false;
   }
 
-  /** Waits until `key` has replayed `minLsn` or `timeoutMillis` passes (for readFrom 'standby'). */
-  async waitFor(key: string, minLsn: bigint, timeoutMillis: number): Promise<boolean> {
-    const deadline = Date.now() + timeoutMillis;
-    while (Date.now() < deadline) {
-      if (this.standbyHas(key, minLsn)) return true;
-      await this.#polling.get(key);
-      if ((this.#replayed.get(key) ?? 0n) >= minLsn) return true;
-      await new Promise((r) => setTimeout(r, 5));
-    }
-    return false;
+  /**
+   * For a read that may not use the primary (readFrom 'standby'): learns the position of
+   * every write completed so far (joining a fetch in flight, or starting one now), and
+   * answers what a standby must have replayed. Writes that complete meanwhile are
+   * concurrent with the read and need not be covered, so a write stream cannot starve it.
+   * `token`: a position the read must also respect (from `after`).
+   */
+  async settle(token = 0n): Promise<ReadRequirement> {
+    const need = this.#writes;
+    while (this.#covered < need && !this.#closed) await (this.#fetching ?? this.#fetchNow());
+    const min = token > this.#required ? token : this.#required;
+    return min ? { primaryOnly: false, minLsn: min } : ANY_NODE;
   }
 
   /** A replay position seen elsewhere (the topology source). Positions only move forward. */

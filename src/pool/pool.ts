@@ -67,6 +67,8 @@ const IDLE: Readonly<{ busy: number }> = Object.freeze({ busy: 0 });
 const SWITCHOVER_HOLD_MILLIS = 5000;
 /** Longest pause between retries of a write the primary refused as read-only (25006). */
 const READ_ONLY_RETRY_MAX_MILLIS = 100;
+/** Longest a readFrom 'standby' read waits for a standby that qualifies (or for its writes' position). */
+const STANDBY_WAIT_MILLIS = 5000;
 /** Bound on one "has the new leader left recovery yet?" check. */
 const PROMOTION_CHECK_TIMEOUT_MILLIS = 1000;
 
@@ -458,6 +460,7 @@ export class Pool extends EventEmitter {
       this.#causal.stats.readsBestEffort++;
       req = { primaryOnly: false };
     }
+    if (req.primaryOnly && standbyOnly) req = await this.#settle(req);
     const skipFor = (): ReadonlySet<string> | undefined => {
       // The common case (no retry, nothing down, no position to respect) allocates nothing.
       if (!exclude?.size && this.#down.size === 0 && req.minLsn === undefined) return undefined;
@@ -483,12 +486,12 @@ export class Pool extends EventEmitter {
     }
     if (standbyOnly) {
       // Give the topology (or a lagging standby) a moment, then fail clearly.
-      const deadline = Date.now() + Math.min(this.#failoverTimeoutMillis, 5000);
+      const deadline = Date.now() + Math.min(this.#failoverTimeoutMillis, STANDBY_WAIT_MILLIS);
       while (Date.now() < deadline && !this.ending) {
-        if (req.primaryOnly) req = this.#causal.requirement();
-        else this.#topology.refresh('a read needs a standby');
-        await this.#waitForChange(Math.min(deadline - Date.now(), 20));
-        if (req.primaryOnly) continue;
+        // Waiting for a standby to replay a position: its replay is polled (skipFor → standbyHas) every few ms.
+        // Otherwise no standby qualifies at all: ask the topology again.
+        if (req.minLsn === undefined) this.#topology.refresh('a read needs a standby');
+        await this.#waitForChange(Math.min(deadline - Date.now(), req.minLsn === undefined ? 20 : 3));
         const k = this.#router.pick(this.#topology.current(), load, skipFor());
         if (k) return k;
       }
@@ -506,6 +509,26 @@ export class Pool extends EventEmitter {
   #standbyNow(tried: ReadonlySet<string> | undefined, req: ReadRequirement): string | undefined {
     if (tried || req.primaryOnly || req.minLsn !== undefined || this.#down.size > 0 || this.ending || this.#router.policy.readFrom === 'primary') return undefined;
     return this.#router.pick(this.#topology.current(), this.#loadOf);
+  }
+
+  /**
+   * readFrom 'standby' and this pool's last writes have no known position yet: learn it
+   * (bounded; with the primary gone the guarantee becomes best effort, see CausalTracker).
+   */
+  async #settle(req: ReadRequirement): Promise<ReadRequirement> {
+    const ms = Math.min(this.#failoverTimeoutMillis, STANDBY_WAIT_MILLIS);
+    let timer: NodeJS.Timeout | undefined;
+    const timeout = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new FailoverError('NO_STANDBY', `the WAL position of this pool's last writes could not be learnt within ${ms} ms, so no standby can be shown to have them (readFrom: standby, readYourWrites)`)),
+        ms,
+      );
+    });
+    try {
+      return await Promise.race([this.#causal.settle(req.minLsn), timeout]);
+    } finally {
+      clearTimeout(timer);
+    }
   }
 
   /** The primary's key when one is known, usable and no failover is being closed; else undefined (take the slow path). */

@@ -109,6 +109,58 @@ describe('read-your-writes (on by default)', () => {
     expect(onStandby).toBeGreaterThan(0);
   }, 60_000);
 
+  it('readFrom standby under a continuous write stream: every read waits only for the writes completed before it, and sees them', async () => {
+    const p = pool({ readFrom: 'standby' });
+    await p.query('INSERT INTO notes (id, body) VALUES ($1, $2)', [nextId++, 'warm']);
+    let lastDone = 0;
+    let stop = false;
+    const writers = Array.from({ length: 4 }, async () => {
+      while (!stop) {
+        const id = nextId++;
+        await p.query('INSERT INTO notes (id, body) VALUES ($1, $2)', [id, `w${id}`]);
+        if (id > lastDone) lastDone = id;
+      }
+    });
+    const waits: number[] = [];
+    const until = Date.now() + 1500;
+    try {
+      await Promise.all(
+        Array.from({ length: 2 }, async () => {
+          while (Date.now() < until) {
+            const id = lastDone;
+            const t = Date.now();
+            const { rows } = await p.query('SELECT body, pg_is_in_recovery() AS standby FROM notes WHERE id = $1', [id]);
+            waits.push(Date.now() - t);
+            if (id > 0) expect(rows).toEqual([{ body: `w${id}`, standby: true }]);
+          }
+        }),
+      );
+    } finally {
+      stop = true;
+      await Promise.all(writers);
+    }
+    waits.sort((a, b) => a - b);
+    const median = waits[waits.length >> 1]!;
+    console.log(`readFrom standby under a write stream: ${waits.length} reads, median ${median} ms, max ${waits[waits.length - 1]} ms`);
+    expect(waits.length).toBeGreaterThan(20);
+    expect(median).toBeLessThan(50);
+  }, 60_000);
+
+  it('readFrom standby, replay paused: a read after a write fails with NO_STANDBY instead of reading stale data, and waits for the standby once replay resumes (regression: it read stale rows)', async () => {
+    const p = pool({ readFrom: 'standby', failoverTimeoutMillis: 1000 });
+    await p.query(where);
+    await pauseReplay(true);
+    const id = nextId++;
+    await p.query('INSERT INTO notes (id, body) VALUES ($1, $2)', [id, 'held']);
+    const t = Date.now();
+    await expect(p.query('SELECT body FROM notes WHERE id = $1', [id])).rejects.toMatchObject({ code: 'NO_STANDBY' });
+    expect(Date.now() - t).toBeGreaterThanOrEqual(900);
+    const pending = p.query('SELECT body, pg_is_in_recovery() AS standby FROM notes WHERE id = $1', [id]);
+    await new Promise((r) => setTimeout(r, 200));
+    await pauseReplay(false);
+    expect((await pending).rows).toEqual([{ body: 'held', standby: true }]);
+  }, 60_000);
+
   it('a causal token carries the guarantee to another pool (another request or process)', async () => {
     const writer = pool();
     const reader = pool({ readYourWrites: 'none' });
