@@ -8,10 +8,12 @@
  * second), writes share one position query per 50 ms; while writes stream
  * in faster than a position can be used (no standby read used the last
  * ones), a fetch waits for a pause in writes (up to 16 ms) or a pace (up to
- * 256 ms): reads stay on the primary anyway. A standby serves a read only once it
- * is known to have replayed that far; standbys' replay positions come from the topology
- * source and from a coalesced `pg_last_wal_replay_lsn()` poll that runs only
- * while some standby is behind what a read needs.
+ * 256 ms): reads stay on the primary anyway. A standby serves a read only
+ * once it is known to have replayed that far; standbys' replay positions
+ * come from the topology source and from a coalesced
+ * `pg_last_wal_replay_lsn()` poll that runs only while some standby is
+ * behind what a read needs. With readFrom 'standby' a read after writes
+ * waits for their position instead (settle()).
  *
  * `token()` exports the position (opaque string) so another request or
  * process can ask for the same guarantee with `{ after: token }`.
@@ -54,9 +56,9 @@ const WRITE_ONLY_COALESCE_MILLIS = 50;
  * faster than a fetch and replay complete) are stale on arrival. After such a one, a
  * fetch waits, while writes keep streaming in, for a pause in writes or for a pace,
  * both doubling per unused position from COALESCE_MILLIS up to MAX_QUIET_MILLIS and
- * MAX_PACE_MILLIS;
- * a position a standby read used resets it. Reads stay on the primary either way under
- * a continuous write stream; this stops paying a query for every few writes.
+ * MAX_PACE_MILLIS; a position a standby read used resets both. Reads stay on the
+ * primary either way under a continuous write stream; this stops paying a query for
+ * every few writes.
  */
 const MAX_PACE_MILLIS = 256;
 /** The pause in writes that ends such a wait grows the same way, up to this (a 2 ms gap is common in a busy stream). */
