@@ -50,6 +50,8 @@ interface Measured {
   clientCpuMicrosPerOp: number;
   /** Median ops/s over the rounds (the other fields are the best round's). */
   medianOpsPerSec?: number;
+  /** ops/s of every round, in round order (rounds pair up across clients: they ran back to back). */
+  roundOpsPerSec?: number[];
   /** pg-failover only: reads in the run, and how many read-your-writes kept on the primary (pool.causalStats). */
   reads?: number;
   readsKeptOnPrimary?: number;
@@ -274,7 +276,7 @@ async function main(argv: string[]): Promise<void> {
           rounds.set(client, [...(rounds.get(client) ?? []), m.opsPerSec]);
         }
       }
-      for (const m of best.values()) results.push({ ...m, medianOpsPerSec: median(rounds.get(m.client)!) });
+      for (const m of best.values()) results.push({ ...m, medianOpsPerSec: median(rounds.get(m.client)!), roundOpsPerSec: rounds.get(m.client)! });
     }
     const plainBytes = await poolMemory(() => plainPool(cluster!, max), max);
     const failoverBytes = await poolMemory(() => failoverPool(cluster!, max, true), max);
@@ -303,7 +305,7 @@ function report(o: Options, results: Measured[], classifier: ReturnType<typeof c
     '',
     `Command: \`npm run bench:overhead -- ${argv.filter((a) => a !== '--').join(' ')}\``,
     '',
-    '| workload | client | ops/s (best) | p50 ms | p99 ms | errors | client CPU µs/op | best vs pg.Pool | vs hand-split pg.Pools | median ops/s | median vs pg.Pool |',
+    '| workload | client | ops/s (best) | p50 ms | p99 ms | errors | client CPU µs/op | best vs pg.Pool | vs hand-split pg.Pools | median ops/s | median of per-round ratios vs pg.Pool |',
     '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const r of results) {
@@ -311,7 +313,9 @@ function report(o: Options, results: Measured[], classifier: ReturnType<typeof c
     const split = results.find((x) => x.workload === r.workload && x.client === 'pg.Pools, hand-split');
     const ratio = (b: Measured | undefined) => (b ? `${(r.opsPerSec / b.opsPerSec).toFixed(2)}×` : '–');
     const med = r.medianOpsPerSec ?? r.opsPerSec;
-    const medRatio = base ? `${(med / (base.medianOpsPerSec ?? base.opsPerSec)).toFixed(2)}×` : '–';
+    // Median of per-round ratios: each round's clients ran back to back, so the machine's slow drift cancels out.
+    const paired = base?.roundOpsPerSec && r.roundOpsPerSec ? median(r.roundOpsPerSec.map((x, i) => x / base.roundOpsPerSec![i]!)) : undefined;
+    const medRatio = paired === undefined ? '–' : `${paired.toFixed(2)}×`;
     lines.push(
       `| ${r.workload} | ${r.client} | ${Math.round(r.opsPerSec)} | ${r.p50Millis.toFixed(2)} | ${r.p99Millis.toFixed(2)} | ${r.errors} | ${r.clientCpuMicrosPerOp.toFixed(1)} | ${ratio(base)} | ${ratio(split)} | ${Math.round(med)} | ${medRatio} |`,
     );
