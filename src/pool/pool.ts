@@ -187,16 +187,9 @@ export class Pool extends EventEmitter {
   /** Asks the node itself (a pooled session, bounded by PROMOTION_CHECK_TIMEOUT_MILLIS) whether it left recovery. */
   async #acceptsWrites(key: string): Promise<boolean> {
     if (this.ending) return false;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('promotion check timed out')), PROMOTION_CHECK_TIMEOUT_MILLIS);
-    });
-    try {
-      const { rows } = await Promise.race([this.#nodes.get(key).pool.query<{ r: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS r'), timeout]);
-      return rows[0]?.r === false;
-    } finally {
-      clearTimeout(timer);
-    }
+    const check = this.#nodes.get(key).pool.query<{ r: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS r');
+    const { rows } = await within(check, PROMOTION_CHECK_TIMEOUT_MILLIS, () => new Error('promotion check timed out'));
+    return rows[0]?.r === false;
   }
 
   #wireDirect(d: pg.Pool): void {
@@ -517,18 +510,11 @@ export class Pool extends EventEmitter {
    */
   async #settle(req: ReadRequirement): Promise<ReadRequirement> {
     const ms = Math.min(this.#failoverTimeoutMillis, STANDBY_WAIT_MILLIS);
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new FailoverError('NO_STANDBY', `the WAL position of this pool's last writes could not be learnt within ${ms} ms, so no standby can be shown to have them (readFrom: standby, readYourWrites)`)),
-        ms,
-      );
-    });
-    try {
-      return await Promise.race([this.#causal.settle(req.minLsn), timeout]);
-    } finally {
-      clearTimeout(timer);
-    }
+    return within(
+      this.#causal.settle(req.minLsn),
+      ms,
+      () => new FailoverError('NO_STANDBY', `the WAL position of this pool's last writes could not be learnt within ${ms} ms, so no standby can be shown to have them (readFrom: standby, readYourWrites)`),
+    );
   }
 
   /** The primary's key when one is known, usable and no failover is being closed; else undefined (take the slow path). */
@@ -825,6 +811,19 @@ export class Pool extends EventEmitter {
   override once(event: string | symbol, listener: (...args: any[]) => void): this;
   override once(event: string | symbol, listener: (...args: any[]) => void): this {
     return super.once(event, listener);
+  }
+}
+
+/** `p`, or the error `onTimeout` makes once `ms` pass first (p keeps running; its outcome is ignored). */
+async function within<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(onTimeout()), ms);
+  });
+  try {
+    return await Promise.race([p, timeout]);
+  } finally {
+    clearTimeout(timer);
   }
 }
 
