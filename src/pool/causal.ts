@@ -18,6 +18,7 @@
  * `token()` exports the position (opaque string) so another request or
  * process can ask for the same guarantee with `{ after: token }`.
  */
+import { AsyncLocalStorage } from 'node:async_hooks';
 import { FailoverError } from '../errors';
 
 /** `'lsn'` (default): precise; `'none'`: off; `{ windowMillis }`: reads go to the primary for that long after a write. */
@@ -109,6 +110,12 @@ export class CausalTracker {
   /** A position was learnt since the last write, and whether a standby read has used it. */
   #learntSinceWrite = false;
   #usedSinceLearnt = false;
+  /**
+   * Causal scopes (scope()): each records how many of this pool's writes had completed
+   * after its own last write. Created on first use, so a pool that never opens a scope
+   * pays nothing for AsyncLocalStorage.
+   */
+  #scopes: AsyncLocalStorage<{ need: number }> | undefined;
   /** Counters for tests and metrics. */
   readonly stats = { lsnFetches: 0, replayPolls: 0, readsSentToPrimary: 0, positionsUnknown: 0, readsBestEffort: 0 };
 
@@ -127,6 +134,8 @@ export class CausalTracker {
   noteWrite(fetch = true): void {
     if (this.mode === 'none') return;
     this.#writes++;
+    const scope = this.#scopes?.getStore();
+    if (scope) scope.need = this.#writes;
     const now = Date.now();
     this.#lastWriteAt = now;
     if (this.#learntSinceWrite) {
@@ -151,12 +160,31 @@ export class CausalTracker {
       return token ? { primaryOnly, minLsn: token } : { primaryOnly };
     }
     this.#lastReadAt = Date.now();
-    if (this.#covered < this.#writes) {
+    const need = this.#need();
+    if (this.#covered < need) {
       this.#fetch(COALESCE_MILLIS); // a failed fetch is retried by the next read
       return token ? { primaryOnly: true, minLsn: token } : PRIMARY_ONLY;
     }
-    const min = token > this.#required ? token : this.#required;
+    // #required covers every write up to #covered ≥ need: enough (if more than a scope needs).
+    const own = need > 0 ? this.#required : 0n;
+    const min = token > own ? token : own;
     return min ? { primaryOnly: false, minLsn: min } : ANY_NODE;
+  }
+
+  /**
+   * Runs `fn` in a causal scope: reads inside it must see the writes made inside it
+   * (and, with a token, the token's), not every write of the pool. Scopes nest; the
+   * innermost counts. Outside any scope the guarantee is pool-wide.
+   */
+  scope<T>(fn: () => T): T {
+    this.#scopes ??= new AsyncLocalStorage();
+    return this.#scopes.run({ need: 0 }, fn);
+  }
+
+  /** How many of this pool's writes a read here must see: its scope's, else all. */
+  #need(): number {
+    const scope = this.#scopes?.getStore();
+    return scope ? scope.need : this.#writes;
   }
 
   /** True when `key` is known to have replayed `minLsn`; otherwise starts a poll of it and answers false. */
@@ -178,9 +206,10 @@ export class CausalTracker {
    * `token`: a position the read must also respect (from `after`).
    */
   async settle(token = 0n): Promise<ReadRequirement> {
-    const need = this.#writes;
+    const need = this.#need();
     while (this.#covered < need && !this.#closed) await (this.#fetching ?? this.#fetchNow());
-    const min = token > this.#required ? token : this.#required;
+    const own = need > 0 ? this.#required : 0n;
+    const min = token > own ? token : own;
     return min ? { primaryOnly: false, minLsn: min } : ANY_NODE;
   }
 

@@ -626,6 +626,20 @@ export class Pool extends EventEmitter {
     return this.#causal.token();
   }
 
+  /**
+   * Narrows read-your-writes to a scope, e.g. one HTTP request: reads inside `fn` must see
+   * the writes made inside it (on any await chain it starts), not every write of the pool,
+   * so reads of requests that wrote nothing go to standbys even while other requests keep
+   * writing. Outside any scope the guarantee stays pool-wide. Returns what `fn` returns.
+   *
+   * ```ts
+   * app.use((req, res, next) => pool.causalScope(next));
+   * ```
+   */
+  causalScope<T>(fn: () => T): T {
+    return this.#causal.scope(fn);
+  }
+
   /** Read-your-writes counters: WAL position fetches, standby replay polls, reads sent to the primary to stay causal. */
   get causalStats(): Readonly<{ lsnFetches: number; replayPolls: number; readsSentToPrimary: number; positionsUnknown: number; readsBestEffort: number }> {
     return { ...this.#causal.stats };

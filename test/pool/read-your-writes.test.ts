@@ -161,6 +161,67 @@ describe('read-your-writes (on by default)', () => {
     expect((await pending).rows).toEqual([{ body: 'held', standby: true }]);
   }, 60_000);
 
+  it('causalScope: while scopes keep writing, each sees its own writes, scopes that wrote nothing read from standbys, unscoped reads stay pool-wide', async () => {
+    const p = pool();
+    await p.query(where);
+    let stop = false;
+    let ownReads = 0;
+    const writers = Array.from({ length: 3 }, () =>
+      p.causalScope(async () => {
+        while (!stop) {
+          const id = nextId++;
+          await p.query('INSERT INTO notes (id, body) VALUES ($1, $2)', [id, `c${id}`]);
+          const { rows } = await p.query('SELECT body FROM notes WHERE id = $1', [id]);
+          expect(rows).toEqual([{ body: `c${id}` }]);
+          ownReads++;
+        }
+      }),
+    );
+    const count = { scoped: 0, scopedOnStandby: 0, unscoped: 0, unscopedOnStandby: 0 };
+    const until = Date.now() + 1500;
+    try {
+      await Promise.all([
+        ...Array.from({ length: 2 }, () =>
+          p.causalScope(async () => {
+            while (Date.now() < until) {
+              count.scoped++;
+              if ((await p.query(where)).rows[0].standby) count.scopedOnStandby++;
+            }
+          }),
+        ),
+        (async () => {
+          while (Date.now() < until) {
+            count.unscoped++;
+            if ((await p.query(where)).rows[0].standby) count.unscopedOnStandby++;
+          }
+        })(),
+      ]);
+    } finally {
+      stop = true;
+      await Promise.all(writers);
+    }
+    console.log(`causalScope under a write stream: ${ownReads} write→read pairs fresh; scoped reads on standbys ${count.scopedOnStandby}/${count.scoped}, unscoped ${count.unscopedOnStandby}/${count.unscoped}`);
+    expect(ownReads).toBeGreaterThan(50);
+    expect(count.scopedOnStandby / count.scoped).toBeGreaterThan(0.9);
+    expect(count.unscopedOnStandby / count.unscoped).toBeLessThan(0.5);
+  }, 60_000);
+
+  it('causalScope with replay paused: the writing scope reads its row, another scope may read from a standby that lacks it, unscoped code still sees it', async () => {
+    const p = pool();
+    await p.query(where);
+    await pauseReplay(true);
+    const id = nextId++;
+    const mine = await p.causalScope(async () => {
+      await p.query('INSERT INTO notes (id, body) VALUES ($1, $2)', [id, 'scoped']);
+      return (await p.query('SELECT body, pg_is_in_recovery() AS standby FROM notes WHERE id = $1', [id])).rows;
+    });
+    expect(mine).toEqual([{ body: 'scoped', standby: false }]);
+    const other = await p.causalScope(() => p.query('SELECT body, pg_is_in_recovery() AS standby FROM notes WHERE id = $1', [id]));
+    expect(other.rows).toEqual([]); // a standby that has not replayed it: this scope never wrote it
+    const unscoped = await p.query('SELECT body, pg_is_in_recovery() AS standby FROM notes WHERE id = $1', [id]);
+    expect(unscoped.rows).toEqual([{ body: 'scoped', standby: false }]);
+  }, 60_000);
+
   it('a causal token carries the guarantee to another pool (another request or process)', async () => {
     const writer = pool();
     const reader = pool({ readYourWrites: 'none' });
