@@ -37,6 +37,8 @@ interface Options {
 interface Queryable {
   query(sql: string, values?: unknown[]): Promise<unknown>;
   end(): Promise<void>;
+  /** pg-failover only: read-your-writes narrowed to a scope (one per operation = one per request). */
+  causalScope?<T>(fn: () => T): T;
 }
 
 interface Measured {
@@ -91,6 +93,8 @@ const WORKLOADS: Array<{ name: string; routed: boolean; step: Step; options?: Re
   { name: 'small write', routed: false, step: (c, w, i) => c.query('INSERT INTO bench_small (worker, n) VALUES ($1, $2)', [w, i]) },
   { name: 'read-heavy mix (90/10)', routed: true, step: mix },
   { name: 'read-heavy mix (90/10), readYourWrites none', routed: true, step: mix, options: { readYourWrites: 'none' } },
+  // Each operation a "request" in its own causal scope (pool.causalScope): reads must see only their own scope's writes.
+  { name: 'read-heavy mix (90/10), a causalScope per operation', routed: true, step: (c, w, i) => (c.causalScope ? c.causalScope(() => mix(c, w, i)) : mix(c, w, i)) },
 ];
 
 /** Runs `step` from `concurrency` workers for `seconds`; latency percentiles over every op. */
@@ -104,6 +108,7 @@ async function measure(c: Queryable, step: Step, seconds: number, concurrency: n
       return c.query(sql, values);
     },
     end: () => c.end(),
+    ...(c.causalScope ? { causalScope: <T>(fn: () => T): T => c.causalScope!(fn) } : {}),
   };
   let errors = 0;
   const end = performance.now() + seconds * 1000;
@@ -324,6 +329,7 @@ function report(o: Options, results: Measured[], classifier: ReturnType<typeof c
     '',
     'Point selects and small writes: pg-failover with `readFrom: primary` (same server, same work). Read-heavy mix: pg-failover routes reads to the standbys, ' +
       'except those its default read-your-writes keeps on the primary (a write every ~1 ms leaves standbys no time to replay it first: see the share below); ' +
+      'with a causalScope per operation (one scope per request, as an app would), a read must see only its own scope\'s writes; ' +
       'pg.Pool uses the primary; "hand-split" is one pg.Pool per node with SELECTs round-robin over the standbys (what apps hand-roll; no lag checks, no read-your-writes). ' +
       'Client CPU: this process\'s user + system time per operation; on 2 cores shared with three PostgreSQL servers, every µs the client spends is taken from the servers.',
   );
