@@ -106,7 +106,7 @@ describe('Dcs over etcd (Patroni layout)', () => {
     await sleep(10);
   });
 
-  it('answers again within ~1 s after a frozen etcd thaws (regression: etcd3’s default breaker refused every call for 5 s)', async () => {
+  it('answers again within ~1 s (bound 2.5 s) after a frozen etcd thaws (regression: etcd3’s default breaker refused every call for 5 s)', async () => {
     const d = dcs('thaw', 5);
     expect(await d.keepalive()).toBe(true);
     h.etcd.kill(0, 'SIGSTOP');
@@ -133,6 +133,6 @@ describe('Dcs over etcd (Patroni layout)', () => {
     }
     console.log(`etcd frozen 3 s (${failures} failed calls): first answer ${answeredAfter} ms after SIGCONT`);
     expect(answeredAfter).toBeDefined();
-    expect(answeredAfter!).toBeLessThan(1500);
+    expect(answeredAfter!).toBeLessThan(2500); // 1 s breaker + a call; etcd3’s default breaker: up to 5 s (4.3 s measured)
   }, 30_000);
 });
