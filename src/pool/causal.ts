@@ -165,6 +165,11 @@ export class CausalTracker {
       this.#fetch(COALESCE_MILLIS); // a failed fetch is retried by the next read
       return token ? { primaryOnly: true, minLsn: token } : PRIMARY_ONLY;
     }
+    return this.#covering(need, token);
+  }
+
+  /** A standby read covering `need` writes (known: #covered ≥ need) and the token's position. */
+  #covering(need: number, token: bigint): ReadRequirement {
     // #required covers every write up to #covered ≥ need: enough (if more than a scope needs).
     const own = need > 0 ? this.#required : 0n;
     const min = token > own ? token : own;
@@ -208,9 +213,7 @@ export class CausalTracker {
   async settle(token = 0n): Promise<ReadRequirement> {
     const need = this.#need();
     while (this.#covered < need && !this.#closed) await (this.#fetching ?? this.#fetchNow());
-    const own = need > 0 ? this.#required : 0n;
-    const min = token > own ? token : own;
-    return min ? { primaryOnly: false, minLsn: min } : ANY_NODE;
+    return this.#covering(need, token);
   }
 
   /** A replay position seen elsewhere (the topology source). Positions only move forward. */
