@@ -9,6 +9,8 @@ import pg from 'pg';
 import { FailoverError } from '../errors';
 import { connectFirstMatching, type Connected } from './host-walk';
 import { planFor, type ClientOptions } from './plan';
+import { pgAloneCanServe } from './pg-alone';
+import { captureParameterStatus } from './session-attrs';
 
 type Callback<T> = (err: Error | null, result?: T) => void;
 
@@ -29,20 +31,38 @@ export class Client extends EventEmitter {
   #attempt: pg.Client | undefined;
   #ended = false;
   readonly #types: pg.CustomTypesConfig & { setTypeParser: pg.Client['setTypeParser']; getTypeParser: pg.Client['getTypeParser'] };
+  /**
+   * One plain host (pg-alone.ts): the pg.Client that is this client's session,
+   * made at construction like pg's, so pg resolves env, `pg.defaults`, `ssl`
+   * and its connection-string forms, and `connection` exists before connect().
+   */
+  readonly #alone: pg.Client | undefined;
 
   constructor(config?: string | ClientOptions) {
     super();
-    this.options = typeof config === 'string' ? { connectionString: config } : { ...(config ?? {}) };
-    if ('password' in this.options) Object.defineProperty(this.options, 'password', { enumerable: false });
+    const given = typeof config === 'string' ? { connectionString: config } : (config ?? {});
+    this.options = { ...given };
+    if ('password' in given) Object.defineProperty(this.options, 'password', { value: given.password, enumerable: false, writable: true, configurable: true });
     this.#types = new pg.TypeOverrides(this.options.types as never) as never;
+    if (pgAloneCanServe(this.options)) {
+      const pgConfig: pg.ClientConfig = { ...this.options, types: this.#types };
+      if ('password' in this.options) pgConfig.password = this.options.password;
+      try {
+        this.#alone = new pg.Client(pgConfig);
+      } catch (e) {
+        // pg refuses it; libpq's rules may still accept it (then the host walk serves it), else our error names the problem.
+        this.#alone = undefined;
+      }
+    }
     // Validate early: a malformed connection string is a constructor error, like pg.
-    planFor(this.options);
+    if (!this.#alone) planFor(this.options);
   }
 
   /** Connects to the first host that matches `target_session_attrs`. Callback or promise, like pg. */
   connect(): Promise<this>;
   connect(callback: (err: Error | null) => void): void;
   connect(callback?: (err: Error | null) => void): Promise<this> | void {
+    if (callback && this.#alone && !this.#connecting && !this.#inner) return this.#connectAloneCalling(this.#alone, callback);
     const p = this.#connect().then(() => this); // pg resolves with the client itself
     if (!callback) return p;
     p.then(() => callback(null), (e) => callback(e));
@@ -53,23 +73,14 @@ export class Client extends EventEmitter {
       throw new FailoverError('INVALID_OPTION', 'Client has already been connected. You cannot reuse a client.');
     }
     this.#connecting = (async () => {
-      const plan = planFor(this.options, { types: this.#types as never });
-      const connected = await connectFirstMatching({
-        ...plan,
-        makeClient: (config) => (this.#attempt = plan.makeClient ? plan.makeClient(config) : new pg.Client(config)),
-      });
+      const connected = this.#alone ? await this.#connectAlone(this.#alone) : await this.#walkHosts();
       this.#attempt = undefined;
       if (this.#abortConnect) {
         // end() was called while connecting (e.g. pg-pool's connectionTimeoutMillis): do not hand out the session.
         await connected.client.end().catch(() => {});
         throw new FailoverError('CONNECTION_LOST', 'Connection terminated: end() was called during connect()');
       }
-      this.#connected = connected;
-      this.#inner = connected.client;
-      for (const event of FORWARDED) {
-        // Like pg.Client, an 'error' with no listener is thrown by EventEmitter: same semantics.
-        connected.client.on(event, (...args: unknown[]) => this.emit(event, ...args));
-      }
+      this.#adopt(connected);
     })();
     try {
       await this.#connecting;
@@ -80,6 +91,72 @@ export class Client extends EventEmitter {
       this.#gate.fail(e as Error);
       throw e;
     }
+  }
+
+  /** The session is ours: queries go to it, its events are ours. */
+  #adopt(connected: Connected): void {
+    this.#connected = connected;
+    this.#inner = connected.client;
+    for (const event of FORWARDED) {
+      // Like pg.Client, an 'error' with no listener is thrown by EventEmitter: same semantics.
+      connected.client.on(event, (...args: unknown[]) => this.emit(event, ...args));
+    }
+  }
+
+  /**
+   * One plain host, callback form: the callback runs inside pg's own connect
+   * callback, as with pg.Client. Timing is part of the contract: a query
+   * issued there is queued until the session reports ready, so an end() right
+   * after it discards it instead of leaving it running on the server.
+   */
+  #connectAloneCalling(client: pg.Client, callback: (err: Error | null) => void): void {
+    let settle!: (err?: Error) => void;
+    const connecting = new Promise<void>((resolve, reject) => (settle = (err) => (err ? reject(err) : resolve())));
+    connecting.catch(() => {});
+    this.#connecting = connecting;
+    this.#attempt = client;
+    const parameters = captureParameterStatus(client);
+    client.connect((err: Error | null) => {
+      this.#attempt = undefined;
+      if (!err && this.#abortConnect) {
+        client.end().catch(() => {});
+        err = new FailoverError('CONNECTION_LOST', 'Connection terminated: end() was called during connect()');
+      }
+      if (err) {
+        this.#connecting = undefined;
+        this.#ended = true;
+        this.#gate.fail(err);
+        settle(err);
+        callback(err);
+        return;
+      }
+      this.#adopt({ client, index: 0, parameters });
+      this.#gate.open();
+      settle();
+      callback(null);
+    });
+  }
+
+  async #walkHosts(): Promise<Connected> {
+    const plan = planFor(this.options, { types: this.#types as never });
+    return connectFirstMatching({
+      ...plan,
+      makeClient: (config) => (this.#attempt = plan.makeClient ? plan.makeClient(config) : new pg.Client(config)),
+    });
+  }
+
+  /** One plain host: pg's own connect, its errors unchanged (no host list to report). */
+  async #connectAlone(client: pg.Client): Promise<Connected> {
+    this.#attempt = client;
+    const parameters = captureParameterStatus(client);
+    const swallow = () => {}; // pg reports a failed connect to the callback; a late 'error' must not escape meanwhile
+    client.on('error', swallow);
+    try {
+      await client.connect();
+    } finally {
+      client.off('error', swallow);
+    }
+    return { client, index: 0, parameters };
   }
 
   /** Same forms as pg.Client#query: (text), (text, values), (config), callbacks, and Submittables. */
@@ -143,6 +220,9 @@ export class Client extends EventEmitter {
     }
     this.#ended = true;
     const p = (async () => {
+      // Connected: end the session now, in this tick, as pg.Client#end does (a query written just before is
+      // then discarded with the socket, not left running on the server).
+      if (this.#inner) return this.#inner.end();
       if (this.#connecting && !this.#inner && this.#queued > 0 && (this.options as { pipeline?: boolean }).pipeline) {
         // Like pg in pipeline mode: queries already queued complete first, then the session ends.
         await this.#gate.promise.catch(() => {});
@@ -153,8 +233,13 @@ export class Client extends EventEmitter {
         await this.#attempt?.end().catch(() => {});
       }
       if (this.#connecting) await this.#connecting.catch(() => {});
-      if (this.#inner) await this.#inner.end();
-      else this.emit('end');
+      const inner = this.#inner as pg.Client | undefined; // set meanwhile if the attempt won
+      if (inner) await inner.end();
+      else {
+        // A failed connect (one plain host): pg's end() on that client closes what is left of its socket.
+        await this.#alone?.end().catch(() => {});
+        this.emit('end');
+      }
     })();
     if (!callback) return p;
     p.then(() => callback(), (e) => callback(e));
@@ -191,16 +276,34 @@ export class Client extends EventEmitter {
 
   /** The host this client connected to (before connecting: the first candidate), like pg.Client#host. */
   get host(): string | undefined {
-    return this.#connected ? this.#inner!.host : planFor(this.options).hosts[0]?.host;
+    const live = this.#live;
+    return live ? live.host : planFor(this.options).hosts[0]?.host;
   }
   get port(): number | undefined {
-    return this.#connected ? this.#inner!.port : planFor(this.options).hosts[0]?.port;
+    const live = this.#live;
+    return live ? live.port : planFor(this.options).hosts[0]?.port;
   }
   get user(): string | undefined {
-    return this.#inner?.user ?? planFor(this.options).configFor(0).user;
+    const live = this.#live;
+    return live ? live.user : planFor(this.options).configFor(0).user;
   }
   get database(): string | undefined {
-    return this.#inner?.database ?? planFor(this.options).configFor(0).database;
+    const live = this.#live;
+    return live ? live.database : planFor(this.options).configFor(0).database;
+  }
+  /** Like pg.Client#password (not enumerable: a getter, never an own property). */
+  get password(): string | (() => string | Promise<string>) | null | undefined {
+    const live = this.#live as unknown as { password?: string | null } | undefined;
+    return live ? live.password : (planFor(this.options).configFor(0).password as string | undefined);
+  }
+  /** Like pg.Client#ssl: what the session uses (false, true or the TLS options). */
+  get ssl(): boolean | object | undefined {
+    const live = this.#live as unknown as { ssl?: boolean | object } | undefined;
+    return live ? live.ssl : (planFor(this.options).configFor(0).ssl as boolean | object | undefined);
+  }
+  /** The session once connected, or the one this client will connect (one plain host). */
+  get #live(): pg.Client | undefined {
+    return this.#connected ? this.#inner : this.#alone;
   }
   get processID(): number | null {
     return (this.#inner as unknown as { processID: number | null } | undefined)?.processID ?? null;
@@ -210,10 +313,10 @@ export class Client extends EventEmitter {
   }
   /** pg internals some libraries read (pg-pool, pg-cursor …). */
   get connection(): unknown {
-    return (this.#inner as unknown as { connection?: unknown })?.connection;
+    return (this.#live as unknown as { connection?: unknown })?.connection;
   }
   get connectionParameters(): unknown {
-    return (this.#inner as unknown as { connectionParameters?: unknown })?.connectionParameters;
+    return (this.#live as unknown as { connectionParameters?: unknown })?.connectionParameters;
   }
   get _ending(): boolean {
     return this.#ended || Boolean((this.#inner as unknown as { _ending?: boolean })?._ending);

@@ -10,7 +10,7 @@ import pg from 'pg';
 import { OWN_KEYS, type PoolOptions } from './options';
 
 /** Options pg.Pool itself understands, from ours (our routing keys dropped; password kept). */
-function pgPoolConfig(o: PoolOptions): pg.PoolConfig {
+export function pgPoolConfig(o: PoolOptions): pg.PoolConfig {
   const keep = new Set(['connectionString', 'connect_timeout']);
   const cfg: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) if (keep.has(k) || !(OWN_KEYS as readonly string[]).includes(k)) cfg[k] = v;

@@ -28,7 +28,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { PromotionWatch } from '../topology/promotion';
 import { FallbackTopology } from '../topology/fallback';
 import { createTopologySource } from './topology-factory';
-import { directPoolFor } from './direct';
+import { directPoolFor, pgPoolConfig } from './direct';
+import { pgAloneCanServe, pgAccepts } from '../client/pg-alone';
 import { CausalTracker, type ReadRequirement } from './causal';
 
 const debug = createDebug('pg-failover:pool');
@@ -105,8 +106,10 @@ export class Pool extends EventEmitter {
 
   constructor(config?: PoolOptions | string) {
     super();
-    const o: PoolOptions = typeof config === 'string' ? { connectionString: config } : { ...(config ?? {}) };
-    if ('password' in o) Object.defineProperty(o, 'password', { enumerable: false });
+    const given: PoolOptions = typeof config === 'string' ? { connectionString: config } : (config ?? {});
+    const o: PoolOptions = { ...given };
+    // Like pg-pool: kept (also when the given options hid it, e.g. another pool's `options`), never enumerable.
+    if ('password' in given) Object.defineProperty(o, 'password', { value: given.password, enumerable: false, writable: true, configurable: true });
     validatePoolOptions(o);
     this.options = o;
     this.#failoverTimeoutMillis = o.failoverTimeoutMillis ?? 30_000;
@@ -119,11 +122,24 @@ export class Pool extends EventEmitter {
     clientOptions.connect_timeout = o.connect_timeout;
     if (o.connect_timeout === undefined && o.connectionTimeoutMillis === undefined) clientOptions.connectionTimeoutMillis = 5000;
     this.#clientOptions = clientOptions;
-    const plan = planFor(clientOptions); // validates the connection string now, like pg
-
-    const parsed = parseConnectionString(o.connectionString ?? '', { env: o.env ?? process.env });
+    // One plain host that pg alone can serve (pg-alone.ts): a pg.Pool with the options as given, pg's parsing and defaults.
+    const alone = pgAloneCanServe(clientOptions) && pgAccepts(pgPoolConfig(o) as pg.ClientConfig);
+    let plan: ReturnType<typeof planFor>;
+    let parsed: ReturnType<typeof parseConnectionString>;
+    let planError: unknown;
+    try {
+      plan = planFor(clientOptions); // validates the connection string now, like pg
+      parsed = parseConnectionString(o.connectionString ?? '', { env: o.env ?? process.env });
+    } catch (e) {
+      if (!alone) throw e;
+      planError = e;
+      // pg's own form (pg://, socket:, ?ssl=true …): libpq's rules do not apply, pg.Pool serves it as is.
+      plan = planFor({ ...clientOptions, connectionString: undefined, env: {} });
+      parsed = parseConnectionString('', { env: {} });
+    }
     const tsa = o.target_session_attrs ?? parsed.target_session_attrs;
-    this.#direct = directPoolFor(o, plan.hosts.length, parsed);
+    this.#direct = alone ? directPoolFor(o, 1, parsed) : directPoolFor(o, plan.hosts.length, parsed);
+    if (!this.#direct && planError !== undefined) throw planError; // pg's form, but routing options need libpq's
     if (this.#direct) this.#wireDirect(this.#direct);
     const readFrom =
       o.readFrom ?? (tsa === 'primary' || tsa === 'read-write' ? 'primary' : tsa === 'standby' || tsa === 'read-only' ? 'standby' : 'prefer-standby');
