@@ -315,6 +315,10 @@ export class Client extends EventEmitter {
   get connection(): unknown {
     return (this.#live as unknown as { connection?: unknown })?.connection;
   }
+  /** pg's SCRAM exchange state while authenticating (tools read its `mechanism`). */
+  get saslSession(): unknown {
+    return (this.#live as unknown as { saslSession?: unknown })?.saslSession;
+  }
   get connectionParameters(): unknown {
     return (this.#live as unknown as { connectionParameters?: unknown })?.connectionParameters;
   }

@@ -26,8 +26,10 @@ const cache = new WeakMap<object, WalkPlan>();
 export function planFor(options: ClientOptions, extra: { types?: unknown } = {}): WalkPlan {
   const cached = cache.get(options);
   if (cached && !extra.types) return cached;
-  const conninfo = options.connectionString ?? conninfoFromFields(options);
-  const parsed = parseConnectionString(conninfo, { env: options.env ?? process.env });
+  const env = options.env ?? process.env;
+  const conninfo = options.connectionString ?? conninfoFromFields(withPgDefaults(options, env));
+  // pg.defaults.user (read now, like pg) stands in for libpq's OS user name when nothing else names a user.
+  const parsed = parseConnectionString(conninfo, { env, osUser: typeof pg.defaults.user === 'string' && pg.defaults.user ? pg.defaults.user : undefined });
   const { connectionString: _cs, target_session_attrs, load_balance_hosts, connect_timeout, env: _env, ...passThrough } = options;
   const tsa = (target_session_attrs ?? parsed.target_session_attrs ?? 'any') as TargetSessionAttrs;
   if (!TARGET_SESSION_ATTRS.includes(tsa)) {
@@ -61,6 +63,30 @@ export function planFor(options: ClientOptions, extra: { types?: unknown } = {})
 
 function stripUndefined<T extends object>(o: T): Partial<T> {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+/**
+ * pg's precedence for a field: the config, then its PG* variable, then
+ * `pg.defaults` as it is now (an app may change it after import). Fields pg's
+ * defaults leave at their initial values add nothing (libpq's defaults agree).
+ */
+function withPgDefaults(o: ClientOptions, env: NodeJS.ProcessEnv): ClientOptions {
+  const d = pg.defaults as Record<string, unknown>;
+  const out: ClientOptions = { ...o };
+  if ('password' in o) Object.defineProperty(out, 'password', { value: o.password, enumerable: false, writable: true, configurable: true });
+  const fill = (field: 'host' | 'port' | 'user' | 'database', envvar: string, initial: unknown) => {
+    if (out[field] !== undefined || env[envvar] !== undefined) return;
+    const v = d[field];
+    if (v !== undefined && v !== null && v !== '' && v !== initial) (out as Record<string, unknown>)[field] = v;
+  };
+  fill('host', 'PGHOST', 'localhost');
+  fill('port', 'PGPORT', 5432);
+  fill('user', 'PGUSER', process.platform === 'win32' ? process.env.USERNAME : process.env.USER);
+  fill('database', 'PGDATABASE', undefined);
+  if (out.password === undefined && env.PGPASSWORD === undefined && typeof d.password === 'string') {
+    Object.defineProperty(out, 'password', { value: d.password, enumerable: false, writable: true, configurable: true });
+  }
+  return out;
 }
 
 /** pg-style discrete fields → a keyword/value conninfo (password stays out of it). */
