@@ -92,13 +92,21 @@ describe('Client as a drop-in for pg.Client', () => {
   });
 
   test('bad input: a malformed string throws a ConnectionStringError at construction; using an unconnected client is a typed error', async () => {
-    expect(() => new Client('postgresql://h:99999999/db')).toThrow(expect.objectContaining({ code: expect.stringMatching(/^CONNINFO_/) }));
+    // Several hosts: libpq's rules, checked at construction.
+    expect(() => new Client('postgresql://h1,h2:99999999/db')).toThrow(expect.objectContaining({ code: expect.stringMatching(/^CONNINFO_/) }));
     expect(() => new Client('host=a,b port=1,2,3')).toThrow(expect.objectContaining({ code: 'CONNINFO_HOST_PORT_MISMATCH' }));
+    // One plain host that pg rejects too (its URL parser): still our typed error, naming the port.
+    expect(() => new Client('postgresql://h:99999999/db')).toThrow(expect.objectContaining({ code: expect.stringMatching(/^CONNINFO_/) }));
     // Like pg, a query issued before connect() waits for it, and fails with the connect error (typed).
-    const c = new Client('postgresql://postgres@127.0.0.1:1/postgres');
+    const c = new Client('postgresql://postgres@127.0.0.1:1,127.0.0.1:2/postgres');
     const early = c.query('SELECT 1');
     await expect(c.connect()).rejects.toMatchObject({ code: 'NO_HOST_AVAILABLE' });
     await expect(early).rejects.toMatchObject({ code: 'NO_HOST_AVAILABLE' });
+    // One host: pg's own error, unchanged (apps written for pg match on ECONNREFUSED).
+    const single = new Client('postgresql://postgres@127.0.0.1:1/postgres');
+    const earlySingle = single.query('SELECT 1');
+    await expect(single.connect()).rejects.toMatchObject({ code: 'ECONNREFUSED' });
+    await expect(earlySingle).rejects.toMatchObject({ code: 'ECONNREFUSED' });
     // A client that was ended is not queryable: a typed error.
     const d = new Client(url());
     await d.connect();

@@ -12,10 +12,6 @@ export interface UpstreamFile {
   rel: string;
   /** pg-pool's files run under mocha; pg's as `node <file>` (upstream's Makefile). */
   runner: 'mocha' | 'node';
-  /** Listens on a fixed port (7777/7778): never run beside another file. */
-  exclusive: boolean;
-  /** Part of the fast core that CI runs (every file is, unless `npm run test:upstream -- --full` adds more). */
-  core: boolean;
 }
 
 /**
@@ -31,7 +27,6 @@ const PUBLIC_UNIT_FILES = [
   'pg/test/unit/client/set-keepalives-tests.js',
   'pg/test/unit/connection-pool/configuration-tests.js',
 ];
-const FIXED_PORT_FILES = new Set(['pg/test/unit/client/early-disconnect-tests.js', 'pg/test/unit/client/set-keepalives-tests.js']);
 
 /**
  * Files upstream runs that we do not: pg-native is not installed here (as in
@@ -61,7 +56,7 @@ export function upstreamFiles(): UpstreamFile[] {
   ].filter((rel) => !(rel in NOT_RUN));
   const poolFiles = list('pg-pool/test', '.js').filter((f) => !f.endsWith('/setup.js'));
   return [
-    ...poolFiles.map((rel) => ({ rel, runner: 'mocha' as const, exclusive: false, core: true })),
-    ...pgFiles.map((rel) => ({ rel, runner: 'node' as const, exclusive: FIXED_PORT_FILES.has(rel), core: true })),
+    ...poolFiles.map((rel) => ({ rel, runner: 'mocha' as const })),
+    ...pgFiles.map((rel) => ({ rel, runner: 'node' as const })),
   ];
 }

@@ -157,12 +157,15 @@ async function main(): Promise<number> {
     if (opts.verbose) console.log(s);
   };
   try {
-    for (const t of opts.targets) servers.set(t, await startUpstreamServer(t, process.env.PGFAILOVER_TEST_ROOT));
-    // The two targets run side by side, each on its own server; files that listen on a fixed port run alone afterwards.
-    const shared = files.filter((f) => !f.exclusive);
-    const alone = files.filter((f) => f.exclusive);
-    const byTarget = await Promise.all(opts.targets.map((t) => runTarget(t, shared, servers.get(t)!, scratch, log)));
-    for (const t of opts.targets) byTarget[opts.targets.indexOf(t)]!.push(...(await runTarget(t, alone, servers.get(t)!, scratch, log)));
+    // One server for both: each file runs with real pg, then with pg-failover, back to back (same server, same
+    // moment of the machine's load). Files run one at a time, as upstream's Makefile runs them.
+    const server = await startUpstreamServer('shared', process.env.PGFAILOVER_TEST_ROOT);
+    for (const t of opts.targets) servers.set(t, server);
+    const runsByTarget = new Map<Target, FileRun[]>(opts.targets.map((t) => [t, []]));
+    for (const f of files) {
+      for (const t of opts.targets) runsByTarget.get(t)!.push(...(await runTarget(t, [f], server, scratch, log)));
+    }
+    const byTarget = [...runsByTarget.values()];
     const runs = byTarget.flat();
     const verdict = report(files, runs, opts.targets);
     console.log(`upstream run took ${((Date.now() - started) / 1000).toFixed(0)} s`);
@@ -177,7 +180,7 @@ async function main(): Promise<number> {
     }
     return verdict.ok ? 0 : 1;
   } finally {
-    for (const s of servers.values()) await s.stop();
+    for (const s of new Set(servers.values())) await s.stop();
     rmSync(scratch, { recursive: true, force: true });
   }
 }
