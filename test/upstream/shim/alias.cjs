@@ -29,7 +29,7 @@ const PG_LIB_VENDOR = path.join(VENDOR, 'pg/lib')
 const POOL_VENDOR = path.join(VENDOR, 'pg-pool')
 const SUITE_VENDOR = path.join(VENDOR, 'pg/test/suite')
 
-const strip = (p) => p.replace(/(\/index)?\.js$/, '').replace(/\/$/, '')
+const strip = (p) => p.replace(/\.js$/, '').replace(/\/index$/, '').replace(/\/$/, '')
 
 const original = Module._resolveFilename
 Module._resolveFilename = function (request, parent, ...rest) {
