@@ -14,6 +14,7 @@
  *   npm run test:upstream                # both targets, table + verdict
  *   npm run test:upstream -- --only gh-issues --target ours
  *   npm run test:upstream -- --json out.json
+ *   npm run test:upstream -- --cluster    # pg-failover on a primary + standby (PGHOST lists both): routing Pool, host walk
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, existsSync, writeFileSync } from 'node:fs';
@@ -50,15 +51,16 @@ const EXIT_BOUND_MILLIS = 30_000;
 export const EXIT_TEST = '(process exits by itself, status 0, within 30 s)';
 
 function parseArgs(argv: string[]) {
-  const out = { only: [] as string[], targets: ['pg', 'ours'] as Target[], json: undefined as string | undefined, verbose: false };
+  const out = { only: [] as string[], targets: ['pg', 'ours'] as Target[], json: undefined as string | undefined, verbose: false, cluster: false };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (a === '--only') out.only.push(argv[++i]!);
     else if (a === '--target') out.targets = [argv[++i] as Target];
     else if (a === '--json') out.json = argv[++i];
     else if (a === '--verbose') out.verbose = true;
+    else if (a === '--cluster') out.cluster = true;
     else if (a === '--') continue;
-    else throw new Error(`unknown argument ${a}; use --only <substring>, --target pg|ours, --json <file>, --verbose`);
+    else throw new Error(`unknown argument ${a}; use --only <substring>, --target pg|ours, --json <file>, --verbose, --cluster`);
   }
   return out;
 }
@@ -75,7 +77,7 @@ function runFile(file: UpstreamFile, target: Target, server: UpstreamServer, scr
     const child = spawn(process.execPath, args, {
       cwd: path.dirname(abs),
       // NODE_OPTIONS, not a flag: processes a test forks (pg-pool's idle-timeout-exit child) get the alias too.
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, USER: process.env.USER, ...server.env, NODE_OPTIONS: `--require ${SHIM}`, UPSTREAM_TARGET: target, UPSTREAM_RESULTS: results, UPSTREAM_FILE: file.rel },
+      env: { PATH: process.env.PATH, HOME: process.env.HOME, USER: process.env.USER, ...(target === 'ours' && server.clusterEnv ? server.clusterEnv : server.env), NODE_OPTIONS: `--require ${SHIM}`, UPSTREAM_TARGET: target, UPSTREAM_RESULTS: results, UPSTREAM_FILE: file.rel },
       stdio: ['ignore', 'pipe', 'pipe'],
       detached: true,
     });
@@ -159,7 +161,7 @@ async function main(): Promise<number> {
   try {
     // One server for both: each file runs with real pg, then with pg-failover, back to back (same server, same
     // moment of the machine's load). Files run one at a time, as upstream's Makefile runs them.
-    const server = await startUpstreamServer('shared', process.env.PGFAILOVER_TEST_ROOT);
+    const server = await startUpstreamServer('shared', process.env.PGFAILOVER_TEST_ROOT, { standby: opts.cluster });
     for (const t of opts.targets) servers.set(t, server);
     const runsByTarget = new Map<Target, FileRun[]>(opts.targets.map((t) => [t, []]));
     for (const f of files) {

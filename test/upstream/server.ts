@@ -27,10 +27,16 @@ export const UPSTREAM_CI_ENV = {
 export interface UpstreamServer {
   /** Env for a test process: upstream CI's variables plus PGHOST/PGPORT of this server. */
   env: Record<string, string>;
+  /**
+   * With a standby (`--cluster`): the env pg-failover's processes get instead — PGHOST/PGPORT list
+   * the primary and the standby, so its Client walks hosts and its Pool routes reads. Real pg,
+   * which takes one host, keeps `env` (the primary).
+   */
+  clusterEnv?: Record<string, string>;
   stop(): Promise<void>;
 }
 
-export async function startUpstreamServer(label: string, parentDir?: string): Promise<UpstreamServer> {
+export async function startUpstreamServer(label: string, parentDir?: string, options: { standby?: boolean } = {}): Promise<UpstreamServer> {
   const root = mkdtempSync(path.join(parentDir ?? tmpdir(), `upstream-${label}-`));
   chmodSync(root, 0o711);
   const user = resolveServerUser();
@@ -38,7 +44,7 @@ export async function startUpstreamServer(label: string, parentDir?: string): Pr
   await server.initdb({
     dataChecksums: false,
     parameters: { ssl: 'on', ssl_cert_file: 'server.crt', ssl_key_file: 'server.key', max_connections: 200, fsync: 'off' },
-    hba: ['local all all trust', 'host all all 127.0.0.1/32 md5', 'hostssl all all 127.0.0.1/32 md5'],
+    hba: ['local all all trust', 'local replication all trust', 'host all all 127.0.0.1/32 md5', 'hostssl all all 127.0.0.1/32 md5', 'host replication all 127.0.0.1/32 md5'],
   });
   for (const [from, to] of [['test-server.crt', 'server.crt'], ['test-server.key', 'server.key']]) {
     const dest = path.join(server.dataDir, to);
@@ -57,9 +63,19 @@ export async function startUpstreamServer(label: string, parentDir?: string): Pr
   } finally {
     await admin.end();
   }
+  let standby: PostgresServer | undefined;
+  if (options.standby) {
+    standby = new PostgresServer({ dataDir: path.join(root, 'standby'), port: await freePort(), user, password: 'postgres' });
+    await standby.basebackup(server);
+    standby.writeStandbyConfig({ primaryConninfo: `host=${server.host} port=${server.port} user=postgres password=postgres` });
+    await standby.start();
+  }
+  const env = { ...UPSTREAM_CI_ENV, PGHOST: server.host, PGPORT: String(server.port) };
   return {
-    env: { ...UPSTREAM_CI_ENV, PGHOST: server.host, PGPORT: String(server.port) },
+    env,
+    clusterEnv: standby ? { ...env, PGHOST: `${server.host},${standby.host}`, PGPORT: `${server.port},${standby.port}` } : undefined,
     async stop() {
+      await standby?.stop('immediate').catch(() => {});
       await server.stop('immediate').catch(() => {});
       rmSync(root, { recursive: true, force: true });
     },
