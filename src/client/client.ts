@@ -9,6 +9,7 @@ import pg from 'pg';
 import { FailoverError } from '../errors';
 import { connectFirstMatching, type Connected } from './host-walk';
 import { planFor, type ClientOptions } from './plan';
+import { concealOptions, copyOptions } from '../secrets';
 
 type Callback<T> = (err: Error | null, result?: T) => void;
 
@@ -16,7 +17,7 @@ type Callback<T> = (err: Error | null, result?: T) => void;
 const FORWARDED = ['error', 'end', 'notice', 'notification', 'drain'] as const;
 
 export class Client extends EventEmitter {
-  /** The options as given (password non-enumerable). */
+  /** The options as given (secrets non-enumerable: password, ssl.key, a connection string with a password). */
   readonly options: ClientOptions;
   #inner: pg.Client | undefined;
   #connected: Connected | undefined;
@@ -32,8 +33,8 @@ export class Client extends EventEmitter {
 
   constructor(config?: string | ClientOptions) {
     super();
-    this.options = typeof config === 'string' ? { connectionString: config } : { ...(config ?? {}) };
-    if ('password' in this.options) Object.defineProperty(this.options, 'password', { enumerable: false });
+    // A copy that keeps a non-enumerable password (e.g. from another pool's options), secrets hidden (secrets.ts).
+    this.options = concealOptions(typeof config === 'string' ? { connectionString: config } : copyOptions(config));
     this.#types = new pg.TypeOverrides(this.options.types as never) as never;
     // Validate early: a malformed connection string is a constructor error, like pg.
     planFor(this.options);

@@ -30,6 +30,7 @@ import { FallbackTopology } from '../topology/fallback';
 import { createTopologySource } from './topology-factory';
 import { directPoolFor } from './direct';
 import { CausalTracker, type ReadRequirement } from './causal';
+import { concealOptions, copyOptions } from '../secrets';
 
 const debug = createDebug('pg-failover:pool');
 const debugRouter = createDebug('pg-failover:router');
@@ -73,7 +74,7 @@ const STANDBY_WAIT_MILLIS = 5000;
 const PROMOTION_CHECK_TIMEOUT_MILLIS = 1000;
 
 export class Pool extends EventEmitter {
-  /** The options as given (password non-enumerable), pg.Pool's `options`. */
+  /** The options as given, pg.Pool's `options` (secrets non-enumerable: password, ssl.key, a connection string with a password). */
   readonly options: PoolOptions;
   ending = false;
   ended = false;
@@ -105,8 +106,8 @@ export class Pool extends EventEmitter {
 
   constructor(config?: PoolOptions | string) {
     super();
-    const o: PoolOptions = typeof config === 'string' ? { connectionString: config } : { ...(config ?? {}) };
-    if ('password' in o) Object.defineProperty(o, 'password', { enumerable: false });
+    // A copy that keeps a non-enumerable password, with every secret hidden (secrets.ts).
+    const o: PoolOptions = concealOptions(typeof config === 'string' ? { connectionString: config } : copyOptions(config));
     validatePoolOptions(o);
     this.options = o;
     this.#failoverTimeoutMillis = o.failoverTimeoutMillis ?? 30_000;
@@ -118,7 +119,7 @@ export class Pool extends EventEmitter {
     clientOptions.env = o.env;
     clientOptions.connect_timeout = o.connect_timeout;
     if (o.connect_timeout === undefined && o.connectionTimeoutMillis === undefined) clientOptions.connectionTimeoutMillis = 5000;
-    this.#clientOptions = clientOptions;
+    this.#clientOptions = concealOptions(clientOptions);
     const plan = planFor(clientOptions); // validates the connection string now, like pg
 
     const parsed = parseConnectionString(o.connectionString ?? '', { env: o.env ?? process.env });
