@@ -17,7 +17,8 @@ export function hasPassword(text: unknown): boolean {
 
 /** Makes `key` of `obj` non-enumerable (keeping value and writability), if present. */
 export function hide(obj: object, key: PropertyKey): void {
-  if (!Object.prototype.hasOwnProperty.call(obj, key)) return;
+  const d = Object.getOwnPropertyDescriptor(obj, key);
+  if (!d || !d.enumerable) return;
   const value = (obj as Record<PropertyKey, unknown>)[key];
   Object.defineProperty(obj, key, { value, enumerable: false, writable: true, configurable: true });
 }

@@ -114,7 +114,7 @@ export class Pool extends EventEmitter {
 
     const clientOptions: ClientOptions = {};
     for (const [k, v] of Object.entries(o)) if (!(OWN_KEYS as readonly string[]).includes(k)) (clientOptions as Record<string, unknown>)[k] = v;
-    if (o.password !== undefined) Object.defineProperty(clientOptions, 'password', { value: o.password, enumerable: false });
+    if (o.password !== undefined) clientOptions.password = o.password; // hidden again below
     clientOptions.connectionString = o.connectionString;
     clientOptions.env = o.env;
     clientOptions.connect_timeout = o.connect_timeout;
