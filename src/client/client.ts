@@ -10,6 +10,7 @@ import { FailoverError } from '../errors';
 import { connectFirstMatching, type Connected } from './host-walk';
 import { planFor, type ClientOptions } from './plan';
 import { concealOptions, copyOptions } from '../secrets';
+import { asPromiseOf, promiseClassOf, rejectedOf } from '../custom-promise';
 
 type Callback<T> = (err: Error | null, result?: T) => void;
 
@@ -29,12 +30,15 @@ export class Client extends EventEmitter {
   /** The session being opened right now (end() during connect() closes it). */
   #attempt: pg.Client | undefined;
   #ended = false;
+  /** pg's `Promise` option: every promise this client returns is one of these (pg's `_Promise`). */
+  readonly #Promise: PromiseConstructorLike;
   readonly #types: pg.CustomTypesConfig & { setTypeParser: pg.Client['setTypeParser']; getTypeParser: pg.Client['getTypeParser'] };
 
   constructor(config?: string | ClientOptions) {
     super();
     // A copy that keeps a non-enumerable password (e.g. from another pool's options), secrets hidden (secrets.ts).
     this.options = concealOptions(typeof config === 'string' ? { connectionString: config } : copyOptions(config));
+    this.#Promise = promiseClassOf(this.options);
     this.#types = new pg.TypeOverrides(this.options.types as never) as never;
     // Validate early: a malformed connection string is a constructor error, like pg.
     planFor(this.options);
@@ -45,7 +49,7 @@ export class Client extends EventEmitter {
   connect(callback: (err: Error | null) => void): void;
   connect(callback?: (err: Error | null) => void): Promise<this> | void {
     const p = this.#connect().then(() => this); // pg resolves with the client itself
-    if (!callback) return p;
+    if (!callback) return asPromiseOf(this.#Promise, p);
     p.then(() => callback(null), (e) => callback(e));
   }
 
@@ -99,7 +103,7 @@ export class Client extends EventEmitter {
         process.nextTick(() => first.handleError?.(err));
         return first;
       }
-      return Promise.reject(err);
+      return rejectedOf(this.#Promise, err);
     }
     return (inner.query as (...a: unknown[]) => unknown)(...args);
   }
@@ -129,7 +133,7 @@ export class Client extends EventEmitter {
       connecting.then(dispatch, (err: Error) => cb(err));
       return undefined;
     }
-    return connecting.then(dispatch);
+    return asPromiseOf(this.#Promise, connecting.then(dispatch) as Promise<unknown>);
   }
 
   /** Ends the session. Callback or promise, like pg. */
@@ -138,7 +142,7 @@ export class Client extends EventEmitter {
   end(callback?: (err?: Error) => void): Promise<void> | void {
     if (!this.#connecting && !this.#inner && !this.#ended) {
       // Like pg: end() on a client that never connected is a no-op (connect() still works after it).
-      if (!callback) return Promise.resolve();
+      if (!callback) return asPromiseOf(this.#Promise, Promise.resolve());
       callback();
       return;
     }
@@ -157,7 +161,7 @@ export class Client extends EventEmitter {
       if (this.#inner) await this.#inner.end();
       else this.emit('end');
     })();
-    if (!callback) return p;
+    if (!callback) return asPromiseOf(this.#Promise, p);
     p.then(() => callback(), (e) => callback(e));
   }
 

@@ -19,6 +19,11 @@ export interface ClientOptions extends pg.ClientConfig {
   connect_timeout?: number;
   /** The environment to read PG* variables from (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * pg's (deprecated in pg 8): the constructor of every promise this client returns
+   * (`connect()`, `query()`, `end()`), e.g. Bluebird. Default: the global Promise.
+   */
+  Promise?: PromiseConstructorLike;
 }
 
 /** Connection-string keywords that decide TLS (then the `ssl` option is not used, as in pg). */

@@ -22,6 +22,7 @@ import { isConnectionLoss, isReadOnlyRefusal } from './error-kinds';
 import type { NodePool } from './node-pools';
 import type { Pool } from './pool';
 import { resolveCommit } from './outcome';
+import { asPromiseOf, rejectedOf } from '../custom-promise';
 
 const debug = createDebug('pg-failover:router');
 
@@ -91,7 +92,7 @@ export class BoundClient extends EventEmitter {
       const err = new FailoverError('INVALID_OPTION', 'Release called on client which has already been released to the pool.');
       if (typeof values === 'function') return void (values as Callback)(err);
       if (typeof callback === 'function') return void (callback as Callback)(err);
-      return Promise.reject(err);
+      return rejectedOf(this.#pool.promiseClass, err);
     }
     if (config && typeof (config as Submittable).submit === 'function') {
       const sub = config as Submittable;
@@ -112,7 +113,7 @@ export class BoundClient extends EventEmitter {
     const q: pg.QueryConfig & { route?: RouteOverride } = typeof config === 'string' ? { text: config } : { ...(config as pg.QueryConfig) };
     if (values !== undefined) q.values = values as unknown[];
     const p = this.#serial(() => this.#run(q));
-    if (typeof callback !== 'function') return p;
+    if (typeof callback !== 'function') return asPromiseOf(this.#pool.promiseClass, p);
     p.then(
       (r) => (callback as Callback)(undefined, r as pg.QueryResult),
       (e) => (callback as Callback)(e),

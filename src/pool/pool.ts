@@ -31,6 +31,7 @@ import { createTopologySource } from './topology-factory';
 import { directPoolFor } from './direct';
 import { CausalTracker, type ReadRequirement } from './causal';
 import { concealOptions, copyOptions } from '../secrets';
+import { asPromiseOf, promiseClassOf, rejectedOf } from '../custom-promise';
 
 const debug = createDebug('pg-failover:pool');
 const debugRouter = createDebug('pg-failover:router');
@@ -103,6 +104,8 @@ export class Pool extends EventEmitter {
   readonly #loadOf = (key: string): { busy: number } => this.#nodes.peek(key) ?? IDLE;
   /** Single plain host: everything is delegated to this pg.Pool (direct.ts). */
   readonly #direct: pg.Pool | undefined;
+  /** pg-pool's `Promise` option: every promise this pool (and its checked-out clients) returns is one of these. */
+  readonly #Promise: PromiseConstructorLike;
 
   constructor(config?: PoolOptions | string) {
     super();
@@ -110,6 +113,7 @@ export class Pool extends EventEmitter {
     const o: PoolOptions = concealOptions(typeof config === 'string' ? { connectionString: config } : copyOptions(config));
     validatePoolOptions(o);
     this.options = o;
+    this.#Promise = promiseClassOf(o);
     this.#failoverTimeoutMillis = o.failoverTimeoutMillis ?? 30_000;
 
     const clientOptions: ClientOptions = {};
@@ -246,7 +250,7 @@ export class Pool extends EventEmitter {
         setImmediate(() => (values as Callback<never>)(err));
         return;
       }
-      return Promise.reject(err);
+      return rejectedOf(this.#Promise, err);
     }
     if (typeof values === 'function') {
       callback = values;
@@ -255,7 +259,7 @@ export class Pool extends EventEmitter {
     const q: RoutedQueryConfig = typeof config === 'string' ? { text: config } : { ...(config as RoutedQueryConfig) };
     if (values !== undefined) q.values = values as unknown[];
     const p = this.#query(q, typeof config === 'string');
-    if (typeof callback !== 'function') return p;
+    if (typeof callback !== 'function') return asPromiseOf(this.#Promise, p);
     p.then(
       (r) => (callback as Callback<pg.QueryResult>)(undefined, r),
       (e) => (callback as Callback<pg.QueryResult>)(e),
@@ -399,7 +403,7 @@ export class Pool extends EventEmitter {
       await this.#start();
       return new BoundClient(this, this.#classifier) as BoundClient & pg.PoolClient;
     })();
-    if (!callback) return p;
+    if (!callback) return asPromiseOf(this.#Promise, p);
     p.then(
       (c) => callback(undefined, c, (err?: unknown) => c.release(err as Error)),
       (e) => callback(e),
@@ -421,7 +425,7 @@ export class Pool extends EventEmitter {
       await this.#nodes.end();
       this.ended = true;
     })();
-    if (!callback) return p;
+    if (!callback) return asPromiseOf(this.#Promise, p);
     p.then(
       () => callback(),
       () => callback(),
@@ -429,6 +433,11 @@ export class Pool extends EventEmitter {
   }
 
   // ---- internals shared with BoundClient -------------------------------------
+
+  /** @internal The `Promise` option's constructor (BoundClient returns its promises too). */
+  get promiseClass(): PromiseConstructorLike {
+    return this.#Promise;
+  }
 
   /** @internal The session pool of a node. */
   nodePool(key: string): NodePool {
