@@ -47,7 +47,7 @@ describe('Client', () => {
     expect(early).toBeInstanceOf(Tracked);
     expect((await tracked('connect()', () => client.connect())).value).toBe(client);
     expect((await early).rows[0].one).toBe(1);
-    expect((await tracked('query()', () => client.query('SELECT 2 AS two'))).value?.rows[0].two).toBe(2);
+    expect((await tracked<pg.QueryResult>('query()', () => client.query('SELECT 2 AS two'))).value?.rows[0].two).toBe(2);
     const failed = await tracked('a failing query()', () => client.query('SELECT nope'));
     expect((failed.error as { code?: string }).code).toBe('42703');
     await tracked('end()', () => client.end());
