@@ -172,7 +172,7 @@ export class Pool extends EventEmitter {
         configFor: (h) => plan.configFor(indexOf(h.host, h.port)),
         recheckIntervalMillis: (topo as { recheckIntervalMillis?: number }).recheckIntervalMillis ?? o.recheckIntervalMillis,
         probeTimeoutMillis: (topo as { probeTimeoutMillis?: number }).probeTimeoutMillis,
-        Client: o.Client,
+        Client: o.Client as typeof pg.Client | undefined,
       });
     const managed = (source: TopologySource): TopologySource =>
       o.fallbackToProbingMillis === false ? source : new FallbackTopology(source, { probe: probing, silentAfterMillis: o.fallbackToProbingMillis ?? 3000 });
