@@ -87,7 +87,14 @@ export class Client extends EventEmitter {
     }
   }
 
-  /** Same forms as pg.Client#query: (text), (text, values), (config), callbacks, and Submittables. */
+  /** Same forms (and types, from @types/pg's ClientBase) as pg.Client#query: (text), (text, values), (config), callbacks, and Submittables. */
+  query<T extends pg.Submittable>(queryStream: T): T;
+  query<R extends any[] = any[], I = any[]>(queryConfig: pg.QueryArrayConfig<I>, values?: pg.QueryConfigValues<I>): Promise<pg.QueryArrayResult<R>>;
+  query<R extends pg.QueryResultRow = any, I = any>(queryConfig: pg.QueryConfig<I>): Promise<pg.QueryResult<R>>;
+  query<R extends pg.QueryResultRow = any, I = any[]>(queryTextOrConfig: string | pg.QueryConfig<I>, values?: pg.QueryConfigValues<I>): Promise<pg.QueryResult<R>>;
+  query<R extends any[] = any[], I = any[]>(queryConfig: pg.QueryArrayConfig<I>, callback: (err: Error, result: pg.QueryArrayResult<R>) => void): void;
+  query<R extends pg.QueryResultRow = any, I = any[]>(queryTextOrConfig: string | pg.QueryConfig<I>, callback: (err: Error, result: pg.QueryResult<R>) => void): void;
+  query<R extends pg.QueryResultRow = any, I = any[]>(queryText: string, values: pg.QueryConfigValues<I>, callback: (err: Error, result: pg.QueryResult<R>) => void): void;
   query(...args: unknown[]): any {
     const inner = this.#inner;
     if (!inner && !this.#ended) return this.#queueUntilConnected(args);
