@@ -9,6 +9,7 @@
 import { inspect, format } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import createDebug from 'debug';
+import pg from 'pg';
 import { Client, Pool, ProbeTopology } from '../../src';
 import { EtcdTopology } from '../../src/topology/etcd';
 import { PatroniRestTopology } from '../../src/topology/patroni-rest';
@@ -106,6 +107,15 @@ describe('Client', () => {
     );
     expect(err).toBeInstanceOf(Error);
     expectHidden('the connect error', err);
+  });
+
+  it('as pg-pool’s Client, keeps the password pg-pool hid (non-enumerable) in the options it passes', async () => {
+    const pool = new pg.Pool({ Client: Client as unknown as typeof pg.Client, connectionString: h.cluster.connectionString(), password: SECRET });
+    const c = (await pool.connect()) as unknown as Client & pg.PoolClient;
+    expect(c.options.password).toBe(SECRET);
+    expectHidden('a pg-pool client that is ours', c);
+    c.release();
+    await pool.end();
   });
 
   it('errors from unreachable hosts show no password', async () => {
