@@ -76,7 +76,7 @@ const PROMOTION_CHECK_TIMEOUT_MILLIS = 1000;
 
 export class Pool extends EventEmitter {
   /** The options as given, pg.Pool's `options` (secrets non-enumerable: password, ssl.key, a connection string with a password). */
-  readonly options: PoolOptions;
+  readonly options: PoolOptions & PgPoolDefaults;
   ending = false;
   ended = false;
   readonly #clientOptions: ClientOptions;
@@ -112,7 +112,7 @@ export class Pool extends EventEmitter {
     // A copy that keeps a non-enumerable password, with every secret hidden (secrets.ts).
     const o: PoolOptions = concealOptions(typeof config === 'string' ? { connectionString: config } : copyOptions(config));
     validatePoolOptions(o);
-    this.options = o;
+    this.options = withPgPoolDefaults(o);
     this.#Promise = promiseClassOf(o);
     this.#failoverTimeoutMillis = o.failoverTimeoutMillis ?? 30_000;
 
@@ -836,6 +836,21 @@ export class Pool extends EventEmitter {
   override once(event: string | symbol, listener: (...args: any[]) => void): this {
     return super.once(event, listener);
   }
+}
+
+/** The options pg-pool always fills in (its `options` type, pg.PoolOptions, has them required). */
+type PgPoolDefaults = Pick<pg.PoolOptions, 'max' | 'maxUses' | 'allowExitOnIdle' | 'maxLifetimeSeconds' | 'idleTimeoutMillis'> & { min: number };
+
+/** pg-pool's defaults, filled in as its constructor does (max 10, min 0, no use or lifetime limit, 10 s idle). */
+function withPgPoolDefaults(o: PoolOptions): PoolOptions & PgPoolDefaults {
+  const r = o as PoolOptions & PgPoolDefaults & { poolSize?: number };
+  r.max = r.max || r.poolSize || 10;
+  r.min = r.min || 0;
+  r.maxUses = r.maxUses || Infinity;
+  r.allowExitOnIdle = r.allowExitOnIdle || false;
+  r.maxLifetimeSeconds = r.maxLifetimeSeconds || 0;
+  if (typeof r.idleTimeoutMillis === 'undefined') r.idleTimeoutMillis = 10000;
+  return r;
 }
 
 /** `p`, or the error `onTimeout` makes once `ms` pass first (p keeps running; its outcome is ignored). */

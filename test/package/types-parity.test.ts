@@ -82,6 +82,8 @@ describe('the type names of @types/pg', () => {
         '  const r4: pg.QueryResult<{ n: number }> = await c.query<{ n: number }>({ text: "SELECT $1::int AS n", values: [1] });',
         '  const a: pg.QueryArrayResult<[number]> = await client.query<[number]>({ text: "SELECT 1", rowMode: "array" });',
         '  void [r3, r4, a];',
+        '  const asPg: pg.Pool = pool; // libraries typed against pg.Pool (drizzle, connect-pg-simple …) accept ours',
+        '  void asPg;',
         '  const cfg: pg.PoolConfig = { max: 3 };',
         '  new pgf.Pool(cfg);',
         '  const ccfg: pg.ClientConfig = { host: "h" };',
@@ -93,6 +95,16 @@ describe('the type names of @types/pg', () => {
       ].join('\n'),
     ).map((d) => `line ${d.line}: ${d.message}`);
     expect(problems, problems.join('\n')).toEqual([]);
+  });
+
+  it('pool.options has pg-pool’s defaults filled in, like pg.Pool’s (its type says they are there)', async () => {
+    const keys = ['max', 'min', 'maxUses', 'allowExitOnIdle', 'maxLifetimeSeconds', 'idleTimeoutMillis'] as const;
+    for (const config of [{}, { max: 3, idleTimeoutMillis: 0 }, { poolSize: 4 } as pg.PoolConfig]) {
+      const theirs = new pg.Pool(config);
+      const ours = new pgf.Pool({ ...config, connectionString: 'postgresql://127.0.0.1:1,127.0.0.1:2/db' });
+      for (const k of keys) expect(ours.options[k], k).toEqual(theirs.options[k]);
+      await Promise.all([theirs.end(), ours.end()]);
+    }
   });
 
   it('values pg has at runtime are the same objects; the types-only classes are not values here either', () => {
