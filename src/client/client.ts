@@ -197,16 +197,16 @@ export class Client extends EventEmitter {
   isConnected(): boolean {
     return this._connected && !this._ending;
   }
-  getTransactionStatus(): string | null {
-    return (this.#inner as unknown as { getTransactionStatus?: () => string | null })?.getTransactionStatus?.() ?? null;
+  getTransactionStatus(): pg.TransactionStatus {
+    return (this.#inner as unknown as { getTransactionStatus?: () => pg.TransactionStatus })?.getTransactionStatus?.() ?? null;
   }
 
   /** The host this client connected to (before connecting: the first candidate), like pg.Client#host. */
-  get host(): string | undefined {
-    return this.#connected ? this.#inner!.host : planFor(this.options).hosts[0]?.host;
+  get host(): string {
+    return (this.#connected ? this.#inner!.host : planFor(this.options).hosts[0]?.host) ?? (pg.defaults.host as string);
   }
-  get port(): number | undefined {
-    return this.#connected ? this.#inner!.port : planFor(this.options).hosts[0]?.port;
+  get port(): number {
+    return (this.#connected ? this.#inner!.port : planFor(this.options).hosts[0]?.port) ?? (pg.defaults.port as number);
   }
   get user(): string | undefined {
     return this.#inner?.user ?? planFor(this.options).configFor(0).user;
@@ -221,9 +221,23 @@ export class Client extends EventEmitter {
     return (this.#inner as unknown as { secretKey: number | null } | undefined)?.secretKey ?? null;
   }
   /** pg internals some libraries read (pg-pool, pg-cursor …). */
-  get connection(): unknown {
-    return (this.#inner as unknown as { connection?: unknown })?.connection;
+  get connection(): pg.Connection {
+    return (this.#inner as unknown as { connection?: pg.Connection })?.connection as pg.Connection;
   }
+  /** pg.Client's: the TLS settings of the session (false without TLS; before connecting: of the first candidate host). */
+  get ssl(): boolean {
+    return ((this.#inner as unknown as { ssl?: boolean } | undefined)?.ssl ?? planFor(this.options).configFor(0).ssl ?? false) as boolean;
+  }
+  /** pg.Client's `pipeline` flag, as configured. */
+  get pipeline(): boolean {
+    return Boolean((this.options as { pipeline?: boolean }).pipeline);
+  }
+  // Declared in @types/pg's ClientBase, absent from pg 8 at runtime (from pg.Client too): declared
+  // here only so that a pg-failover Client is assignable where a pg.Client is expected.
+  declare copyFrom: pg.ClientBase['copyFrom'];
+  declare copyTo: pg.ClientBase['copyTo'];
+  declare pauseDrain: pg.ClientBase['pauseDrain'];
+  declare resumeDrain: pg.ClientBase['resumeDrain'];
   get connectionParameters(): unknown {
     return (this.#inner as unknown as { connectionParameters?: unknown })?.connectionParameters;
   }

@@ -69,7 +69,7 @@ describe('the type names of @types/pg', () => {
     expect(problems, problems.join('\n')).toEqual([]);
   });
 
-  it('our Pool, Client and checked-out client are usable where pg’s are expected', () => {
+  it('our Pool, Client and checked-out client are usable where pg’s are expected (and assignable to pg’s types)', () => {
     const problems = check(
       [
         "import type * as pg from 'pg';",
@@ -83,7 +83,8 @@ describe('the type names of @types/pg', () => {
         '  const a: pg.QueryArrayResult<[number]> = await client.query<[number]>({ text: "SELECT 1", rowMode: "array" });',
         '  void [r3, r4, a];',
         '  const asPg: pg.Pool = pool; // libraries typed against pg.Pool (drizzle, connect-pg-simple …) accept ours',
-        '  void asPg;',
+        '  const asPgClient: pg.Client = client;',
+        '  void [asPg, asPgClient];',
         '  const cfg: pg.PoolConfig = { max: 3 };',
         '  new pgf.Pool(cfg);',
         '  const ccfg: pg.ClientConfig = { host: "h" };',
