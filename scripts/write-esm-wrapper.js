@@ -1,4 +1,4 @@
-// Writes dist/index.mjs: an ES module face for the CommonJS build, so that both
+// Writes dist/index.mjs (and dist/index.d.mts): an ES module face for the CommonJS build, so that both
 // `import { Pool } from 'pg-failover'` and `require('pg-failover')` work.
 'use strict';
 const fs = require('node:fs');
@@ -13,3 +13,9 @@ const body = [
   '',
 ].join('\n');
 fs.writeFileSync(path.join(dist, 'index.mjs'), body);
+// Its types, for TypeScript's `import` condition: the same names, and the whole
+// namespace (types included: pg.PoolClient …) as the default, like @types/pg's index.d.mts.
+fs.writeFileSync(
+  path.join(dist, 'index.d.mts'),
+  ["import * as pgFailover from './index.js';", "export * from './index.js';", 'export default pgFailover;', ''].join('\n'),
+);

@@ -11,6 +11,8 @@ import { connectFirstMatching, type Connected } from './host-walk';
 import { planFor, type ClientOptions } from './plan';
 import { pgAloneCanServe } from './pg-alone';
 import { captureParameterStatus } from './session-attrs';
+import { concealOptions, copyOptions, sslForPg } from '../secrets';
+import { asPromiseOf, promiseClassOf, rejectedOf } from '../custom-promise';
 
 type Callback<T> = (err: Error | null, result?: T) => void;
 
@@ -18,7 +20,7 @@ type Callback<T> = (err: Error | null, result?: T) => void;
 const FORWARDED = ['error', 'end', 'notice', 'notification', 'drain'] as const;
 
 export class Client extends EventEmitter {
-  /** The options as given (password non-enumerable). */
+  /** The options as given (secrets non-enumerable: password, ssl.key, a connection string with a password). */
   readonly options: ClientOptions;
   #inner: pg.Client | undefined;
   #connected: Connected | undefined;
@@ -30,6 +32,8 @@ export class Client extends EventEmitter {
   /** The session being opened right now (end() during connect() closes it). */
   #attempt: pg.Client | undefined;
   #ended = false;
+  /** pg's `Promise` option: every promise this client returns is one of these (pg's `_Promise`). */
+  readonly #Promise: PromiseConstructorLike;
   readonly #types: pg.CustomTypesConfig & { setTypeParser: pg.Client['setTypeParser']; getTypeParser: pg.Client['getTypeParser'] };
   /**
    * One plain host (pg-alone.ts): the pg.Client that is this client's session,
@@ -40,13 +44,16 @@ export class Client extends EventEmitter {
 
   constructor(config?: string | ClientOptions) {
     super();
-    const given = typeof config === 'string' ? { connectionString: config } : (config ?? {});
-    this.options = { ...given };
-    if ('password' in given) Object.defineProperty(this.options, 'password', { value: given.password, enumerable: false, writable: true, configurable: true });
+    // A copy that keeps a non-enumerable password (e.g. from another pool's options), secrets hidden (secrets.ts).
+    this.options = concealOptions(typeof config === 'string' ? { connectionString: config } : copyOptions(config));
+    this.#Promise = promiseClassOf(this.options);
     this.#types = new pg.TypeOverrides(this.options.types as never) as never;
     if (pgAloneCanServe(this.options)) {
-      const pgConfig: pg.ClientConfig = { ...this.options, types: this.#types };
-      if ('password' in this.options) pgConfig.password = this.options.password;
+      // Every option, hidden ones too, as pg reads them (it hides the password again on its side).
+      const all = this.options as Record<string, unknown>;
+      const pgConfig = Object.fromEntries(Object.getOwnPropertyNames(all).map((k) => [k, all[k]])) as pg.ClientConfig;
+      pgConfig.types = this.#types;
+      if (pgConfig.ssl) pgConfig.ssl = sslForPg(pgConfig.ssl) as pg.ClientConfig['ssl'];
       try {
         this.#alone = new pg.Client(pgConfig);
       } catch (e) {
@@ -64,7 +71,7 @@ export class Client extends EventEmitter {
   connect(callback?: (err: Error | null) => void): Promise<this> | void {
     if (callback && this.#alone && !this.#connecting && !this.#inner) return this.#connectAloneCalling(this.#alone, callback);
     const p = this.#connect().then(() => this); // pg resolves with the client itself
-    if (!callback) return p;
+    if (!callback) return asPromiseOf(this.#Promise, p);
     p.then(() => callback(null), (e) => callback(e));
   }
 
@@ -159,7 +166,14 @@ export class Client extends EventEmitter {
     return { client, index: 0, parameters };
   }
 
-  /** Same forms as pg.Client#query: (text), (text, values), (config), callbacks, and Submittables. */
+  /** Same forms (and types, from @types/pg's ClientBase) as pg.Client#query: (text), (text, values), (config), callbacks, and Submittables. */
+  query<T extends pg.Submittable>(queryStream: T): T;
+  query<R extends any[] = any[], I = any[]>(queryConfig: pg.QueryArrayConfig<I>, values?: pg.QueryConfigValues<I>): Promise<pg.QueryArrayResult<R>>;
+  query<R extends pg.QueryResultRow = any, I = any>(queryConfig: pg.QueryConfig<I>): Promise<pg.QueryResult<R>>;
+  query<R extends pg.QueryResultRow = any, I = any[]>(queryTextOrConfig: string | pg.QueryConfig<I>, values?: pg.QueryConfigValues<I>): Promise<pg.QueryResult<R>>;
+  query<R extends any[] = any[], I = any[]>(queryConfig: pg.QueryArrayConfig<I>, callback: (err: Error, result: pg.QueryArrayResult<R>) => void): void;
+  query<R extends pg.QueryResultRow = any, I = any[]>(queryTextOrConfig: string | pg.QueryConfig<I>, callback: (err: Error, result: pg.QueryResult<R>) => void): void;
+  query<R extends pg.QueryResultRow = any, I = any[]>(queryText: string, values: pg.QueryConfigValues<I>, callback: (err: Error, result: pg.QueryResult<R>) => void): void;
   query(...args: unknown[]): any {
     const inner = this.#inner;
     if (!inner && !this.#ended) return this.#queueUntilConnected(args);
@@ -175,7 +189,7 @@ export class Client extends EventEmitter {
         process.nextTick(() => first.handleError?.(err));
         return first;
       }
-      return Promise.reject(err);
+      return rejectedOf(this.#Promise, err);
     }
     return (inner.query as (...a: unknown[]) => unknown)(...args);
   }
@@ -205,7 +219,7 @@ export class Client extends EventEmitter {
       connecting.then(dispatch, (err: Error) => cb(err));
       return undefined;
     }
-    return connecting.then(dispatch);
+    return asPromiseOf(this.#Promise, connecting.then(dispatch) as Promise<unknown>);
   }
 
   /** Ends the session. Callback or promise, like pg. */
@@ -214,7 +228,7 @@ export class Client extends EventEmitter {
   end(callback?: (err?: Error) => void): Promise<void> | void {
     if (!this.#connecting && !this.#inner && !this.#ended) {
       // Like pg: end() on a client that never connected is a no-op (connect() still works after it).
-      if (!callback) return Promise.resolve();
+      if (!callback) return asPromiseOf(this.#Promise, Promise.resolve());
       callback();
       return;
     }
@@ -241,7 +255,7 @@ export class Client extends EventEmitter {
         this.emit('end');
       }
     })();
-    if (!callback) return p;
+    if (!callback) return asPromiseOf(this.#Promise, p);
     p.then(() => callback(), (e) => callback(e));
   }
 
@@ -270,18 +284,18 @@ export class Client extends EventEmitter {
   isConnected(): boolean {
     return this._connected && !this._ending;
   }
-  getTransactionStatus(): string | null {
-    return (this.#inner as unknown as { getTransactionStatus?: () => string | null })?.getTransactionStatus?.() ?? null;
+  getTransactionStatus(): pg.TransactionStatus {
+    return (this.#inner as unknown as { getTransactionStatus?: () => pg.TransactionStatus })?.getTransactionStatus?.() ?? null;
   }
 
   /** The host this client connected to (before connecting: the first candidate), like pg.Client#host. */
-  get host(): string | undefined {
+  get host(): string {
     const live = this.#live;
-    return live ? live.host : planFor(this.options).hosts[0]?.host;
+    return (live ? live.host : planFor(this.options).hosts[0]?.host) ?? (pg.defaults.host as string);
   }
-  get port(): number | undefined {
+  get port(): number {
     const live = this.#live;
-    return live ? live.port : planFor(this.options).hosts[0]?.port;
+    return (live ? live.port : planFor(this.options).hosts[0]?.port) ?? (pg.defaults.port as number);
   }
   get user(): string | undefined {
     const live = this.#live;
@@ -296,11 +310,6 @@ export class Client extends EventEmitter {
     const live = this.#live as unknown as { password?: string | null } | undefined;
     return live ? live.password : (planFor(this.options).configFor(0).password as string | undefined);
   }
-  /** Like pg.Client#ssl: what the session uses (false, true or the TLS options). */
-  get ssl(): boolean | object | undefined {
-    const live = this.#live as unknown as { ssl?: boolean | object } | undefined;
-    return live ? live.ssl : (planFor(this.options).configFor(0).ssl as boolean | object | undefined);
-  }
   /** The session once connected, or the one this client will connect (one plain host). */
   get #live(): pg.Client | undefined {
     return this.#connected ? this.#inner : this.#alone;
@@ -312,13 +321,28 @@ export class Client extends EventEmitter {
     return (this.#inner as unknown as { secretKey: number | null } | undefined)?.secretKey ?? null;
   }
   /** pg internals some libraries read (pg-pool, pg-cursor …). */
-  get connection(): unknown {
-    return (this.#live as unknown as { connection?: unknown })?.connection;
+  get connection(): pg.Connection {
+    return (this.#live as unknown as { connection?: pg.Connection })?.connection as pg.Connection;
   }
   /** pg's SCRAM exchange state while authenticating (tools read its `mechanism`). */
   get saslSession(): unknown {
     return (this.#live as unknown as { saslSession?: unknown })?.saslSession;
   }
+  /** pg.Client's: the TLS settings of the session (false without TLS; before connecting: of the first candidate host). */
+  get ssl(): boolean {
+    const live = this.#live as unknown as { ssl?: boolean } | undefined;
+    return (live ? live.ssl : (planFor(this.options).configFor(0).ssl ?? false)) as boolean;
+  }
+  /** pg.Client's `pipeline` flag, as configured. */
+  get pipeline(): boolean {
+    return Boolean((this.options as { pipeline?: boolean }).pipeline);
+  }
+  // Declared in @types/pg's ClientBase, absent from pg 8 at runtime (from pg.Client too): declared
+  // here only so that a pg-failover Client is assignable where a pg.Client is expected.
+  declare copyFrom: pg.ClientBase['copyFrom'];
+  declare copyTo: pg.ClientBase['copyTo'];
+  declare pauseDrain: pg.ClientBase['pauseDrain'];
+  declare resumeDrain: pg.ClientBase['resumeDrain'];
   get connectionParameters(): unknown {
     return (this.#live as unknown as { connectionParameters?: unknown })?.connectionParameters;
   }

@@ -3,10 +3,11 @@
  * {@link WalkPlan}: the hosts to try, in which order, with which pg config.
  */
 import pg from 'pg';
-import { parseConnectionString, toPgConfig } from '../connection';
+import { parseConnectionString, parseConninfo, toPgConfig } from '../connection';
 import { TARGET_SESSION_ATTRS, type TargetSessionAttrs } from './session-attrs';
 import type { WalkPlan } from './host-walk';
 import { ConnectionStringError } from '../errors';
+import { sslForPg } from '../secrets';
 
 /** `pg.ClientConfig`, plus libpq's keywords for choosing among several hosts. */
 export interface ClientOptions extends pg.ClientConfig {
@@ -18,7 +19,15 @@ export interface ClientOptions extends pg.ClientConfig {
   connect_timeout?: number;
   /** The environment to read PG* variables from (default process.env). */
   env?: NodeJS.ProcessEnv;
+  /**
+   * pg's (deprecated in pg 8): the constructor of every promise this client returns
+   * (`connect()`, `query()`, `end()`), e.g. Bluebird. Default: the global Promise.
+   */
+  Promise?: PromiseConstructorLike;
 }
+
+/** Connection-string keywords that decide TLS (then the `ssl` option is not used, as in pg). */
+const SSL_KEYWORDS: ReadonlySet<string> = new Set(['sslmode', 'sslcert', 'sslkey', 'sslrootcert', 'sslpassword', 'requiressl']);
 
 const cache = new WeakMap<object, WalkPlan>();
 
@@ -43,6 +52,8 @@ export function planFor(options: ClientOptions, extra: { types?: unknown } = {})
       fragment: `load_balance_hosts=${lb}`,
     });
   }
+  const sslInString =
+    options.connectionString !== undefined && Object.keys(parseConninfo(options.connectionString).keywords).some((k) => SSL_KEYWORDS.has(k));
   const plan: WalkPlan = {
     hosts: parsed.hosts.map((h) => ({ host: h.host, port: h.port })),
     targetSessionAttrs: tsa,
@@ -51,6 +62,8 @@ export function planFor(options: ClientOptions, extra: { types?: unknown } = {})
       const base = toPgConfig(parsed, index) as pg.ClientConfig;
       const cfg: pg.ClientConfig = { ...passThrough, ...stripUndefined(base) };
       if (options.password !== undefined && base.password === undefined) cfg.password = options.password;
+      // Like pg: an `ssl` option applies unless the connection string itself says how to do TLS.
+      if (options.ssl !== undefined && !sslInString) cfg.ssl = sslForPg(options.ssl) as pg.ClientConfig['ssl'];
       if (connect_timeout !== undefined) cfg.connectionTimeoutMillis = connect_timeout <= 0 ? 0 : Math.max(2, connect_timeout) * 1000;
       else if (options.connectionTimeoutMillis !== undefined && !base.connectionTimeoutMillis) cfg.connectionTimeoutMillis = options.connectionTimeoutMillis;
       if (extra.types) cfg.types = extra.types as pg.CustomTypesConfig;

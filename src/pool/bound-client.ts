@@ -22,6 +22,7 @@ import { isConnectionLoss, isReadOnlyRefusal } from './error-kinds';
 import type { NodePool } from './node-pools';
 import type { Pool } from './pool';
 import { resolveCommit } from './outcome';
+import { asPromiseOf, rejectedOf } from '../custom-promise';
 
 const debug = createDebug('pg-failover:router');
 
@@ -50,11 +51,14 @@ export class BoundClient extends EventEmitter {
   #released = false;
   #chain: Promise<unknown> = Promise.resolve();
 
-  constructor(
-    private readonly pool: Pool,
-    private readonly classifier: Classifier,
-  ) {
+  // Private fields, not properties: util.inspect / JSON.stringify of a checked-out client must not walk into the pool's options.
+  readonly #pool: Pool;
+  readonly #classifier: Classifier;
+
+  constructor(pool: Pool, classifier: Classifier) {
     super();
+    this.#pool = pool;
+    this.#classifier = classifier;
   }
 
   /** 'primary' | 'standby' once bound, else undefined. */
@@ -88,7 +92,7 @@ export class BoundClient extends EventEmitter {
       const err = new FailoverError('INVALID_OPTION', 'Release called on client which has already been released to the pool.');
       if (typeof values === 'function') return void (values as Callback)(err);
       if (typeof callback === 'function') return void (callback as Callback)(err);
-      return Promise.reject(err);
+      return rejectedOf(this.#pool.promiseClass, err);
     }
     if (config && typeof (config as Submittable).submit === 'function') {
       const sub = config as Submittable;
@@ -109,7 +113,7 @@ export class BoundClient extends EventEmitter {
     const q: pg.QueryConfig & { route?: RouteOverride } = typeof config === 'string' ? { text: config } : { ...(config as pg.QueryConfig) };
     if (values !== undefined) q.values = values as unknown[];
     const p = this.#serial(() => this.#run(q));
-    if (typeof callback !== 'function') return p;
+    if (typeof callback !== 'function') return asPromiseOf(this.#pool.promiseClass, p);
     p.then(
       (r) => (callback as Callback)(undefined, r as pg.QueryResult),
       (e) => (callback as Callback)(e),
@@ -139,7 +143,7 @@ export class BoundClient extends EventEmitter {
     const b = await this.#bindFor(text, route, undefined, after);
     const inTxn = this.getTransactionStatus() === 'T' || this.getTransactionStatus() === 'E';
     let xid: string | null = null;
-    if (b.role === 'primary' && inTxn && this.pool.resolveCommitOutcome && COMMIT.test(text)) {
+    if (b.role === 'primary' && inTxn && this.#pool.resolveCommitOutcome && COMMIT.test(text)) {
       try {
         xid = (await b.client.query<{ xid: string | null }>('SELECT pg_current_xact_id_if_assigned()::text AS xid')).rows[0]?.xid ?? null;
       } catch {
@@ -148,21 +152,21 @@ export class BoundClient extends EventEmitter {
     }
     try {
       const result = await b.client.query(pgq);
-      if (b.role === 'primary' && this.classifier.analyze(text).kind !== 'read') this.pool.noteWrite();
+      if (b.role === 'primary' && this.#classifier.analyze(text).kind !== 'read') this.#pool.noteWrite();
       return result;
     } catch (err) {
       if (isReadOnlyRefusal(err) && b.role === 'standby' && !inTxn && !b.pinned) {
-        this.pool.rememberWrite(text, b.node.key);
+        this.#pool.rememberWrite(text, b.node.key);
         this.#drop(undefined);
         const again = await this.#bindFor(text, 'primary');
         return again.client.query(pgq);
       }
       if (!isConnectionLoss(err)) throw err;
-      this.pool.markDown(b.node.key, err as Error);
+      this.#pool.markDown(b.node.key, err as Error);
       this.#drop(err as Error);
-      const a = this.classifier.analyze(text);
+      const a = this.#classifier.analyze(text);
       if (xid !== null) {
-        const outcome = await resolveCommit(this.pool, xid);
+        const outcome = await resolveCommit(this.#pool, xid);
         if (outcome === 'committed') {
           debug('COMMIT of xid %s lost with its connection, resolved: committed', xid);
           return { command: 'COMMIT', rowCount: null, oid: 0, rows: [], fields: [] } as unknown as pg.QueryResult;
@@ -199,8 +203,8 @@ export class BoundClient extends EventEmitter {
 
   /** Binds (or re-binds, when allowed) for a statement and returns the binding. */
   async #bindFor(text: string, route: RouteOverride | undefined, exclude?: ReadonlySet<string>, after?: string): Promise<Binding> {
-    const a = this.classifier.analyze(text);
-    const need = needFor(a, route, this.pool.isLearnedWrite(text));
+    const a = this.#classifier.analyze(text);
+    const need = needFor(a, route, this.#pool.isLearnedWrite(text));
     const b = this.#binding;
     if (b) {
       const status = this.getTransactionStatus();
@@ -213,19 +217,19 @@ export class BoundClient extends EventEmitter {
       this.#drop(undefined);
     }
     const wantsStandby = need.role === 'read';
-    const deadline = Date.now() + this.pool.failoverTimeoutMillis;
+    const deadline = Date.now() + this.#pool.failoverTimeoutMillis;
     for (;;) {
-      const key = wantsStandby ? await this.pool.readNode(exclude, this.pool.readRequirement(after)) : await this.pool.primaryNode(deadline);
-      const node = this.pool.nodePool(key);
+      const key = wantsStandby ? await this.#pool.readNode(exclude, this.#pool.readRequirement(after)) : await this.#pool.primaryNode(deadline);
+      const node = this.#pool.nodePool(key);
       let client: pg.PoolClient;
       try {
         client = await node.pool.connect();
       } catch (err) {
-        this.pool.markDown(key, err as Error);
+        this.#pool.markDown(key, err as Error);
         if (Date.now() >= deadline) throw err;
         continue;
       }
-      const role: Role = this.pool.topology?.primary && `${this.pool.topology.primary.host}:${this.pool.topology.primary.port}` === key ? 'primary' : 'standby';
+      const role: Role = this.#pool.topology?.primary && `${this.#pool.topology.primary.host}:${this.#pool.topology.primary.port}` === key ? 'primary' : 'standby';
       const binding: Binding = { node, client, role, pinned: Boolean(a.pins) };
       if (a.pins) debug('client pinned to %s: %s', key, a.pins);
       this.#binding = binding;

@@ -8,6 +8,7 @@
  */
 import pg from 'pg';
 import { OWN_KEYS, type PoolOptions } from './options';
+import { hasPassword, hide, sslForPg } from '../secrets';
 
 /** Options pg.Pool itself understands, from ours (our routing keys dropped; password kept). */
 export function pgPoolConfig(o: PoolOptions): pg.PoolConfig {
@@ -15,6 +16,8 @@ export function pgPoolConfig(o: PoolOptions): pg.PoolConfig {
   const cfg: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(o)) if (keep.has(k) || !(OWN_KEYS as readonly string[]).includes(k)) cfg[k] = v;
   if (o.password !== undefined) cfg.password = o.password; // pg.Pool hides it again (non-enumerable)
+  if (o.connectionString !== undefined) cfg.connectionString = o.connectionString; // non-enumerable in ours when it has a password
+  if (o.ssl !== undefined) cfg.ssl = sslForPg(o.ssl);
   return cfg as pg.PoolConfig;
 }
 
@@ -31,5 +34,8 @@ export function directPoolFor(
   if (Object.keys(parsed.extensions).length > 0) return undefined;
   const tsa = o.target_session_attrs ?? parsed.target_session_attrs;
   if (tsa !== undefined && tsa !== 'any') return undefined;
-  return new pg.Pool(pgPoolConfig(o));
+  const pool = new pg.Pool(pgPoolConfig(o));
+  // pg.Pool hides `password` but not a password inside `connectionString`; pg still reads it by name.
+  if (hasPassword(pool.options.connectionString)) hide(pool.options, 'connectionString');
+  return pool;
 }

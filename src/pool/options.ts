@@ -69,8 +69,8 @@ export interface PoolOptions extends Omit<pg.PoolConfig, 'Client'> {
    * or `{ windowMillis }` — reads go to the primary for that long after any write.
    */
   readYourWrites?: ReadYourWrites;
-  /** Injectable pg.Client class (like pg-pool's `Client`). */
-  Client?: typeof pg.Client;
+  /** Injectable pg.Client class (like pg-pool's `Client`; any type pg.PoolConfig accepts there, too). */
+  Client?: typeof pg.Client | pg.PoolConfig['Client'];
   /** Injectable classifier (custom options or a shared cache). */
   classifier?: Classifier;
   /** Environment for PG* variables. Default process.env. */

@@ -31,6 +31,8 @@ import { createTopologySource } from './topology-factory';
 import { directPoolFor, pgPoolConfig } from './direct';
 import { pgAloneCanServe, pgAccepts } from '../client/pg-alone';
 import { CausalTracker, type ReadRequirement } from './causal';
+import { concealOptions, copyOptions } from '../secrets';
+import { asPromiseOf, promiseClassOf, rejectedOf } from '../custom-promise';
 
 const debug = createDebug('pg-failover:pool');
 const debugRouter = createDebug('pg-failover:router');
@@ -74,8 +76,8 @@ const STANDBY_WAIT_MILLIS = 5000;
 const PROMOTION_CHECK_TIMEOUT_MILLIS = 1000;
 
 export class Pool extends EventEmitter {
-  /** The options as given (password non-enumerable), pg.Pool's `options`. */
-  readonly options: PoolOptions;
+  /** The options as given, pg.Pool's `options` (secrets non-enumerable: password, ssl.key, a connection string with a password). */
+  readonly options: PoolOptions & PgPoolDefaults;
   ending = false;
   ended = false;
   readonly #clientOptions: ClientOptions;
@@ -103,25 +105,26 @@ export class Pool extends EventEmitter {
   readonly #loadOf = (key: string): { busy: number } => this.#nodes.peek(key) ?? IDLE;
   /** Single plain host: everything is delegated to this pg.Pool (direct.ts). */
   readonly #direct: pg.Pool | undefined;
+  /** pg-pool's `Promise` option: every promise this pool (and its checked-out clients) returns is one of these. */
+  readonly #Promise: PromiseConstructorLike;
 
   constructor(config?: PoolOptions | string) {
     super();
-    const given: PoolOptions = typeof config === 'string' ? { connectionString: config } : (config ?? {});
-    const o: PoolOptions = { ...given };
-    // Like pg-pool: kept (also when the given options hid it, e.g. another pool's `options`), never enumerable.
-    if ('password' in given) Object.defineProperty(o, 'password', { value: given.password, enumerable: false, writable: true, configurable: true });
+    // A copy that keeps a non-enumerable password, with every secret hidden (secrets.ts).
+    const o: PoolOptions = concealOptions(typeof config === 'string' ? { connectionString: config } : copyOptions(config));
     validatePoolOptions(o);
-    this.options = o;
+    this.options = withPgPoolDefaults(o);
+    this.#Promise = promiseClassOf(o);
     this.#failoverTimeoutMillis = o.failoverTimeoutMillis ?? 30_000;
 
     const clientOptions: ClientOptions = {};
     for (const [k, v] of Object.entries(o)) if (!(OWN_KEYS as readonly string[]).includes(k)) (clientOptions as Record<string, unknown>)[k] = v;
-    if (o.password !== undefined) Object.defineProperty(clientOptions, 'password', { value: o.password, enumerable: false });
+    if (o.password !== undefined) clientOptions.password = o.password; // hidden again below
     clientOptions.connectionString = o.connectionString;
     clientOptions.env = o.env;
     clientOptions.connect_timeout = o.connect_timeout;
     if (o.connect_timeout === undefined && o.connectionTimeoutMillis === undefined) clientOptions.connectionTimeoutMillis = 5000;
-    this.#clientOptions = clientOptions;
+    this.#clientOptions = concealOptions(clientOptions);
     // One plain host that pg alone can serve (pg-alone.ts): a pg.Pool with the options as given, pg's parsing and defaults.
     const alone = pgAloneCanServe(clientOptions) && pgAccepts(pgPoolConfig(o) as pg.ClientConfig);
     let plan: ReturnType<typeof planFor>;
@@ -183,7 +186,7 @@ export class Pool extends EventEmitter {
         configFor: (h) => plan.configFor(indexOf(h.host, h.port)),
         recheckIntervalMillis: (topo as { recheckIntervalMillis?: number }).recheckIntervalMillis ?? o.recheckIntervalMillis,
         probeTimeoutMillis: (topo as { probeTimeoutMillis?: number }).probeTimeoutMillis,
-        Client: o.Client,
+        Client: o.Client as typeof pg.Client | undefined,
       });
     const managed = (source: TopologySource): TopologySource =>
       o.fallbackToProbingMillis === false ? source : new FallbackTopology(source, { probe: probing, silentAfterMillis: o.fallbackToProbingMillis ?? 3000 });
@@ -261,7 +264,7 @@ export class Pool extends EventEmitter {
         setImmediate(() => (values as Callback<never>)(err));
         return;
       }
-      return Promise.reject(err);
+      return rejectedOf(this.#Promise, err);
     }
     if (typeof values === 'function') {
       callback = values;
@@ -270,7 +273,7 @@ export class Pool extends EventEmitter {
     const q: RoutedQueryConfig = typeof config === 'string' ? { text: config } : { ...(config as RoutedQueryConfig) };
     if (values !== undefined) q.values = values as unknown[];
     const p = this.#query(q, typeof config === 'string');
-    if (typeof callback !== 'function') return p;
+    if (typeof callback !== 'function') return asPromiseOf(this.#Promise, p);
     p.then(
       (r) => (callback as Callback<pg.QueryResult>)(undefined, r),
       (e) => (callback as Callback<pg.QueryResult>)(e),
@@ -414,7 +417,7 @@ export class Pool extends EventEmitter {
       await this.#start();
       return new BoundClient(this, this.#classifier) as BoundClient & pg.PoolClient;
     })();
-    if (!callback) return p;
+    if (!callback) return asPromiseOf(this.#Promise, p);
     p.then(
       (c) => callback(undefined, c, (err?: unknown) => c.release(err as Error)),
       (e) => callback(e),
@@ -436,7 +439,7 @@ export class Pool extends EventEmitter {
       await this.#nodes.end();
       this.ended = true;
     })();
-    if (!callback) return p;
+    if (!callback) return asPromiseOf(this.#Promise, p);
     p.then(
       () => callback(),
       () => callback(),
@@ -444,6 +447,11 @@ export class Pool extends EventEmitter {
   }
 
   // ---- internals shared with BoundClient -------------------------------------
+
+  /** @internal The `Promise` option's constructor (BoundClient returns its promises too). */
+  get promiseClass(): PromiseConstructorLike {
+    return this.#Promise;
+  }
 
   /** @internal The session pool of a node. */
   nodePool(key: string): NodePool {
@@ -842,6 +850,21 @@ export class Pool extends EventEmitter {
   override once(event: string | symbol, listener: (...args: any[]) => void): this {
     return super.once(event, listener);
   }
+}
+
+/** The options pg-pool always fills in (its `options` type, pg.PoolOptions, has them required). */
+type PgPoolDefaults = Pick<pg.PoolOptions, 'max' | 'maxUses' | 'allowExitOnIdle' | 'maxLifetimeSeconds' | 'idleTimeoutMillis'> & { min: number };
+
+/** pg-pool's defaults, filled in as its constructor does (max 10, min 0, no use or lifetime limit, 10 s idle). */
+function withPgPoolDefaults(o: PoolOptions): PoolOptions & PgPoolDefaults {
+  const r = o as PoolOptions & PgPoolDefaults & { poolSize?: number };
+  r.max = r.max || r.poolSize || 10;
+  r.min = r.min || 0;
+  r.maxUses = r.maxUses || Infinity;
+  r.allowExitOnIdle = r.allowExitOnIdle || false;
+  r.maxLifetimeSeconds = r.maxLifetimeSeconds || 0;
+  if (typeof r.idleTimeoutMillis === 'undefined') r.idleTimeoutMillis = 10000;
+  return r;
 }
 
 /** `p`, or the error `onTimeout` makes once `ms` pass first (p keeps running; its outcome is ignored). */

@@ -7,10 +7,10 @@ const run = (args: string[]) => execFileSync(process.execPath, args, { cwd: root
 
 describe('the built package (what `npm test` builds first)', () => {
   test('require() and import give the same public surface, with pg helpers re-exported', () => {
-    const cjs = run(['-e', "const p=require('pg-failover'); console.log(JSON.stringify(Object.keys(p).sort()))"]);
+    const cjs = run(['-e', "const p=require('pg-failover'); console.log(JSON.stringify(Object.keys(p).filter(k=>k!=='default').sort()))"]);
     const esm = run(['--input-type=module', '-e', "import * as p from 'pg-failover'; console.log(JSON.stringify(Object.keys(p).filter(k=>k!=='default').sort()))"]);
     expect(JSON.parse(esm)).toEqual(JSON.parse(cjs));
-    for (const name of ['Client', 'libpqKeywords', 'FailoverError', 'types', 'defaults', 'escapeLiteral', 'escapeIdentifier', 'DatabaseError']) {
+    for (const name of ['Client', 'Pool', 'libpqKeywords', 'FailoverError', 'types', 'defaults', 'escapeLiteral', 'escapeIdentifier', 'DatabaseError', 'Query', 'Result', 'Connection', 'TypeOverrides', 'native']) {
       expect(JSON.parse(cjs)).toContain(name);
     }
   });
@@ -20,9 +20,16 @@ describe('the built package (what `npm test` builds first)', () => {
     expect(out.trim()).toBe("function function 'it''s'");
   });
 
+  test('pg.native is null without pg-native, like pg, through require, import and the default import', () => {
+    const out = run(['--input-type=module', '-e', "import pg, { native } from 'pg-failover'; import { createRequire } from 'node:module'; const r = createRequire(import.meta.url)('pg-failover'); console.log(JSON.stringify([pg.native, native, r.native, r.default.native, (await import('pg')).default.native]))"]);
+    expect(JSON.parse(out)).toEqual([null, null, null, null, null]);
+  });
+
   test('type declarations are bundled', () => {
     const pkg = JSON.parse(run(['-e', "console.log(JSON.stringify(require('./package.json')))"]));
-    expect(pkg.exports['.'].types).toBe('./dist/index.d.ts');
-    expect(run(['-e', "console.log(require('fs').existsSync('dist/index.d.ts'))"]).trim()).toBe('true');
+    expect(pkg.exports['.'].require.types).toBe('./dist/index.d.ts');
+    expect(pkg.exports['.'].import.types).toBe('./dist/index.d.mts');
+    expect(pkg.dependencies['@types/pg']).toBeDefined(); // a consumer's compile needs pg's declarations
+    for (const f of ['dist/index.d.ts', 'dist/index.d.mts']) expect(run(['-e', `console.log(require('fs').existsSync('${f}'))`]).trim()).toBe('true');
   });
 });
