@@ -5,7 +5,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const dist = path.join(__dirname, '..', 'dist');
 const cjs = require(path.join(dist, 'index.js'));
-const names = Object.keys(cjs).filter((k) => k !== 'default' && /^[A-Za-z_$][\w$]*$/.test(k));
+const names = [...Object.keys(cjs), ...('native' in cjs ? ['native'] : [])].filter((k) => k !== 'default' && /^[A-Za-z_$][\w$]*$/.test(k));
 const body = [
   "import cjs from './index.js';",
   'export default cjs;',

@@ -7,4 +7,6 @@
 import * as pgFailover from './surface';
 
 export * from './surface';
+// `export *` copies enumerable names only; pg's `native` is a non-enumerable getter (see surface.ts).
+Object.defineProperty(exports, 'native', { enumerable: false, configurable: true, get: () => pgFailover.native });
 export default pgFailover;

@@ -25,7 +25,8 @@ export { types, defaults, Query, Connection, DatabaseError, TypeOverrides, escap
  * not installed; otherwise pg's native namespace itself (pg.native.Pool is pg's, without routing).
  */
 export declare const native: typeof pg.native;
-Object.defineProperty(exports, 'native', { enumerable: true, configurable: true, get: () => pg.native });
+// Not enumerable, as in pg (gh-issue 1992: Object.keys(pg) must not load pg-native).
+Object.defineProperty(exports, 'native', { enumerable: false, configurable: true, get: () => pg.native });
 /** pg's `utils` (prepareValue, normalizeQueryConfig …), unchanged. */
 export const utils: unknown = (pg as unknown as { utils: unknown }).utils;
 

@@ -306,8 +306,9 @@ export class Client extends EventEmitter {
     return live ? live.database : planFor(this.options).configFor(0).database;
   }
   /** Like pg.Client#password (not enumerable: a getter, never an own property). */
-  get password(): string | (() => string | Promise<string>) | null | undefined {
-    const live = this.#live as unknown as { password?: string | null } | undefined;
+  get password(): string | undefined {
+    // pg's own value may be null (no password) or a function (pg calls it at connect); @types/pg says string.
+    const live = this.#live as unknown as { password?: string } | undefined;
     return live ? live.password : (planFor(this.options).configFor(0).password as string | undefined);
   }
   /** The session once connected, or the one this client will connect (one plain host). */

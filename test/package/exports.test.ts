@@ -7,9 +7,12 @@ const run = (args: string[]) => execFileSync(process.execPath, args, { cwd: root
 
 describe('the built package (what `npm test` builds first)', () => {
   test('require() and import give the same public surface, with pg helpers re-exported', () => {
-    const cjs = run(['-e', "const p=require('pg-failover'); console.log(JSON.stringify(Object.keys(p).filter(k=>k!=='default').sort()))"]);
+    // Object.getOwnPropertyNames: `native` is a non-enumerable getter in CommonJS, as in pg (gh-issue 1992).
+    const cjs = run(['-e', "const p=require('pg-failover'); console.log(JSON.stringify(Object.getOwnPropertyNames(p).filter(k=>k!=='default'&&k!=='__esModule').sort()))"]);
     const esm = run(['--input-type=module', '-e', "import * as p from 'pg-failover'; console.log(JSON.stringify(Object.keys(p).filter(k=>k!=='default').sort()))"]);
     expect(JSON.parse(esm)).toEqual(JSON.parse(cjs));
+    const enumerable = run(['-e', "console.log(JSON.stringify(Object.keys(require('pg-failover'))))"]);
+    expect(JSON.parse(enumerable)).not.toContain('native');
     for (const name of ['Client', 'Pool', 'libpqKeywords', 'FailoverError', 'types', 'defaults', 'escapeLiteral', 'escapeIdentifier', 'DatabaseError', 'Query', 'Result', 'Connection', 'TypeOverrides', 'native']) {
       expect(JSON.parse(cjs)).toContain(name);
     }
