@@ -632,12 +632,16 @@ export class Pool extends EventEmitter {
    * so reads of requests that wrote nothing go to standbys even while other requests keep
    * writing. Outside any scope the guarantee stays pool-wide. Returns what `fn` returns.
    *
+   * `options.after`: a token from {@link causalToken} (e.g. carried by the previous request
+   * in a header or cookie) that every read in the scope must also respect; a malformed one
+   * throws INVALID_OPTION before `fn` runs. `pg-failover/express` wraps both directions.
+   *
    * ```ts
    * app.use((req, res, next) => pool.causalScope(next));
    * ```
    */
-  causalScope<T>(fn: () => T): T {
-    return this.#causal.scope(fn);
+  causalScope<T>(fn: () => T, options?: { after?: string }): T {
+    return this.#causal.scope(fn, options?.after);
   }
 
   /** Read-your-writes counters: WAL position fetches, standby replay polls, reads sent to the primary to stay causal. */
