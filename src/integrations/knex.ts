@@ -25,6 +25,7 @@
 import { Pool } from '../pool/pool';
 import type { PoolOptions } from '../pool/options';
 import { FailoverError } from '../errors';
+import type { Knex } from 'knex';
 
 // knex is the user's dependency, not ours: resolved at run time, from the application.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -87,7 +88,7 @@ function searchPathOption(searchPath: string | string[] | undefined, existing: u
  * binds to a node at its first statement (a read → a standby, a write or
  * `BEGIN` → the primary) and is released after it; a transaction keeps one.
  */
-export class PgFailoverKnexClient extends ClientPG {
+class PgFailoverKnexClientImpl extends ClientPG {
   /** The Pool this client runs on (made from `connection`, or the `connectionPool` given). */
   readonly failoverPool: Pool;
   readonly #ownsFailoverPool: boolean;
@@ -135,4 +136,9 @@ export class PgFailoverKnexClient extends ClientPG {
   }
 }
 
+/**
+ * knex's PostgreSQL client on a pg-failover Pool (see the module comment); typed as knex's
+ * own client class so `knex({ client: PgFailoverKnexClient })` type-checks.
+ */
+export const PgFailoverKnexClient = PgFailoverKnexClientImpl as unknown as typeof Knex.Client & (new (config?: Knex.Config) => Knex.Client & { readonly failoverPool: Pool });
 export default PgFailoverKnexClient;
