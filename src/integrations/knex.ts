@@ -26,6 +26,7 @@ import { Pool } from '../pool/pool';
 import type { PoolOptions } from '../pool/options';
 import { FailoverError } from '../errors';
 import type { Knex } from 'knex';
+import * as pgFailover from '../index';
 
 // knex is the user's dependency, not ours: resolved at run time, from the application.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -120,7 +121,7 @@ class PgFailoverKnexClientImpl extends ClientPG {
 
   /** The module knex uses for types and escaping: pg-failover (which re-exports pg's). */
   _driver(): unknown {
-    return require('../index');
+    return pgFailover;
   }
 
   /** knex's destroy(); ends the Pool too when this client made it. */

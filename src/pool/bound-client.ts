@@ -93,7 +93,7 @@ export class BoundClient extends EventEmitter {
     if (config && typeof (config as Submittable).submit === 'function') {
       const sub = config as Submittable;
       this.#serial(async () => {
-        const b = await this.#bindFor(sub.text ?? '', undefined);
+        const b = await this.#bindFor(submittableText(sub), undefined);
         b.client.query(sub as never);
       }).catch((err) => {
         const cb = sub.callback;
@@ -215,6 +215,9 @@ export class BoundClient extends EventEmitter {
     const wantsStandby = need.role === 'read';
     const deadline = Date.now() + this.pool.failoverTimeoutMillis;
     for (;;) {
+      // Like pool.query's writes: at an announced switchover a new primary session waits, so that
+      // no statement of it is in flight when the old primary shuts down.
+      if (!wantsStandby) await this.pool.switchoverGate(deadline);
       const key = wantsStandby ? await this.pool.readNode(exclude, this.pool.readRequirement(after)) : await this.pool.primaryNode(deadline);
       const node = this.pool.nodePool(key);
       let client: pg.PoolClient;
@@ -259,4 +262,12 @@ export class BoundClient extends EventEmitter {
     this.#unforward(b);
     b.client.release(err);
   }
+}
+
+/** The SQL of a Submittable: its own `text` (pg.Query, pg-cursor) or its cursor's (pg-query-stream wraps a Cursor). */
+function submittableText(sub: Submittable): string {
+  const own = (sub as { text?: unknown }).text;
+  if (typeof own === 'string') return own;
+  const inner = (sub as { cursor?: { text?: unknown } }).cursor?.text;
+  return typeof inner === 'string' ? inner : '';
 }

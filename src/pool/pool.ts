@@ -587,6 +587,11 @@ export class Pool extends EventEmitter {
     }
   }
 
+  /** @internal A checked-out client about to bind to the primary passes the same switchover gate as a write. */
+  switchoverGate(deadline: number): Promise<void> {
+    return this.#topology.current()?.switchoverPending ? this.#switchoverGate(deadline) : Promise.resolve();
+  }
+
   /** @internal A node failed a connection or refused a write: avoid it briefly and re-check topology now. */
   markDown(key: string, err: Error): void {
     const wasDown = this.#isDown(key);

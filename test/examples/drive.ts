@@ -22,6 +22,8 @@ export interface Op {
   message?: string;
 }
 
+/** Longer than any hold (failoverTimeoutMillis 30 s is not reached with ttl 5): an op still pending is a bug. */
+const OP_TIMEOUT_MILLIS = 20_000;
 const OUR_CODE = /^[A-Z][A-Z_]+[A-Z]$/;
 
 /** pg-failover's code on `err` or anything it wraps (cause, driverError, original, parent). */
@@ -50,7 +52,15 @@ export function load(app: ExampleApp, firstId: number) {
   const record = async (kind: Op['kind'], f: () => Promise<Partial<Op>>) => {
     const at = Date.now();
     try {
-      ops.push({ app: app.name, kind, at, ok: true, ...(await f()) });
+      let timer: NodeJS.Timeout | undefined;
+      const hung = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(Object.assign(new Error(`${kind} did not settle within ${OP_TIMEOUT_MILLIS} ms`), { code: 'HUNG' })), OP_TIMEOUT_MILLIS);
+      });
+      try {
+        ops.push({ app: app.name, kind, at, ok: true, ...(await Promise.race([f(), hung])) });
+      } finally {
+        clearTimeout(timer);
+      }
     } catch (e) {
       const err = e as Error;
       ops.push({ app: app.name, kind, at, ok: false, code: codeOf(e), wrapper: err?.constructor?.name, message: String(err?.message ?? e).slice(0, 300) });
@@ -60,6 +70,7 @@ export function load(app: ExampleApp, firstId: number) {
     for (let round = 0; running; round++) {
       const wid = id++;
       await record('write', () => app.write(wid));
+      await sleep(15);
       await record('read', () => app.read());
       if (round % 4 === 3) {
         const tid = id++;
