@@ -183,7 +183,9 @@ export class BoundClient extends EventEmitter {
       if (inTxn) {
         throw new FailoverError('TRANSACTION_ROLLED_BACK', `the connection to ${b.node.key} was lost inside a transaction; the server rolled it back`, { cause: err, node: b.node.key });
       }
-      if (b.role === 'standby' && needFor(a, route, false).role === 'read' && !b.pinned) {
+      // A plain read on an unpinned session outside a transaction is safe to run again elsewhere,
+      // whichever node it was on (read-your-writes may have sent it to the primary): like pool.query's reads.
+      if (needFor(a, route, false).role === 'read' && !b.pinned) {
         const again = await this.#bindFor(text, route, new Set([b.node.key]));
         return again.client.query(pgq);
       }

@@ -90,7 +90,10 @@ describe.skipIf(!hasBuild)('examples on a managed cluster through a switchover a
     const moved = await until(() => loads.every((l) => l.ops.some((o) => o.kind === 'write' && o.ok && o.port === nextPort)), 30_000);
     await sleep(500);
     const results = await Promise.all(loads.map((l) => l.stop()));
-    for (const [i, ops] of results.entries()) console.log(`${label} ${apps[i]!.name}: ${summary(ops)}`);
+    for (const [i, ops] of results.entries()) {
+      console.log(`${label} ${apps[i]!.name}: ${summary(ops)}`);
+      for (const f of ops.filter((o) => !o.ok)) console.log(`  ${f.kind} +${f.at - faultAt} ms: ${f.code ?? '-'} (${f.wrapper}) ${f.message}`);
+    }
     return { results, oldPort, nextPort, moved, faultAt };
   };
 
