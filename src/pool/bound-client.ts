@@ -93,7 +93,9 @@ export class BoundClient extends EventEmitter {
     if (config && typeof (config as Submittable).submit === 'function') {
       const sub = config as Submittable;
       this.#serial(async () => {
-        const b = await this.#bindFor(submittableText(sub), undefined);
+        const text = submittableText(sub);
+        const b = await this.#bindFor(text, undefined);
+        this.#typeLossOf(sub, text, b);
         b.client.query(sub as never);
       }).catch((err) => {
         const cb = sub.callback;
@@ -114,6 +116,32 @@ export class BoundClient extends EventEmitter {
       (r) => (callback as Callback)(undefined, r as pg.QueryResult),
       (e) => (callback as Callback)(e),
     );
+  }
+
+  /**
+   * A Submittable (COPY stream, cursor, query stream) gets pg's errors straight from the
+   * connection. A lost connection is reported to it with our codes, like any statement:
+   * TRANSACTION_ROLLED_BACK inside a transaction, CONNECTION_LOST for a read (a stream
+   * cannot be replayed: rows may already have been delivered), else
+   * TRANSACTION_RESOLUTION_UNKNOWN (e.g. COPY … FROM STDIN). The original stays `cause`.
+   */
+  #typeLossOf(sub: Submittable, text: string, b: Binding): void {
+    const target = sub as { handleError?: (err: Error, connection: unknown) => void };
+    const original = target.handleError;
+    if (typeof original !== 'function') return;
+    const status = this.getTransactionStatus();
+    const inTxn = status === 'T' || status === 'E';
+    target.handleError = (err: Error, connection: unknown) => {
+      if (!isConnectionLoss(err) || !(err instanceof pg.DatabaseError || sessionDead(b.client))) return original.call(sub, err, connection);
+      this.pool.markDown(b.node.key, err);
+      const kind = this.classifier.analyze(text).kind;
+      const typed = inTxn
+        ? new FailoverError('TRANSACTION_ROLLED_BACK', `the connection to ${b.node.key} was lost inside a transaction; the server rolled it back`, { cause: err, node: b.node.key })
+        : kind === 'read'
+          ? new FailoverError('CONNECTION_LOST', `the connection to ${b.node.key} was lost under a streamed read (not replayed: rows may have been delivered)`, { cause: err, node: b.node.key })
+          : new FailoverError('TRANSACTION_RESOLUTION_UNKNOWN', `the connection to ${b.node.key} was lost while a streamed write was in flight; it may or may not have been applied (not retried)`, { cause: err, node: b.node.key });
+      return original.call(sub, typed, connection);
+    };
   }
 
   /** Returns the session to its node's pool; `release(err)` (or `true`) destroys it, like pg. */
@@ -272,4 +300,10 @@ function submittableText(sub: Submittable): string {
   if (typeof own === 'string') return own;
   const inner = (sub as { cursor?: { text?: unknown } }).cursor?.text;
   return typeof inner === 'string' ? inner : '';
+}
+
+/** pg's own (untyped) errors say nothing of the socket: a plain Error is a connection loss only when the session is dead. */
+function sessionDead(client: pg.PoolClient): boolean {
+  const c = client as unknown as { _queryable?: boolean; _ended?: boolean; connection?: { stream?: { destroyed?: boolean; readableEnded?: boolean } } };
+  return c._queryable === false || c._ended === true || c.connection?.stream?.destroyed === true || c.connection?.stream?.readableEnded === true;
 }

@@ -1,6 +1,6 @@
 /**
  * The fast-core examples (examples/kysely, drizzle, typeorm, knex, express,
- * streams) against one real managed cluster (etcd + three `pg-failover
+ * streams, prisma) against one real managed cluster (etcd + three `pg-failover
  * manager`s, the launcher behind `pg-failover up`), all at once:
  *
  * - steady: writes land on the primary, plain reads on standbys, a
@@ -15,6 +15,7 @@
  */
 import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { existsSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { join } from 'node:path';
 import { PatroniCluster } from '../../src/local/patroni-cluster';
 import type { ExampleApp } from '../../examples/shared/app';
@@ -45,6 +46,12 @@ describe.skipIf(!hasBuild)('examples on a managed cluster through a switchover a
     // Exactly what `pg-failover up` prints: every node, topology from etcd.
     const url = cluster.connectionString({ params: { 'pgfailover.etcd': cluster.etcdHosts.join(','), 'pgfailover.scope': cluster.scope } });
     for (const make of Object.values(FACTORIES)) apps.push(make(url));
+    // Prisma's client is generated code (offline: no engine is downloaded or needed for it).
+    if (!existsSync(join(__dirname, '..', '..', 'examples', 'prisma', 'generated', 'client.ts'))) {
+      execFileSync('npm', ['run', '--silent', 'example:prisma:generate'], { cwd: join(__dirname, '..', '..'), stdio: 'pipe', timeout: 60_000 });
+    }
+    const prisma = await import('../../examples/prisma/app');
+    apps.push(prisma.createApp(url));
     for (const app of apps) await app.setup();
   }, 180_000);
 
