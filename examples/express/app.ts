@@ -26,8 +26,11 @@ export function buildServer(pool: Pool): express.Express {
   });
   app.get('/items/:id', async (req, res, next) => {
     try {
-      const r = await pool.query('SELECT id, note, inet_server_port() AS port, pg_is_in_recovery() AS standby FROM express_items WHERE id = $1', [Number(req.params.id)]);
-      res.json({ found: r.rows.length === 1, ...(r.rows[0] ?? {}) });
+      const r = await pool.query(
+        'SELECT i.id IS NOT NULL AS found, i.note, inet_server_port() AS port, pg_is_in_recovery() AS standby FROM (SELECT 1) one LEFT JOIN express_items i ON i.id = $1',
+        [Number(req.params.id)],
+      );
+      res.json(r.rows[0]);
     } catch (e) {
       next(e);
     }
