@@ -131,8 +131,13 @@ export class BoundClient extends EventEmitter {
     if (typeof original !== 'function') return;
     const status = this.getTransactionStatus();
     const inTxn = status === 'T' || status === 'E';
+    let reported = false;
     target.handleError = (err: Error, connection: unknown) => {
       if (!isConnectionLoss(err) || !(err instanceof pg.DatabaseError || sessionDead(b.client))) return original.call(sub, err, connection);
+      // pg reports a dying session twice (the server's FATAL, then the socket's end); some streams
+      // (pg-copy-streams) emit 'error' for each, the second one unhandled. One report is the truth.
+      if (reported) return;
+      reported = true;
       this.pool.markDown(b.node.key, err);
       const kind = this.classifier.analyze(text).kind;
       const typed = inTxn
