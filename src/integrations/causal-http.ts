@@ -129,6 +129,21 @@ export function runCausalRequest(pool: CausalPool, req: IncomingMessage, res: Se
   pool.causalScope(next, after !== undefined ? { after } : undefined);
 }
 
+/** The header name, cookie name and cookie attributes in effect (undefined: that carrier is off). */
+export function carriers(options: CausalHttpOptions): { header?: string; cookie?: string; attributes: string } {
+  return {
+    header: options.header === false ? undefined : options.header ?? DEFAULT_HEADER,
+    cookie: options.cookie === false ? undefined : options.cookie ?? DEFAULT_COOKIE,
+    attributes: options.cookieAttributes ?? 'Path=/; HttpOnly; SameSite=Lax',
+  };
+}
+
+/** The token a response should carry: this process's, or the incoming one if that is further ahead. */
+export async function outgoingToken(pool: CausalPool, after: string | undefined): Promise<string> {
+  const token = await pool.causalToken();
+  return after && parseCausalToken(after) > parseCausalToken(token) ? after : token;
+}
+
 function appendCookie(res: ServerResponse, value: string): void {
   const prev = res.getHeader('set-cookie');
   if (prev === undefined) res.setHeader('set-cookie', value);
