@@ -16,6 +16,7 @@ const LOADERS: Record<string, () => Promise<{ createApp(url: string): ExampleApp
   knex: () => import('./knex/app'),
   prisma: () => import('./prisma/app'),
   streams: () => import('./streams/app'),
+  sequelize: () => import('./sequelize/app'),
   express: () => import('./express/client'),
 };
 

@@ -1,6 +1,6 @@
 /**
  * The fast-core examples (examples/kysely, drizzle, typeorm, knex, express,
- * streams, prisma) against one real managed cluster (etcd + three `pg-failover
+ * streams, sequelize, prisma) against one real managed cluster (etcd + three `pg-failover
  * manager`s, the launcher behind `pg-failover up`), all at once:
  *
  * - steady: writes land on the primary, plain reads on standbys, a
@@ -25,10 +25,11 @@ import { createApp as typeorm } from '../../examples/typeorm/app';
 import { createApp as knex } from '../../examples/knex/app';
 import { createApp as express } from '../../examples/express/client';
 import { createApp as streams } from '../../examples/streams/app';
+import { createApp as sequelize } from '../../examples/sequelize/app';
 import { load, summary, until, type Op } from './drive';
 
 const hasBuild = existsSync(join(__dirname, '..', '..', 'dist', 'cli', 'main.js'));
-const FACTORIES = { kysely, drizzle, typeorm, knex, express, streams };
+const FACTORIES = { kysely, drizzle, typeorm, knex, express, streams, sequelize };
 const IN_DOUBT = new Set(['TRANSACTION_RESOLUTION_UNKNOWN', 'TRANSACTION_ROLLED_BACK']);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -11,8 +11,10 @@ import { useCluster } from '../support/cluster';
 import { Pool } from '../../src';
 import { PgFailoverKnexClient } from '../../src/integrations/knex';
 import { PrismaPgFailover } from '../../src/integrations/prisma';
+import { Sequelize } from 'sequelize';
+import { sequelizeOptions } from '../../src/integrations/sequelize';
 
-describe('pg-failover/knex and pg-failover/prisma wiring', () => {
+describe('pg-failover/knex, /prisma and /sequelize wiring', () => {
   const h = useCluster({ standbys: 1 });
 
   it('knex: a multi-host URI string and { connectionString } both run on our Pool (read on the standby, write on the primary)', async () => {
@@ -58,5 +60,27 @@ describe('pg-failover/knex and pg-failover/prisma wiring', () => {
     await conn.dispose();
     expect((await pool.query('SELECT 3 AS three')).rows[0].three).toBe(3); // not ended: the caller owns it
     await pool.end();
+  });
+
+  it('sequelize: a multi-host URI works (new Sequelize(url) throws Invalid URL); a session SET is refused, inside a transaction it is fine', async () => {
+    const url = h.cluster.connectionString();
+    expect(() => new Sequelize(url, { dialect: 'postgres' })).toThrow(/Invalid URL/);
+    const { options, pool } = sequelizeOptions(url);
+    const sequelize = new Sequelize({ ...options, logging: false } as never);
+    try {
+      const [rows] = await sequelize.query('SELECT pg_is_in_recovery() AS standby, current_setting(\'TimeZone\') AS tz');
+      expect(rows).toEqual([{ standby: true, tz: 'UTC' }]);
+      const err = await sequelize.query('SET search_path TO x').then(() => undefined, (e: { parent?: { code?: string }; original?: { code?: string } }) => e);
+      expect(err?.parent?.code ?? err?.original?.code).toBe('INVALID_OPTION');
+      await sequelize.transaction(async (transaction) => {
+        await sequelize.query('SET LOCAL search_path TO public', { transaction });
+        const [r] = await sequelize.query('SELECT pg_is_in_recovery() AS standby', { transaction });
+        expect(r).toEqual([{ standby: false }]);
+      });
+    } finally {
+      await sequelize.close();
+      await pool.end();
+    }
+    expect(() => sequelizeOptions('postgresql://a@b:notaport/c')).toThrow(expect.objectContaining({ code: expect.stringMatching(/^CONNINFO_/) }));
   });
 });
