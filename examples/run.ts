@@ -18,6 +18,7 @@ const LOADERS: Record<string, () => Promise<{ createApp(url: string): ExampleApp
   streams: () => import('./streams/app'),
   sequelize: () => import('./sequelize/app'),
   express: () => import('./express/client'),
+  fastify: () => import('./fastify/client'),
 };
 
 async function main(): Promise<void> {

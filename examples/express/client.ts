@@ -4,7 +4,7 @@
  * browser would with the cookie. Exposed as an ExampleApp so the same test
  * drives it through a switchover and a leader kill.
  */
-import { start } from './app';
+import { start as startExpress } from './app';
 import { num, type ExampleApp } from '../shared/app';
 
 const HEADER = 'x-pgfailover-causal';
@@ -15,8 +15,11 @@ export class ApiError extends Error {
   }
 }
 
-export function createApp(connectionString: string): ExampleApp & { get(path: string): Promise<any>; post(path: string, body: unknown): Promise<any>; token(): string | undefined } {
-  let server: Awaited<ReturnType<typeof start>> | undefined;
+export type HttpServer = { url: string; close(): Promise<void> };
+
+/** An ExampleApp that drives an HTTP app (started by `start`) like a browser, carrying the token. */
+export function httpApp(name: string, start: (connectionString: string) => Promise<HttpServer>, connectionString: string): ExampleApp & { get(path: string): Promise<any>; post(path: string, body: unknown): Promise<any>; token(): string | undefined } {
+  let server: HttpServer | undefined;
   let token: string | undefined;
   const call = async (method: string, path: string, body?: unknown) => {
     const res = await fetch(`${server!.url}${path}`, {
@@ -31,7 +34,7 @@ export function createApp(connectionString: string): ExampleApp & { get(path: st
     return json;
   };
   return {
-    name: 'express',
+    name,
     async setup() {
       server = await start(connectionString);
     },
@@ -55,3 +58,5 @@ export function createApp(connectionString: string): ExampleApp & { get(path: st
     },
   };
 }
+
+export const createApp = (connectionString: string) => httpApp('express', startExpress, connectionString);

@@ -1,5 +1,5 @@
 /**
- * The fast-core examples (examples/kysely, drizzle, typeorm, knex, express,
+ * The examples (examples/kysely, drizzle, typeorm, knex, express, fastify,
  * streams, sequelize, prisma) against one real managed cluster (etcd + three `pg-failover
  * manager`s, the launcher behind `pg-failover up`), all at once:
  *
@@ -26,10 +26,11 @@ import { createApp as knex } from '../../examples/knex/app';
 import { createApp as express } from '../../examples/express/client';
 import { createApp as streams } from '../../examples/streams/app';
 import { createApp as sequelize } from '../../examples/sequelize/app';
+import { createApp as fastify } from '../../examples/fastify/client';
 import { load, summary, until, type Op } from './drive';
 
 const hasBuild = existsSync(join(__dirname, '..', '..', 'dist', 'cli', 'main.js'));
-const FACTORIES = { kysely, drizzle, typeorm, knex, express, streams, sequelize };
+const FACTORIES = { kysely, drizzle, typeorm, knex, express, fastify, streams, sequelize };
 const IN_DOUBT = new Set(['TRANSACTION_RESOLUTION_UNKNOWN', 'TRANSACTION_ROLLED_BACK']);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -107,7 +108,7 @@ describe.skipIf(!hasBuild)('examples on a managed cluster through a switchover a
 
   const checkRouting = (ops: Op[], primaries: number[], name: string) => {
     for (const o of ops.filter((x) => x.ok && x.kind === 'write')) {
-      expect(o.standby, `${name}: a write on a standby`).toBe(false);
+      expect(o.standby, `${name}: a write on a standby (port ${o.port}, at ${o.at}; primaries ${primaries})`).toBe(false);
       expect(primaries, `${name}: a write on ${o.port}`).toContain(o.port);
     }
     for (const o of ops.filter((x) => x.ok && x.kind === 'transaction')) {
