@@ -26,8 +26,10 @@ export function createApp(connectionString: string): ExampleApp {
     async write(id) {
       const client = await pool.connect();
       try {
+        // Where the COPY runs, asked first on the session it will use: a read asked after it could be
+        // retried on a standby if the session died in between (plain reads are retried, rightly).
+        const r = await client.query({ text: 'SELECT inet_server_port() AS port, pg_is_in_recovery() AS standby', route: 'primary' });
         await pipeline(Readable.from([`${id}\tcopied\n`]), client.query(copyFrom('COPY streams_items (id, note) FROM STDIN')));
-        const r = await client.query('SELECT inet_server_port() AS port, pg_is_in_recovery() AS standby');
         return { port: num(r.rows[0].port), standby: r.rows[0].standby };
       } finally {
         client.release();
