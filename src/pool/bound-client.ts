@@ -97,7 +97,9 @@ export class BoundClient extends EventEmitter {
     if (config && typeof (config as Submittable).submit === 'function') {
       const sub = config as Submittable;
       this.#serial(async () => {
-        const b = await this.#bindFor(sub.text ?? '', undefined);
+        const text = submittableText(sub);
+        const b = await this.#bindFor(text, undefined);
+        this.#typeLossOf(sub, text, b);
         b.client.query(sub as never);
       }).catch((err) => {
         const cb = sub.callback;
@@ -118,6 +120,37 @@ export class BoundClient extends EventEmitter {
       (r) => (callback as Callback)(undefined, r as pg.QueryResult),
       (e) => (callback as Callback)(e),
     );
+  }
+
+  /**
+   * A Submittable (COPY stream, cursor, query stream) gets pg's errors straight from the
+   * connection. A lost connection is reported to it with our codes, like any statement:
+   * TRANSACTION_ROLLED_BACK inside a transaction, CONNECTION_LOST for a read (a stream
+   * cannot be replayed: rows may already have been delivered), else
+   * TRANSACTION_RESOLUTION_UNKNOWN (e.g. COPY … FROM STDIN). The original stays `cause`.
+   */
+  #typeLossOf(sub: Submittable, text: string, b: Binding): void {
+    const target = sub as { handleError?: (err: Error, connection: unknown) => void };
+    const original = target.handleError;
+    if (typeof original !== 'function') return;
+    const status = this.getTransactionStatus();
+    const inTxn = status === 'T' || status === 'E';
+    let reported = false;
+    target.handleError = (err: Error, connection: unknown) => {
+      if (!isConnectionLoss(err) || !(err instanceof pg.DatabaseError || sessionDead(b.client))) return original.call(sub, err, connection);
+      // pg reports a dying session twice (the server's FATAL, then the socket's end); some streams
+      // (pg-copy-streams) emit 'error' for each, the second one unhandled. One report is the truth.
+      if (reported) return;
+      reported = true;
+      this.#pool.markDown(b.node.key, err);
+      const kind = this.#classifier.analyze(text).kind;
+      const typed = inTxn
+        ? new FailoverError('TRANSACTION_ROLLED_BACK', `the connection to ${b.node.key} was lost inside a transaction; the server rolled it back`, { cause: err, node: b.node.key })
+        : kind === 'read'
+          ? new FailoverError('CONNECTION_LOST', `the connection to ${b.node.key} was lost under a streamed read (not replayed: rows may have been delivered)`, { cause: err, node: b.node.key })
+          : new FailoverError('TRANSACTION_RESOLUTION_UNKNOWN', `the connection to ${b.node.key} was lost while a streamed write was in flight; it may or may not have been applied (not retried)`, { cause: err, node: b.node.key });
+      return original.call(sub, typed, connection);
+    };
   }
 
   /** Returns the session to its node's pool; `release(err)` (or `true`) destroys it, like pg. */
@@ -187,7 +220,9 @@ export class BoundClient extends EventEmitter {
       if (inTxn) {
         throw new FailoverError('TRANSACTION_ROLLED_BACK', `the connection to ${b.node.key} was lost inside a transaction; the server rolled it back`, { cause: err, node: b.node.key });
       }
-      if (b.role === 'standby' && needFor(a, route, false).role === 'read' && !b.pinned) {
+      // A plain read on an unpinned session outside a transaction is safe to run again elsewhere,
+      // whichever node it was on (read-your-writes may have sent it to the primary): like pool.query's reads.
+      if (needFor(a, route, false).role === 'read' && !b.pinned) {
         const again = await this.#bindFor(text, route, new Set([b.node.key]));
         return again.client.query(pgq);
       }
@@ -219,6 +254,9 @@ export class BoundClient extends EventEmitter {
     const wantsStandby = need.role === 'read';
     const deadline = Date.now() + this.#pool.failoverTimeoutMillis;
     for (;;) {
+      // Like pool.query's writes: at an announced switchover a new primary session waits, so that
+      // no statement of it is in flight when the old primary shuts down.
+      if (!wantsStandby) await this.#pool.switchoverGate(deadline);
       const key = wantsStandby ? await this.#pool.readNode(exclude, this.#pool.readRequirement(after)) : await this.#pool.primaryNode(deadline);
       const node = this.#pool.nodePool(key);
       let client: pg.PoolClient;
@@ -263,4 +301,18 @@ export class BoundClient extends EventEmitter {
     this.#unforward(b);
     b.client.release(err);
   }
+}
+
+/** The SQL of a Submittable: its own `text` (pg.Query, pg-cursor) or its cursor's (pg-query-stream wraps a Cursor). */
+function submittableText(sub: Submittable): string {
+  const own = (sub as { text?: unknown }).text;
+  if (typeof own === 'string') return own;
+  const inner = (sub as { cursor?: { text?: unknown } }).cursor?.text;
+  return typeof inner === 'string' ? inner : '';
+}
+
+/** pg's own (untyped) errors say nothing of the socket: a plain Error is a connection loss only when the session is dead. */
+function sessionDead(client: pg.PoolClient): boolean {
+  const c = client as unknown as { _queryable?: boolean; _ended?: boolean; connection?: { stream?: { destroyed?: boolean; readableEnded?: boolean } } };
+  return c._queryable === false || c._ended === true || c.connection?.stream?.destroyed === true || c.connection?.stream?.readableEnded === true;
 }

@@ -115,7 +115,7 @@ export class CausalTracker {
    * after its own last write. Created on first use, so a pool that never opens a scope
    * pays nothing for AsyncLocalStorage.
    */
-  #scopes: AsyncLocalStorage<{ need: number }> | undefined;
+  #scopes: AsyncLocalStorage<{ need: number; after: bigint }> | undefined;
   /** Counters for tests and metrics. */
   readonly stats = { lsnFetches: 0, replayPolls: 0, readsSentToPrimary: 0, positionsUnknown: 0, readsBestEffort: 0 };
 
@@ -153,7 +153,9 @@ export class CausalTracker {
 
   /** What a read must respect now; `after` is a token from another request/process. */
   requirement(after?: string): ReadRequirement {
-    const token = after !== undefined ? parseCausalToken(after) : 0n;
+    let token = after !== undefined ? parseCausalToken(after) : 0n;
+    const scoped = this.#scopes?.getStore()?.after ?? 0n;
+    if (scoped > token) token = scoped;
     if (this.mode === 'none') return token ? { primaryOnly: false, minLsn: token } : ANY_NODE;
     if (typeof this.mode === 'object') {
       const primaryOnly = Date.now() - this.#lastWriteAt < this.mode.windowMillis;
@@ -179,11 +181,13 @@ export class CausalTracker {
   /**
    * Runs `fn` in a causal scope: reads inside it must see the writes made inside it
    * (and, with a token, the token's), not every write of the pool. Scopes nest; the
-   * innermost counts. Outside any scope the guarantee is pool-wide.
+   * innermost counts. Outside any scope the guarantee is pool-wide. `after`: a token
+   * (from another request or process) every read in the scope must also respect.
    */
-  scope<T>(fn: () => T): T {
+  scope<T>(fn: () => T, after?: string): T {
+    const floor = after !== undefined ? parseCausalToken(after) : 0n;
     this.#scopes ??= new AsyncLocalStorage();
-    return this.#scopes.run({ need: 0 }, fn);
+    return this.#scopes.run({ need: 0, after: floor }, fn);
   }
 
   /** How many of this pool's writes a read here must see: its scope's, else all. */

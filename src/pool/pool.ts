@@ -611,6 +611,11 @@ export class Pool extends EventEmitter {
     }
   }
 
+  /** @internal A checked-out client about to bind to the primary passes the same switchover gate as a write. */
+  switchoverGate(deadline: number): Promise<void> {
+    return this.#topology.current()?.switchoverPending ? this.#switchoverGate(deadline) : Promise.resolve();
+  }
+
   /** @internal A node failed a connection or refused a write: avoid it briefly and re-check topology now. */
   markDown(key: string, err: Error): void {
     const wasDown = this.#isDown(key);
@@ -656,12 +661,16 @@ export class Pool extends EventEmitter {
    * so reads of requests that wrote nothing go to standbys even while other requests keep
    * writing. Outside any scope the guarantee stays pool-wide. Returns what `fn` returns.
    *
+   * `options.after`: a token from {@link causalToken} (e.g. carried by the previous request
+   * in a header or cookie) that every read in the scope must also respect; a malformed one
+   * throws INVALID_OPTION before `fn` runs. `pg-failover/express` wraps both directions.
+   *
    * ```ts
    * app.use((req, res, next) => pool.causalScope(next));
    * ```
    */
-  causalScope<T>(fn: () => T): T {
-    return this.#causal.scope(fn);
+  causalScope<T>(fn: () => T, options?: { after?: string }): T {
+    return this.#causal.scope(fn, options?.after);
   }
 
   /** Read-your-writes counters: WAL position fetches, standby replay polls, reads sent to the primary to stay causal. */
