@@ -9,8 +9,10 @@ const pkg = require(path.join(__dirname, '..', 'package.json'));
 
 for (const [sub, target] of Object.entries(pkg.exports)) {
   if (typeof target !== 'object' || !target.require || !target.import) continue;
-  const cjsFile = path.join(__dirname, '..', target.require);
-  const mjsFile = path.join(__dirname, '..', target.import);
+  // An entry is a path, or an object of conditions whose `default` is the path (the main entry: its own types per condition).
+  const file = (t) => (typeof t === 'string' ? t : t.default);
+  const cjsFile = path.join(__dirname, '..', file(target.require));
+  const mjsFile = path.join(__dirname, '..', file(target.import));
   let cjs;
   try {
     cjs = require(cjsFile);
