@@ -33,7 +33,7 @@ export async function managerCommand(argv: string[]): Promise<number> {
   const { config: configPath, help: _help, ...flags } = values;
   const loaded =
     typeof configPath === 'string'
-      ? loadManagerConfig(configPath, overridesFromFlags(flags))
+      ? loadManagerConfig(configPath, overridesFromFlags(flags), { env: process.env })
       : configFromFlags(flags as Record<string, string | string[] | undefined>);
   for (const w of loaded.warnings) log(`warning: ${w}`);
   const config = loaded.config;

@@ -203,8 +203,8 @@ export function validateNodeConfig(raw: Raw, opts: { flagOfKey?: Record<string, 
   // watchdog
   const wd = w.section(raw, 'watchdog', '') ?? {};
   w.unknownKeys(wd, 'watchdog', ['mode', 'device', 'safety_margin']);
-  let mode = (w.string(wd, 'mode', 'watchdog') ?? 'off').toLowerCase();
-  if (typeof wd.mode === 'boolean') mode = wd.mode ? 'automatic' : 'off';
+  // PyYAML reads unquoted off/on (and no/yes) as booleans; Patroni maps them back: false → off, true → automatic.
+  const mode = typeof wd.mode === 'boolean' ? (wd.mode ? 'automatic' : 'off') : (w.string(wd, 'mode', 'watchdog') ?? 'off').toLowerCase();
   if (!['off', 'automatic', 'required'].includes(mode)) w.problem('watchdog.mode', `watchdog.mode must be off, automatic or required, got "${mode}"`);
   if (mode === 'required') w.problem('watchdog.mode', 'watchdog.mode: required cannot be honoured: this manager has no watchdog support; set watchdog.mode: off (or automatic, which is ignored with a warning)');
   if (mode === 'automatic') w.warn('watchdog.mode', 'is automatic but this manager has no watchdog support; it runs without one');
