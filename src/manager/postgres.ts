@@ -17,6 +17,7 @@ import pg from 'pg';
 import createDebug from 'debug';
 import { ProcessError } from '../errors';
 import { findPgBinaries, type PgBinaries } from './pg-binaries';
+import { parametersForVersion } from './pg-parameters';
 import { run, lookupUser, userEnv, tail, type OsUser } from './run';
 
 const debug = createDebug('pg-failover:postgres');
@@ -182,7 +183,7 @@ export class PostgresServer {
     const include = "include_if_exists = 'pgfailover.conf'";
     const main = readFileSync(conf, 'utf8');
     if (!main.includes(include)) appendFileSync(conf, `\n${include}\ninclude_if_exists = 'pgfailover.replication.conf'\n`);
-    const body = Object.entries(parameters)
+    const body = Object.entries(parametersForVersion(parameters, this.bin.major))
       .map(([k, v]) => `${k} = ${formatValue(v)}`)
       .join('\n');
     this.#writeOwned(join(this.dataDir, 'pgfailover.conf'), `# written by pg-failover\n${body}\n`);
