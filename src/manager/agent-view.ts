@@ -25,9 +25,23 @@ export interface DcsSnapshot {
   status: { optime?: number; slots?: Record<string, number> } | undefined;
   /** etcd revision of the read. */
   revision: string;
+  /**
+   * mod_revision of each non-lease key as read ('0' when absent): the expected revision
+   * every compare-and-set write of that key must name (see Dcs / DcsStore).
+   */
+  revisions: KeyRevisions;
 }
 
 /** A member key's JSON, as Patroni writes it. */
+/** mod_revision per CAS-written key, '0' = the key did not exist. */
+export interface KeyRevisions {
+  config: string;
+  failover: string;
+  sync: string;
+  history: string;
+  initialize: string;
+}
+
 export interface MemberData {
   conn_url?: string;
   api_url?: string;

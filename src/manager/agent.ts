@@ -354,7 +354,8 @@ export class Agent extends EventEmitter implements AgentView {
       if (at < Date.now()) return { status: 400, message: 'Cannot schedule switchover in the past' };
     }
     try {
-      await this.dcs.setFailover({ ...(snap.leader ? { leader: snap.leader } : {}), ...(req.candidate ? { member: req.candidate } : {}), ...(req.scheduled_at ? { scheduled_at: req.scheduled_at } : {}) });
+      const written = await this.dcs.setFailover({ ...(snap.leader ? { leader: snap.leader } : {}), ...(req.candidate ? { member: req.candidate } : {}), ...(req.scheduled_at ? { scheduled_at: req.scheduled_at } : {}) }, snap.revisions.failover);
+      if (!written) return { status: 503, message: 'failover key changed meanwhile (another request?); try again' };
     } catch {
       return { status: 503, message: 'DCS is not accessible' };
     }
@@ -623,7 +624,7 @@ export class Agent extends EventEmitter implements AgentView {
     const req = snap.failover;
     if (req && ((req.leader && req.leader !== this.name) || req.member === this.name)) {
       // Stale or pointless request (another leader named, or us as the candidate): clear it, as Patroni does.
-      await this.dcs.clearFailover().catch(() => {});
+      await this.dcs.clearFailover(snap.revisions.failover).catch(() => {});
     } else if (req) {
       const due = !req.scheduled_at || Date.parse(req.scheduled_at) <= Date.now();
       if (due) return this.#switchover(snap, req.member);
@@ -643,10 +644,14 @@ export class Agent extends EventEmitter implements AgentView {
   async #manageSync(snap: DcsSnapshot): Promise<void> {
     const pool = this.#localPool();
     const plan = chooseSyncStandby(this.name, snap, await streamingStandbys(pool));
-    if (plan.current && plan.current !== plan.standby) await this.dcs.setSync({ leader: this.name, sync_standby: null });
+    let syncRev = snap.revisions.sync;
+    if (plan.current && plan.current !== plan.standby) {
+      if (!(await this.dcs.setSync({ leader: this.name, sync_standby: null }, syncRev))) return; // changed under us: next cycle re-reads
+      syncRev = (await this.dcs.snapshot()).revisions.sync;
+    }
     if (await applyStandbyNames(pool, standbyNamesFor(plan.standby))) this.#log(`synchronous standby: ${plan.standby ?? 'none'}`);
     if (snap.sync?.leader !== this.name || (snap.sync.sync_standby ?? null) !== plan.standby || (plan.current && plan.current !== plan.standby)) {
-      await this.dcs.setSync({ leader: this.name, sync_standby: plan.standby });
+      await this.dcs.setSync({ leader: this.name, sync_standby: plan.standby }, syncRev);
     }
   }
 
@@ -709,11 +714,15 @@ export class Agent extends EventEmitter implements AgentView {
     }
     if (this.#dyn.synchronousMode) {
       // Patroni's order: the winner records itself in `sync` before promoting; no standby is synchronous yet.
-      await this.dcs.setSync({ leader: this.name, sync_standby: null });
+      if (!(await this.dcs.setSync({ leader: this.name, sync_standby: null }, snap.revisions.sync))) {
+        this.#holdsLock = false;
+        await this.dcs.releaseLeader().catch(() => {});
+        return 'no leader: not promoting, the sync key changed since this cycle read it';
+      }
       await applyStandbyNames(this.#localPool(), '').catch((e) => this.#log(`synchronous_standby_names: ${errText(e)}`));
     }
     await this.#becomePrimary(snap.failover?.member === this.name ? 'switchover' : 'failover');
-    if (snap.failover) await this.dcs.clearFailover().catch(() => {});
+    if (snap.failover) await this.dcs.clearFailover(snap.revisions.failover).catch(() => {});
     return `promoted self to leader by acquiring session lock (${verdict.reason})`;
   }
 
@@ -835,7 +844,7 @@ export class Agent extends EventEmitter implements AgentView {
     const snap = await this.dcs.snapshot();
     // Like Patroni: [old timeline, switch LSN, the history file's reason, time, new leader].
     const history = [...snap.history, [Number(tli), lsnToNumber(lsn!), why.join(' ') || reason, new Date().toISOString(), this.name]];
-    await this.dcs.setHistory(history);
+    if (!(await this.dcs.setHistory(history, snap.revisions.history))) throw new FailoverError('DCS_ERROR', 'history key changed while appending to it; the next promotion record re-reads it');
   }
 
   /** Stops being a writable primary at once (immediate stop); the next cycles rejoin as a replica. */
@@ -867,11 +876,11 @@ export class Agent extends EventEmitter implements AgentView {
     }
     const mine = walPosition(await this.#localStatus()) ?? 0;
     if (!chosen || chosen.state.kind !== 'replica' || mine - chosen.state.walPosition > this.#dyn.maxLag) {
-      await this.dcs.clearFailover().catch(() => {});
+      await this.dcs.clearFailover(snap.revisions.failover).catch(() => {});
       return `switchover refused: ${member ?? 'no member'} is not a healthy replica within maximum_lag_on_failover`;
     }
     this.#log(`switchover to ${chosen.name}: stopping with a shutdown checkpoint`);
-    if (!member) await this.dcs.setFailover({ leader: this.name, member: chosen.name }).catch(() => {});
+    if (!member) await this.dcs.setFailover({ leader: this.name, member: chosen.name }, snap.revisions.failover).catch(() => {});
     this.#role = 'demoted';
     this.#state = 'stopping';
     const t0 = Date.now();

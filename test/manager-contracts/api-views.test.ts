@@ -23,6 +23,7 @@ const snapshot = (over: Partial<DcsSnapshot> = {}): DcsSnapshot => ({
   sync: undefined,
   failover: undefined,
   history: [],
+  revisions: { config: '0', failover: '0', sync: '0', history: '0', initialize: '0' },
   status: { optime: 5000 },
   revision: '1',
   ...over,
