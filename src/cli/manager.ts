@@ -37,7 +37,8 @@ export async function managerCommand(argv: string[]): Promise<number> {
       : configFromFlags(flags as Record<string, string | string[] | undefined>);
   for (const w of loaded.warnings) log(`warning: ${w}`);
   const config = loaded.config;
-  const agent = Agent.create(config, { log: (l) => log(`[${config.name}] ${l}`) });
+  const reloadConfig = typeof configPath === 'string' ? () => loadManagerConfig(configPath, overridesFromFlags(flags), { env: process.env }).config : undefined;
+  const agent = Agent.create(config, { log: (l) => log(`[${config.name}] ${l}`), ...(reloadConfig ? { reloadConfig } : {}) });
   const auth = config.restapi.authentication;
   const api = await startApi({
     view: agent,

@@ -96,6 +96,12 @@ export interface FailoverOutcome {
   message: string;
 }
 
+/** Status and body of a write request (a string is sent as text, anything else as JSON). */
+export interface WriteOutcome {
+  status: number;
+  body: unknown;
+}
+
 export interface AgentView {
   readonly name: string;
   readonly scope: string;
@@ -112,4 +118,13 @@ export interface AgentView {
   cluster(): Promise<DcsSnapshot>;
   /** Validates and carries out (or schedules) a switchover/failover; `kind` says which endpoint asked. */
   requestFailover(kind: 'switchover' | 'failover', req: FailoverRequest): Promise<FailoverOutcome>;
+  /**
+   * The REST API's other write requests (PATCH/PUT /config, POST /reload, /restart, /reinitialize,
+   * DELETE /switchover). Optional: a view without one answers 501 for that request.
+   */
+  patchConfig?(patch: Record<string, unknown>, replace?: boolean): Promise<WriteOutcome>;
+  reload?(): Promise<WriteOutcome>;
+  restart?(req: Record<string, unknown>): Promise<WriteOutcome>;
+  reinitialize?(req: { force: boolean }): Promise<WriteOutcome>;
+  cancelSwitchover?(): Promise<WriteOutcome>;
 }

@@ -17,13 +17,14 @@
  * `primaryRole: 'master'` option asks for Patroni 3's word.
  */
 import { EventEmitter } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import createDebug from 'debug';
 import { FailoverError } from '../errors';
-import type { AgentView, DcsSnapshot, FailoverOutcome, FailoverRequest, MemberData, NodeStatus } from './agent-view';
+import type { AgentView, DcsSnapshot, FailoverOutcome, FailoverRequest, MemberData, NodeStatus, WriteOutcome } from './agent-view';
+import { patchConfig } from './config-patch';
 import { isHealthiestNode, parseConnUrl, probePeer, type PeerState } from './candidate';
 import type { PatroniNodeConfig } from './config';
 import { CallbackRunner, splitCommandLine } from './callbacks';
@@ -66,6 +67,8 @@ export interface AgentOptions {
   bootstrapTimeoutMillis?: number;
   /** How often the fencing watchdog checks the lease age. Default 100 ms. */
   fenceCheckIntervalMillis?: number;
+  /** Re-reads the node configuration for POST /reload (the CLI re-reads the YAML file and PATRONI_* variables). */
+  reloadConfig?: () => PatroniNodeConfig;
 }
 
 /** What this node is doing, from the agent's point of view. */
@@ -106,7 +109,8 @@ interface Dynamic {
  * await agent.stop({ release: true });
  */
 export class Agent extends EventEmitter implements AgentView {
-  readonly config: PatroniNodeConfig;
+  /** The node configuration; POST /reload replaces it with the file re-read (tags take effect at once). */
+  config: PatroniNodeConfig;
   readonly name: string;
   readonly scope: string;
   readonly namespace: string;
@@ -500,6 +504,83 @@ export class Agent extends EventEmitter implements AgentView {
     this.#state = 'running';
   }
 
+  // ------------------------------------------------------- REST write requests
+
+  /** PATCH /config (JSON merge, null deletes) or PUT /config (`replace`): compare-and-set on the key read. */
+  async patchConfig(patch: Record<string, unknown>, replace = false): Promise<WriteOutcome> {
+    let snap: DcsSnapshot;
+    try {
+      snap = await this.dcs.snapshot();
+    } catch {
+      return { status: 503, body: 'DCS is not accessible' };
+    }
+    if (!replace && snap.revisions.config === '0') return { status: 503, body: 'the cluster has no dynamic configuration yet' };
+    const next = replace ? { config: patch, changed: JSON.stringify(patch) !== JSON.stringify(snap.config) } : patchConfig(snap.config, patch);
+    if (next.changed && !(await this.dcs.setConfig(next.config, snap.revisions.config))) return { status: 409, body: 'the configuration changed meanwhile; re-read it and try again' };
+    this.#wakeUp();
+    return { status: 200, body: next.config };
+  }
+
+  /** POST /reload: re-read the node configuration (tags, …) and wake the loop; 202 like Patroni. */
+  async reload(): Promise<WriteOutcome> {
+    if (this.#options.reloadConfig) {
+      try {
+        this.config = this.#options.reloadConfig();
+      } catch (e) {
+        this.#log(`reload: the configuration is invalid, keeping the running one: ${errText(e)}`);
+        return { status: 202, body: 'reload scheduled' };
+      }
+    }
+    this.#log('reload: configuration re-read');
+    this.#wakeUp();
+    return { status: 202, body: 'reload scheduled' };
+  }
+
+  /** POST /restart: restart PostgreSQL in the same role (no scheduling, no conditions yet). */
+  async restart(req: Record<string, unknown>): Promise<WriteOutcome> {
+    for (const k of ['schedule', 'role', 'postgres_version', 'timeout', 'restart_pending']) {
+      if (req[k] !== undefined) return { status: 501, body: `restart with "${k}" is not supported by this manager` };
+    }
+    try {
+      await this.#guarded(async () => {
+        this.#log('restart requested: restarting PostgreSQL');
+        this.#state = 'restarting';
+        await this.postgres.stop('fast');
+        await this.#withHeartbeat(() => this.postgres.start());
+        this.#state = 'running';
+        return 'restarted PostgreSQL';
+      });
+    } catch (e) {
+      return { status: 503, body: `restart failed: ${errText(e)}` };
+    }
+    return { status: 200, body: 'restarted successfully' };
+  }
+
+  /** POST /reinitialize: a replica wipes its data directory and clones again from the leader. */
+  async reinitialize(_req: { force: boolean }): Promise<WriteOutcome> {
+    if (this.#holdsLock || this.#role === 'primary') return { status: 503, body: 'I am the leader, can not reinitialize' };
+    const snap = await this.dcs.snapshot().catch(() => undefined);
+    const leader = snap?.leader ? snap.members.find((m) => m.name === snap.leader) : undefined;
+    if (!snap?.leader || !leader?.data.conn_url) return { status: 503, body: 'Cluster has no leader, can not reinitialize' };
+    void this.#guarded(async () => {
+      this.#log(`reinitialize: removing the data directory and cloning from ${snap.leader}`);
+      await this.postgres.stop('immediate').catch(() => {});
+      rmSync(this.postgres.dataDir, { recursive: true, force: true });
+      await this.#cloneFrom(snap.leader!, leader.data);
+      return `reinitialized from ${snap.leader}`;
+    });
+    return { status: 200, body: 'reinitialize started' };
+  }
+
+  /** DELETE /switchover: cancel a scheduled switchover (compare-and-set on the request read). */
+  async cancelSwitchover(): Promise<WriteOutcome> {
+    const snap = await this.dcs.snapshot().catch(() => undefined);
+    if (!snap) return { status: 503, body: 'DCS is not accessible' };
+    if (!snap.failover?.scheduled_at) return { status: 404, body: 'No switchover is scheduled' };
+    if (!(await this.dcs.clearFailover(snap.revisions.failover))) return { status: 409, body: 'the switchover request changed meanwhile' };
+    return { status: 200, body: 'scheduled switchover deleted' };
+  }
+
   // ---------------------------------------------------------------- HA loop
 
   async #loop(): Promise<void> {
@@ -574,6 +655,10 @@ export class Agent extends EventEmitter implements AgentView {
         }
         await this.#demote('someone else took the leader key');
         return 'demoted: no leader key';
+      }
+      if (snap.config.pause === true) {
+        // Maintenance mode (patronictl pause): no automatic failover; a manual failover/switchover still works.
+        if (!snap.failover?.member) return 'PAUSE: no leader, not taking part in an election (cluster paused)';
       }
       this.#noLeaderSince ??= Date.now();
       if (!local && !this.postgres.isRunning() && (this.#role === 'demoted' || this.#role === 'replica') && Date.now() - this.#noLeaderSince > this.#dyn.ttl * 1000) {
