@@ -121,6 +121,8 @@ export class Agent extends EventEmitter implements AgentView {
   /** The last role the callbacks were told about (undefined before the first start). */
   #announcedRole: 'primary' | 'replica' | undefined;
   readonly #callbacks: CallbackRunner;
+  /** JSON of the parameters last written to pgfailover.conf by #applyParameters. */
+  #appliedParameters: string | undefined;
 
   get #role(): AgentRole {
     return this.#roleState;
@@ -349,6 +351,7 @@ export class Agent extends EventEmitter implements AgentView {
         return { status: 412, message: 'candidate name does not match with sync_standby' };
       }
     } else {
+      if (kind === 'switchover' && !snap.members.some((m) => m.name !== snap.leader)) return { status: 412, message: 'switchover is not possible: cluster does not have members except leader' };
       const eligible = snap.members.filter((m) => m.name !== snap.leader && m.data.tags?.nofailover !== true && m.data.state === 'running');
       if (!eligible.length) return { status: 412, message: 'Switchover is not possible: no good candidates have been found' };
     }
@@ -623,6 +626,7 @@ export class Agent extends EventEmitter implements AgentView {
     }
     this.#applyConfig(snap.config);
     this.#lastSnap = snap;
+    await this.#applyParameters(snap.config).catch((e) => this.#log(`postgresql parameters: ${errText(e)}`));
     timing('%s: cycle: snapshot +%d', this.name, Date.now() - tc);
     const local = await this.#localStatus();
     timing('%s: cycle: local status +%d', this.name, Date.now() - tc);
@@ -1246,6 +1250,29 @@ export class Agent extends EventEmitter implements AgentView {
       synchronousMode: config.synchronous_mode === undefined ? this.#dyn.synchronousMode : config.synchronous_mode === true || config.synchronous_mode === 'on' || config.synchronous_mode === 'true',
     };
     if (this.#dyn.ttl !== this.dcs.ttlSeconds) this.dcs.setTtl(this.#dyn.ttl);
+  }
+
+  /**
+   * The dynamic configuration's `postgresql.parameters` (PATCH /config, edit-config) reach the running
+   * server like Patroni's: written to pgfailover.conf and reloaded; a setting that needs a restart
+   * then shows as `pending_restart` in /patroni (read from pg_settings).
+   */
+  async #applyParameters(config: Record<string, unknown>): Promise<void> {
+    if (!this.postgres.isRunning() || this.#state !== 'running') return;
+    const pgc = (config.postgresql ?? {}) as Record<string, unknown>;
+    const fromDcs: Record<string, string | number | boolean> = {};
+    if (pgc.parameters && typeof pgc.parameters === 'object') {
+      for (const [k, v] of Object.entries(pgc.parameters as Record<string, unknown>)) if (['string', 'number', 'boolean'].includes(typeof v)) fromDcs[k] = v as string | number | boolean;
+    }
+    const wanted = { ...BASE_PARAMETERS, ...AGENT_PARAMETERS, ...fromDcs, ...this.config.postgresql.parameters };
+    const text = JSON.stringify(wanted);
+    if (text === this.#appliedParameters) return;
+    const first = this.#appliedParameters === undefined;
+    this.#appliedParameters = text;
+    if (first && Object.keys(fromDcs).length === 0) return; // nothing dynamic to apply on a fresh start
+    this.postgres.writeParameters(wanted);
+    await this.#localPool().query('SELECT pg_reload_conf()');
+    if (!first) this.#log('postgresql parameters changed in the dynamic configuration: reloaded');
   }
 
   /** The `config` key: bootstrap.dcs as given, with the numbers and switches this agent uses typed. */

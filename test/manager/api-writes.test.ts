@@ -36,6 +36,8 @@ describe('REST write requests over a running agent', () => {
     expect(r.json()).toMatchObject({ ttl: 20, pause: true, postgresql: { parameters: { max_connections: '101' } } });
     expect(JSON.parse((await h.keys()).config!)).toMatchObject({ ttl: 20, pause: true });
     expect((await call('GET', '/cluster')).json().pause).toBe(true);
+    // max_connections needs a restart: written, reloaded, and reported like Patroni
+    await h.until('pending_restart', async () => (await call('GET', '/patroni')).json().pending_restart === true, 15_000);
     const un = await call('PATCH', '/config', { pause: null });
     expect(un.status).toBe(200);
     expect('pause' in un.json()).toBe(false);
@@ -75,6 +77,7 @@ describe('REST write requests over a running agent', () => {
     const before = (await call('GET', '/patroni')).json().postmaster_start_time;
     const r = await call('POST', '/restart', {});
     expect(r.status).toBe(200);
+    expect((await call('GET', '/patroni')).json().pending_restart).toBeUndefined();
     await h.until('primary again', async () => (await call('GET', '/primary')).status === 200, 20_000);
     expect((await call('GET', '/patroni')).json().postmaster_start_time).not.toBe(before);
   });
