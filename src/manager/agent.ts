@@ -1011,6 +1011,11 @@ export class Agent extends EventEmitter implements AgentView {
     const leader = snap.leader!;
     const data = snap.members.find((m) => m.name === leader)?.data;
     if (!data?.conn_url) return `following ${leader}: its member key is not there yet`;
+    if (snap.config.pause === true && !this.postgres.isRunning() && this.#role === 'replica') {
+      // Maintenance mode: PostgreSQL stopped behind our back stays stopped (patronictl restart starts it), like Patroni.
+      this.#state = 'stopped';
+      return 'PAUSE: PostgreSQL is not running; not starting it while the cluster is paused';
+    }
     if (!this.postgres.isRunning() || this.#role === 'demoted' || this.#needsRewind) {
       if (!(await this.#rejoin(leader, data))) return `waiting for leader ${leader} to finish its promotion before rejoining`;
       return `rejoined as a replica of ${leader}`;
