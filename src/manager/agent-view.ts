@@ -127,4 +127,5 @@ export interface AgentView {
   restart?(req: Record<string, unknown>): Promise<WriteOutcome>;
   reinitialize?(req: { force: boolean }): Promise<WriteOutcome>;
   cancelSwitchover?(): Promise<WriteOutcome>;
+  cancelRestart?(): Promise<WriteOutcome>;
 }

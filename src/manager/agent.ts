@@ -121,6 +121,7 @@ export class Agent extends EventEmitter implements AgentView {
   /** The last role the callbacks were told about (undefined before the first start). */
   #announcedRole: 'primary' | 'replica' | undefined;
   readonly #callbacks: CallbackRunner;
+  #scheduledRestart: { at: number; timer: NodeJS.Timeout } | undefined;
   /** JSON of the parameters last written to pgfailover.conf by #applyParameters. */
   #appliedParameters: string | undefined;
 
@@ -450,12 +451,25 @@ export class Agent extends EventEmitter implements AgentView {
 
   async #createReplicationUser(): Promise<void> {
     const repl = this.config.postgresql.authentication.replication;
-    if (repl.username === this.postgres.superuser) return;
-    const exists = await this.postgres.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [repl.username]);
-    if (exists.length) return;
-    const ident = '"' + repl.username.replace(/"/g, '""') + '"';
-    const pw = repl.password !== undefined ? ` PASSWORD '${repl.password.replace(/'/g, "''")}'` : '';
-    await this.postgres.query(`CREATE ROLE ${ident} WITH REPLICATION LOGIN${pw}`);
+    await this.#createRole(repl, 'REPLICATION LOGIN');
+    // Patroni's rewind user (PostgreSQL ≥ 11): a login role allowed exactly the functions pg_rewind calls
+    const rewind = this.config.postgresql.authentication.rewind;
+    if (rewind && (await this.#createRole(rewind, 'LOGIN'))) {
+      const ident = quoteIdent(rewind.username);
+      for (const fn of ['pg_ls_dir(text, boolean, boolean)', 'pg_stat_file(text, boolean)', 'pg_read_binary_file(text)', 'pg_read_binary_file(text, bigint, bigint, boolean)']) {
+        await this.postgres.query(`GRANT EXECUTE ON FUNCTION pg_catalog.${fn} TO ${ident}`);
+      }
+    }
+  }
+
+  /** Creates a role unless it exists or is the superuser; true when created. The password never reaches a log. */
+  async #createRole(cred: { username: string; password?: string }, options: string): Promise<boolean> {
+    if (cred.username === this.postgres.superuser) return false;
+    const exists = await this.postgres.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [cred.username]);
+    if (exists.length) return false;
+    const pw = cred.password !== undefined ? ` PASSWORD '${cred.password.replace(/'/g, "''")}'` : '';
+    await this.postgres.query(`CREATE ROLE ${quoteIdent(cred.username)} WITH ${options}${pw}`);
+    return true;
   }
 
   /** Loser of `/initialize`: pg_basebackup from the leader, standby config with our slot, start. */
@@ -539,11 +553,48 @@ export class Agent extends EventEmitter implements AgentView {
     return { status: 202, body: 'reload scheduled' };
   }
 
-  /** POST /restart: restart PostgreSQL in the same role (no scheduling, no conditions yet). */
+  /**
+   * POST /restart (Patroni's body: `schedule`, `role`, `restart_pending`, `postgres_version`, `timeout`):
+   * restarts PostgreSQL in the same role now, or at `schedule` (202); the conditions are checked when it
+   * runs: `role` must be this node's, `restart_pending` needs a pending restart.
+   */
   async restart(req: Record<string, unknown>): Promise<WriteOutcome> {
-    for (const k of ['schedule', 'role', 'postgres_version', 'timeout', 'restart_pending']) {
+    for (const k of ['postgres_version', 'timeout']) {
       if (req[k] !== undefined) return { status: 501, body: `restart with "${k}" is not supported by this manager` };
     }
+    const role = req.role === undefined ? undefined : String(req.role);
+    if (role !== undefined && !['primary', 'master', 'replica'].includes(role)) return { status: 400, body: `PostgreSQL role should be either primary or replica` };
+    const onlyPending = req.restart_pending === true || (typeof req.restart_pending === 'string' && /^(true|yes|on|1)$/i.test(req.restart_pending));
+    const conditions = { ...(role ? { role } : {}), onlyPending };
+    if (req.schedule !== undefined) {
+      const at = Date.parse(String(req.schedule));
+      if (Number.isNaN(at)) return { status: 400, body: 'Unable to parse scheduled timestamp. It should be in an unambiguous format, e.g. ISO 8601' };
+      if (this.#scheduledRestart) return { status: 409, body: 'Cannot schedule restart: another restart is already scheduled' };
+      const timer = setTimeout(() => {
+        this.#scheduledRestart = undefined;
+        if (!this.#running) return; // stopped meanwhile: never start PostgreSQL again
+        void this.#restartIf(conditions).then((r) => this.#log(`scheduled restart: ${r.body}`));
+      }, Math.max(0, at - Date.now()));
+      timer.unref();
+      this.#scheduledRestart = { at, timer };
+      return { status: 202, body: 'Restart scheduled' };
+    }
+    return this.#restartIf(conditions);
+  }
+
+  /** DELETE /restart: cancel a scheduled restart. */
+  async cancelRestart(): Promise<WriteOutcome> {
+    if (!this.#scheduledRestart) return { status: 404, body: 'no restarts are scheduled' };
+    clearTimeout(this.#scheduledRestart.timer);
+    this.#scheduledRestart = undefined;
+    return { status: 200, body: 'scheduled restart deleted' };
+  }
+
+  async #restartIf(c: { role?: string; onlyPending: boolean }): Promise<WriteOutcome> {
+    const local = await this.#localStatus();
+    const isPrimary = this.#role === 'primary';
+    if (c.role && (c.role === 'replica') === isPrimary) return { status: 503, body: 'restart conditions are not satisfied' };
+    if (c.onlyPending && local?.pending_restart !== true) return { status: 503, body: 'restart conditions are not satisfied' };
     try {
       await this.#guarded(async () => {
         this.#log('restart requested: restarting PostgreSQL');
@@ -1200,8 +1251,10 @@ export class Agent extends EventEmitter implements AgentView {
 
   #tags(): Record<string, unknown> {
     const t = this.config.tags;
+    // Like Patroni, the boolean tags are published only when true (`nostream: false` is no tag)
+    const custom = Object.fromEntries(Object.entries(t.custom).filter(([k, v]) => !(BOOLEAN_TAGS.has(k) && !v)));
     return {
-      ...t.custom,
+      ...custom,
       ...(t.nofailover ? { nofailover: true } : {}),
       ...(t.noloadbalance ? { noloadbalance: true } : {}),
       ...(t.clonefrom ? { clonefrom: true } : {}),
@@ -1335,6 +1388,12 @@ function walPosition(s: NodeStatus | undefined): number | undefined {
 }
 
 /** `16/B374D848` → bytes. */
+const BOOLEAN_TAGS = new Set(['nofailover', 'noloadbalance', 'clonefrom', 'nosync', 'nostream']);
+
+function quoteIdent(name: string): string {
+  return '"' + name.replace(/"/g, '""') + '"';
+}
+
 export function lsnToNumber(lsn: string): number {
   const [hi, lo] = lsn.split('/');
   return Number((BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`));

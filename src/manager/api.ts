@@ -83,7 +83,7 @@ export async function startApi(options: ApiOptions): Promise<RunningApi> {
   };
 }
 
-type WriteMethod = 'patchConfig' | 'reload' | 'restart' | 'reinitialize' | 'cancelSwitchover';
+type WriteMethod = 'patchConfig' | 'reload' | 'restart' | 'reinitialize' | 'cancelSwitchover' | 'cancelRestart';
 interface WriteRoute {
   method: WriteMethod;
   path: string;
@@ -98,6 +98,7 @@ const WRITES: Record<string, WriteRoute> = {
   'POST restart': { method: 'restart', path: 'restart', body: 'optional' },
   'POST reinitialize': { method: 'reinitialize', path: 'reinitialize', body: 'optional' },
   'DELETE switchover': { method: 'cancelSwitchover', path: 'switchover', body: 'none' },
+  'DELETE restart': { method: 'cancelRestart', path: 'restart', body: 'none' },
 };
 
 /** What Python's BaseHTTPRequestHandler.send_error(502) sends, which Patroni uses for GET /failsafe. */

@@ -82,6 +82,19 @@ describe('REST write requests over a running agent', () => {
     expect((await call('GET', '/patroni')).json().postmaster_start_time).not.toBe(before);
   });
 
+  it('POST /restart scheduled with conditions: role replica on the primary is skipped; restart_pending runs only when pending', async () => {
+    await call('PATCH', '/config', { postgresql: { parameters: { max_connections: '102' } } });
+    await h.until('pending_restart', async () => (await call('GET', '/patroni')).json().pending_restart === true, 15_000);
+    const at = () => new Date(Date.now() + 1000).toISOString();
+    expect((await call('POST', '/restart', { schedule: at(), role: 'replica' })).status).toBe(202);
+    expect((await call('POST', '/restart', { schedule: at() })).status).toBe(409); // one at a time
+    await new Promise((r) => setTimeout(r, 2500));
+    expect((await call('GET', '/patroni')).json().pending_restart).toBe(true); // skipped: not a replica
+    expect((await call('POST', '/restart', { schedule: at(), restart_pending: 'True' })).status).toBe(202);
+    await h.until('restarted', async () => (await call('GET', '/patroni')).json().pending_restart === undefined, 15_000);
+    expect((await call('DELETE', '/restart')).status).toBe(404);
+  });
+
   it('GET /failsafe answers 502 text like Patroni (failsafe mode is not active)', async () => {
     const r = await call('GET', '/failsafe');
     expect(r.status).toBe(502);
