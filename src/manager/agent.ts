@@ -97,6 +97,8 @@ interface Dynamic {
   useSlots: boolean;
   usePgRewind: boolean;
   synchronousMode: boolean;
+  /** `maximum_lag_on_syncnode` in bytes; ≤ 0: no bound (Patroni's default -1). */
+  maxLagOnSyncnode: number;
 }
 
 /**
@@ -183,6 +185,7 @@ export class Agent extends EventEmitter implements AgentView {
       useSlots: dcsCfg.postgresql.useSlots,
       usePgRewind: config.postgresql.usePgRewind ?? dcsCfg.postgresql.usePgRewind,
       synchronousMode: dcsCfg.synchronousMode,
+      maxLagOnSyncnode: Number(dcsCfg.raw.maximum_lag_on_syncnode ?? -1) || -1,
     };
     const su = config.postgresql.authentication.superuser;
     this.postgres = new PostgresServer({
@@ -783,7 +786,7 @@ export class Agent extends EventEmitter implements AgentView {
    */
   async #manageSync(snap: DcsSnapshot): Promise<void> {
     const pool = this.#localPool();
-    const plan = chooseSyncStandby(this.name, snap, await streamingStandbys(pool));
+    const plan = chooseSyncStandby(this.name, snap, await streamingStandbys(pool, this.#dyn.maxLagOnSyncnode));
     let syncRev = snap.revisions.sync;
     if (plan.current && plan.current !== plan.standby) {
       if (!(await this.dcs.setSync({ leader: this.name, sync_standby: null }, syncRev))) return; // changed under us: next cycle re-reads
@@ -1109,7 +1112,7 @@ export class Agent extends EventEmitter implements AgentView {
       const rw = this.config.postgresql.authentication.rewind ?? this.config.postgresql.authentication.superuser;
       const conninfo = `host=${quoteConninfo(addr.host)} port=${addr.port} user=${quoteConninfo(rw.username)} dbname=postgres`;
       this.#log(`pg_rewind from ${leader}`);
-      await this.#withHeartbeat(() => this.postgres.rewind(conninfo));
+      await this.#withHeartbeat(() => this.postgres.rewind(conninfo, undefined, { password: rw.password }));
       this.#needsRewind = false;
     } else if (this.#needsRewind) {
       this.#log(`rejoining ${leader} without pg_rewind (use_pg_rewind is off): PostgreSQL will refuse to follow if this node diverged`);
@@ -1306,6 +1309,7 @@ export class Agent extends EventEmitter implements AgentView {
       useSlots: typeof pgc.use_slots === 'boolean' ? pgc.use_slots : this.#dyn.useSlots,
       usePgRewind: typeof pgc.use_pg_rewind === 'boolean' ? pgc.use_pg_rewind : this.#dyn.usePgRewind,
       synchronousMode: config.synchronous_mode === undefined ? this.#dyn.synchronousMode : config.synchronous_mode === true || config.synchronous_mode === 'on' || config.synchronous_mode === 'true',
+      maxLagOnSyncnode: num(config.maximum_lag_on_syncnode, -1),
     };
     if (this.#dyn.ttl !== this.dcs.ttlSeconds) this.dcs.setTtl(this.#dyn.ttl);
   }

@@ -343,9 +343,11 @@ export class PostgresServer {
   }
 
   /** pg_rewind this (stopped) data directory against a running source; crash recovery first is done by pg_rewind itself. */
-  async rewind(source: PostgresServer | string, timeoutMillis = 300_000): Promise<void> {
+  async rewind(source: PostgresServer | string, timeoutMillis = 300_000, options: { password?: string } = {}): Promise<void> {
     const conninfo = typeof source === 'string' ? source : source.conninfo();
-    const env = this.password !== undefined ? { PGPASSWORD: this.password } : undefined;
+    // the source's user may be a dedicated rewind role with its own password (Patroni's authentication.rewind)
+    const password = 'password' in options ? options.password : this.password;
+    const env = password !== undefined ? { PGPASSWORD: password } : undefined;
     await this.#run('pg_rewind', [`--target-pgdata=${this.dataDir}`, `--source-server=${conninfo}`], timeoutMillis, env);
   }
 

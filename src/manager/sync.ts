@@ -68,10 +68,20 @@ export async function applyStandbyNames(pool: pg.Pool, value: string): Promise<b
   return true;
 }
 
-/** Application names of the standbys streaming from this primary now. */
-export async function streamingStandbys(pool: pg.Pool): Promise<string[]> {
-  const { rows } = await pool.query<{ a: string }>(`SELECT application_name AS a FROM pg_stat_replication WHERE state = 'streaming'`);
-  return rows.map((r) => r.a);
+/**
+ * Application names of the standbys streaming from this primary now. With `maxLagBytes` > 0
+ * (Patroni's `maximum_lag_on_syncnode`), a standby further behind than that is left out, so a
+ * stuck synchronous standby is swapped for a healthy one; the lag is measured at the position
+ * `synchronous_commit` waits for (replay for remote_apply, else flush), as Patroni does.
+ */
+export async function streamingStandbys(pool: pg.Pool, maxLagBytes = -1): Promise<string[]> {
+  const { rows } = await pool.query<{ a: string; lag: string | null }>(
+    `SELECT application_name AS a,
+            pg_wal_lsn_diff(pg_current_wal_lsn(),
+              CASE current_setting('synchronous_commit') WHEN 'remote_apply' THEN replay_lsn ELSE flush_lsn END)::bigint::text AS lag
+       FROM pg_stat_replication WHERE state = 'streaming'`,
+  );
+  return rows.filter((r) => maxLagBytes <= 0 || r.lag === null || Number(r.lag) <= maxLagBytes).map((r) => r.a);
 }
 
 function literal(v: string): string {
