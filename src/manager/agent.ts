@@ -580,6 +580,7 @@ export class Agent extends EventEmitter implements AgentView {
       }, Math.max(0, at - Date.now()));
       timer.unref();
       this.#scheduledRestart = { at, timer };
+      this.#wakeUp();
       return { status: 202, body: 'Restart scheduled' };
     }
     return this.#restartIf(conditions);
@@ -590,6 +591,7 @@ export class Agent extends EventEmitter implements AgentView {
     if (!this.#scheduledRestart) return { status: 404, body: 'no restarts are scheduled' };
     clearTimeout(this.#scheduledRestart.timer);
     this.#scheduledRestart = undefined;
+    this.#wakeUp();
     return { status: 200, body: 'scheduled restart deleted' };
   }
 
@@ -1247,6 +1249,10 @@ export class Agent extends EventEmitter implements AgentView {
       }
     }
     if (local?.timeline !== undefined) data.timeline = local.timeline;
+    // what patronictl reads from member keys: pause --wait waits for `pause`, flush restart looks for `scheduled_restart`
+    if (this.#lastSnap?.config.pause === true) data.pause = true;
+    if (this.#scheduledRestart) data.scheduled_restart = { schedule: new Date(this.#scheduledRestart.at).toISOString() };
+    if (local?.pending_restart) data.pending_restart = true;
     const tags = this.#tags();
     if (Object.keys(tags).length) data.tags = tags;
     await this.dcs.touchMember(data);

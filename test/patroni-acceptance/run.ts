@@ -3,8 +3,8 @@
  * twice: with Debian's Patroni as the baseline and with `pg-failover manager` where the suite starts
  * patroni.py; prints scenarios passed/failed/skipped side by side.
  *
- *   npm run test:patroni-acceptance -- [--features basic_replication,patroni_api] [--impl both|ours|patroni]
- *                                      [--parallel] [--keep] [--json out.json]
+ *   npm run test:patroni-acceptance -- [--features basic_replication,patroni_api|all] [--impl both|ours|patroni]
+ *                                      [--parallel] [--keep] [--json out.json] [--timeout seconds] [--min-ours-passed N]
  *
  * Each run gets its own directory (a copy of features/ plus the adapter's patroni.py/patronictl.py) and its
  * own network namespace (`unshare -n`, loopback only): the suite hard-codes etcd on 2379, REST on 8008+ and
@@ -202,6 +202,20 @@ export async function main(argv: string[]): Promise<number> {
   if (out) writeFileSync(out, JSON.stringify(runs.map(({ dir: _d, ...r }) => r), null, 2));
   if (!argv.includes('--keep')) for (const r of runs) if (!r.scenarios.some((s) => s.status === 'failed')) rmSync(r.dir, { recursive: true, force: true });
   for (const r of runs) if (existsSync(r.dir)) console.log(`[${r.impl}] logs kept in ${r.dir} (features/output/, behave.log)`);
+  // CI gate: the harness must have run (results for every implementation), and ours must not fall below a floor
+  if (runs.some((r) => r.scenarios.length === 0)) {
+    console.error('ACCEPTANCE_NO_RESULTS: an implementation produced no scenario results (setup broken?)');
+    return 1;
+  }
+  const floor = arg('min-ours-passed');
+  const ours = runs.find((r) => r.impl === 'ours');
+  if (floor !== undefined && ours) {
+    const passed = ours.scenarios.filter((x) => x.status === 'passed').length;
+    if (passed < Number(floor)) {
+      console.error(`ACCEPTANCE_REGRESSION: pg-failover passed ${passed} scenarios, fewer than --min-ours-passed ${floor}`);
+      return 1;
+    }
+  }
   return 0;
 }
 
