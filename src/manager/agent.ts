@@ -33,7 +33,7 @@ import { MANAGER_VERSION, offlineNodeStatus, readNodeStatus } from './node-statu
 import { findPgBinaries, type PgBinaries } from './pg-binaries';
 import { BASE_PARAMETERS, defaultHba, PostgresServer, quoteConninfo, resolveServerUser, slotNameFor } from './postgres';
 import { run } from './run';
-import { applyStandbyNames, chooseSyncStandby, maySyncFailover, syncCandidates, standbyNamesFor, streamingStandbys } from './sync';
+import { applyStandbyNames, chooseSyncStandby, maySyncFailover, syncCandidates, standbyNamesFor, streamingStandbys, syncStandbyList } from './sync';
 
 const debug = createDebug('pg-failover:manager');
 const timing = createDebug('pg-failover:manager:timing');
@@ -99,6 +99,8 @@ interface Dynamic {
   synchronousMode: boolean;
   /** `maximum_lag_on_syncnode` in bytes; ≤ 0: no bound (Patroni's default -1). */
   maxLagOnSyncnode: number;
+  /** `synchronous_node_count`: how many synchronous standbys (default 1). */
+  syncNodeCount: number;
 }
 
 /**
@@ -186,6 +188,7 @@ export class Agent extends EventEmitter implements AgentView {
       usePgRewind: config.postgresql.usePgRewind ?? dcsCfg.postgresql.usePgRewind,
       synchronousMode: dcsCfg.synchronousMode,
       maxLagOnSyncnode: Number(dcsCfg.raw.maximum_lag_on_syncnode ?? -1) || -1,
+      syncNodeCount: Number(dcsCfg.raw.synchronous_node_count ?? 1) || 1,
     };
     const su = config.postgresql.authentication.superuser;
     this.postgres = new PostgresServer({
@@ -318,7 +321,7 @@ export class Agent extends EventEmitter implements AgentView {
       primaryRole: this.#options.primaryRole ?? 'primary',
       tags: this.#tags(),
       dcsLastSeen: this.dcs.lastContactAt ? Math.floor(this.dcs.lastContactAt / 1000) : undefined,
-      syncStandby: this.#dyn.synchronousMode && this.#lastSnap?.sync?.sync_standby === this.name,
+      syncStandby: this.#dyn.synchronousMode && syncStandbyList(this.#lastSnap?.sync?.sync_standby).includes(this.name),
     } as const;
     if (this.#state !== 'running' || !this.postgres.isRunning()) {
       return offlineNodeStatus({ ...meta, role: this.#role === 'primary' ? meta.primaryRole : this.#role === 'replica' ? 'replica' : this.#role === 'demoted' ? 'demoted' : 'uninitialized' });
@@ -351,7 +354,7 @@ export class Agent extends EventEmitter implements AgentView {
       if (!cand) return { status: 412, message: 'candidate does not exists' };
       if (req.candidate === snap.leader) return { status: 412, message: `Member ${req.candidate} is already the leader of cluster ${this.scope}` };
       if (cand.data.tags?.nofailover === true) return { status: 412, message: `candidate ${req.candidate} is tagged nofailover` };
-      if (this.#dyn.synchronousMode && snap.sync?.leader && snap.sync.sync_standby !== req.candidate) {
+      if (this.#dyn.synchronousMode && snap.sync?.leader && !syncStandbyList(snap.sync.sync_standby).includes(req.candidate)) {
         return { status: 412, message: 'candidate name does not match with sync_standby' };
       }
     } else {
@@ -788,7 +791,7 @@ export class Agent extends EventEmitter implements AgentView {
    */
   async #manageSync(snap: DcsSnapshot): Promise<void> {
     const pool = this.#localPool();
-    const plan = chooseSyncStandby(this.name, snap, await streamingStandbys(pool, this.#dyn.maxLagOnSyncnode));
+    const plan = chooseSyncStandby(this.name, snap, await streamingStandbys(pool, this.#dyn.maxLagOnSyncnode), this.#dyn.syncNodeCount);
     let syncRev = snap.revisions.sync;
     if (plan.current && plan.current !== plan.standby) {
       if (!(await this.dcs.setSync({ leader: this.name, sync_standby: null }, syncRev))) return; // changed under us: next cycle re-reads
@@ -1009,9 +1012,9 @@ export class Agent extends EventEmitter implements AgentView {
    * LSN to `status`, release the key.
    */
   async #switchover(snap: DcsSnapshot, member: string | undefined): Promise<string> {
-    const syncOnly = this.#dyn.synchronousMode && snap.sync?.leader === this.name ? snap.sync.sync_standby : undefined;
+    const syncOnly = this.#dyn.synchronousMode && snap.sync?.leader === this.name ? syncStandbyList(snap.sync.sync_standby) : undefined;
     const candidates = snap.members.filter(
-      (m) => m.name !== this.name && (!member || m.name === member) && (syncOnly === undefined || m.name === syncOnly) && m.data.tags?.nofailover !== true,
+      (m) => m.name !== this.name && (!member || m.name === member) && (syncOnly === undefined || syncOnly.includes(m.name)) && m.data.tags?.nofailover !== true,
     );
     let chosen: { name: string; data: MemberData; state: PeerState } | undefined;
     for (const m of candidates) {
@@ -1316,6 +1319,7 @@ export class Agent extends EventEmitter implements AgentView {
       usePgRewind: typeof pgc.use_pg_rewind === 'boolean' ? pgc.use_pg_rewind : this.#dyn.usePgRewind,
       synchronousMode: config.synchronous_mode === undefined ? this.#dyn.synchronousMode : config.synchronous_mode === true || config.synchronous_mode === 'on' || config.synchronous_mode === 'true',
       maxLagOnSyncnode: num(config.maximum_lag_on_syncnode, -1),
+      syncNodeCount: Math.max(1, num(config.synchronous_node_count, 1)),
     };
     if (this.#dyn.ttl !== this.dcs.ttlSeconds) this.dcs.setTtl(this.#dyn.ttl);
   }

@@ -296,9 +296,9 @@ function validateEtcd(w: Walker, raw: Raw, others: string[]): PatroniNodeConfig[
 
 function validateDcs(w: Walker, dcs: Raw): DynamicConfig | undefined {
   const P = 'bootstrap.dcs';
-  w.unknownKeys(dcs, P, ['ttl', 'loop_wait', 'retry_timeout', 'maximum_lag_on_failover', 'maximum_lag_on_syncnode', 'synchronous_mode', 'synchronous_mode_strict', 'postgresql'], [
+  w.unknownKeys(dcs, P, ['ttl', 'loop_wait', 'retry_timeout', 'maximum_lag_on_failover', 'maximum_lag_on_syncnode', 'synchronous_node_count', 'synchronous_mode', 'synchronous_mode_strict', 'postgresql'], [
     'member_slots_ttl', 'primary_start_timeout', 'primary_stop_timeout', 'master_start_timeout', 'master_stop_timeout',
-    'standby_cluster', 'synchronous_node_count', 'failsafe_mode', 'check_timeline', 'slots', 'ignore_slots', 'max_timelines_history', 'pause',
+    'standby_cluster', 'failsafe_mode', 'check_timeline', 'slots', 'ignore_slots', 'max_timelines_history', 'pause',
   ]);
   const ttl = w.number(dcs, 'ttl', P, { min: 2, integer: true }) ?? 30;
   const loopWait = w.number(dcs, 'loop_wait', P, { min: 0.1 }) ?? 10;
