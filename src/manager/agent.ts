@@ -25,6 +25,7 @@ import createDebug from 'debug';
 import { FailoverError } from '../errors';
 import type { AgentView, DcsSnapshot, FailoverOutcome, FailoverRequest, MemberData, NodeStatus, WriteOutcome } from './agent-view';
 import { patchConfig } from './config-patch';
+import { numberSetting, parseBool, synchronousModeOf } from './dynamic-config';
 import { isHealthiestNode, parseConnUrl, probePeer, type PeerState } from './candidate';
 import type { PatroniNodeConfig } from './config';
 import { CallbackRunner, splitCommandLine } from './callbacks';
@@ -126,6 +127,7 @@ export class Agent extends EventEmitter implements AgentView {
   #announcedRole: 'primary' | 'replica' | undefined;
   readonly #callbacks: CallbackRunner;
   #scheduledRestart: { at: number; timer: NodeJS.Timeout } | undefined;
+  #warnedQuorum = false;
   /** JSON of the parameters last written to pgfailover.conf by #applyParameters. */
   #appliedParameters: string | undefined;
 
@@ -1308,16 +1310,21 @@ export class Agent extends EventEmitter implements AgentView {
   }
 
   #applyConfig(config: Record<string, unknown>): void {
-    const num = (v: unknown, d: number) => (v === undefined || v === null || v === '' || !Number.isFinite(Number(v)) ? d : Number(v));
+    const num = numberSetting;
+    const mode = synchronousModeOf(config);
+    if (mode === 'quorum' && !this.#warnedQuorum) {
+      this.#warnedQuorum = true;
+      this.#log('synchronous_mode: quorum (quorum commit) is not supported by this manager; running without synchronous replication');
+    }
     const pgc = (config.postgresql ?? {}) as Record<string, unknown>;
     this.#dyn = {
       ttl: num(config.ttl, this.#dyn.ttl),
       loopWait: num(config.loop_wait, this.#dyn.loopWait),
       retryTimeout: num(config.retry_timeout, this.#dyn.retryTimeout),
       maxLag: num(config.maximum_lag_on_failover, this.#dyn.maxLag),
-      useSlots: typeof pgc.use_slots === 'boolean' ? pgc.use_slots : this.#dyn.useSlots,
-      usePgRewind: typeof pgc.use_pg_rewind === 'boolean' ? pgc.use_pg_rewind : this.#dyn.usePgRewind,
-      synchronousMode: config.synchronous_mode === undefined ? this.#dyn.synchronousMode : config.synchronous_mode === true || config.synchronous_mode === 'on' || config.synchronous_mode === 'true',
+      useSlots: parseBool(pgc.use_slots) ?? this.#dyn.useSlots,
+      usePgRewind: parseBool(pgc.use_pg_rewind) ?? this.#dyn.usePgRewind,
+      synchronousMode: mode === undefined ? this.#dyn.synchronousMode : mode === 'on',
       maxLagOnSyncnode: num(config.maximum_lag_on_syncnode, -1),
       syncNodeCount: Math.max(1, num(config.synchronous_node_count, 1)),
     };

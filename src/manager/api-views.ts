@@ -38,11 +38,8 @@ export function parseLagBytes(value: string | undefined): number | undefined {
   return Math.round(Number(m[1]) * factor);
 }
 
-/** Is synchronous mode on in the dynamic config (`synchronous_mode: true | on | quorum`)? */
-export function isSynchronousMode(config: Record<string, unknown> | undefined): boolean {
-  const v = config?.synchronous_mode;
-  return v === true || v === 'on' || v === 'true' || v === 'quorum';
-}
+import { isSynchronousMode } from './dynamic-config';
+export { isSynchronousMode };
 
 /** Does the `sync` key name `member` as a synchronous standby (comma lists allowed)? */
 export function syncNames(snapshot: DcsSnapshot | undefined, member: string): boolean {

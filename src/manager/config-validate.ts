@@ -7,6 +7,7 @@
  * echoed.
  */
 import { FailoverError } from '../errors';
+import { parseBool, synchronousModeOf } from './dynamic-config';
 import { parseLagBytes } from './api-views';
 import { CALLBACK_ACTIONS, splitCommandLine, type CallbackAction } from './callbacks';
 import type { Credentials, DynamicConfig, HostPort, LoadedConfig, PatroniNodeConfig } from './config';
@@ -76,10 +77,9 @@ class Walker {
     const at = `${path}.${key}`;
     const v = obj?.[key];
     if (v === undefined || v === null) return undefined;
-    if (typeof v === 'boolean') return v;
-    if (typeof v === 'string' && /^(true|on|yes|1)$/i.test(v)) return true;
-    if (typeof v === 'string' && /^(false|off|no|0)$/i.test(v)) return false;
-    this.problem(at, `${at} must be true or false, got ${typeName(v)}`);
+    const b = parseBool(v);
+    if (b !== undefined) return b;
+    this.problem(at, `${at} must be a boolean (Patroni accepts true/false, on/off, yes/no, 1/0), got ${typeName(v)}`);
     return undefined;
   }
   number(obj: Raw | undefined, key: string, path: string, opts: { min: number; integer?: boolean }): number | undefined {
@@ -315,7 +315,7 @@ function validateDcs(w: Walker, dcs: Raw): DynamicConfig | undefined {
   let sync = false;
   const sm = dcs.synchronous_mode;
   if (sm !== undefined && sm !== null) {
-    if (sm === 'quorum') w.problem(`${P}.synchronous_mode`, `${P}.synchronous_mode: quorum commit is not supported by this manager; use true or false`);
+    if (synchronousModeOf(dcs) === 'quorum') w.problem(`${P}.synchronous_mode`, `${P}.synchronous_mode: quorum commit is not supported by this manager; use true or false`);
     else {
       const b = w.bool(dcs, 'synchronous_mode', P);
       sync = b ?? false;
