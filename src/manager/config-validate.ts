@@ -312,6 +312,13 @@ function validateDcs(w: Walker, dcs: Raw): DynamicConfig | undefined {
     maxLag = typeof ml === 'number' && Number.isInteger(ml) && ml >= 0 ? ml : typeof ml === 'string' ? parseLagBytes(ml) : undefined;
     if (maxLag === undefined || maxLag < 0) w.problem(`${P}.maximum_lag_on_failover`, `${P}.maximum_lag_on_failover must be bytes (e.g. 1048576 or 1MB), got ${typeName(ml)}`);
   }
+  // Patroni features whose absence would silently change what the cluster does: refused, by name
+  if (parseBool(dcs.failsafe_mode) === true) {
+    w.problem(`${P}.failsafe_mode`, `${P}.failsafe_mode: true (DCS failsafe mode) is not supported by this manager: without it a primary that loses etcd demotes; remove it or set false`);
+  }
+  if (dcs.standby_cluster !== undefined && dcs.standby_cluster !== null) {
+    w.problem(`${P}.standby_cluster`, `${P}.standby_cluster (a standby cluster replicating from another cluster) is not supported by this manager; it would bootstrap an independent primary instead`);
+  }
   let sync = false;
   const sm = dcs.synchronous_mode;
   if (sm !== undefined && sm !== null) {
