@@ -20,6 +20,7 @@ import createDebug from 'debug';
 import { FailoverError } from '../errors';
 import type { DcsSnapshot, MemberData } from './agent-view';
 import { etcdFaultHandling } from '../etcd-fault-handling';
+import type { DcsStore } from './dcs-store';
 
 const debug = createDebug('pg-failover:manager:dcs');
 
@@ -55,7 +56,7 @@ export const KEYS = {
 } as const;
 
 /** etcd as the HA agent uses it. All methods throw {@link FailoverError} `DCS_ERROR` when etcd cannot be reached. */
-export class Dcs {
+export class Dcs implements DcsStore {
   readonly prefix: string;
   readonly name: string;
   readonly client: Etcd3;
