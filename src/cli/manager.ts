@@ -71,7 +71,13 @@ export async function managerCommand(argv: string[]): Promise<number> {
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      await agent.stop({ release: true, stopPostgres: true }).catch((e: Error) => log(`[${config.name}] stop: ${e.message}`));
+      if (agent.paused) {
+        // Patroni in maintenance mode: exiting touches neither PostgreSQL nor the leader key (it expires after ttl)
+        log(`[${config.name}] Leader key is not deleted and Postgresql is not shut down because of paused state`);
+        await agent.stop({ release: false, stopPostgres: false }).catch((e: Error) => log(`[${config.name}] stop: ${e.message}`));
+      } else {
+        await agent.stop({ release: true, stopPostgres: true }).catch((e: Error) => log(`[${config.name}] stop: ${e.message}`));
+      }
       await api.close().catch(() => {});
     })());
   try {

@@ -228,6 +228,11 @@ export class Agent extends EventEmitter implements AgentView {
     return super.emit(event, ...args);
   }
 
+  /** Whether the cluster was in maintenance mode (`pause`) at the last cycle. */
+  get paused(): boolean {
+    return this.#lastSnap?.config.pause === true;
+  }
+
   /** What the agent thinks this node is. */
   get role(): AgentRole {
     return this.#role;

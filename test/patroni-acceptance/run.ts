@@ -6,9 +6,10 @@
  *   npm run test:patroni-acceptance -- [--features basic_replication,patroni_api|all] [--impl both|ours|patroni]
  *                                      [--parallel] [--keep] [--json out.json] [--timeout seconds] [--min-ours-passed N]
  *
- * Each run gets its own directory (a copy of features/ plus the adapter's patroni.py/patronictl.py) and its
- * own network namespace (`unshare -n`, loopback only): the suite hard-codes etcd on 2379, REST on 8008+ and
- * PostgreSQL on 5361+, and the namespace keeps those from colliding with anything else on the machine.
+ * Each run gets its own directory (a copy of features/ plus the adapter's patroni.py/patronictl.py), its
+ * own network namespace (`unshare -n`, loopback only: the suite hard-codes etcd on 2379, REST on 8008+ and
+ * PostgreSQL on 5361+, and the namespace keeps those from colliding with anything else on the machine)
+ * and its own PID namespace (every process the run started ends with it).
  * Everything runs as the unprivileged `pgfailover` user (PostgreSQL refuses root). Needs root, behave
  * (python3-behave), python3-coverage, Debian's patroni, etcd and PostgreSQL binaries.
  */
@@ -113,7 +114,9 @@ export async function runImpl(impl: Impl, opts: RunOptions): Promise<ImplRun> {
   // loopback only, in a private network namespace; then drop to the unprivileged user
   const script = `ip link set lo up && exec runuser -u ${USER} -- env -i ${Object.entries(env).map(([k, v]) => `${k}=${shq(v!)}`).join(' ')} ${behave.map(shq).join(' ')}`;
   log(`[${impl}] ${dir}: behave ${featureFiles.join(' ')}`);
-  const child = spawn('unshare', ['-n', '--', 'sh', '-c', script], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  // -p -f --mount-proc: its own PID namespace, so whatever the run leaves behind (a PostgreSQL that a
+  // paused Patroni/manager leaves running by design, a hung node) dies with it; --kill-child: and on our timeout
+  const child = spawn('unshare', ['-n', '-p', '-f', '-m', '--mount-proc', '--kill-child', '--', 'sh', '-c', script], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
