@@ -148,14 +148,24 @@ export class Dcs implements DcsStore {
     }
   }
 
-  /** TTL in seconds of the lease in use (a `ttl` change applies to the next lease only); undefined before the first grant. */
+  /** TTL in seconds of the lease in use; undefined before the first grant. */
   get leaseTtlSeconds(): number | undefined {
     return this.#leaseTtlSeconds;
   }
 
-  /** Changes the TTL used for the next lease (after `config` changed `ttl`). */
+  /**
+   * Changes the lease TTL (after `config` changed `ttl`). Like Patroni's etcd3 `set_ttl`, the current
+   * lease is dropped (not revoked: its keys stay until moved), so the next keepalive grants one with
+   * the new TTL and the leader and member keys are re-put on it in the same cycle: a dead leader is
+   * then replaced after the new ttl, not the old one.
+   */
   setTtl(ttlSeconds: number): void {
+    if (ttlSeconds === this.#ttlSeconds) return;
     this.#ttlSeconds = ttlSeconds;
+    if (this.#lease) {
+      debug('%s: ttl changed to %d s: a new lease replaces %s', this.name, ttlSeconds, this.#leaseId);
+      this.#dropLease();
+    }
   }
 
   async #grant(): Promise<void> {

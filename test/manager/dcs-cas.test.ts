@@ -66,3 +66,31 @@ describe('Dcs compare-and-set writes (Patroni: mod_revision)', () => {
     await a.releaseLeader();
   });
 });
+
+describe('regression: a ttl change applied only to the next lease (a dead leader was replaced after the old ttl)', () => {
+  const h = new Harness({ scope: 'ttl' });
+  let d: Dcs | undefined;
+  beforeAll(() => h.startEtcd(), 60_000);
+  afterAll(async () => {
+    await d?.close({ release: true }).catch(() => {});
+    await h.close();
+  }, 60_000);
+
+  it('setTtl moves the leader key to a lease with the new TTL at the next renewal', async () => {
+    d = new Dcs({ hosts: h.etcd.endpoints, scope: h.scope, name: 'n0', ttlSeconds: 30, callTimeoutMillis: 1000 });
+    await d.keepalive();
+    expect(await d.attemptToAcquireLeader()).toBe(true);
+    const before = d.leaseId;
+    d.setTtl(3);
+    await d.keepalive();
+    expect(await d.updateLeader()).toBe(true);
+    expect(d.leaseId).not.toBe(before);
+    const kv = await h.kv.get(`${h.prefix}leader`).exec();
+    expect(kv.kvs[0]!.lease).toBe(d.leaseId);
+    await d.close({ release: false });
+    const t0 = Date.now();
+    await h.until('leader key expired', async () => (await h.leader()) === undefined, 10_000);
+    expect(Date.now() - t0).toBeLessThan(6000); // ~3 s, not 30
+    d = undefined;
+  }, 30_000);
+});
