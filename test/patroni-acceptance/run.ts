@@ -116,7 +116,7 @@ export async function runImpl(impl: Impl, opts: RunOptions): Promise<ImplRun> {
   log(`[${impl}] ${dir}: behave ${featureFiles.join(' ')}`);
   // -p -f --mount-proc: its own PID namespace, so whatever the run leaves behind (a PostgreSQL that a
   // paused Patroni/manager leaves running by design, a hung node) dies with it; --kill-child: and on our timeout
-  const child = spawn('unshare', ['-n', '-p', '-f', '-m', '--mount-proc', '--kill-child', '--', 'sh', '-c', script], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('unshare', ['-n', '-p', '-f', '-m', '--mount-proc', '--kill-child', '--', '/usr/bin/python3', join(ADAPTER, 'init.py'), 'sh', '-c', script], { cwd: dir, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
