@@ -121,7 +121,7 @@ export async function runImpl(impl: Impl, opts: RunOptions): Promise<ImplRun> {
   child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
   child.stderr.on('data', (d: Buffer) => { out += d.toString(); });
   let timedOut = false;
-  const timer = opts.timeoutMs ? setTimeout(() => { timedOut = true; if (child.pid) process.kill(child.pid, 'SIGKILL'); // unshare --kill-child then ends the namespace }, opts.timeoutMs) : undefined;
+  const timer = opts.timeoutMs ? setTimeout(() => { timedOut = true; if (child.pid) process.kill(child.pid, 'SIGKILL'); /* unshare --kill-child then ends the namespace */ }, opts.timeoutMs) : undefined;
   const exitCode = await new Promise<number | null>((res) => child.on('close', (code) => res(code)));
   if (timer) clearTimeout(timer);
   writeFileSync(join(dir, 'runner.log'), out);
