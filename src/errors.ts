@@ -39,6 +39,7 @@ export type FailoverErrorCode =
   | 'UNSAFE_USER'
   // manager
   | 'MANAGER_CONFIG'
+  | 'MANAGER_DUPLICATE_NAME'
   | 'DCS_ERROR';
 
 export interface FailoverErrorOptions {

@@ -8,7 +8,16 @@ import { FailoverError } from '../errors';
 import { Agent } from '../manager/agent';
 import { startApi } from '../manager/api';
 import { configFromFlags, loadManagerConfig, MANAGER_FLAGS } from '../manager/config';
+import { ensureUniqueName } from '../manager/unique-name';
 import { untilSignal } from './args';
+
+type LogLevel = 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR' | 'CRITICAL';
+
+/** `2024-05-01 12:00:00,123` in local time, Python logging's default asctime. */
+function patroniTime(d: Date): string {
+  const p = (n: number, w = 2) => String(n).padStart(w, '0');
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())},${p(d.getMilliseconds(), 3)}`;
+}
 
 export const MANAGER_USAGE = `pg-failover manager --config node.yml [--name N] [--data-dir D] …
 pg-failover manager --name n0 --scope demo --etcd 127.0.0.1:2379 --data-dir /var/lib/pgf/n0 --pg-port 5432 --api-port 8008 [--ttl 30 --loop-wait 10 …]
@@ -29,15 +38,27 @@ export async function managerCommand(argv: string[]): Promise<number> {
     process.stdout.write(MANAGER_USAGE + '\n');
     return 0;
   }
-  const log = (line: string) => process.stderr.write(`${new Date().toISOString()} ${line}\n`);
+  // Patroni's log line (`%(asctime)s %(levelname)s: %(message)s`): tools and Patroni's own test suite read the level at a fixed column
+  const log = (line: string, level: LogLevel = /^warning: /.test(line) ? 'WARNING' : 'INFO') => process.stderr.write(`${patroniTime(new Date())} ${level}: ${line.replace(/^warning: /, '')}\n`);
   const { config: configPath, help: _help, ...flags } = values;
   const loaded =
     typeof configPath === 'string'
-      ? loadManagerConfig(configPath, overridesFromFlags(flags))
+      ? loadManagerConfig(configPath, overridesFromFlags(flags), { env: process.env })
       : configFromFlags(flags as Record<string, string | string[] | undefined>);
   for (const w of loaded.warnings) log(`warning: ${w}`);
   const config = loaded.config;
-  const agent = Agent.create(config, { log: (l) => log(`[${config.name}] ${l}`) });
+  const reloadConfig = typeof configPath === 'string' ? () => loadManagerConfig(configPath, overridesFromFlags(flags), { env: process.env }).config : undefined;
+  const agent = Agent.create(config, { log: (l) => log(`[${config.name}] ${l}`), ...(reloadConfig ? { reloadConfig } : {}) });
+  try {
+    await ensureUniqueName(await agent.dcs.snapshot(), config.name);
+  } catch (e) {
+    if (e instanceof FailoverError && e.code === 'MANAGER_DUPLICATE_NAME') {
+      log(e.message, 'CRITICAL');
+      await agent.dcs.close().catch(() => {});
+      throw e;
+    }
+    // etcd not reachable yet: the agent's own start retries
+  }
   const auth = config.restapi.authentication;
   const api = await startApi({
     view: agent,
@@ -50,7 +71,13 @@ export async function managerCommand(argv: string[]): Promise<number> {
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
-      await agent.stop({ release: true, stopPostgres: true }).catch((e: Error) => log(`[${config.name}] stop: ${e.message}`));
+      if (agent.paused) {
+        // Patroni in maintenance mode: exiting touches neither PostgreSQL nor the leader key (it expires after ttl)
+        log(`[${config.name}] Leader key is not deleted and Postgresql is not shut down because of paused state`);
+        await agent.stop({ release: false, stopPostgres: false }).catch((e: Error) => log(`[${config.name}] stop: ${e.message}`));
+      } else {
+        await agent.stop({ release: true, stopPostgres: true }).catch((e: Error) => log(`[${config.name}] stop: ${e.message}`));
+      }
       await api.close().catch(() => {});
     })());
   try {

@@ -25,9 +25,23 @@ export interface DcsSnapshot {
   status: { optime?: number; slots?: Record<string, number> } | undefined;
   /** etcd revision of the read. */
   revision: string;
+  /**
+   * mod_revision of each non-lease key as read ('0' when absent): the expected revision
+   * every compare-and-set write of that key must name (see Dcs / DcsStore).
+   */
+  revisions: KeyRevisions;
 }
 
 /** A member key's JSON, as Patroni writes it. */
+/** mod_revision per CAS-written key, '0' = the key did not exist. */
+export interface KeyRevisions {
+  config: string;
+  failover: string;
+  sync: string;
+  history: string;
+  initialize: string;
+}
+
 export interface MemberData {
   conn_url?: string;
   api_url?: string;
@@ -82,6 +96,12 @@ export interface FailoverOutcome {
   message: string;
 }
 
+/** Status and body of a write request (a string is sent as text, anything else as JSON). */
+export interface WriteOutcome {
+  status: number;
+  body: unknown;
+}
+
 export interface AgentView {
   readonly name: string;
   readonly scope: string;
@@ -98,4 +118,14 @@ export interface AgentView {
   cluster(): Promise<DcsSnapshot>;
   /** Validates and carries out (or schedules) a switchover/failover; `kind` says which endpoint asked. */
   requestFailover(kind: 'switchover' | 'failover', req: FailoverRequest): Promise<FailoverOutcome>;
+  /**
+   * The REST API's other write requests (PATCH/PUT /config, POST /reload, /restart, /reinitialize,
+   * DELETE /switchover). Optional: a view without one answers 501 for that request.
+   */
+  patchConfig?(patch: Record<string, unknown>, replace?: boolean): Promise<WriteOutcome>;
+  reload?(): Promise<WriteOutcome>;
+  restart?(req: Record<string, unknown>): Promise<WriteOutcome>;
+  reinitialize?(req: { force: boolean }): Promise<WriteOutcome>;
+  cancelSwitchover?(): Promise<WriteOutcome>;
+  cancelRestart?(): Promise<WriteOutcome>;
 }

@@ -17,13 +17,15 @@
  * `primaryRole: 'master'` option asks for Patroni 3's word.
  */
 import { EventEmitter } from 'node:events';
-import { existsSync } from 'node:fs';
+import { existsSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import createDebug from 'debug';
 import { FailoverError } from '../errors';
-import type { AgentView, DcsSnapshot, FailoverOutcome, FailoverRequest, MemberData, NodeStatus } from './agent-view';
+import type { AgentView, DcsSnapshot, FailoverOutcome, FailoverRequest, MemberData, NodeStatus, WriteOutcome } from './agent-view';
+import { patchConfig } from './config-patch';
+import { numberSetting, parseBool, synchronousModeOf } from './dynamic-config';
 import { isHealthiestNode, parseConnUrl, probePeer, type PeerState } from './candidate';
 import type { PatroniNodeConfig } from './config';
 import { CallbackRunner, splitCommandLine } from './callbacks';
@@ -32,7 +34,7 @@ import { MANAGER_VERSION, offlineNodeStatus, readNodeStatus } from './node-statu
 import { findPgBinaries, type PgBinaries } from './pg-binaries';
 import { BASE_PARAMETERS, defaultHba, PostgresServer, quoteConninfo, resolveServerUser, slotNameFor } from './postgres';
 import { run } from './run';
-import { applyStandbyNames, chooseSyncStandby, maySyncFailover, syncCandidates, standbyNamesFor, streamingStandbys } from './sync';
+import { applyStandbyNames, chooseSyncStandby, maySyncFailover, syncCandidates, standbyNamesFor, streamingStandbys, syncStandbyList } from './sync';
 
 const debug = createDebug('pg-failover:manager');
 const timing = createDebug('pg-failover:manager:timing');
@@ -66,6 +68,8 @@ export interface AgentOptions {
   bootstrapTimeoutMillis?: number;
   /** How often the fencing watchdog checks the lease age. Default 100 ms. */
   fenceCheckIntervalMillis?: number;
+  /** Re-reads the node configuration for POST /reload (the CLI re-reads the YAML file and PATRONI_* variables). */
+  reloadConfig?: () => PatroniNodeConfig;
 }
 
 /** What this node is doing, from the agent's point of view. */
@@ -94,6 +98,10 @@ interface Dynamic {
   useSlots: boolean;
   usePgRewind: boolean;
   synchronousMode: boolean;
+  /** `maximum_lag_on_syncnode` in bytes; ≤ 0: no bound (Patroni's default -1). */
+  maxLagOnSyncnode: number;
+  /** `synchronous_node_count`: how many synchronous standbys (default 1). */
+  syncNodeCount: number;
 }
 
 /**
@@ -106,7 +114,8 @@ interface Dynamic {
  * await agent.stop({ release: true });
  */
 export class Agent extends EventEmitter implements AgentView {
-  readonly config: PatroniNodeConfig;
+  /** The node configuration; POST /reload replaces it with the file re-read (tags take effect at once). */
+  config: PatroniNodeConfig;
   readonly name: string;
   readonly scope: string;
   readonly namespace: string;
@@ -117,6 +126,10 @@ export class Agent extends EventEmitter implements AgentView {
   /** The last role the callbacks were told about (undefined before the first start). */
   #announcedRole: 'primary' | 'replica' | undefined;
   readonly #callbacks: CallbackRunner;
+  #scheduledRestart: { at: number; timer: NodeJS.Timeout } | undefined;
+  #warnedQuorum = false;
+  /** JSON of the parameters last written to pgfailover.conf by #applyParameters. */
+  #appliedParameters: string | undefined;
 
   get #role(): AgentRole {
     return this.#roleState;
@@ -176,6 +189,8 @@ export class Agent extends EventEmitter implements AgentView {
       useSlots: dcsCfg.postgresql.useSlots,
       usePgRewind: config.postgresql.usePgRewind ?? dcsCfg.postgresql.usePgRewind,
       synchronousMode: dcsCfg.synchronousMode,
+      maxLagOnSyncnode: Number(dcsCfg.raw.maximum_lag_on_syncnode ?? -1) || -1,
+      syncNodeCount: Number(dcsCfg.raw.synchronous_node_count ?? 1) || 1,
     };
     const su = config.postgresql.authentication.superuser;
     this.postgres = new PostgresServer({
@@ -211,6 +226,11 @@ export class Agent extends EventEmitter implements AgentView {
 
   override emit<E extends keyof AgentEvents>(event: E, ...args: AgentEvents[E]): boolean {
     return super.emit(event, ...args);
+  }
+
+  /** Whether the cluster was in maintenance mode (`pause`) at the last cycle. */
+  get paused(): boolean {
+    return this.#lastSnap?.config.pause === true;
   }
 
   /** What the agent thinks this node is. */
@@ -308,7 +328,7 @@ export class Agent extends EventEmitter implements AgentView {
       primaryRole: this.#options.primaryRole ?? 'primary',
       tags: this.#tags(),
       dcsLastSeen: this.dcs.lastContactAt ? Math.floor(this.dcs.lastContactAt / 1000) : undefined,
-      syncStandby: this.#dyn.synchronousMode && this.#lastSnap?.sync?.sync_standby === this.name,
+      syncStandby: this.#dyn.synchronousMode && syncStandbyList(this.#lastSnap?.sync?.sync_standby).includes(this.name),
     } as const;
     if (this.#state !== 'running' || !this.postgres.isRunning()) {
       return offlineNodeStatus({ ...meta, role: this.#role === 'primary' ? meta.primaryRole : this.#role === 'replica' ? 'replica' : this.#role === 'demoted' ? 'demoted' : 'uninitialized' });
@@ -341,10 +361,11 @@ export class Agent extends EventEmitter implements AgentView {
       if (!cand) return { status: 412, message: 'candidate does not exists' };
       if (req.candidate === snap.leader) return { status: 412, message: `Member ${req.candidate} is already the leader of cluster ${this.scope}` };
       if (cand.data.tags?.nofailover === true) return { status: 412, message: `candidate ${req.candidate} is tagged nofailover` };
-      if (this.#dyn.synchronousMode && snap.sync?.leader && snap.sync.sync_standby !== req.candidate) {
+      if (this.#dyn.synchronousMode && snap.sync?.leader && !syncStandbyList(snap.sync.sync_standby).includes(req.candidate)) {
         return { status: 412, message: 'candidate name does not match with sync_standby' };
       }
     } else {
+      if (kind === 'switchover' && !snap.members.some((m) => m.name !== snap.leader)) return { status: 412, message: 'switchover is not possible: cluster does not have members except leader' };
       const eligible = snap.members.filter((m) => m.name !== snap.leader && m.data.tags?.nofailover !== true && m.data.state === 'running');
       if (!eligible.length) return { status: 412, message: 'Switchover is not possible: no good candidates have been found' };
     }
@@ -354,7 +375,8 @@ export class Agent extends EventEmitter implements AgentView {
       if (at < Date.now()) return { status: 400, message: 'Cannot schedule switchover in the past' };
     }
     try {
-      await this.dcs.setFailover({ ...(snap.leader ? { leader: snap.leader } : {}), ...(req.candidate ? { member: req.candidate } : {}), ...(req.scheduled_at ? { scheduled_at: req.scheduled_at } : {}) });
+      const written = await this.dcs.setFailover({ ...(snap.leader ? { leader: snap.leader } : {}), ...(req.candidate ? { member: req.candidate } : {}), ...(req.scheduled_at ? { scheduled_at: req.scheduled_at } : {}) }, snap.revisions.failover);
+      if (!written) return { status: 503, message: 'failover key changed meanwhile (another request?); try again' };
     } catch {
       return { status: 503, message: 'DCS is not accessible' };
     }
@@ -442,12 +464,25 @@ export class Agent extends EventEmitter implements AgentView {
 
   async #createReplicationUser(): Promise<void> {
     const repl = this.config.postgresql.authentication.replication;
-    if (repl.username === this.postgres.superuser) return;
-    const exists = await this.postgres.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [repl.username]);
-    if (exists.length) return;
-    const ident = '"' + repl.username.replace(/"/g, '""') + '"';
-    const pw = repl.password !== undefined ? ` PASSWORD '${repl.password.replace(/'/g, "''")}'` : '';
-    await this.postgres.query(`CREATE ROLE ${ident} WITH REPLICATION LOGIN${pw}`);
+    await this.#createRole(repl, 'REPLICATION LOGIN');
+    // Patroni's rewind user (PostgreSQL ≥ 11): a login role allowed exactly the functions pg_rewind calls
+    const rewind = this.config.postgresql.authentication.rewind;
+    if (rewind && (await this.#createRole(rewind, 'LOGIN'))) {
+      const ident = quoteIdent(rewind.username);
+      for (const fn of ['pg_ls_dir(text, boolean, boolean)', 'pg_stat_file(text, boolean)', 'pg_read_binary_file(text)', 'pg_read_binary_file(text, bigint, bigint, boolean)']) {
+        await this.postgres.query(`GRANT EXECUTE ON FUNCTION pg_catalog.${fn} TO ${ident}`);
+      }
+    }
+  }
+
+  /** Creates a role unless it exists or is the superuser; true when created. The password never reaches a log. */
+  async #createRole(cred: { username: string; password?: string }, options: string): Promise<boolean> {
+    if (cred.username === this.postgres.superuser) return false;
+    const exists = await this.postgres.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [cred.username]);
+    if (exists.length) return false;
+    const pw = cred.password !== undefined ? ` PASSWORD '${cred.password.replace(/'/g, "''")}'` : '';
+    await this.postgres.query(`CREATE ROLE ${quoteIdent(cred.username)} WITH ${options}${pw}`);
+    return true;
   }
 
   /** Loser of `/initialize`: pg_basebackup from the leader, standby config with our slot, start. */
@@ -499,6 +534,122 @@ export class Agent extends EventEmitter implements AgentView {
     this.#state = 'running';
   }
 
+  // ------------------------------------------------------- REST write requests
+
+  /** PATCH /config (JSON merge, null deletes) or PUT /config (`replace`): compare-and-set on the key read. */
+  async patchConfig(patch: Record<string, unknown>, replace = false): Promise<WriteOutcome> {
+    let snap: DcsSnapshot;
+    try {
+      snap = await this.dcs.snapshot();
+    } catch {
+      return { status: 503, body: 'DCS is not accessible' };
+    }
+    if (!replace && snap.revisions.config === '0') return { status: 503, body: 'the cluster has no dynamic configuration yet' };
+    const next = replace ? { config: patch, changed: JSON.stringify(patch) !== JSON.stringify(snap.config) } : patchConfig(snap.config, patch);
+    if (next.changed && !(await this.dcs.setConfig(next.config, snap.revisions.config))) return { status: 409, body: 'the configuration changed meanwhile; re-read it and try again' };
+    this.#wakeUp();
+    return { status: 200, body: next.config };
+  }
+
+  /** POST /reload: re-read the node configuration (tags, …) and wake the loop; 202 like Patroni. */
+  async reload(): Promise<WriteOutcome> {
+    if (this.#options.reloadConfig) {
+      try {
+        this.config = this.#options.reloadConfig();
+      } catch (e) {
+        this.#log(`reload: the configuration is invalid, keeping the running one: ${errText(e)}`);
+        return { status: 202, body: 'reload scheduled' };
+      }
+    }
+    this.#log('reload: configuration re-read');
+    this.#wakeUp();
+    return { status: 202, body: 'reload scheduled' };
+  }
+
+  /**
+   * POST /restart (Patroni's body: `schedule`, `role`, `restart_pending`, `postgres_version`, `timeout`):
+   * restarts PostgreSQL in the same role now, or at `schedule` (202); the conditions are checked when it
+   * runs: `role` must be this node's, `restart_pending` needs a pending restart.
+   */
+  async restart(req: Record<string, unknown>): Promise<WriteOutcome> {
+    for (const k of ['postgres_version', 'timeout']) {
+      if (req[k] !== undefined) return { status: 501, body: `restart with "${k}" is not supported by this manager` };
+    }
+    const role = req.role === undefined ? undefined : String(req.role);
+    if (role !== undefined && !['primary', 'master', 'replica'].includes(role)) return { status: 400, body: `PostgreSQL role should be either primary or replica` };
+    const onlyPending = req.restart_pending === true || (typeof req.restart_pending === 'string' && /^(true|yes|on|1)$/i.test(req.restart_pending));
+    const conditions = { ...(role ? { role } : {}), onlyPending };
+    if (req.schedule !== undefined) {
+      const at = Date.parse(String(req.schedule));
+      if (Number.isNaN(at)) return { status: 400, body: 'Unable to parse scheduled timestamp. It should be in an unambiguous format, e.g. ISO 8601' };
+      if (this.#scheduledRestart) return { status: 409, body: 'Cannot schedule restart: another restart is already scheduled' };
+      const timer = setTimeout(() => {
+        this.#scheduledRestart = undefined;
+        if (!this.#running) return; // stopped meanwhile: never start PostgreSQL again
+        void this.#restartIf(conditions).then((r) => this.#log(`scheduled restart: ${r.body}`));
+      }, Math.max(0, at - Date.now()));
+      timer.unref();
+      this.#scheduledRestart = { at, timer };
+      this.#wakeUp();
+      return { status: 202, body: 'Restart scheduled' };
+    }
+    return this.#restartIf(conditions);
+  }
+
+  /** DELETE /restart: cancel a scheduled restart. */
+  async cancelRestart(): Promise<WriteOutcome> {
+    if (!this.#scheduledRestart) return { status: 404, body: 'no restarts are scheduled' };
+    clearTimeout(this.#scheduledRestart.timer);
+    this.#scheduledRestart = undefined;
+    this.#wakeUp();
+    return { status: 200, body: 'scheduled restart deleted' };
+  }
+
+  async #restartIf(c: { role?: string; onlyPending: boolean }): Promise<WriteOutcome> {
+    const local = await this.#localStatus();
+    const isPrimary = this.#role === 'primary';
+    if (c.role && (c.role === 'replica') === isPrimary) return { status: 503, body: 'restart conditions are not satisfied' };
+    if (c.onlyPending && local?.pending_restart !== true) return { status: 503, body: 'restart conditions are not satisfied' };
+    try {
+      await this.#guarded(async () => {
+        this.#log('restart requested: restarting PostgreSQL');
+        this.#state = 'restarting';
+        await this.postgres.stop('fast');
+        await this.#withHeartbeat(() => this.postgres.start());
+        this.#state = 'running';
+        return 'restarted PostgreSQL';
+      });
+    } catch (e) {
+      return { status: 503, body: `restart failed: ${errText(e)}` };
+    }
+    return { status: 200, body: 'restarted successfully' };
+  }
+
+  /** POST /reinitialize: a replica wipes its data directory and clones again from the leader. */
+  async reinitialize(_req: { force: boolean }): Promise<WriteOutcome> {
+    if (this.#holdsLock || this.#role === 'primary') return { status: 503, body: 'I am the leader, can not reinitialize' };
+    const snap = await this.dcs.snapshot().catch(() => undefined);
+    const leader = snap?.leader ? snap.members.find((m) => m.name === snap.leader) : undefined;
+    if (!snap?.leader || !leader?.data.conn_url) return { status: 503, body: 'Cluster has no leader, can not reinitialize' };
+    void this.#guarded(async () => {
+      this.#log(`reinitialize: removing the data directory and cloning from ${snap.leader}`);
+      await this.postgres.stop('immediate').catch(() => {});
+      rmSync(this.postgres.dataDir, { recursive: true, force: true });
+      await this.#cloneFrom(snap.leader!, leader.data);
+      return `reinitialized from ${snap.leader}`;
+    });
+    return { status: 200, body: 'reinitialize started' };
+  }
+
+  /** DELETE /switchover: cancel a scheduled switchover (compare-and-set on the request read). */
+  async cancelSwitchover(): Promise<WriteOutcome> {
+    const snap = await this.dcs.snapshot().catch(() => undefined);
+    if (!snap) return { status: 503, body: 'DCS is not accessible' };
+    if (!snap.failover?.scheduled_at) return { status: 404, body: 'No switchover is scheduled' };
+    if (!(await this.dcs.clearFailover(snap.revisions.failover))) return { status: 409, body: 'the switchover request changed meanwhile' };
+    return { status: 200, body: 'scheduled switchover deleted' };
+  }
+
   // ---------------------------------------------------------------- HA loop
 
   async #loop(): Promise<void> {
@@ -541,6 +692,7 @@ export class Agent extends EventEmitter implements AgentView {
     }
     this.#applyConfig(snap.config);
     this.#lastSnap = snap;
+    await this.#applyParameters(snap.config).catch((e) => this.#log(`postgresql parameters: ${errText(e)}`));
     timing('%s: cycle: snapshot +%d', this.name, Date.now() - tc);
     const local = await this.#localStatus();
     timing('%s: cycle: local status +%d', this.name, Date.now() - tc);
@@ -573,6 +725,10 @@ export class Agent extends EventEmitter implements AgentView {
         }
         await this.#demote('someone else took the leader key');
         return 'demoted: no leader key';
+      }
+      if (snap.config.pause === true) {
+        // Maintenance mode (patronictl pause): no automatic failover; a manual failover/switchover still works.
+        if (!snap.failover?.member) return 'PAUSE: no leader, not taking part in an election (cluster paused)';
       }
       this.#noLeaderSince ??= Date.now();
       if (!local && !this.postgres.isRunning() && (this.#role === 'demoted' || this.#role === 'replica') && Date.now() - this.#noLeaderSince > this.#dyn.ttl * 1000) {
@@ -623,7 +779,7 @@ export class Agent extends EventEmitter implements AgentView {
     const req = snap.failover;
     if (req && ((req.leader && req.leader !== this.name) || req.member === this.name)) {
       // Stale or pointless request (another leader named, or us as the candidate): clear it, as Patroni does.
-      await this.dcs.clearFailover().catch(() => {});
+      await this.dcs.clearFailover(snap.revisions.failover).catch(() => {});
     } else if (req) {
       const due = !req.scheduled_at || Date.parse(req.scheduled_at) <= Date.now();
       if (due) return this.#switchover(snap, req.member);
@@ -642,11 +798,15 @@ export class Agent extends EventEmitter implements AgentView {
    */
   async #manageSync(snap: DcsSnapshot): Promise<void> {
     const pool = this.#localPool();
-    const plan = chooseSyncStandby(this.name, snap, await streamingStandbys(pool));
-    if (plan.current && plan.current !== plan.standby) await this.dcs.setSync({ leader: this.name, sync_standby: null });
+    const plan = chooseSyncStandby(this.name, snap, await streamingStandbys(pool, this.#dyn.maxLagOnSyncnode), this.#dyn.syncNodeCount);
+    let syncRev = snap.revisions.sync;
+    if (plan.current && plan.current !== plan.standby) {
+      if (!(await this.dcs.setSync({ leader: this.name, sync_standby: null }, syncRev))) return; // changed under us: next cycle re-reads
+      syncRev = (await this.dcs.snapshot()).revisions.sync;
+    }
     if (await applyStandbyNames(pool, standbyNamesFor(plan.standby))) this.#log(`synchronous standby: ${plan.standby ?? 'none'}`);
     if (snap.sync?.leader !== this.name || (snap.sync.sync_standby ?? null) !== plan.standby || (plan.current && plan.current !== plan.standby)) {
-      await this.dcs.setSync({ leader: this.name, sync_standby: plan.standby });
+      await this.dcs.setSync({ leader: this.name, sync_standby: plan.standby }, syncRev);
     }
   }
 
@@ -709,11 +869,15 @@ export class Agent extends EventEmitter implements AgentView {
     }
     if (this.#dyn.synchronousMode) {
       // Patroni's order: the winner records itself in `sync` before promoting; no standby is synchronous yet.
-      await this.dcs.setSync({ leader: this.name, sync_standby: null });
+      if (!(await this.dcs.setSync({ leader: this.name, sync_standby: null }, snap.revisions.sync))) {
+        this.#holdsLock = false;
+        await this.dcs.releaseLeader().catch(() => {});
+        return 'no leader: not promoting, the sync key changed since this cycle read it';
+      }
       await applyStandbyNames(this.#localPool(), '').catch((e) => this.#log(`synchronous_standby_names: ${errText(e)}`));
     }
     await this.#becomePrimary(snap.failover?.member === this.name ? 'switchover' : 'failover');
-    if (snap.failover) await this.dcs.clearFailover().catch(() => {});
+    if (snap.failover) await this.dcs.clearFailover(snap.revisions.failover).catch(() => {});
     return `promoted self to leader by acquiring session lock (${verdict.reason})`;
   }
 
@@ -835,7 +999,7 @@ export class Agent extends EventEmitter implements AgentView {
     const snap = await this.dcs.snapshot();
     // Like Patroni: [old timeline, switch LSN, the history file's reason, time, new leader].
     const history = [...snap.history, [Number(tli), lsnToNumber(lsn!), why.join(' ') || reason, new Date().toISOString(), this.name]];
-    await this.dcs.setHistory(history);
+    if (!(await this.dcs.setHistory(history, snap.revisions.history))) throw new FailoverError('DCS_ERROR', 'history key changed while appending to it; the next promotion record re-reads it');
   }
 
   /** Stops being a writable primary at once (immediate stop); the next cycles rejoin as a replica. */
@@ -855,9 +1019,9 @@ export class Agent extends EventEmitter implements AgentView {
    * LSN to `status`, release the key.
    */
   async #switchover(snap: DcsSnapshot, member: string | undefined): Promise<string> {
-    const syncOnly = this.#dyn.synchronousMode && snap.sync?.leader === this.name ? snap.sync.sync_standby : undefined;
+    const syncOnly = this.#dyn.synchronousMode && snap.sync?.leader === this.name ? syncStandbyList(snap.sync.sync_standby) : undefined;
     const candidates = snap.members.filter(
-      (m) => m.name !== this.name && (!member || m.name === member) && (syncOnly === undefined || m.name === syncOnly) && m.data.tags?.nofailover !== true,
+      (m) => m.name !== this.name && (!member || m.name === member) && (syncOnly === undefined || syncOnly.includes(m.name)) && m.data.tags?.nofailover !== true,
     );
     let chosen: { name: string; data: MemberData; state: PeerState } | undefined;
     for (const m of candidates) {
@@ -867,11 +1031,11 @@ export class Agent extends EventEmitter implements AgentView {
     }
     const mine = walPosition(await this.#localStatus()) ?? 0;
     if (!chosen || chosen.state.kind !== 'replica' || mine - chosen.state.walPosition > this.#dyn.maxLag) {
-      await this.dcs.clearFailover().catch(() => {});
+      await this.dcs.clearFailover(snap.revisions.failover).catch(() => {});
       return `switchover refused: ${member ?? 'no member'} is not a healthy replica within maximum_lag_on_failover`;
     }
     this.#log(`switchover to ${chosen.name}: stopping with a shutdown checkpoint`);
-    if (!member) await this.dcs.setFailover({ leader: this.name, member: chosen.name }).catch(() => {});
+    if (!member) await this.dcs.setFailover({ leader: this.name, member: chosen.name }, snap.revisions.failover).catch(() => {});
     this.#role = 'demoted';
     this.#state = 'stopping';
     const t0 = Date.now();
@@ -913,6 +1077,11 @@ export class Agent extends EventEmitter implements AgentView {
     const leader = snap.leader!;
     const data = snap.members.find((m) => m.name === leader)?.data;
     if (!data?.conn_url) return `following ${leader}: its member key is not there yet`;
+    if (snap.config.pause === true && !this.postgres.isRunning() && this.#role === 'replica') {
+      // Maintenance mode: PostgreSQL stopped behind our back stays stopped (patronictl restart starts it), like Patroni.
+      this.#state = 'stopped';
+      return 'PAUSE: PostgreSQL is not running; not starting it while the cluster is paused';
+    }
     if (!this.postgres.isRunning() || this.#role === 'demoted' || this.#needsRewind) {
       if (!(await this.#rejoin(leader, data))) return `waiting for leader ${leader} to finish its promotion before rejoining`;
       return `rejoined as a replica of ${leader}`;
@@ -955,7 +1124,7 @@ export class Agent extends EventEmitter implements AgentView {
       const rw = this.config.postgresql.authentication.rewind ?? this.config.postgresql.authentication.superuser;
       const conninfo = `host=${quoteConninfo(addr.host)} port=${addr.port} user=${quoteConninfo(rw.username)} dbname=postgres`;
       this.#log(`pg_rewind from ${leader}`);
-      await this.#withHeartbeat(() => this.postgres.rewind(conninfo));
+      await this.#withHeartbeat(() => this.postgres.rewind(conninfo, undefined, { password: rw.password }));
       this.#needsRewind = false;
     } else if (this.#needsRewind) {
       this.#log(`rejoining ${leader} without pg_rewind (use_pg_rewind is off): PostgreSQL will refuse to follow if this node diverged`);
@@ -1090,6 +1259,10 @@ export class Agent extends EventEmitter implements AgentView {
       }
     }
     if (local?.timeline !== undefined) data.timeline = local.timeline;
+    // what patronictl reads from member keys: pause --wait waits for `pause`, flush restart looks for `scheduled_restart`
+    if (this.#lastSnap?.config.pause === true) data.pause = true;
+    if (this.#scheduledRestart) data.scheduled_restart = { schedule: new Date(this.#scheduledRestart.at).toISOString() };
+    if (local?.pending_restart) data.pending_restart = true;
     const tags = this.#tags();
     if (Object.keys(tags).length) data.tags = tags;
     await this.dcs.touchMember(data);
@@ -1097,8 +1270,10 @@ export class Agent extends EventEmitter implements AgentView {
 
   #tags(): Record<string, unknown> {
     const t = this.config.tags;
+    // Like Patroni, the boolean tags are published only when true (`nostream: false` is no tag)
+    const custom = Object.fromEntries(Object.entries(t.custom).filter(([k, v]) => !(BOOLEAN_TAGS.has(k) && !v)));
     return {
-      ...t.custom,
+      ...custom,
       ...(t.nofailover ? { nofailover: true } : {}),
       ...(t.noloadbalance ? { noloadbalance: true } : {}),
       ...(t.clonefrom ? { clonefrom: true } : {}),
@@ -1140,18 +1315,48 @@ export class Agent extends EventEmitter implements AgentView {
   }
 
   #applyConfig(config: Record<string, unknown>): void {
-    const num = (v: unknown, d: number) => (v === undefined || v === null || v === '' || !Number.isFinite(Number(v)) ? d : Number(v));
+    const num = numberSetting;
+    const mode = synchronousModeOf(config);
+    if (mode === 'quorum' && !this.#warnedQuorum) {
+      this.#warnedQuorum = true;
+      this.#log('synchronous_mode: quorum (quorum commit) is not supported by this manager; running without synchronous replication');
+    }
     const pgc = (config.postgresql ?? {}) as Record<string, unknown>;
     this.#dyn = {
       ttl: num(config.ttl, this.#dyn.ttl),
       loopWait: num(config.loop_wait, this.#dyn.loopWait),
       retryTimeout: num(config.retry_timeout, this.#dyn.retryTimeout),
       maxLag: num(config.maximum_lag_on_failover, this.#dyn.maxLag),
-      useSlots: typeof pgc.use_slots === 'boolean' ? pgc.use_slots : this.#dyn.useSlots,
-      usePgRewind: typeof pgc.use_pg_rewind === 'boolean' ? pgc.use_pg_rewind : this.#dyn.usePgRewind,
-      synchronousMode: config.synchronous_mode === undefined ? this.#dyn.synchronousMode : config.synchronous_mode === true || config.synchronous_mode === 'on' || config.synchronous_mode === 'true',
+      useSlots: parseBool(pgc.use_slots) ?? this.#dyn.useSlots,
+      usePgRewind: parseBool(pgc.use_pg_rewind) ?? this.#dyn.usePgRewind,
+      synchronousMode: mode === undefined ? this.#dyn.synchronousMode : mode === 'on',
+      maxLagOnSyncnode: num(config.maximum_lag_on_syncnode, -1),
+      syncNodeCount: Math.max(1, num(config.synchronous_node_count, 1)),
     };
     if (this.#dyn.ttl !== this.dcs.ttlSeconds) this.dcs.setTtl(this.#dyn.ttl);
+  }
+
+  /**
+   * The dynamic configuration's `postgresql.parameters` (PATCH /config, edit-config) reach the running
+   * server like Patroni's: written to pgfailover.conf and reloaded; a setting that needs a restart
+   * then shows as `pending_restart` in /patroni (read from pg_settings).
+   */
+  async #applyParameters(config: Record<string, unknown>): Promise<void> {
+    if (!this.postgres.isRunning() || this.#state !== 'running') return;
+    const pgc = (config.postgresql ?? {}) as Record<string, unknown>;
+    const fromDcs: Record<string, string | number | boolean> = {};
+    if (pgc.parameters && typeof pgc.parameters === 'object') {
+      for (const [k, v] of Object.entries(pgc.parameters as Record<string, unknown>)) if (['string', 'number', 'boolean'].includes(typeof v)) fromDcs[k] = v as string | number | boolean;
+    }
+    const wanted = { ...BASE_PARAMETERS, ...AGENT_PARAMETERS, ...fromDcs, ...this.config.postgresql.parameters };
+    const text = JSON.stringify(wanted);
+    if (text === this.#appliedParameters) return;
+    const first = this.#appliedParameters === undefined;
+    this.#appliedParameters = text;
+    if (first && Object.keys(fromDcs).length === 0) return; // nothing dynamic to apply on a fresh start
+    this.postgres.writeParameters(wanted);
+    await this.#localPool().query('SELECT pg_reload_conf()');
+    if (!first) this.#log('postgresql parameters changed in the dynamic configuration: reloaded');
   }
 
   /** The `config` key: bootstrap.dcs as given, with the numbers and switches this agent uses typed. */
@@ -1209,6 +1414,12 @@ function walPosition(s: NodeStatus | undefined): number | undefined {
 }
 
 /** `16/B374D848` → bytes. */
+const BOOLEAN_TAGS = new Set(['nofailover', 'noloadbalance', 'clonefrom', 'nosync', 'nostream']);
+
+function quoteIdent(name: string): string {
+  return '"' + name.replace(/"/g, '""') + '"';
+}
+
 export function lsnToNumber(lsn: string): number {
   const [hi, lo] = lsn.split('/');
   return Number((BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`));

@@ -38,11 +38,8 @@ export function parseLagBytes(value: string | undefined): number | undefined {
   return Math.round(Number(m[1]) * factor);
 }
 
-/** Is synchronous mode on in the dynamic config (`synchronous_mode: true | on | quorum`)? */
-export function isSynchronousMode(config: Record<string, unknown> | undefined): boolean {
-  const v = config?.synchronous_mode;
-  return v === true || v === 'on' || v === 'true' || v === 'quorum';
-}
+import { isSynchronousMode } from './dynamic-config';
+export { isSynchronousMode };
 
 /** Does the `sync` key name `member` as a synchronous standby (comma lists allowed)? */
 export function syncNames(snapshot: DcsSnapshot | undefined, member: string): boolean {
@@ -281,7 +278,9 @@ export function metricsText(input: MetricsInput): string {
     ['patroni_postgres_in_archive_recovery', 'Value is 1 if Postgres is replicating from archive, 0 otherwise.', 'gauge', +(status.replication_state === 'in archive recovery')],
     ['patroni_postgres_server_version', 'Version of Postgres (if running), 0 otherwise.', 'gauge', status.server_version ?? 0],
     ['patroni_cluster_unlocked', 'Value is 1 if the cluster is unlocked, 0 if locked.', 'gauge', input.snapshot ? +(input.snapshot.leader === undefined) : 0],
-    ['patroni_postgres_timeline', 'Postgres timeline of this node (if running), 0 otherwise.', 'gauge', status.timeline ?? 0],
+    ['patroni_failsafe_mode_is_active', 'Value is 1 if failsafe mode is active, 0 if inactive.', 'gauge', 0], // no failsafe mode here: never active
+    // Patroni typed it a counter until 4.1.3 and a gauge from 4.1.4: follow the version we report
+    ['patroni_postgres_timeline', 'Postgres timeline of this node (if running), 0 otherwise.', versionAtLeast(status.patroni.version, [4, 1, 4]) ? 'gauge' : 'counter', status.timeline ?? 0],
     ['patroni_dcs_last_seen', 'Epoch timestamp when DCS was last contacted successfully by Patroni.', 'gauge', status.dcs_last_seen ?? 0],
     ['patroni_pending_restart', 'Value is 1 if the node needs a restart, 0 otherwise.', 'gauge', +(status.pending_restart === true)],
     ['patroni_is_paused', 'Value is 1 if auto failover is disabled, 0 otherwise.', 'gauge', +(input.snapshot?.config.pause === true)],
@@ -292,6 +291,16 @@ export function metricsText(input: MetricsInput): string {
     lines.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`, `${name}${labels} ${value}`);
   }
   return lines.join('\n') + '\n';
+}
+
+/** Whether a Patroni version string (`4.0.0`) is at least `min`. */
+export function versionAtLeast(version: string, min: readonly number[]): boolean {
+  const v = version.split('.').map((x) => parseInt(x, 10) || 0);
+  for (let i = 0; i < min.length; i++) {
+    const a = v[i] ?? 0;
+    if (a !== min[i]) return a > min[i]!;
+  }
+  return true;
 }
 
 function num(v: unknown): number {

@@ -11,7 +11,7 @@
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
-import type { AgentView, DcsSnapshot, FailoverRequest, NodeStatus } from './agent-view';
+import type { AgentView, DcsSnapshot, FailoverRequest, NodeStatus, WriteOutcome } from './agent-view';
 import { FailoverError } from '../errors';
 import { clusterJson, healthStatusCode, INFO_PATHS, metricsText, needsSnapshot, readinessCode, type HealthInput } from './api-views';
 
@@ -83,6 +83,32 @@ export async function startApi(options: ApiOptions): Promise<RunningApi> {
   };
 }
 
+type WriteMethod = 'patchConfig' | 'reload' | 'restart' | 'reinitialize' | 'cancelSwitchover' | 'cancelRestart';
+interface WriteRoute {
+  method: WriteMethod;
+  path: string;
+  body: 'required' | 'optional' | 'none';
+  replace?: boolean;
+}
+/** `METHOD first-path-segment` → the view method answering it (Patroni's api.py do_<METHOD>_<path>). */
+const WRITES: Record<string, WriteRoute> = {
+  'PATCH config': { method: 'patchConfig', path: 'config', body: 'required' },
+  'PUT config': { method: 'patchConfig', path: 'config', body: 'required', replace: true },
+  'POST reload': { method: 'reload', path: 'reload', body: 'none' },
+  'POST restart': { method: 'restart', path: 'restart', body: 'optional' },
+  'POST reinitialize': { method: 'reinitialize', path: 'reinitialize', body: 'optional' },
+  'DELETE switchover': { method: 'cancelSwitchover', path: 'switchover', body: 'none' },
+  'DELETE restart': { method: 'cancelRestart', path: 'restart', body: 'none' },
+};
+
+/** What Python's BaseHTTPRequestHandler.send_error(502) sends, which Patroni uses for GET /failsafe. */
+const ERROR_502 = '<!DOCTYPE HTML>\n<html lang="en">\n    <head>\n        <meta charset="utf-8">\n        <title>Error response</title>\n    </head>\n    <body>\n        <h1>Error response</h1>\n        <p>Error code: 502</p>\n        <p>Message: Bad Gateway.</p>\n        <p>Error code explanation: 502 - Invalid responses from another server/proxy.</p>\n    </body>\n</html>\n';
+
+/** Patroni's parse_bool: true/yes/on/1 (any case) or a JSON true. */
+function parseBool(v: unknown): boolean {
+  return v === true || (typeof v === 'string' && /^(true|yes|on|1)$/i.test(v)) || v === 1;
+}
+
 /** A request the API refuses with a given status and text (bad body, auth, size). */
 class HttpRefusal extends Error {
   constructor(
@@ -115,6 +141,13 @@ class ApiHandler {
     const first = path.split('/')[1] ?? '';
 
     if (method === 'POST' && (first === 'switchover' || first === 'failover')) return this.#postFailover(req, res, first);
+    const write = WRITES[`${method} ${first}`];
+    if (write) return this.#write(req, res, write);
+    if (method === 'GET' && first === 'failsafe') {
+      // Patroni answers send_error(502) (an HTML error page) while failsafe_mode is not active; it never is here
+      req.resume();
+      return this.#text(res, 502, ERROR_502);
+    }
     if (!HEALTH_METHODS.has(method)) {
       req.resume();
       return this.#text(res, 501, `Unsupported method (${method} ${path})`);
@@ -202,6 +235,28 @@ class ApiHandler {
     }
   }
 
+  /** The other authenticated write requests, each answered by the view's method (501 when it has none). */
+  async #write(req: IncomingMessage, res: ServerResponse, w: WriteRoute): Promise<void> {
+    try {
+      this.#checkAuth(req);
+      const fn = this.#o.view[w.method]?.bind(this.#o.view) as ((arg: never, extra?: boolean) => Promise<WriteOutcome>) | undefined;
+      if (!fn) {
+        req.resume();
+        return this.#text(res, 501, `Unsupported method (${req.method} /${w.path})`);
+      }
+      const body = w.body === 'none' ? {} : await this.#readJson(req, w.body === 'optional');
+      if (w.body !== 'none' && (typeof body !== 'object' || body === null || Array.isArray(body))) throw new HttpRefusal(400, 'request body must be a JSON object');
+      const arg = (w.method === 'reinitialize' ? { force: parseBool((body as Record<string, unknown>).force) } : body) as never;
+      const outcome = await this.#bounded(() => fn(arg, w.replace), w.method, this.#o.failoverTimeoutMillis ?? 30_000);
+      if (typeof outcome.body === 'string') this.#text(res, outcome.status, outcome.body);
+      else this.#json(res, outcome.status, outcome.body);
+    } catch (e) {
+      if (!(e instanceof HttpRefusal)) throw e;
+      if (!req.complete) req.resume();
+      this.#text(res, e.status, e.message, e.headers);
+    }
+  }
+
   #checkAuth(req: IncomingMessage): void {
     const auth = this.#o.auth;
     if (!auth) return;
@@ -214,7 +269,7 @@ class ApiHandler {
     if (given.length !== wanted.length || !timingSafeEqual(given, wanted)) throw new HttpRefusal(401, 'not authenticated', challenge);
   }
 
-  async #readJson(req: IncomingMessage): Promise<unknown> {
+  async #readJson(req: IncomingMessage, optional = false): Promise<unknown> {
     const limit = this.#o.maxBodyBytes ?? 64 * 1024;
     const declared = Number(req.headers['content-length']);
     if (Number.isFinite(declared) && declared > limit) throw new HttpRefusal(413, `request body larger than ${limit} bytes`, { Connection: 'close' });
@@ -226,7 +281,10 @@ class ApiHandler {
       chunks.push(chunk);
     }
     const text = Buffer.concat(chunks).toString('utf8');
-    if (text.trim() === '') throw new HttpRefusal(400, 'request body is empty: expected a JSON object');
+    if (text.trim() === '') {
+      if (optional) return {};
+      throw new HttpRefusal(400, 'request body is empty: expected a JSON object');
+    }
     try {
       return JSON.parse(text) as unknown;
     } catch {

@@ -7,6 +7,7 @@
  * echoed.
  */
 import { FailoverError } from '../errors';
+import { parseBool, synchronousModeOf } from './dynamic-config';
 import { parseLagBytes } from './api-views';
 import { CALLBACK_ACTIONS, splitCommandLine, type CallbackAction } from './callbacks';
 import type { Credentials, DynamicConfig, HostPort, LoadedConfig, PatroniNodeConfig } from './config';
@@ -76,10 +77,9 @@ class Walker {
     const at = `${path}.${key}`;
     const v = obj?.[key];
     if (v === undefined || v === null) return undefined;
-    if (typeof v === 'boolean') return v;
-    if (typeof v === 'string' && /^(true|on|yes|1)$/i.test(v)) return true;
-    if (typeof v === 'string' && /^(false|off|no|0)$/i.test(v)) return false;
-    this.problem(at, `${at} must be true or false, got ${typeName(v)}`);
+    const b = parseBool(v);
+    if (b !== undefined) return b;
+    this.problem(at, `${at} must be a boolean (Patroni accepts true/false, on/off, yes/no, 1/0), got ${typeName(v)}`);
     return undefined;
   }
   number(obj: Raw | undefined, key: string, path: string, opts: { min: number; integer?: boolean }): number | undefined {
@@ -203,8 +203,8 @@ export function validateNodeConfig(raw: Raw, opts: { flagOfKey?: Record<string, 
   // watchdog
   const wd = w.section(raw, 'watchdog', '') ?? {};
   w.unknownKeys(wd, 'watchdog', ['mode', 'device', 'safety_margin']);
-  let mode = (w.string(wd, 'mode', 'watchdog') ?? 'off').toLowerCase();
-  if (typeof wd.mode === 'boolean') mode = wd.mode ? 'automatic' : 'off';
+  // PyYAML reads unquoted off/on (and no/yes) as booleans; Patroni maps them back: false → off, true → automatic.
+  const mode = typeof wd.mode === 'boolean' ? (wd.mode ? 'automatic' : 'off') : (w.string(wd, 'mode', 'watchdog') ?? 'off').toLowerCase();
   if (!['off', 'automatic', 'required'].includes(mode)) w.problem('watchdog.mode', `watchdog.mode must be off, automatic or required, got "${mode}"`);
   if (mode === 'required') w.problem('watchdog.mode', 'watchdog.mode: required cannot be honoured: this manager has no watchdog support; set watchdog.mode: off (or automatic, which is ignored with a warning)');
   if (mode === 'automatic') w.warn('watchdog.mode', 'is automatic but this manager has no watchdog support; it runs without one');
@@ -296,9 +296,9 @@ function validateEtcd(w: Walker, raw: Raw, others: string[]): PatroniNodeConfig[
 
 function validateDcs(w: Walker, dcs: Raw): DynamicConfig | undefined {
   const P = 'bootstrap.dcs';
-  w.unknownKeys(dcs, P, ['ttl', 'loop_wait', 'retry_timeout', 'maximum_lag_on_failover', 'synchronous_mode', 'synchronous_mode_strict', 'postgresql'], [
-    'maximum_lag_on_syncnode', 'member_slots_ttl', 'primary_start_timeout', 'primary_stop_timeout', 'master_start_timeout', 'master_stop_timeout',
-    'standby_cluster', 'synchronous_node_count', 'failsafe_mode', 'check_timeline', 'slots', 'ignore_slots', 'max_timelines_history', 'pause',
+  w.unknownKeys(dcs, P, ['ttl', 'loop_wait', 'retry_timeout', 'maximum_lag_on_failover', 'maximum_lag_on_syncnode', 'synchronous_node_count', 'synchronous_mode', 'synchronous_mode_strict', 'postgresql'], [
+    'member_slots_ttl', 'primary_start_timeout', 'primary_stop_timeout', 'master_start_timeout', 'master_stop_timeout',
+    'standby_cluster', 'failsafe_mode', 'check_timeline', 'slots', 'ignore_slots', 'max_timelines_history', 'pause',
   ]);
   const ttl = w.number(dcs, 'ttl', P, { min: 2, integer: true }) ?? 30;
   const loopWait = w.number(dcs, 'loop_wait', P, { min: 0.1 }) ?? 10;
@@ -312,10 +312,17 @@ function validateDcs(w: Walker, dcs: Raw): DynamicConfig | undefined {
     maxLag = typeof ml === 'number' && Number.isInteger(ml) && ml >= 0 ? ml : typeof ml === 'string' ? parseLagBytes(ml) : undefined;
     if (maxLag === undefined || maxLag < 0) w.problem(`${P}.maximum_lag_on_failover`, `${P}.maximum_lag_on_failover must be bytes (e.g. 1048576 or 1MB), got ${typeName(ml)}`);
   }
+  // Patroni features whose absence would silently change what the cluster does: refused, by name
+  if (parseBool(dcs.failsafe_mode) === true) {
+    w.problem(`${P}.failsafe_mode`, `${P}.failsafe_mode: true (DCS failsafe mode) is not supported by this manager: without it a primary that loses etcd demotes; remove it or set false`);
+  }
+  if (dcs.standby_cluster !== undefined && dcs.standby_cluster !== null) {
+    w.problem(`${P}.standby_cluster`, `${P}.standby_cluster (a standby cluster replicating from another cluster) is not supported by this manager; it would bootstrap an independent primary instead`);
+  }
   let sync = false;
   const sm = dcs.synchronous_mode;
   if (sm !== undefined && sm !== null) {
-    if (sm === 'quorum') w.problem(`${P}.synchronous_mode`, `${P}.synchronous_mode: quorum commit is not supported by this manager; use true or false`);
+    if (synchronousModeOf(dcs) === 'quorum') w.problem(`${P}.synchronous_mode`, `${P}.synchronous_mode: quorum commit is not supported by this manager; use true or false`);
     else {
       const b = w.bool(dcs, 'synchronous_mode', P);
       sync = b ?? false;

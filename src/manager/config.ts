@@ -14,6 +14,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
 import type { CallbackAction } from './callbacks';
+import { configFromEnvironment } from './config-env';
 import { configError, deepMerge, isMap, validateNodeConfig, type ConfigProblem, type Raw } from './config-validate';
 
 export { parseHostPort, type ConfigProblem } from './config-validate';
@@ -129,14 +130,15 @@ export interface LoadedConfig {
 
 /**
  * Reads a Patroni YAML configuration (text, or a path to a file) and validates it.
- * `overrides` (Patroni-shaped, e.g. `{ name: 'n1', postgresql: { data_dir: '/d' } }`) are merged over the file first.
+ * `overrides` (Patroni-shaped, e.g. `{ name: 'n1', postgresql: { data_dir: '/d' } }`) are merged over the file first;
+ * with `opts.env` (the CLI passes `process.env`), Patroni's `PATRONI_*` variables are merged over the file before them.
  *
  * @example
  * const { config, warnings } = loadManagerConfig('/etc/patroni/postgres0.yml');
  * for (const w of warnings) console.warn(w);
  * config.postgresql.connectAddress; // { host: '127.0.0.1', port: 5432 }
  */
-export function loadManagerConfig(yamlTextOrPath: string, overrides: Raw = {}): LoadedConfig {
+export function loadManagerConfig(yamlTextOrPath: string, overrides: Raw = {}, opts: { env?: NodeJS.ProcessEnv } = {}): LoadedConfig {
   let text = yamlTextOrPath;
   let source = 'configuration';
   if (!yamlTextOrPath.includes('\n') && (existsSync(yamlTextOrPath) || /\.ya?ml$/i.test(yamlTextOrPath))) {
@@ -154,7 +156,11 @@ export function loadManagerConfig(yamlTextOrPath: string, overrides: Raw = {}): 
   const raw = doc.toJS() as unknown;
   if (raw === null || raw === undefined) throw configError([{ key: '(root)', message: `${source} is empty; expected a Patroni configuration mapping (scope, name, restapi, etcd3, postgresql …)` }]);
   if (!isMap(raw)) throw configError([{ key: '(root)', message: `${source} must be a YAML mapping at the top level` }]);
-  return validateNodeConfig(deepMerge(raw, overrides));
+  // Patroni's order: the file, then PATRONI_* environment variables, then (ours) command-line flags.
+  const fromEnv = opts.env ? configFromEnvironment(opts.env) : { overlay: {}, ignored: [] };
+  const loaded = validateNodeConfig(deepMerge(deepMerge(raw, fromEnv.overlay), overrides));
+  for (const name of fromEnv.ignored) loaded.warnings.push(`environment variable ${name} is a Patroni setting this manager does not implement; it is ignored`);
+  return loaded;
 }
 
 /** Flags accepted by {@link configFromFlags} (kebab-case or camelCase). */

@@ -20,6 +20,7 @@ import createDebug from 'debug';
 import { FailoverError } from '../errors';
 import type { DcsSnapshot, MemberData } from './agent-view';
 import { etcdFaultHandling } from '../etcd-fault-handling';
+import type { DcsStore } from './dcs-store';
 
 const debug = createDebug('pg-failover:manager:dcs');
 
@@ -55,7 +56,7 @@ export const KEYS = {
 } as const;
 
 /** etcd as the HA agent uses it. All methods throw {@link FailoverError} `DCS_ERROR` when etcd cannot be reached. */
-export class Dcs {
+export class Dcs implements DcsStore {
   readonly prefix: string;
   readonly name: string;
   readonly client: Etcd3;
@@ -147,14 +148,24 @@ export class Dcs {
     }
   }
 
-  /** TTL in seconds of the lease in use (a `ttl` change applies to the next lease only); undefined before the first grant. */
+  /** TTL in seconds of the lease in use; undefined before the first grant. */
   get leaseTtlSeconds(): number | undefined {
     return this.#leaseTtlSeconds;
   }
 
-  /** Changes the TTL used for the next lease (after `config` changed `ttl`). */
+  /**
+   * Changes the lease TTL (after `config` changed `ttl`). Like Patroni's etcd3 `set_ttl`, the current
+   * lease is dropped (not revoked: its keys stay until moved), so the next keepalive grants one with
+   * the new TTL and the leader and member keys are re-put on it in the same cycle: a dead leader is
+   * then replaced after the new ttl, not the old one.
+   */
   setTtl(ttlSeconds: number): void {
+    if (ttlSeconds === this.#ttlSeconds) return;
     this.#ttlSeconds = ttlSeconds;
+    if (this.#lease) {
+      debug('%s: ttl changed to %d s: a new lease replaces %s', this.name, ttlSeconds, this.#leaseId);
+      this.#dropLease();
+    }
   }
 
   async #grant(): Promise<void> {
@@ -185,6 +196,8 @@ export class Dcs {
     const res = await this.#call(this.client.getAll().prefix(this.prefix).exec());
     this.#lastContactAt = Date.now();
     const kv = new Map(res.kvs.map((x) => [x.key.toString().slice(this.prefix.length), x.value.toString()]));
+    const mod = new Map(res.kvs.map((x) => [x.key.toString().slice(this.prefix.length), String(x.mod_revision)]));
+    const rev = (k: string) => mod.get(k) ?? '0';
     const members: DcsSnapshot['members'] = [];
     for (const [k, v] of kv) {
       if (!k.startsWith('members/')) continue;
@@ -203,6 +216,7 @@ export class Dcs {
       history: parseJson<unknown[]>(kv.get(KEYS.history)) ?? [],
       status: parseJson(kv.get(KEYS.status)),
       revision: res.header.revision,
+      revisions: { config: rev(KEYS.config), failover: rev(KEYS.failover), sync: rev(KEYS.sync), history: rev(KEYS.history), initialize: rev(KEYS.initialize) },
     };
   }
 
@@ -284,29 +298,56 @@ export class Dcs {
     return this.#createIfAbsent(KEYS.config, JSON.stringify(config));
   }
 
-  /** Writes `status` (`{optime, …}`). */
-  async setStatus(status: { optime: number; [k: string]: unknown }): Promise<void> {
-    await this.#put(KEYS.status, JSON.stringify(status));
+  /**
+   * Writes `status` (`{optime, …}`) only while `leader` holds our name (txn `value(leader) == me → put`):
+   * a demoted leader's late write cannot overwrite its successor's optime. Returns false when not leader.
+   */
+  async setStatus(status: { optime: number; [k: string]: unknown }): Promise<boolean> {
+    const leader = this.prefix + KEYS.leader;
+    const res = await this.#call(this.client.if(leader, 'Value', '==', this.name).then(this.client.put(this.prefix + KEYS.status).value(JSON.stringify(status))).commit());
+    this.#lastContactAt = Date.now();
+    return res.succeeded;
   }
 
-  /** Writes `history` (the whole list). */
-  async setHistory(history: unknown[]): Promise<void> {
-    await this.#put(KEYS.history, JSON.stringify(history));
+  /** Writes `history` (the whole list) if it is unchanged since `expected` (its mod_revision; '0' = absent). */
+  async setHistory(history: unknown[], expected: string): Promise<boolean> {
+    return this.compareAndSet(KEYS.history, JSON.stringify(history), expected);
   }
 
-  /** Writes a switchover/failover request into `failover`. */
-  async setFailover(req: { leader?: string; member?: string; scheduled_at?: string }): Promise<void> {
-    await this.#put(KEYS.failover, JSON.stringify(req));
+  /** Writes a switchover/failover request into `failover` if unchanged since `expected`. */
+  async setFailover(req: { leader?: string; member?: string; scheduled_at?: string }, expected: string): Promise<boolean> {
+    return this.compareAndSet(KEYS.failover, JSON.stringify(req), expected);
   }
 
-  /** Writes `sync` (`{leader, sync_standby}`), synchronous mode. */
-  async setSync(value: { leader: string; sync_standby: string | null }): Promise<void> {
-    await this.#put(KEYS.sync, JSON.stringify(value));
+  /** Writes `sync` (`{leader, sync_standby}`), synchronous mode, if unchanged since `expected`. */
+  async setSync(value: { leader: string; sync_standby: string | null }, expected: string): Promise<boolean> {
+    return this.compareAndSet(KEYS.sync, JSON.stringify(value), expected);
   }
 
-  /** Clears `failover` the way Patroni 3 leaves it: `{}`. */
-  async clearFailover(): Promise<void> {
-    await this.#put(KEYS.failover, '{}');
+  /** Writes the dynamic configuration if unchanged since `expected` (PATCH/PUT /config, patronictl edit-config). */
+  async setConfig(config: Record<string, unknown>, expected: string): Promise<boolean> {
+    return this.compareAndSet(KEYS.config, JSON.stringify(config), expected);
+  }
+
+  /**
+   * Clears `failover` the way Patroni 3 leaves it (`{}`), only if it is still the request read at
+   * `expected`: a stale clear cannot erase a newer request.
+   */
+  async clearFailover(expected: string): Promise<boolean> {
+    return this.compareAndSet(KEYS.failover, '{}', expected);
+  }
+
+  /**
+   * The one compare-and-set primitive: txn `mod_revision(key) == expected → put`, or
+   * `create_revision(key) == 0 → put` when `expected` is '0'. Returns whether it was written.
+   */
+  async compareAndSet(rel: string, value: string, expected: string): Promise<boolean> {
+    const key = this.prefix + rel;
+    const cmp = expected === '0' ? this.client.if(key, 'Create', '==', 0) : this.client.if(key, 'Mod', '==', expected);
+    const res = await this.#call(cmp.then(this.client.put(key).value(value)).commit());
+    this.#lastContactAt = Date.now();
+    if (!res.succeeded) debug('compare-and-set of %s at revision %s lost: the key changed', rel, expected);
+    return res.succeeded;
   }
 
   /**
@@ -374,11 +415,6 @@ export class Dcs {
     const res = await this.#call(this.client.if(key, 'Create', '==', 0).then(this.client.put(key).value(value)).commit());
     this.#lastContactAt = Date.now();
     return res.succeeded;
-  }
-
-  async #put(rel: string, value: string): Promise<void> {
-    await this.#call(this.client.put(this.prefix + rel).value(value).exec());
-    this.#lastContactAt = Date.now();
   }
 
   /** Bounds a call by the deadline (streams and dial retries included) and types its failure. */

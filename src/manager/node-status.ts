@@ -60,6 +60,7 @@ SELECT
   current_setting('server_version_num')::int AS server_version,
   (SELECT system_identifier::text FROM pg_control_system()) AS system_identifier,
   current_setting('restore_command') AS restore_command,
+  (SELECT bool_or(pending_restart) FROM pg_settings) AS pending_restart,
   wr.status AS receiver_status,
   wr.received_tli AS receiver_timeline,
   pg_wal_lsn_diff(wr.written_lsn, '0/0')::bigint::text AS receiver_written,
@@ -93,6 +94,8 @@ export async function readNodeStatus(client: StatusQueryable, meta: NodeStatusMe
     server_version: num(row.server_version),
     patroni: { version: meta.version ?? MANAGER_VERSION, scope: meta.scope, name: meta.name },
   };
+  // Patroni reports the key only when true: a setting changed that takes effect at the next restart
+  if (row.pending_restart === true) status.pending_restart = true;
   if (inRecovery) {
     const replayed = num(row.replayed);
     status.xlog = {

@@ -17,6 +17,7 @@ import pg from 'pg';
 import createDebug from 'debug';
 import { ProcessError } from '../errors';
 import { findPgBinaries, type PgBinaries } from './pg-binaries';
+import { parametersForVersion } from './pg-parameters';
 import { run, lookupUser, userEnv, tail, type OsUser } from './run';
 
 const debug = createDebug('pg-failover:postgres');
@@ -182,7 +183,7 @@ export class PostgresServer {
     const include = "include_if_exists = 'pgfailover.conf'";
     const main = readFileSync(conf, 'utf8');
     if (!main.includes(include)) appendFileSync(conf, `\n${include}\ninclude_if_exists = 'pgfailover.replication.conf'\n`);
-    const body = Object.entries(parameters)
+    const body = Object.entries(parametersForVersion(parameters, this.bin.major))
       .map(([k, v]) => `${k} = ${formatValue(v)}`)
       .join('\n');
     this.#writeOwned(join(this.dataDir, 'pgfailover.conf'), `# written by pg-failover\n${body}\n`);
@@ -342,9 +343,11 @@ export class PostgresServer {
   }
 
   /** pg_rewind this (stopped) data directory against a running source; crash recovery first is done by pg_rewind itself. */
-  async rewind(source: PostgresServer | string, timeoutMillis = 300_000): Promise<void> {
+  async rewind(source: PostgresServer | string, timeoutMillis = 300_000, options: { password?: string } = {}): Promise<void> {
     const conninfo = typeof source === 'string' ? source : source.conninfo();
-    const env = this.password !== undefined ? { PGPASSWORD: this.password } : undefined;
+    // the source's user may be a dedicated rewind role with its own password (Patroni's authentication.rewind)
+    const password = 'password' in options ? options.password : this.password;
+    const env = password !== undefined ? { PGPASSWORD: password } : undefined;
     await this.#run('pg_rewind', [`--target-pgdata=${this.dataDir}`, `--source-server=${conninfo}`], timeoutMillis, env);
   }
 

@@ -21,16 +21,24 @@ export interface SyncPlan {
   current: string | null;
 }
 
+/** The names in a `sync_standby` value (Patroni writes several comma-separated). */
+export function syncStandbyList(value: string | null | undefined): string[] {
+  return value ? value.split(',').map((x) => x.trim()).filter(Boolean) : [];
+}
+
 /**
- * Chooses the synchronous standby: keep the current one while it streams,
- * else the first streaming member by name that is not tagged `nosync`.
+ * Chooses the synchronous standbys (`synchronous_node_count`, default 1): keep the current ones
+ * while they stream, then add streaming members by name that are not tagged `nosync`. The plan's
+ * `standby` is the sorted comma-joined list, as Patroni writes it in `sync`, or null for none.
  */
-export function chooseSyncStandby(me: string, snap: DcsSnapshot, streaming: readonly string[]): SyncPlan {
+export function chooseSyncStandby(me: string, snap: DcsSnapshot, streaming: readonly string[], count = 1): SyncPlan {
   const current = snap.sync?.leader === me ? (snap.sync.sync_standby ?? null) : null;
   const eligible = new Set(snap.members.filter((m) => m.name !== me && m.data.tags?.nosync !== true).map((m) => m.name));
-  if (current && eligible.has(current) && streaming.includes(current)) return { standby: current, current };
-  const pick = [...streaming].filter((n) => eligible.has(n)).sort()[0] ?? null;
-  return { standby: pick, current };
+  const ok = (n: string) => eligible.has(n) && streaming.includes(n);
+  const keep = syncStandbyList(current).filter(ok);
+  const rest = [...streaming].filter((n) => ok(n) && !keep.includes(n)).sort();
+  const pick = [...keep, ...rest].slice(0, Math.max(1, count)).sort();
+  return { standby: pick.length ? pick.join(',') : null, current };
 }
 
 /**
@@ -40,7 +48,7 @@ export function chooseSyncStandby(me: string, snap: DcsSnapshot, streaming: read
 export function syncCandidates(snap: DcsSnapshot): ReadonlySet<string> | undefined {
   const s = snap.sync;
   if (!s?.leader) return undefined;
-  return new Set(s.sync_standby ? [s.leader, s.sync_standby] : [s.leader]);
+  return new Set([s.leader, ...syncStandbyList(s.sync_standby)]);
 }
 
 /** In synchronous mode, may `me` race for the leader key? Only a sync candidate. */
@@ -48,9 +56,14 @@ export function maySyncFailover(me: string, snap: DcsSnapshot): boolean {
   return syncCandidates(snap)?.has(me) ?? true;
 }
 
-/** `synchronous_standby_names` for one standby (quoted like an identifier), or '' for none. */
+/**
+ * `synchronous_standby_names` for the plan's standbys (identifiers quoted): one name as itself,
+ * several as `N ("a","b")` (all of them synchronous, Patroni's synchronous_node_count), '' for none.
+ */
 export function standbyNamesFor(standby: string | null): string {
-  return standby ? `"${standby.replace(/"/g, '""')}"` : '';
+  const names = syncStandbyList(standby).map((n) => `"${n.replace(/"/g, '""')}"`);
+  if (names.length <= 1) return names[0] ?? '';
+  return `${names.length} (${names.join(',')})`;
 }
 
 /** Sets `synchronous_standby_names` through ALTER SYSTEM and reloads, when it differs. Returns true when changed. */
@@ -68,10 +81,20 @@ export async function applyStandbyNames(pool: pg.Pool, value: string): Promise<b
   return true;
 }
 
-/** Application names of the standbys streaming from this primary now. */
-export async function streamingStandbys(pool: pg.Pool): Promise<string[]> {
-  const { rows } = await pool.query<{ a: string }>(`SELECT application_name AS a FROM pg_stat_replication WHERE state = 'streaming'`);
-  return rows.map((r) => r.a);
+/**
+ * Application names of the standbys streaming from this primary now. With `maxLagBytes` > 0
+ * (Patroni's `maximum_lag_on_syncnode`), a standby further behind than that is left out, so a
+ * stuck synchronous standby is swapped for a healthy one; the lag is measured at the position
+ * `synchronous_commit` waits for (replay for remote_apply, else flush), as Patroni does.
+ */
+export async function streamingStandbys(pool: pg.Pool, maxLagBytes = -1): Promise<string[]> {
+  const { rows } = await pool.query<{ a: string; lag: string | null }>(
+    `SELECT application_name AS a,
+            pg_wal_lsn_diff(pg_current_wal_lsn(),
+              CASE current_setting('synchronous_commit') WHEN 'remote_apply' THEN replay_lsn ELSE flush_lsn END)::bigint::text AS lag
+       FROM pg_stat_replication WHERE state = 'streaming'`,
+  );
+  return rows.filter((r) => maxLagBytes <= 0 || r.lag === null || Number(r.lag) <= maxLagBytes).map((r) => r.a);
 }
 
 function literal(v: string): string {

@@ -23,6 +23,7 @@ const snapshot = (over: Partial<DcsSnapshot> = {}): DcsSnapshot => ({
   sync: undefined,
   failover: undefined,
   history: [],
+  revisions: { config: '0', failover: '0', sync: '0', history: '0', initialize: '0' },
   status: { optime: 5000 },
   revision: '1',
   ...over,
@@ -114,5 +115,15 @@ describe('/cluster and /metrics documents', () => {
     const text = metricsText({ status: replica({ tags: { nofailover: true } }), isLeader: false, name: 'we"ird', scope: 's' });
     expect(text).toContain('patroni_failover_priority{scope="s",name="we\\"ird"} 0');
     expect(text).toContain('patroni_cluster_unlocked{scope="s",name="we\\"ird"} 0');
+  });
+
+  it('regression: patroni_postgres_timeline is a counter for the version we report (gauge only from Patroni 4.1.4); patroni_failsafe_mode_is_active exists', () => {
+    const text = metricsText({ status: replica({ timeline: 3 }), isLeader: false, name: 'n1', scope: 's' });
+    expect(text).toContain('# TYPE patroni_postgres_timeline counter');
+    expect(text).toContain('patroni_postgres_timeline{scope="s",name="n1"} 3');
+    expect(text).toContain('# TYPE patroni_failsafe_mode_is_active gauge');
+    expect(text).toContain('patroni_failsafe_mode_is_active{scope="s",name="n1"} 0');
+    const newer = metricsText({ status: replica({ patroni: { version: '4.1.4', scope: 's', name: 'n1' } }), isLeader: false, name: 'n1', scope: 's' });
+    expect(newer).toContain('# TYPE patroni_postgres_timeline gauge');
   });
 });

@@ -118,12 +118,19 @@ describe('warnings', () => {
 tagz: { nofailover: true }
 consul: { host: 127.0.0.1:8500 }
 bootstrap:
-  dcs: { ttl: 30, standby_cluster: { host: x }, loop_wiat: 10 }
+  dcs: { ttl: 30, member_slots_ttl: 1800, loop_wiat: 10 }
 `));
     const paths = warnings.map((w) => w.split(' ')[0]);
-    expect(paths).toEqual(expect.arrayContaining(['tagz', 'consul', 'bootstrap.dcs.standby_cluster', 'bootstrap.dcs.loop_wiat']));
+    expect(paths).toEqual(expect.arrayContaining(['tagz', 'consul', 'bootstrap.dcs.member_slots_ttl', 'bootstrap.dcs.loop_wiat']));
     expect(warnings.find((w) => w.startsWith('tagz'))).toMatch(/not a known Patroni setting/);
-    expect(warnings.find((w) => w.startsWith('bootstrap.dcs.standby_cluster'))).toMatch(/does not implement/);
+    expect(warnings.find((w) => w.startsWith('bootstrap.dcs.member_slots_ttl'))).toMatch(/does not implement/);
+  });
+
+  it('refuses at startup, by name, the Patroni features whose absence would change what the cluster does', () => {
+    for (const [dcs, key] of [['failsafe_mode: true', 'bootstrap.dcs.failsafe_mode'], ['standby_cluster: { host: 10.0.0.1 }', 'bootstrap.dcs.standby_cluster']]) {
+      expect(keysOf(configError(() => loadManagerConfig(base(`bootstrap:\n  dcs:\n    ${dcs}\n`)))), dcs).toEqual([key]);
+    }
+    expect(loadManagerConfig(base('bootstrap:\n  dcs:\n    failsafe_mode: off\n')).config.scope).toBe('demo');
   });
 
   it('a clean config gives no warnings, and overrides merge over the file', () => {

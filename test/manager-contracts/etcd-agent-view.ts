@@ -51,6 +51,8 @@ export class EtcdAgentView implements AgentView {
   async cluster(): Promise<DcsSnapshot> {
     const res = await this.etcd.getAll().prefix(this.prefix).exec();
     const kv = new Map(res.kvs.map((x) => [x.key.toString().slice(this.prefix.length), x.value.toString()]));
+    const mod = new Map(res.kvs.map((x) => [x.key.toString().slice(this.prefix.length), String(x.mod_revision)]));
+    const rev = (k: string) => mod.get(k) ?? '0';
     const json = <T>(k: string): T | undefined => {
       const v = kv.get(k);
       if (v === undefined) return undefined;
@@ -77,6 +79,7 @@ export class EtcdAgentView implements AgentView {
       history: json<unknown[]>('history') ?? [],
       status: json('status'),
       revision: res.header.revision,
+      revisions: { config: rev('config'), failover: rev('failover'), sync: rev('sync'), history: rev('history'), initialize: rev('initialize') },
     };
   }
 

@@ -18,6 +18,7 @@ function snapshot(members: Record<string, MemberData>, extra: Partial<DcsSnapsho
     history: [],
     status: undefined,
     revision: '1',
+    revisions: { config: '0', failover: '0', sync: '0', history: '0', initialize: '0' },
     ...extra,
   };
 }

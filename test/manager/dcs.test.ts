@@ -85,10 +85,10 @@ describe('Dcs over etcd (Patroni layout)', () => {
     await w.watch((key, kind) => seen.push(`${kind} ${key}`));
     const x = dcs('x');
     await x.keepalive();
-    await x.setFailover({ leader: 'x', member: 'y' });
+    expect(await x.setFailover({ leader: 'x', member: 'y' }, (await x.snapshot()).revisions.failover)).toBe(true);
     await h.until('watch event', () => seen.includes('put failover'), 5000);
     expect((await w.snapshot()).failover).toEqual({ leader: 'x', member: 'y' });
-    await x.clearFailover();
+    expect(await x.clearFailover((await x.snapshot()).revisions.failover)).toBe(true);
     await h.until('watch event', () => seen.filter((s) => s === 'put failover').length === 2, 5000);
     expect((await w.snapshot()).failover).toBeUndefined(); // `{}` means no request
   });

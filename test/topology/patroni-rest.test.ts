@@ -50,6 +50,7 @@ function snapshot(leader: string | undefined, lsn: number): DcsSnapshot {
     history: [],
     status: { optime: lsn },
     revision: '1',
+    revisions: { config: '0', failover: '0', sync: '0', history: '0', initialize: '0' },
   };
 }
 

@@ -1,0 +1,7 @@
+/** Entry of `npm run test:patroni-acceptance` (see run.ts). */
+import { main } from './run';
+
+main(process.argv.slice(2).filter((a) => a !== '--')).then(
+  (c) => { process.exitCode = c; },
+  (e: Error & { code?: string }) => { console.error(`${e.code ?? 'ERROR'}: ${e.message}`); process.exitCode = 1; },
+);
