@@ -1353,7 +1353,10 @@ export class Agent extends EventEmitter implements AgentView {
     if (text === this.#appliedParameters) return;
     const first = this.#appliedParameters === undefined;
     this.#appliedParameters = text;
-    if (first && Object.keys(fromDcs).length === 0) return; // nothing dynamic to apply on a fresh start
+    // A fresh start keeps the parameters the server was started with: rewriting them here left a
+    // setting pending a restart on every node (member keys carried pending_restart where Patroni's do not;
+    // patroni-keys-parity.test.ts). Later changes (PATCH /config, edit-config) are applied and reloaded.
+    if (first) return;
     this.postgres.writeParameters(wanted);
     await this.#localPool().query('SELECT pg_reload_conf()');
     if (!first) this.#log('postgresql parameters changed in the dynamic configuration: reloaded');
