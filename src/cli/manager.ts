@@ -80,6 +80,8 @@ export async function managerCommand(argv: string[]): Promise<number> {
       }
       await api.close().catch(() => {});
     })());
+  // each HA cycle's status line at INFO, as Patroni logs its run_cycle result
+  agent.on('cycle', (line) => log(`[${config.name}] ${line}`));
   try {
     await agent.start();
     log(`[${config.name}] running as ${agent.role}`);
