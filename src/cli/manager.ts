@@ -47,7 +47,14 @@ export async function managerCommand(argv: string[]): Promise<number> {
       : configFromFlags(flags as Record<string, string | string[] | undefined>);
   for (const w of loaded.warnings) log(`warning: ${w}`);
   const config = loaded.config;
-  const reloadConfig = typeof configPath === 'string' ? () => loadManagerConfig(configPath, overridesFromFlags(flags), { env: process.env }).config : undefined;
+  const reloadConfig =
+    typeof configPath === 'string'
+      ? () => {
+          const again = loadManagerConfig(configPath, overridesFromFlags(flags), { env: process.env });
+          for (const w of again.warnings) log(`warning: ${w}`); // Patroni warns again on reload
+          return again.config;
+        }
+      : undefined;
   const agent = Agent.create(config, { log: (l) => log(`[${config.name}] ${l}`), ...(reloadConfig ? { reloadConfig } : {}) });
   try {
     await ensureUniqueName(await agent.dcs.snapshot(), config.name);
@@ -80,6 +87,8 @@ export async function managerCommand(argv: string[]): Promise<number> {
       }
       await api.close().catch(() => {});
     })());
+  // each HA cycle's status line at INFO, as Patroni logs its run_cycle result
+  agent.on('cycle', (line) => log(`[${config.name}] ${line}`));
   try {
     await agent.start();
     log(`[${config.name}] running as ${agent.role}`);

@@ -851,7 +851,8 @@ export class Agent extends EventEmitter implements AgentView {
       syncCandidates: this.#dyn.synchronousMode ? syncCandidates(snap) : undefined,
       probe: (_name, data) => this.#probe(data),
     });
-    if (!verdict.ok) return `no leader: not racing (${verdict.reason})`;
+    // Patroni's words for the two cases (its suite and operators grep for them)
+    if (!verdict.ok) return this.config.tags.nofailover ? `following a different leader because I am not allowed to promote (${verdict.reason})` : `following a different leader because i am not the healthiest node (${verdict.reason})`;
     if (snap.failover?.member === this.name && typeof snap.status?.optime === 'number') await this.#waitForReplay(snap.status.optime);
     timing('%s: election: replayed', this.name);
     if (!(await this.dcs.attemptToAcquireLeader())) return 'no leader: lost the race for the leader key';

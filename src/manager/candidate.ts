@@ -115,9 +115,10 @@ export async function isHealthiestNode(input: CandidateInput): Promise<Candidate
     if (state.kind === 'primary') return { ok: false, reason: `${m.name} is still running as a primary` };
     if (m.data.tags?.nofailover === true) continue;
     if (input.syncCandidates && !input.syncCandidates.has(m.name)) continue;
-    if (state.walPosition > input.myWalPosition) return { ok: false, reason: `${m.name} has more WAL (${state.walPosition} > ${input.myWalPosition})` };
+    if (state.walPosition > input.myWalPosition) return { ok: false, reason: `Wal position of ${m.name} is ahead of my wal position (${state.walPosition} > ${input.myWalPosition})` };
     if (state.walPosition === input.myWalPosition && priorityOf(m.data) > input.myPriority) {
-      return { ok: false, reason: `${m.name} has the same WAL and a higher failover_priority` };
+      // Patroni's words (its acceptance suite greps for them)
+      return { ok: false, reason: `${m.name} has equally tolerable WAL position and priority ${priorityOf(m.data)}, while this node has priority ${input.myPriority}` };
     }
   }
   return { ok: true, reason: 'I am the healthiest node' };

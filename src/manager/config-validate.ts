@@ -185,14 +185,16 @@ export function validateNodeConfig(raw: Raw, opts: { flagOfKey?: Record<string, 
   const tagsRaw = w.section(raw, 'tags', '') ?? {};
   const failoverPriority = w.number(tagsRaw, 'failover_priority', 'tags', { min: 0, integer: true });
   const nofailover = w.bool(tagsRaw, 'nofailover', 'tags') ?? false;
-  if (tagsRaw.nofailover !== undefined && tagsRaw.failover_priority !== undefined) {
-    w.problem('tags.failover_priority', 'tags.nofailover and tags.failover_priority are mutually exclusive (Patroni: at most one); use failover_priority: 0 for "never promote"');
+  if (tagsRaw.nofailover !== undefined && failoverPriority !== undefined && (nofailover ? failoverPriority > 0 : failoverPriority === 0)) {
+    // Patroni starts and lets nofailover win, with this warning (word for word: tools grep for it)
+    const py = (b: boolean) => (b ? 'True' : 'False');
+    w.warn('tags.failover_priority', `: Conflicting configuration between nofailover: ${py(nofailover)} and failover_priority: ${failoverPriority}. Defaulting to nofailover: ${py(nofailover)}`);
   }
   const custom: Raw = {};
   for (const [k, v] of Object.entries(tagsRaw)) if (!['nofailover', 'noloadbalance', 'clonefrom', 'nosync', 'failover_priority'].includes(k)) custom[k] = v;
   for (const k of ['replicatefrom', 'nostream', 'sync_priority']) if (tagsRaw[k] !== undefined && tagsRaw[k] !== false) w.warn(`tags.${k}`, 'is a Patroni tag this manager does not act on; it is published but has no effect');
   const tags: PatroniNodeConfig['tags'] = {
-    nofailover: nofailover || failoverPriority === 0,
+    nofailover: tagsRaw.nofailover !== undefined ? nofailover : failoverPriority === 0,
     noloadbalance: w.bool(tagsRaw, 'noloadbalance', 'tags') ?? false,
     clonefrom: w.bool(tagsRaw, 'clonefrom', 'tags') ?? false,
     nosync: w.bool(tagsRaw, 'nosync', 'tags') ?? false,

@@ -157,6 +157,15 @@ describe('postgresql.pre_promote', () => {
   });
 });
 
+describe('tags', () => {
+  it('nofailover with a conflicting failover_priority starts like Patroni: nofailover wins, with Patroni\'s warning', () => {
+    const { config, warnings } = loadManagerConfig(base('tags: { nofailover: true, failover_priority: 1 }'));
+    expect(config.tags.nofailover).toBe(true);
+    expect(warnings.some((w) => w.includes('Conflicting configuration between nofailover: True and failover_priority: 1. Defaulting to nofailover: True'))).toBe(true);
+    expect(loadManagerConfig(base('tags: { nofailover: false, failover_priority: 2 }')).warnings.join()).not.toContain('Conflicting');
+  });
+});
+
 describe('errors', () => {
   it.each([
     ['ttl below loop_wait + 2 * retry_timeout', 'bootstrap:\n  dcs: { ttl: 20, loop_wait: 10, retry_timeout: 10 }', 'bootstrap.dcs.ttl'],
@@ -165,7 +174,6 @@ describe('errors', () => {
     ['quorum sync mode', 'bootstrap:\n  dcs: { synchronous_mode: quorum }', 'bootstrap.dcs.synchronous_mode'],
     ['initdb not a list', 'bootstrap:\n  initdb: data-checksums', 'bootstrap.initdb'],
     ['watchdog required', 'watchdog: { mode: required }', 'watchdog.mode'],
-    ['failover_priority with nofailover', 'tags: { nofailover: true, failover_priority: 1 }', 'tags.failover_priority'],
     ['bad tag type', 'tags: { noloadbalance: maybe }', 'tags.noloadbalance'],
     ['bad log level', 'log: { level: LOUD }', 'log.level'],
   ])('%s → MANAGER_CONFIG at the key path', (_label, extra, key) => {

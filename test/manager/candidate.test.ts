@@ -51,7 +51,7 @@ describe('isHealthiestNode', () => {
   it('loses to a peer with more WAL', async () => {
     const v = await isHealthiestNode({ ...base, snapshot: snapshot(members), probe: probes({ b: { kind: 'replica', walPosition: 1001 } }) });
     expect(v).toMatchObject({ ok: false });
-    expect(v.reason).toContain('b has more WAL');
+    expect(v.reason).toContain('Wal position of b is ahead of my wal position');
   });
 
   it('does not race while a peer still runs as a primary', async () => {
