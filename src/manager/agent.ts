@@ -45,6 +45,10 @@ const timing = createDebug('pg-failover:manager:timing');
  * 1 s instead of 5 s, so replicas re-pointed to a new leader stream sooner.
  */
 export const AGENT_PARAMETERS: Readonly<Record<string, string>> = { wal_retrieve_retry_interval: '1s' };
+/** Parameters PostgresServer.start passes with -c (never written to the config file on a reload). */
+const COMMAND_LINE_PARAMETERS = ['listen_addresses', 'port', 'unix_socket_directories'] as const;
+/** Parameters Patroni takes from the dynamic configuration even when the node's YAML sets them (its CMDLINE_OPTIONS). */
+const DCS_WINS_PARAMETERS = ['wal_level', 'hot_standby', 'max_connections', 'max_wal_senders', 'max_prepared_transactions', 'max_locks_per_transaction', 'track_commit_timestamp', 'max_replication_slots', 'max_worker_processes', 'wal_log_hints', 'wal_keep_size'] as const;
 /** A cycle renews the lease when its last renewal is at least loop_wait minus this old (timer jitter). */
 const LEASE_RENEW_SLACK_MILLIS = 250;
 /**
@@ -1349,15 +1353,18 @@ export class Agent extends EventEmitter implements AgentView {
     if (pgc.parameters && typeof pgc.parameters === 'object') {
       for (const [k, v] of Object.entries(pgc.parameters as Record<string, unknown>)) if (['string', 'number', 'boolean'].includes(typeof v)) fromDcs[k] = v as string | number | boolean;
     }
-    const wanted = { ...BASE_PARAMETERS, ...AGENT_PARAMETERS, ...fromDcs, ...this.config.postgresql.parameters };
+    const wanted: Record<string, string | number | boolean> = { ...BASE_PARAMETERS, ...AGENT_PARAMETERS, ...fromDcs, ...this.config.postgresql.parameters };
+    // The server gets these on its command line; a different value in the file would show as
+    // pending_restart after the reload (PostgreSQL compares the file with the running value), which
+    // Patroni's member keys do not carry (patroni-keys-parity.test.ts).
+    for (const k of COMMAND_LINE_PARAMETERS) delete wanted[k];
+    // Like Patroni (CMDLINE_OPTIONS): these must match on every node, so the dynamic configuration's value wins over the YAML's.
+    for (const k of DCS_WINS_PARAMETERS) if (k in fromDcs) wanted[k] = fromDcs[k]!;
     const text = JSON.stringify(wanted);
     if (text === this.#appliedParameters) return;
     const first = this.#appliedParameters === undefined;
     this.#appliedParameters = text;
-    // A fresh start keeps the parameters the server was started with: rewriting them here left a
-    // setting pending a restart on every node (member keys carried pending_restart where Patroni's do not;
-    // patroni-keys-parity.test.ts). Later changes (PATCH /config, edit-config) are applied and reloaded.
-    if (first) return;
+    if (first && Object.keys(fromDcs).length === 0) return; // nothing dynamic to apply on a fresh start
     this.postgres.writeParameters(wanted);
     await this.#localPool().query('SELECT pg_reload_conf()');
     if (!first) this.#log('postgresql parameters changed in the dynamic configuration: reloaded');
