@@ -99,9 +99,7 @@ function runFile(file: UpstreamFile, target: Target, server: UpstreamServer, scr
     child.on('close', (exitCode, signal) => {
       clearTimeout(timer);
       const tests = file.runner === 'mocha' ? readMocha(results) : readSuite(results);
-      if (file.runner === 'node' && tests.length === 0 && !timedOut && exitCode === 0) {
-        // A file that is plain module-level code (no runner): upstream's verdict is its exit status.
-      }
+      // A file of plain module-level code (no runner) is judged by this alone, as upstream judges it.
       tests.push({ name: EXIT_TEST, status: !timedOut && exitCode === 0 ? 'passed' : 'failed', error: timedOut ? 'killed after 30 s' : `exit ${exitCode ?? signal}` });
       resolve({ rel: file.rel, target, exitCode, signal, timedOut, ms: Date.now() - started, tests, output });
     });
@@ -153,7 +151,7 @@ async function main(): Promise<number> {
   let files = upstreamFiles();
   if (opts.only.length) files = files.filter((f) => opts.only.some((o) => f.rel.includes(o)));
   const scratch = mkdtempSync(path.join(tmpdir(), 'pgfo-upstream-'));
-  const servers = new Map<Target, UpstreamServer>();
+  let server: UpstreamServer | undefined;
   const started = Date.now();
   const log = (s: string) => {
     if (opts.verbose) console.log(s);
@@ -161,8 +159,7 @@ async function main(): Promise<number> {
   try {
     // One server for both: each file runs with real pg, then with pg-failover, back to back (same server, same
     // moment of the machine's load). Files run one at a time, as upstream's Makefile runs them.
-    const server = await startUpstreamServer('shared', process.env.PGFAILOVER_TEST_ROOT, { standby: opts.cluster });
-    for (const t of opts.targets) servers.set(t, server);
+    server = await startUpstreamServer('shared', process.env.PGFAILOVER_TEST_ROOT, { standby: opts.cluster });
     const runsByTarget = new Map<Target, FileRun[]>(opts.targets.map((t) => [t, []]));
     for (const f of files) {
       for (const t of opts.targets) runsByTarget.get(t)!.push(...(await runTarget(t, [f], server, scratch, log)));
@@ -199,7 +196,7 @@ async function main(): Promise<number> {
     }
     return verdict.ok ? 0 : 1;
   } finally {
-    for (const s of new Set(servers.values())) await s.stop();
+    await server?.stop();
     rmSync(scratch, { recursive: true, force: true });
   }
 }
