@@ -10,7 +10,14 @@
  *   ONLY binds to a standby.
  * - Connection lost: a read outside a transaction is retried elsewhere;
  *   inside a transaction the transaction is rolled back (TRANSACTION_ROLLED_BACK);
- *   a lost COMMIT is resolved with pg_xact_status() (outcome.ts).
+ *   a lost COMMIT is resolved with pg_xact_status() (outcome.ts). Like an
+ *   aborted transaction in PostgreSQL, the client then refuses the block's
+ *   further statements (TRANSACTION_ROLLED_BACK, not run: run on a new session
+ *   they would commit piecemeal) until ROLLBACK, which is answered locally, or
+ *   COMMIT, which fails; release() ends it too.
+ * - A cursor whose session dies between its last rows and the server's
+ *   ReadyForQuery gets the loss too (pg-cursor alone would never call back:
+ *   node-postgres#2468).
  */
 import { EventEmitter } from 'node:events';
 import pg from 'pg';
@@ -37,6 +44,9 @@ interface Binding {
 
 const FORWARDED = ['notification', 'notice', 'error', 'end'] as const;
 const COMMIT = /^\s*(?:commit|end)(?:\s+(?:work|transaction))?\s*;?\s*$/i;
+/** One transaction start and nothing else (no literal, no second statement). */
+const BEGIN = /^\s*(?:begin|start\s+transaction)\b[^;'"$]*;?\s*$/i;
+const ROLLBACK = /^\s*(?:rollback|abort)(?:\s+(?:work|transaction))?(?:\s+and\s+no\s+chain)?\s*;?\s*$/i;
 
 type Callback = (err: Error | undefined, result?: pg.QueryResult) => void;
 
@@ -49,6 +59,8 @@ interface Submittable {
 export class BoundClient extends EventEmitter {
   #binding: Binding | undefined;
   #released = false;
+  /** The session died inside a transaction: the block's later statements are refused until it is ended. */
+  #lost: { node: string; cause: Error } | undefined;
   #chain: Promise<unknown> = Promise.resolve();
 
   // Private fields, not properties: util.inspect / JSON.stringify of a checked-out client must not walk into the pool's options.
@@ -98,14 +110,11 @@ export class BoundClient extends EventEmitter {
       const sub = config as Submittable;
       this.#serial(async () => {
         const text = submittableText(sub);
+        if (this.#lost) throw this.#refusal();
         const b = await this.#bindFor(text, undefined);
         this.#typeLossOf(sub, text, b);
         b.client.query(sub as never);
-      }).catch((err) => {
-        const cb = sub.callback;
-        if (typeof cb === 'function') cb(err);
-        else (sub as unknown as EventEmitter).emit?.('error', err);
-      });
+      }).catch((err) => deliverError(sub, err));
       return sub;
     }
     if (typeof values === 'function') {
@@ -149,14 +158,28 @@ export class BoundClient extends EventEmitter {
         : kind === 'read'
           ? new FailoverError('CONNECTION_LOST', `the connection to ${b.node.key} was lost under a streamed read (not replayed: rows may have been delivered)`, { cause: err, node: b.node.key })
           : new FailoverError('TRANSACTION_RESOLUTION_UNKNOWN', `the connection to ${b.node.key} was lost while a streamed write was in flight; it may or may not have been applied (not retried)`, { cause: err, node: b.node.key });
-      return original.call(sub, typed, connection);
+      if (inTxn) this.#lost = { node: b.node.key, cause: err };
+      const out = original.call(sub, typed, connection);
+      settleOrphanedRead(sub, typed);
+      return out;
     };
+  }
+
+  /** What a statement of a transaction lost with its session gets (it is not run). */
+  #refusal(): FailoverError {
+    const lost = this.#lost!;
+    return new FailoverError(
+      'TRANSACTION_ROLLED_BACK',
+      `the transaction was rolled back when the connection to ${lost.node} was lost; statement not run: end the block with ROLLBACK (or release the client) and start the transaction again`,
+      { cause: lost.cause, node: lost.node },
+    );
   }
 
   /** Returns the session to its node's pool; `release(err)` (or `true`) destroys it, like pg. */
   release(err?: Error | boolean): void {
     if (this.#released) throw new FailoverError('INVALID_OPTION', 'Release called on client which has already been released to the pool.');
     this.#released = true;
+    this.#lost = undefined;
     const b = this.#binding;
     this.#binding = undefined;
     if (!b) return;
@@ -170,9 +193,20 @@ export class BoundClient extends EventEmitter {
     return p;
   }
 
-  async #run(q: pg.QueryConfig & { route?: RouteOverride }): Promise<pg.QueryResult> {
+  async #run(q: pg.QueryConfig & { route?: RouteOverride }, attempt = 0): Promise<pg.QueryResult> {
     const text = typeof q.text === 'string' ? q.text : '';
     const { route, after, ...pgq } = q as typeof q & { after?: string };
+    if (this.#lost) {
+      // The server rolled the transaction back with its session: ROLLBACK has nothing left to do,
+      // COMMIT must not look like it committed, anything else would run outside the transaction.
+      if (ROLLBACK.test(text)) {
+        this.#lost = undefined;
+        return localResult('ROLLBACK');
+      }
+      const refusal = this.#refusal();
+      if (COMMIT.test(text)) this.#lost = undefined;
+      throw refusal;
+    }
     const b = await this.#bindFor(text, route, undefined, after);
     const inTxn = this.getTransactionStatus() === 'T' || this.getTransactionStatus() === 'E';
     let xid: string | null = null;
@@ -198,7 +232,15 @@ export class BoundClient extends EventEmitter {
       this.#pool.markDown(b.node.key, err as Error);
       this.#drop(err as Error);
       const a = this.#classifier.analyze(text);
+      // A lost BEGIN leaves nothing anywhere (its transaction died with the session), so it starts
+      // again on a new session — held like a write while the primary changes — unless the old
+      // session carried state (SET, temp tables …) that a new one would not have.
+      if (!inTxn && !b.pinned && attempt < 3 && BEGIN.test(text)) {
+        debug('BEGIN lost with the session on %s: starting the transaction on a new session', b.node.key);
+        return this.#run(q, attempt + 1);
+      }
       if (xid !== null) {
+        // The block ends with its COMMIT, whatever the outcome.
         const outcome = await resolveCommit(this.#pool, xid);
         if (outcome === 'committed') {
           debug('COMMIT of xid %s lost with its connection, resolved: committed', xid);
@@ -218,7 +260,9 @@ export class BoundClient extends EventEmitter {
         });
       }
       if (inTxn) {
-        throw new FailoverError('TRANSACTION_ROLLED_BACK', `the connection to ${b.node.key} was lost inside a transaction; the server rolled it back`, { cause: err, node: b.node.key });
+        const lost = new FailoverError('TRANSACTION_ROLLED_BACK', `the connection to ${b.node.key} was lost inside a transaction; the server rolled it back`, { cause: err, node: b.node.key });
+        if (!COMMIT.test(text) && !ROLLBACK.test(text)) this.#lost = { node: b.node.key, cause: err as Error };
+        throw lost;
       }
       // A plain read on an unpinned session outside a transaction is safe to run again elsewhere,
       // whichever node it was on (read-your-writes may have sent it to the primary): like pool.query's reads.
@@ -301,6 +345,38 @@ export class BoundClient extends EventEmitter {
     this.#unforward(b);
     b.client.release(err);
   }
+}
+
+/** A Submittable that could not be sent gets the error the way pg gives it one: its handleError (pg.Query, pg-cursor, pg-copy-streams, pg-query-stream), else its callback, else 'error' if listened to. */
+function deliverError(sub: Submittable, err: Error): void {
+  const target = sub as { handleError?: (err: Error, connection: unknown) => void };
+  if (typeof target.handleError === 'function') return target.handleError(err, undefined);
+  const cb = sub.callback;
+  if (typeof cb === 'function') return void cb(err);
+  const emitter = sub as unknown as EventEmitter;
+  if (typeof emitter.emit === 'function' && emitter.listenerCount?.('error')) emitter.emit('error', err);
+}
+
+/**
+ * pg-cursor marks itself done at CommandComplete and hands the rows over only at the
+ * ReadyForQuery that follows its Close/Sync; a session lost in between makes it ignore the
+ * error, and the pending read() never calls back (node-postgres#2468). Settle it with the loss.
+ */
+function settleOrphanedRead(sub: Submittable, err: Error): void {
+  const cursor = ((sub as { cursor?: unknown }).cursor ?? sub) as { state?: unknown; _cb?: unknown; _queue?: Array<[number, (e: Error) => void]> };
+  if (cursor.state !== 'done') return;
+  const pending = typeof cursor._cb === 'function' ? [cursor._cb as (e: Error) => void] : [];
+  cursor._cb = null;
+  for (const [, cb] of cursor._queue?.splice(0) ?? []) pending.push(cb);
+  for (const cb of pending) cb(err);
+}
+
+/** What pg returns for a statement answered without the server (a ROLLBACK of a transaction already rolled back). */
+function localResult(command: string): pg.QueryResult {
+  const r = new pg.Result(undefined as never, undefined as never) as unknown as pg.QueryResult & { command: string; rowCount: number | null };
+  r.command = command;
+  r.rowCount = null;
+  return r;
 }
 
 /** The SQL of a Submittable: its own `text` (pg.Query, pg-cursor) or its cursor's (pg-query-stream wraps a Cursor). */
