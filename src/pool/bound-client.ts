@@ -113,6 +113,7 @@ export class BoundClient extends EventEmitter {
         if (this.#lost) throw this.#refusal();
         const b = await this.#bindFor(text, undefined);
         this.#typeLossOf(sub, text, b);
+        this.#noteWriteOf(sub, text, b);
         b.client.query(sub as never);
       }).catch((err) => deliverError(sub, err));
       return sub;
@@ -162,6 +163,18 @@ export class BoundClient extends EventEmitter {
       const out = original.call(sub, typed, connection);
       settleOrphanedRead(sub, typed);
       return out;
+    };
+  }
+
+  /** A Submittable write (COPY … FROM STDIN, a cursor over INSERT … RETURNING) counts for read-your-writes once the server is done with it. */
+  #noteWriteOf(sub: Submittable, text: string, b: Binding): void {
+    if (b.role !== 'primary' || this.#classifier.analyze(text).kind === 'read') return;
+    const target = sub as { handleReadyForQuery?: (connection: unknown) => void };
+    const original = target.handleReadyForQuery;
+    if (typeof original !== 'function') return;
+    target.handleReadyForQuery = (connection: unknown) => {
+      this.#pool.noteWrite();
+      return original.call(sub, connection);
     };
   }
 
@@ -232,6 +245,9 @@ export class BoundClient extends EventEmitter {
       this.#pool.markDown(b.node.key, err as Error);
       this.#drop(err as Error);
       const a = this.#classifier.analyze(text);
+      if (inTxn && (COMMIT.test(text) || ROLLBACK.test(text))) this.#lost = undefined; // the block ends here
+      // The server rolls back what a dead session had open: a lost ROLLBACK did its job.
+      if (inTxn && ROLLBACK.test(text)) return localResult('ROLLBACK');
       // A lost BEGIN leaves nothing anywhere (its transaction died with the session), so it starts
       // again on a new session — held like a write while the primary changes — unless the old
       // session carried state (SET, temp tables …) that a new one would not have.
@@ -325,12 +341,29 @@ export class BoundClient extends EventEmitter {
   #forwardFrom(b: Binding): void {
     for (const event of FORWARDED) {
       const l = (...args: unknown[]) => {
+        if (event === 'error' && !b.pinned) return this.#sessionLost(b, args[0] as Error);
         if (event === 'error' && !this.listenerCount('error')) return; // handled by the pool; never crash the app
         this.emit(event, ...args);
       };
       this.#listeners.set(event, l);
       b.client.on(event, l);
     }
+  }
+
+  /**
+   * The session died under a client that holds no session state: it is not 'error' to the app as
+   * pg's would be (that says "this client is dead": TypeORM, for one, then releases it under the
+   * transaction it runs), because this client is not — its next statement gets a new session, or,
+   * inside a transaction, TRANSACTION_ROLLED_BACK. A statement in flight gets its own error.
+   * A pinned client (LISTEN, SET, temp tables, prepared statements) forwards it: the app must rebuild.
+   */
+  #sessionLost(b: Binding, err: Error): void {
+    if (this.#binding !== b) return;
+    const status = (b.client as unknown as { _txStatus?: string })._txStatus ?? this.getTransactionStatus();
+    debug('session on %s lost while checked out (transaction status %s): %s', b.node.key, status, err?.message);
+    if (status === 'T' || status === 'E') this.#lost = { node: b.node.key, cause: err };
+    this.#pool.markDown(b.node.key, err);
+    this.#drop(err);
   }
 
   #unforward(b: Binding): void {

@@ -177,6 +177,33 @@ describe('a checked-out client after its transaction was lost with its session',
     }
   });
 
+  it("an idle session's death is no 'error' event unless the client holds session state; the next statement tells", async () => {
+    const c = await pool().connect();
+    const events: string[] = [];
+    c.on('error', (e: Error) => events.push(e.message));
+    try {
+      // Outside a transaction: the next write simply runs on a new session.
+      await c.query('INSERT INTO lost VALUES (9, $1)', ['idle-1']);
+      await killSession(c);
+      await c.query('INSERT INTO lost VALUES (10, $1)', ['idle-2']);
+      expect(await count('idle-2')).toBe(1);
+      // Inside one: no event (TypeORM would release the client under its transaction); the next statement says rolled back.
+      await c.query('BEGIN');
+      await c.query('INSERT INTO lost VALUES (11, $1)', ['idle-txn']);
+      await killSession(c);
+      expect(events).toEqual([]);
+      await expect(c.query('INSERT INTO lost VALUES (12, $1)', ['idle-txn-2'])).rejects.toMatchObject({ code: 'TRANSACTION_ROLLED_BACK' });
+      expect((await c.query('ROLLBACK')).command).toBe('ROLLBACK');
+      expect(await count('idle-txn')).toBe(0);
+      // Session state (LISTEN) died with it: that is the app's to rebuild, so it hears of it, as with pg.
+      await c.query('LISTEN lost_channel');
+      await killSession(c);
+      expect(events.length, 'pg itself reports it twice: the FATAL, then the socket').toBeGreaterThanOrEqual(1);
+    } finally {
+      c.release();
+    }
+  });
+
   it('a cursor cut between its CommandComplete and ReadyForQuery calls back with TRANSACTION_ROLLED_BACK; the next statement is refused', async () => {
     const c = await pool().connect();
     try {

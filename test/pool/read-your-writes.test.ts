@@ -4,6 +4,9 @@
  * must not read older data, and the same guarantee travels in a token.
  */
 import { describe, it, expect, afterAll, afterEach } from 'vitest';
+import { pipeline } from 'node:stream/promises';
+import { Readable } from 'node:stream';
+import { from as copyFrom } from 'pg-copy-streams';
 import { Pool, FailoverError } from '../../src';
 import { useCluster } from '../support/cluster';
 
@@ -56,6 +59,26 @@ describe('read-your-writes (on by default)', () => {
     expect(onStandby).toBeGreaterThan(0); // not simply "everything on the primary"
     expect(s.lsnFetches).toBeGreaterThan(0);
   }, 60_000);
+
+  it('a COPY … FROM STDIN on a checked-out client counts as a write: the next read does not miss its rows', async () => {
+    const p = pool();
+    await p.query(where); // started, topology known
+    // Settled: the first read goes to a standby (nothing written yet through this pool).
+    let settled = false;
+    for (let i = 0; i < 100 && !settled; i++) settled = (await p.query(where)).rows[0].standby;
+    expect(settled).toBe(true);
+    await pauseReplay(true);
+    const id = nextId++;
+    const c = await p.connect();
+    try {
+      await c.query({ text: 'SELECT 1', route: 'primary' });
+      await pipeline(Readable.from([`${id}\tcopied\n`]), c.query(copyFrom('COPY notes (id, body) FROM STDIN')));
+    } finally {
+      c.release();
+    }
+    const r = await p.query('SELECT body, pg_is_in_recovery() AS standby FROM notes WHERE id = $1', [id]);
+    expect(r.rows).toEqual([{ body: 'copied', standby: false }]);
+  });
 
   it('with replay paused on every standby, reads after a write go to the primary; with readYourWrites none they are stale', async () => {
     const causal = pool();
