@@ -36,14 +36,20 @@ export function createApp(connectionString: string): ExampleApp {
       }
     },
     async read() {
-      const client = await pool.connect();
-      try {
+      // A stream is not replayed by pg-failover (rows may already be in your hands): a stream lost
+      // with its node ends in CONNECTION_LOST. Before the first row nothing was consumed, so run it again.
+      for (let attempt = 1; ; attempt++) {
+        const client = await pool.connect();
         const rows: Array<{ n: string; port: number; standby: boolean }> = [];
-        const stream = client.query(new QueryStream('SELECT count(*) AS n, inet_server_port() AS port, pg_is_in_recovery() AS standby FROM streams_items'));
-        for await (const row of stream) rows.push(row as (typeof rows)[number]);
-        return { count: num(rows[0]!.n), port: num(rows[0]!.port), standby: rows[0]!.standby };
-      } finally {
-        client.release();
+        try {
+          const stream = client.query(new QueryStream('SELECT count(*) AS n, inet_server_port() AS port, pg_is_in_recovery() AS standby FROM streams_items'));
+          for await (const row of stream) rows.push(row as (typeof rows)[number]);
+          return { count: num(rows[0]!.n), port: num(rows[0]!.port), standby: rows[0]!.standby };
+        } catch (e) {
+          if ((e as { code?: string }).code !== 'CONNECTION_LOST' || rows.length > 0 || attempt === 3) throw e;
+        } finally {
+          client.release();
+        }
       }
     },
     async transaction(id) {

@@ -160,6 +160,7 @@ export class BoundClient extends EventEmitter {
           ? new FailoverError('CONNECTION_LOST', `the connection to ${b.node.key} was lost under a streamed read (not replayed: rows may have been delivered)`, { cause: err, node: b.node.key })
           : new FailoverError('TRANSACTION_RESOLUTION_UNKNOWN', `the connection to ${b.node.key} was lost while a streamed write was in flight; it may or may not have been applied (not retried)`, { cause: err, node: b.node.key });
       if (inTxn) this.#lost = { node: b.node.key, cause: err };
+      closeWithoutServer(sub); // first: the error handling below may close it (pg-query-stream's destroy does)
       const out = original.call(sub, typed, connection);
       settleOrphanedRead(sub, typed);
       return out;
@@ -402,6 +403,22 @@ function settleOrphanedRead(sub: Submittable, err: Error): void {
   cursor._cb = null;
   for (const [, cb] of cursor._queue?.splice(0) ?? []) pending.push(cb);
   for (const cb of pending) cb(err);
+}
+
+/**
+ * A failed pg-cursor's close() waits for a ReadyForQuery the dead session will never send
+ * (node-postgres#2588) — and pg-query-stream closes its cursor to finish destroy(err), so a
+ * stream cut mid-rows never errored: `for await` hung. With the session gone there is nothing
+ * to close: call back at once.
+ */
+function closeWithoutServer(sub: Submittable): void {
+  const cursor = ((sub as { cursor?: unknown }).cursor ?? sub) as { close?: unknown; _portal?: unknown; _Promise?: PromiseConstructor };
+  if (typeof cursor.close !== 'function' || !('_portal' in cursor)) return;
+  const P = cursor._Promise ?? Promise;
+  cursor.close = (cb?: (err?: Error) => void) => {
+    if (typeof cb === 'function') return void setImmediate(cb);
+    return new P<void>((resolve) => setImmediate(resolve));
+  };
 }
 
 /** What pg returns for a statement answered without the server (a ROLLBACK of a transaction already rolled back). */

@@ -25,7 +25,11 @@ const h = useCluster({ standbys: 1 }, async (c) => {
   await c.waitForReplay(c.standbys[0]!.name);
 });
 
-/** Forwards to `port`; on a connection whose client sent a statement with the MARK comment, the next server→client CommandComplete ('C') is the last byte the client gets. */
+/**
+ * Forwards to `port`; on a connection whose client sent a statement with a MARK comment, the
+ * next server→client message of that mark's type (CommandComplete 'C', DataRow 'D') is the last
+ * byte the client gets.
+ */
 class CuttingProxy {
   readonly server = net.createServer((client) => this.#pipe(client));
   cuts = 0;
@@ -54,11 +58,11 @@ class CuttingProxy {
     };
     client.on('error', cut).on('close', cut);
     upstream.on('error', cut).on('close', cut);
-    let armed = false;
+    let armed: string | false = false;
     let severed = false; // nothing more passes either way (the client's Close/Sync must not reach the server)
     client.on('data', (d) => {
       if (severed) return;
-      if (d.includes(MARK)) armed = true;
+      for (const [type, mark] of Object.entries(MARKS)) if (d.includes(mark)) armed = type;
       upstream.write(d);
     });
     // Server messages after the startup phase: a type byte and an int32 length.
@@ -73,7 +77,7 @@ class CuttingProxy {
         if (pending.length - at < 1 + len) break;
         const type = String.fromCharCode(pending[at]!);
         at += 1 + len;
-        if (type === 'C') {
+        if (type === armed) {
           severed = true;
           this.cuts++;
           client.write(pending.subarray(0, at), () => setTimeout(cut, 20));
@@ -87,7 +91,8 @@ class CuttingProxy {
   }
 }
 
-const MARK = '/* cut-after-command-complete */';
+const MARKS = { C: '/* cut-after-command-complete */', D: '/* cut-after-first-row */' };
+const MARK = MARKS.C;
 let proxy: CuttingProxy;
 const pools: Pool[] = [];
 beforeAll(async () => {
@@ -221,6 +226,33 @@ describe('a checked-out client after its transaction was lost with its session',
       expect((await c.query('ROLLBACK')).command).toBe('ROLLBACK');
       expect(await count('cursor')).toBe(0);
       expect(await count('after-cursor')).toBe(0);
+    } finally {
+      c.release();
+    }
+  });
+
+  it('a query stream cut mid-rows ends with the error instead of stalling (its cursor close() would wait for the dead session)', async () => {
+    const c = await pool().connect();
+    try {
+      await c.query('BEGIN');
+      await c.query('SELECT 1');
+      const cuts = proxy.cuts;
+      const stream = c.query(new QueryStream(`SELECT g FROM generate_series(1, 100000) g ${MARKS.D}`, [], { batchSize: 10 }));
+      const outcome = await Promise.race([
+        (async () => {
+          let n = 0;
+          try {
+            for await (const _ of stream) n++;
+            return `ended after ${n} rows`;
+          } catch (e) {
+            return e;
+          }
+        })(),
+        new Promise((resolve) => setTimeout(() => resolve('stalled for 5 s'), 5000)),
+      ]);
+      expect(proxy.cuts, 'the proxy cut after a DataRow').toBe(cuts + 1);
+      expect(outcome).toMatchObject({ code: 'TRANSACTION_ROLLED_BACK' });
+      expect((await c.query('ROLLBACK')).command).toBe('ROLLBACK');
     } finally {
       c.release();
     }
