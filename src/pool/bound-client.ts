@@ -287,6 +287,12 @@ export class BoundClient extends EventEmitter {
         const again = await this.#bindFor(text, route, new Set([b.node.key]));
         return again.client.query(pgq);
       }
+      // A read sent to the primary (route: 'primary', a hint) is as safe to run again there, once
+      // there is one again; a statement learned to write is not a read, whatever it looks like.
+      if (a.kind === 'read' && !a.pins && !b.pinned && !this.#pool.isLearnedWrite(text) && attempt < 3) {
+        debug('read lost with the session on %s: running it again on the primary', b.node.key);
+        return this.#run(q, attempt + 1);
+      }
       if (a.kind === 'read' && !a.pins) {
         throw new FailoverError('CONNECTION_LOST', `the connection to ${b.node.key} was lost; run the statement again`, { cause: err, node: b.node.key });
       }

@@ -209,6 +209,26 @@ describe('a checked-out client after its transaction was lost with its session',
     }
   });
 
+  it('a read sent to the primary (route) and lost in flight runs again there; a write is not replayed', async () => {
+    const c = await pool().connect();
+    try {
+      const pid = (await c.query({ text: 'SELECT pg_backend_pid() AS pid', route: 'primary' })).rows[0].pid;
+      const read = c.query({ text: 'SELECT pg_sleep(0.5), pg_backend_pid() AS pid', route: 'primary' });
+      await new Promise((r) => setTimeout(r, 150));
+      await h.cluster.primary.server.query('SELECT pg_terminate_backend($1)', [pid]);
+      const r = await read;
+      expect(r.rows[0].pid, 'answered by a new session').not.toBe(pid);
+      const pid2 = r.rows[0].pid;
+      const write = c.query('INSERT INTO lost SELECT 13, $1 FROM pg_sleep(0.5)', ['slow-write']);
+      await new Promise((r) => setTimeout(r, 150));
+      await h.cluster.primary.server.query('SELECT pg_terminate_backend($1)', [pid2]);
+      await expect(write).rejects.toMatchObject({ code: 'TRANSACTION_RESOLUTION_UNKNOWN' });
+      expect(await count('slow-write')).toBe(0);
+    } finally {
+      c.release();
+    }
+  });
+
   it('a cursor cut between its CommandComplete and ReadyForQuery calls back with TRANSACTION_ROLLED_BACK; the next statement is refused', async () => {
     const c = await pool().connect();
     try {
