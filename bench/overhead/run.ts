@@ -57,9 +57,13 @@ interface Measured {
   /** pg-failover only: reads in the run, and how many read-your-writes kept on the primary (pool.causalStats). */
   reads?: number;
   readsKeptOnPrimary?: number;
+  /** pg-failover only: primary position fetches, and reads that checked or waited on a standby for a position (and ran out of time). */
+  positionFetches?: number;
+  standbyWaits?: number;
+  standbyWaitTimeouts?: number;
 }
 
-type CausalStats = { readsSentToPrimary: number };
+type CausalStats = { readsSentToPrimary: number; lsnFetches: number; standbyWaits?: number; standbyWaitTimeouts?: number };
 
 const REPO = resolve(__dirname, '../..');
 
@@ -123,8 +127,10 @@ async function measure(c: Queryable, step: Step, seconds: number, concurrency: n
       }
     }
   };
-  const causal = () => (c as { causalStats?: CausalStats }).causalStats?.readsSentToPrimary;
+  const stats = () => (c as { causalStats?: CausalStats }).causalStats;
+  const causal = () => stats()?.readsSentToPrimary;
   const kept0 = causal();
+  const s0 = stats();
   const started = performance.now();
   const cpu0 = process.cpuUsage();
   await Promise.all(Array.from({ length: concurrency }, (_, w) => worker(w)));
@@ -140,6 +146,13 @@ async function measure(c: Queryable, step: Step, seconds: number, concurrency: n
     errors,
     clientCpuMicrosPerOp: (cpu.user + cpu.system) / Math.max(1, latencies.length),
     ...(kept === undefined ? {} : { reads: reads(), readsKeptOnPrimary: kept }),
+    ...(s0 === undefined
+      ? {}
+      : {
+          positionFetches: stats()!.lsnFetches - s0.lsnFetches,
+          standbyWaits: (stats()!.standbyWaits ?? 0) - (s0.standbyWaits ?? 0),
+          standbyWaitTimeouts: (stats()!.standbyWaitTimeouts ?? 0) - (s0.standbyWaitTimeouts ?? 0),
+        }),
   };
 }
 
@@ -338,7 +351,8 @@ function report(o: Options, results: Measured[], classifier: ReturnType<typeof c
     const share = r.reads ? (100 * r.readsKeptOnPrimary) / r.reads : 0;
     lines.push(
       '',
-      `${r.workload}, pg-failover Pool: ${share.toFixed(1)}% of its reads (${r.readsKeptOnPrimary} of ${r.reads}) were kept on the primary by read-your-writes, the rest went to the standbys.`,
+      `${r.workload}, pg-failover Pool: ${share.toFixed(1)}% of its reads (${r.readsKeptOnPrimary} of ${r.reads}) were kept on the primary by read-your-writes, the rest went to the standbys` +
+        (r.standbyWaits ? `; ${r.standbyWaits} checked or waited on a standby for their position (${r.standbyWaitTimeouts ?? 0} ran out of causalWaitMillis), ${r.positionFetches ?? 0} position fetches on the primary.` : '.'),
     );
   }
   lines.push('');

@@ -30,6 +30,12 @@ export interface ReadRequirement {
   primaryOnly: boolean;
   /** A standby must have replayed at least this far (bigint LSN); with primaryOnly, a token's position (for readFrom 'standby'). */
   minLsn?: bigint;
+  /**
+   * This pool's last writes have no known position yet, and a standby may serve the read once
+   * it is learnt (waiting on the standby): see {@link CausalTracker.settle}. Readers that cannot
+   * wait on a standby treat it as primaryOnly.
+   */
+  pending?: boolean;
 }
 
 export interface CausalIo {
@@ -66,6 +72,7 @@ const MAX_PACE_MILLIS = 256;
 const MAX_QUIET_MILLIS = 16;
 const ANY_NODE: ReadRequirement = Object.freeze({ primaryOnly: false });
 const PRIMARY_ONLY: ReadRequirement = Object.freeze({ primaryOnly: true });
+const PENDING: ReadRequirement = Object.freeze({ primaryOnly: false, pending: true });
 
 /** pg_lsn text (`16/B374D848`) → bigint. */
 export function parseLsn(lsn: string): bigint {
@@ -117,11 +124,26 @@ export class CausalTracker {
    */
   #scopes: AsyncLocalStorage<{ need: number; after: bigint }> | undefined;
   /** Counters for tests and metrics. */
-  readonly stats = { lsnFetches: 0, replayPolls: 0, readsSentToPrimary: 0, positionsUnknown: 0, readsBestEffort: 0 };
+  readonly stats = {
+    lsnFetches: 0,
+    replayPolls: 0,
+    readsSentToPrimary: 0,
+    positionsUnknown: 0,
+    readsBestEffort: 0,
+    /** Reads that waited on a standby for a position (causalWaitMillis), and those of them that ran out of time (then on the primary). */
+    standbyWaits: 0,
+    standbyWaitTimeouts: 0,
+    /** Standbys found unable to run the wait (then never asked again; their reads go as without the wait). */
+    standbyWaitUnsupported: 0,
+  };
 
-  constructor(mode: ReadYourWrites | undefined, io: CausalIo) {
+  /** Reads after writes wait on a standby (causalWaitMillis > 0) instead of going to the primary. */
+  readonly #waitOnStandby: boolean;
+
+  constructor(mode: ReadYourWrites | undefined, io: CausalIo, options: { waitOnStandby?: boolean } = {}) {
     this.mode = mode ?? 'lsn';
     this.#io = io;
+    this.#waitOnStandby = options.waitOnStandby ?? false;
     if (typeof this.mode === 'object' && !(Number.isFinite(this.mode.windowMillis) && this.mode.windowMillis >= 0)) {
       throw new FailoverError('INVALID_OPTION', 'readYourWrites.windowMillis must be a number of milliseconds ≥ 0');
     }
@@ -146,6 +168,42 @@ export class CausalTracker {
     if (this.mode === 'lsn' && fetch) this.#fetch(this.#delay(now));
   }
 
+  /**
+   * A write completed on a session that can tell its position right away (one statement on
+   * that same session, before it goes back to its pool): when reads wait on standbys and this
+   * pool read recently, the position is learnt that way — reads after the write then wait for
+   * this answer, already on its way, rather than each starting a fetch. Answers whether it took
+   * the position (false: call {@link noteWrite}).
+   */
+  noteWriteAt(position: () => Promise<string>): boolean {
+    if (!this.waitsOnStandby || Date.now() - this.#lastReadAt >= EAGER_AFTER_READ_MILLIS) return false;
+    this.#writes++;
+    const scope = this.#scopes?.getStore();
+    if (scope) scope.need = this.#writes;
+    this.#lastWriteAt = Date.now();
+    const upTo = this.#writes;
+    this.stats.lsnFetches++;
+    const p = position().then(
+      (lsn) => {
+        const v = parseLsn(lsn);
+        if (v > this.#required) this.#required = v;
+        if (upTo > this.#covered) this.#covered = upTo;
+      },
+      () => {
+        this.stats.positionsUnknown++; // as in #fetchNow: best effort for this write
+        if (upTo > this.#covered) this.#covered = upTo;
+      },
+    );
+    const settled = p.finally(() => {
+      if (this.#ownFetch === settled) this.#ownFetch = undefined;
+    });
+    this.#ownFetch = settled;
+    return true;
+  }
+
+  /** The newest write's own position query (noteWriteAt), while in flight. */
+  #ownFetch: Promise<void> | undefined;
+
   /** How long completed writes coalesce before their position is fetched. */
   #delay(now = Date.now()): number {
     return now - this.#lastReadAt < EAGER_AFTER_READ_MILLIS ? COALESCE_MILLIS : WRITE_ONLY_COALESCE_MILLIS;
@@ -164,6 +222,7 @@ export class CausalTracker {
     this.#lastReadAt = Date.now();
     const need = this.#need();
     if (this.#covered < need) {
+      if (this.#waitOnStandby) return token ? { primaryOnly: false, pending: true, minLsn: token } : PENDING;
       this.#fetch(COALESCE_MILLIS); // a failed fetch is retried by the next read
       return token ? { primaryOnly: true, minLsn: token } : PRIMARY_ONLY;
     }
@@ -216,8 +275,24 @@ export class CausalTracker {
    */
   async settle(token = 0n): Promise<ReadRequirement> {
     const need = this.#need();
-    while (this.#covered < need && !this.#closed) await (this.#fetching ?? this.#fetchNow());
+    while (this.#covered < need && !this.#closed) await (this.#ownFetch ?? this.#fetching ?? this.#fetchNow());
     return this.#covering(need, token);
+  }
+
+  /** Reads after writes may wait on a standby (see ReadRequirement.pending). */
+  get waitsOnStandby(): boolean {
+    return this.#waitOnStandby && this.mode === 'lsn';
+  }
+
+  /** True when `key` is known to have replayed `minLsn` (no poll started). */
+  knows(key: string, minLsn: bigint): boolean {
+    const seen = this.#replayed.get(key);
+    return seen !== undefined && seen >= minLsn;
+  }
+
+  /** A standby served a read at a learnt position (it waited for it): positions are being used. */
+  used(): void {
+    this.#usedSinceLearnt = true;
   }
 
   /** A replay position seen elsewhere (the topology source). Positions only move forward. */

@@ -69,6 +69,13 @@ export interface PoolOptions extends Omit<pg.PoolConfig, 'Client'> {
    * or `{ windowMillis }` — reads go to the primary for that long after any write.
    */
   readYourWrites?: ReadYourWrites;
+  /**
+   * With `readYourWrites: 'lsn'` and `readFrom: 'prefer-standby'`: a read after writes goes to a standby
+   * anyway and waits there, on the server and in the read's own session, for up to this many ms until the
+   * standby has replayed those writes; only when the bound runs out does it run on the primary. `0`: such
+   * reads go straight to the primary (until a standby is known to have the writes). Default 20.
+   */
+  causalWaitMillis?: number;
   /** Injectable pg.Client class (like pg-pool's `Client`; any type pg.PoolConfig accepts there, too). */
   Client?: typeof pg.Client | pg.PoolConfig['Client'];
   /** Injectable classifier (custom options or a shared cache). */
@@ -97,6 +104,7 @@ export const OWN_KEYS = [
   'warmConnectionsPerNode',
   'readRetries',
   'readYourWrites',
+  'causalWaitMillis',
   'classifier',
   'env',
 ] as const;
@@ -119,7 +127,7 @@ export function validatePoolOptions(o: PoolOptions): void {
   if (o.load_balance_hosts !== undefined && !BALANCE.includes(o.load_balance_hosts)) {
     throw new FailoverError('INVALID_OPTION', `load_balance_hosts must be one of ${BALANCE.join(', ')}, got ${JSON.stringify(o.load_balance_hosts)}`);
   }
-  for (const k of ['maxReplicaLagBytes', 'maxReplicaLagMillis', 'failoverTimeoutMillis', 'recheckIntervalMillis', 'warmConnectionsPerNode', 'readRetries'] as const) {
+  for (const k of ['maxReplicaLagBytes', 'maxReplicaLagMillis', 'failoverTimeoutMillis', 'recheckIntervalMillis', 'warmConnectionsPerNode', 'readRetries', 'causalWaitMillis'] as const) {
     nonNegative(k, o[k]);
   }
   const fb = o.fallbackToProbingMillis;

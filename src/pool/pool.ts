@@ -30,7 +30,8 @@ import { FallbackTopology } from '../topology/fallback';
 import { createTopologySource } from './topology-factory';
 import { directPoolFor, pgPoolConfig } from './direct';
 import { pgAloneCanServe, pgAccepts } from '../client/pg-alone';
-import { CausalTracker, type ReadRequirement } from './causal';
+import { CausalTracker, formatLsn, type ReadRequirement } from './causal';
+import { waitForReplay } from './standby-wait';
 import { concealOptions, copyOptions } from '../secrets';
 import { asPromiseOf, promiseClassOf, rejectedOf } from '../custom-promise';
 
@@ -64,6 +65,14 @@ export interface PoolEvents {
 const MAX_LEARNED = 10_000;
 /** The requirement of every read under readFrom 'primary' (the policy alone sends it to the primary; not counted as a causal detour). */
 const PRIMARY_READ: ReadRequirement = Object.freeze({ primaryOnly: false });
+/** A read with nothing to respect (the node is picked first; a wait on it covers the position). */
+const ANY_READ: ReadRequirement = PRIMARY_READ;
+const PRIMARY_ONLY: ReadRequirement = Object.freeze({ primaryOnly: true });
+/**
+ * causalWaitMillis' default. On loopback a standby replays a commit within ~0.1–1 ms; on a LAN a few ms.
+ * Past 20 ms a standby is lagging, and the primary answers sooner than waiting longer would.
+ */
+const DEFAULT_CAUSAL_WAIT_MILLIS = 20;
 /** The load of a node no query has used yet. */
 const IDLE: Readonly<{ busy: number }> = Object.freeze({ busy: 0 });
 /** Longest a write waits at an announced switchover before going to the old primary anyway. */
@@ -100,6 +109,9 @@ export class Pool extends EventEmitter {
   #functionsLearned = false;
   readonly #failoverTimeoutMillis: number;
   readonly #causal: CausalTracker;
+  readonly #causalWaitMillis: number;
+  /** Standbys that could not run the replay wait (detected once; see standby-wait.ts). */
+  readonly #noWait = new Set<string>();
   readonly #switchoversWaited = new Set<string>();
   /** The router's view of a node's load: its NodePool (which carries `busy`); allocates nothing. */
   readonly #loadOf = (key: string): { busy: number } => this.#nodes.peek(key) ?? IDLE;
@@ -152,6 +164,8 @@ export class Pool extends EventEmitter {
       maxReplicaLagBytes: o.maxReplicaLagBytes,
       maxReplicaLagMillis: o.maxReplicaLagMillis,
     });
+    this.#causalWaitMillis = o.causalWaitMillis ?? DEFAULT_CAUSAL_WAIT_MILLIS;
+    const waitOnStandby = this.#causalWaitMillis > 0 && (o.readFrom ?? 'prefer-standby') === 'prefer-standby';
     this.#causal = new CausalTracker(o.readYourWrites, {
       primaryLsn: async () => {
         const p = this.#topology.current()?.primary;
@@ -164,7 +178,7 @@ export class Pool extends EventEmitter {
         return rows[0].lsn;
       },
       standbys: () => (this.#topology.current()?.members ?? []).filter((m) => m.role === 'standby' && m.state !== 'unreachable').map(nodeKey),
-    });
+    }, { waitOnStandby });
     this.#classifier = o.classifier ?? new Classifier({ readOnlyFunctions: o.readOnlyFunctions, writeFunctions: o.writeFunctions });
 
     const pgPoolKeys = ['max', 'min', 'idleTimeoutMillis', 'maxUses', 'allowExitOnIdle', 'maxLifetimeSeconds', 'log', 'Promise'] as const;
@@ -317,11 +331,17 @@ export class Pool extends EventEmitter {
   async #read(q: pg.QueryConfig, text: string, req: ReadRequirement, plain = false): Promise<pg.QueryResult> {
     let tried: Set<string> | undefined;
     const retries = this.options.readRetries ?? 2;
+    // Read-your-writes, waiting on a standby: learn the writes' position (one fetch shared by every read
+    // waiting for it), then read on a standby that has replayed it or waits for it (below).
+    if (req.pending) req = await this.#learnPosition(req);
+    let onPrimary = false;
     for (let attempt = 0; ; attempt++) {
       // Fast path (readFrom 'primary', or a read that must see this process's last writes): no await.
-      const fast = !tried && (this.#router.policy.readFrom === 'primary' || (req.primaryOnly && this.#router.policy.readFrom !== 'standby')) ? this.#primaryNow() : undefined;
+      const fast =
+        onPrimary || (!tried && (this.#router.policy.readFrom === 'primary' || (req.primaryOnly && this.#router.policy.readFrom !== 'standby'))) ? this.#primaryNow() : undefined;
       if (fast && req.primaryOnly) this.#causal.stats.readsSentToPrimary++;
-      const key = fast ?? this.#standbyNow(tried, req) ?? (await this.readNode(tried, req));
+      const waitFor = !onPrimary && req.minLsn !== undefined && this.#causal.waitsOnStandby ? req.minLsn : undefined;
+      const key = fast ?? this.#standbyNow(tried, req) ?? (await this.readNode(tried, waitFor !== undefined ? ANY_READ : req));
       let np: NodePool;
       try {
         np = this.#nodes.get(key);
@@ -330,6 +350,13 @@ export class Pool extends EventEmitter {
         throw err;
       }
       try {
+        if (waitFor !== undefined && this.#needsWait(key, waitFor)) {
+          const r = await this.#readAfterWait(np, key, q, plain, waitFor);
+          if (r) return r;
+          onPrimary = true; // the standby did not get there within the bound: the primary has the writes
+          this.#causal.stats.readsSentToPrimary++;
+          continue;
+        }
         return await (plain ? np.pool.query(q.text, q.values) : np.pool.query(q));
       } catch (err) {
         if (isReadOnlyRefusal(err)) {
@@ -367,8 +394,12 @@ export class Pool extends EventEmitter {
       np.busy++;
       try {
         const result = await (plain ? client.query(q.text, q.values) : client.query(q));
-        client.release();
-        this.noteWrite();
+        // Reads waiting on standbys need this write's position: ask it on this session now, then release it.
+        const asked = this.#causal.noteWriteAt(() => positionOn(client));
+        if (!asked) {
+          client.release();
+          this.noteWrite();
+        }
         return result;
       } catch (err) {
         if (isReadOnlyRefusal(err)) {
@@ -458,12 +489,77 @@ export class Pool extends EventEmitter {
     return this.#nodes.get(key);
   }
 
+  /** The writes' position for a read that may wait on a standby; when it cannot be learnt (no primary, slow), the read goes as before. */
+  async #learnPosition(req: ReadRequirement): Promise<ReadRequirement> {
+    try {
+      return await within(this.#causal.settle(req.minLsn), this.#failoverTimeoutMillis, () => new FailoverError('TIMEOUT', 'the WAL position of the last writes could not be learnt'));
+    } catch {
+      return req.minLsn !== undefined ? { primaryOnly: true, minLsn: req.minLsn } : PRIMARY_ONLY;
+    }
+  }
+
+  /** A standby not known to have replayed `minLsn`, able to run the wait. */
+  #needsWait(key: string, minLsn: bigint): boolean {
+    const primary = this.#topology.current()?.primary;
+    if (primary && nodeKey(primary) === key) return false;
+    if (this.#causal.knows(key, minLsn)) {
+      this.#causal.used();
+      return false;
+    }
+    return !this.#noWait.has(key);
+  }
+
+  /**
+   * Waits on the standby's own session (standby-wait.ts) for `minLsn`, then runs the read there.
+   * Undefined: the standby did not get there within causalWaitMillis, or cannot run the wait
+   * (then it is never asked again) — the caller reads on the primary. A lost or hung session
+   * rejects like a read on it would (the session is destroyed).
+   */
+  async #readAfterWait(np: NodePool, key: string, q: pg.QueryConfig, plain: boolean, minLsn: bigint): Promise<pg.QueryResult | undefined> {
+    const client = await np.pool.connect();
+    let broken: Error | undefined;
+    try {
+      this.#causal.stats.standbyWaits++;
+      let reached: bigint | null;
+      try {
+        reached = await waitForReplay(client, minLsn, this.#causalWaitMillis);
+      } catch (err) {
+        if (isConnectionLoss(err) && !(err instanceof pg.DatabaseError)) {
+          broken = err as Error;
+          throw err;
+        }
+        if (isConnectionLoss(err)) throw err; // a server shutting down: the read loop moves on
+        this.#noWait.add(key);
+        this.#causal.stats.standbyWaitUnsupported++;
+        debugRouter('standby %s cannot run the replay wait (%s): its reads after writes go as without it', key, (err as Error).message);
+        return undefined;
+      }
+      if (reached === null) return undefined; // no longer in recovery (promoted): the topology will say so
+      this.#causal.observe(key, formatLsn(reached));
+      if (reached < minLsn) {
+        this.#causal.stats.standbyWaitTimeouts++;
+        return undefined;
+      }
+      this.#causal.used();
+      try {
+        return await (plain ? client.query(q.text, q.values) : client.query(q));
+      } catch (err) {
+        if (isConnectionLoss(err) && !(err instanceof pg.DatabaseError)) broken = err as Error;
+        throw err;
+      }
+    } finally {
+      client.release(broken);
+    }
+  }
+
   /**
    * @internal A node for a read (standby by policy, or the primary when
    * allowed), honouring read-your-writes (`req`). Waits for a primary when
    * that is the only option.
    */
   async readNode(exclude?: ReadonlySet<string>, req: ReadRequirement = { primaryOnly: false }): Promise<string> {
+    // Checked-out clients do not wait on a standby: a read whose writes have no known position yet goes to the primary.
+    if (req.pending) req = { primaryOnly: true, ...(req.minLsn !== undefined ? { minLsn: req.minLsn } : {}) };
     const standbyOnly = this.#router.policy.readFrom === 'standby';
     if (this.#router.policy.readFrom === 'primary') return this.primaryNode(Date.now() + this.#failoverTimeoutMillis);
     if (req.primaryOnly && !standbyOnly) {
@@ -524,7 +620,7 @@ export class Pool extends EventEmitter {
    * position to respect, and a node the router picks. Anything else → undefined (readNode).
    */
   #standbyNow(tried: ReadonlySet<string> | undefined, req: ReadRequirement): string | undefined {
-    if (tried || req.primaryOnly || req.minLsn !== undefined || this.#down.size > 0 || this.ending || this.#router.policy.readFrom === 'primary') return undefined;
+    if (tried || req.primaryOnly || req.pending || req.minLsn !== undefined || this.#down.size > 0 || this.ending || this.#router.policy.readFrom === 'primary') return undefined;
     return this.#router.pick(this.#topology.current(), this.#loadOf);
   }
 
@@ -674,7 +770,7 @@ export class Pool extends EventEmitter {
   }
 
   /** Read-your-writes counters: WAL position fetches, standby replay polls, reads sent to the primary to stay causal. */
-  get causalStats(): Readonly<{ lsnFetches: number; replayPolls: number; readsSentToPrimary: number; positionsUnknown: number; readsBestEffort: number }> {
+  get causalStats(): Readonly<CausalTracker['stats']> {
     return { ...this.#causal.stats };
   }
 
@@ -877,6 +973,20 @@ function withPgPoolDefaults(o: PoolOptions): PoolOptions & PgPoolDefaults {
 }
 
 /** `p`, or the error `onTimeout` makes once `ms` pass first (p keeps running; its outcome is ignored). */
+/** The primary's WAL position asked on a write's own session, which then goes back to its pool (destroyed if that failed). */
+function positionOn(client: pg.PoolClient): Promise<string> {
+  return client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn').then(
+    (r) => {
+      client.release();
+      return r.rows[0]!.lsn;
+    },
+    (err: Error) => {
+      client.release(err);
+      throw err;
+    },
+  );
+}
+
 async function within<T>(p: Promise<T>, ms: number, onTimeout: () => Error): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {

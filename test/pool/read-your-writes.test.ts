@@ -103,8 +103,32 @@ describe('read-your-writes (on by default)', () => {
     expect(back).toBe(true);
   }, 60_000);
 
-  it('under a continuous write stream, positions are fetched at a pace, not per write; every read still sees its own write, and a pause sends reads back to standbys', async () => {
+  it('default (reads wait on standbys): under a continuous write stream every read sees its own write, and nearly all run on standbys', async () => {
     const p = pool();
+    await p.query(where);
+    let reads = 0;
+    let onStandby = 0;
+    const until = Date.now() + 1500;
+    await Promise.all(
+      Array.from({ length: 6 }, async () => {
+        while (Date.now() < until) {
+          const id = nextId++;
+          await p.query('INSERT INTO notes (id, body) VALUES ($1, $2)', [id, `w${id}`]);
+          const { rows } = await p.query('SELECT body, pg_is_in_recovery() AS standby FROM notes WHERE id = $1', [id]);
+          expect(rows.map((r) => r.body)).toEqual([`w${id}`]);
+          reads++;
+          if (rows[0].standby) onStandby++;
+        }
+      }),
+    );
+    const s = p.causalStats;
+    console.log(`write stream, reads waiting on standbys: ${onStandby}/${reads} reads on standbys, ${s.standbyWaits} checked or waited there, ${s.standbyWaitTimeouts} ran out of time, ${s.lsnFetches} positions learnt`);
+    expect(reads).toBeGreaterThan(200);
+    expect(onStandby / reads).toBeGreaterThan(0.9);
+  }, 60_000);
+
+  it('causalWaitMillis 0: under a continuous write stream, positions are fetched at a pace, not per write; every read still sees its own write, and a pause sends reads back to standbys', async () => {
+    const p = pool({ causalWaitMillis: 0 });
     await p.query(where);
     const before = p.causalStats;
     let writes = 0;
@@ -184,8 +208,8 @@ describe('read-your-writes (on by default)', () => {
     expect((await pending).rows).toEqual([{ body: 'held', standby: true }]);
   }, 60_000);
 
-  it('causalScope: while scopes keep writing, each sees its own writes, scopes that wrote nothing read from standbys, unscoped reads stay pool-wide', async () => {
-    const p = pool();
+  it('causalScope (causalWaitMillis 0, so that where a read runs shows what it must see): while scopes keep writing, each sees its own writes, scopes that wrote nothing read from standbys, unscoped reads stay pool-wide', async () => {
+    const p = pool({ causalWaitMillis: 0 });
     await p.query(where);
     let stop = false;
     let ownReads = 0;
