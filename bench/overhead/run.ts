@@ -57,6 +57,8 @@ interface Measured {
   /** pg-failover only: reads in the run, and how many read-your-writes kept on the primary (pool.causalStats). */
   reads?: number;
   readsKeptOnPrimary?: number;
+  /** Reads that returned a row older than a write acknowledged before they started (the mixes check every read). */
+  staleReads?: number;
   /** pg-failover only: primary position fetches, and reads that checked or waited on a standby for a position (and ran out of time). */
   positionFetches?: number;
   standbyWaits?: number;
@@ -90,8 +92,29 @@ function parseArgs(argv: string[]): Options {
 type Step = (c: Queryable, worker: number, i: number) => Promise<unknown>;
 
 const ROWS = 10_000;
-const mix: Step = (c, _w, i) =>
-  i % 10 === 9 ? c.query('UPDATE bench_kv SET v = v + 1 WHERE id = $1', [1 + ((i * 31) % ROWS)]) : c.query('SELECT v FROM bench_kv WHERE id = $1', [1 + ((i * 7919) % ROWS)]);
+/**
+ * Staleness check for the mixes: every acknowledged UPDATE's new value per row; a read of a row
+ * that returns less than what was acknowledged before the read started is stale. Half the reads
+ * read the row written last (by any worker), so that a read that can miss a write has one to miss.
+ */
+const acked = new Map<number, number>();
+let lastWritten = 1;
+let staleReads = 0;
+const mix: Step = async (c, _w, i) => {
+  if (i % 10 === 9) {
+    const id = 1 + ((i * 31) % ROWS);
+    const r = (await c.query('UPDATE bench_kv SET v = v + 1 WHERE id = $1 RETURNING v', [id])) as { rows: Array<{ v: number | string }> };
+    const v = Number(r.rows[0]!.v);
+    if (v > (acked.get(id) ?? -1)) acked.set(id, v);
+    lastWritten = id;
+    return r;
+  }
+  const id = i % 2 ? lastWritten : 1 + ((i * 7919) % ROWS);
+  const expected = acked.get(id);
+  const r = (await c.query('SELECT v FROM bench_kv WHERE id = $1', [id])) as { rows: Array<{ v: number | string }> };
+  if (expected !== undefined && Number(r.rows[0]!.v) < expected) staleReads++;
+  return r;
+};
 const WORKLOADS: Array<{ name: string; routed: boolean; step: Step; options?: Record<string, unknown> }> = [
   { name: 'point select', routed: false, step: (c, _w, i) => c.query('SELECT v FROM bench_kv WHERE id = $1', [1 + ((i * 7919) % ROWS)]) },
   { name: 'small write', routed: false, step: (c, w, i) => c.query('INSERT INTO bench_small (worker, n) VALUES ($1, $2)', [w, i]) },
@@ -127,6 +150,7 @@ async function measure(c: Queryable, step: Step, seconds: number, concurrency: n
       }
     }
   };
+  staleReads = 0;
   const stats = () => (c as { causalStats?: CausalStats }).causalStats;
   const causal = () => stats()?.readsSentToPrimary;
   const kept0 = causal();
@@ -145,6 +169,7 @@ async function measure(c: Queryable, step: Step, seconds: number, concurrency: n
     p99Millis: pct(0.99),
     errors,
     clientCpuMicrosPerOp: (cpu.user + cpu.system) / Math.max(1, latencies.length),
+    staleReads,
     ...(kept === undefined ? {} : { reads: reads(), readsKeptOnPrimary: kept }),
     ...(s0 === undefined
       ? {}
@@ -276,6 +301,7 @@ async function main(argv: string[]): Promise<void> {
     for (const w of WORKLOADS.filter((x) => !o.only || x.name.includes(o.only!))) {
       const best = new Map<string, Measured>();
       const rounds = new Map<string, number[]>();
+      const stale = new Map<string, number>();
       for (let round = 0; round < o.rounds; round++) {
         const clients: Array<readonly [string, () => Queryable]> = [
           ['pg.Pool', () => plainPool(cluster!, max)],
@@ -292,9 +318,10 @@ async function main(argv: string[]): Promise<void> {
           console.error(`  ${w.name} / ${client} round ${round + 1}: ${Math.round(m.opsPerSec)} ops/s p50 ${m.p50Millis.toFixed(2)} ms p99 ${m.p99Millis.toFixed(2)} ms, client CPU ${m.clientCpuMicrosPerOp.toFixed(1)} µs/op`);
           if (!best.has(client) || best.get(client)!.opsPerSec < m.opsPerSec) best.set(client, m);
           rounds.set(client, [...(rounds.get(client) ?? []), m.opsPerSec]);
+          stale.set(client, (stale.get(client) ?? 0) + (m.staleReads ?? 0));
         }
       }
-      for (const m of best.values()) results.push({ ...m, medianOpsPerSec: median(rounds.get(m.client)!), roundOpsPerSec: rounds.get(m.client)! });
+      for (const m of best.values()) results.push({ ...m, staleReads: stale.get(m.client) ?? 0, medianOpsPerSec: median(rounds.get(m.client)!), roundOpsPerSec: rounds.get(m.client)! });
     }
     const plainBytes = await poolMemory(() => plainPool(cluster!, max), max);
     const failoverBytes = await poolMemory(() => failoverPool(cluster!, max, true), max);
@@ -306,8 +333,9 @@ async function main(argv: string[]): Promise<void> {
     rmSync(parentDir, { recursive: true, force: true });
   }
   const md = report(o, results, classifier, mem, argv);
-  writeFileSync(join(o.outDir, 'overhead.md'), md);
-  writeFileSync(join(o.outDir, 'overhead.json'), JSON.stringify({ options: o, machine: machine(), results, classifier, memory: mem }, null, 2));
+  const base = o.only ? `overhead-${o.only.replace(/[^a-z0-9]+/gi, '-')}` : 'overhead';
+  writeFileSync(join(o.outDir, `${base}.md`), md);
+  writeFileSync(join(o.outDir, `${base}.json`), JSON.stringify({ options: o, machine: machine(), results, classifier, memory: mem }, null, 2));
   console.log(md);
 }
 
@@ -323,8 +351,8 @@ function report(o: Options, results: Measured[], classifier: ReturnType<typeof c
     '',
     `Command: \`npm run bench:overhead -- ${argv.filter((a) => a !== '--').join(' ')}\``,
     '',
-    '| workload | client | ops/s (best) | p50 ms | p99 ms | errors | client CPU µs/op | best vs pg.Pool | vs hand-split pg.Pools | median ops/s | median of per-round ratios vs pg.Pool |',
-    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
+    '| workload | client | ops/s (best) | p50 ms | p99 ms | errors | stale reads (all rounds) | client CPU µs/op | best vs pg.Pool | vs hand-split pg.Pools | median ops/s | median of per-round ratios vs pg.Pool |',
+    '| --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- | --- |',
   ];
   for (const r of results) {
     const base = results.find((x) => x.workload === r.workload && x.client === 'pg.Pool');
@@ -335,7 +363,7 @@ function report(o: Options, results: Measured[], classifier: ReturnType<typeof c
     const paired = base?.roundOpsPerSec && r.roundOpsPerSec ? median(r.roundOpsPerSec.map((x, i) => x / base.roundOpsPerSec![i]!)) : undefined;
     const medRatio = paired === undefined ? '–' : `${paired.toFixed(2)}×`;
     lines.push(
-      `| ${r.workload} | ${r.client} | ${Math.round(r.opsPerSec)} | ${r.p50Millis.toFixed(2)} | ${r.p99Millis.toFixed(2)} | ${r.errors} | ${r.clientCpuMicrosPerOp.toFixed(1)} | ${ratio(base)} | ${ratio(split)} | ${Math.round(med)} | ${medRatio} |`,
+      `| ${r.workload} | ${r.client} | ${Math.round(r.opsPerSec)} | ${r.p50Millis.toFixed(2)} | ${r.p99Millis.toFixed(2)} | ${r.errors} | ${r.staleReads ?? 0} | ${r.clientCpuMicrosPerOp.toFixed(1)} | ${ratio(base)} | ${ratio(split)} | ${Math.round(med)} | ${medRatio} |`,
     );
   }
   lines.push(
