@@ -290,6 +290,40 @@ export class CausalTracker {
     return seen !== undefined && seen >= minLsn;
   }
 
+  /**
+   * Whether `key` has replayed `minLsn`, asking it if not known: one look at its replay position
+   * per standby in flight, shared by every read that waits for one (replay only moves forward, so
+   * the read may then run on any session of that standby).
+   */
+  async caughtUp(key: string, minLsn: bigint): Promise<boolean> {
+    if (this.knows(key, minLsn)) return true;
+    const joined = this.#looking.get(key);
+    if (joined) {
+      await joined;
+      if (this.knows(key, minLsn)) return true;
+    }
+    await this.#look(key);
+    return this.knows(key, minLsn);
+  }
+
+  readonly #looking = new Map<string, Promise<void>>();
+
+  #look(key: string): Promise<void> {
+    let p = this.#looking.get(key);
+    if (!p) {
+      this.stats.replayPolls++;
+      p = this.#io
+        .replayLsn(key)
+        .then(
+          (lsn) => this.observe(key, lsn ?? undefined),
+          () => undefined, // the read that follows finds out what is wrong with the standby
+        )
+        .finally(() => this.#looking.delete(key));
+      this.#looking.set(key, p);
+    }
+    return p;
+  }
+
   /** A standby served a read at a learnt position (it waited for it): positions are being used. */
   used(): void {
     this.#usedSinceLearnt = true;

@@ -73,6 +73,8 @@ const PRIMARY_ONLY: ReadRequirement = Object.freeze({ primaryOnly: true });
  * Past 20 ms a standby is lagging, and the primary answers sooner than waiting longer would.
  */
 const DEFAULT_CAUSAL_WAIT_MILLIS = 20;
+/** Beyond causalWaitMillis, how long a standby may take to answer a look or a wait before it counts as hung (as in standby-wait.ts). */
+const STANDBY_GUARD_MILLIS = 500;
 /** The load of a node no query has used yet. */
 const IDLE: Readonly<{ busy: number }> = Object.freeze({ busy: 0 });
 /** Longest a write waits at an announced switchover before going to the old primary anyway. */
@@ -350,13 +352,15 @@ export class Pool extends EventEmitter {
         throw err;
       }
       try {
-        if (waitFor !== undefined && this.#needsWait(key, waitFor)) {
-          const r = await this.#readAfterWait(np, key, q, plain, waitFor);
+        if (waitFor !== undefined && this.#needsWait(key, waitFor) && !(await this.#caughtUp(key, waitFor))) {
+          // Behind: wait there (unless it cannot run the wait), else the primary.
+          const r = this.#noWait.has(key) ? undefined : await this.#readAfterWait(np, key, q, plain, waitFor);
           if (r) return r;
           onPrimary = true; // the standby did not get there within the bound: the primary has the writes
           this.#causal.stats.readsSentToPrimary++;
           continue;
         }
+        if (waitFor !== undefined) this.#causal.used();
         return await (plain ? np.pool.query(q.text, q.values) : np.pool.query(q));
       } catch (err) {
         if (isReadOnlyRefusal(err)) {
@@ -498,15 +502,17 @@ export class Pool extends EventEmitter {
     }
   }
 
-  /** A standby not known to have replayed `minLsn`, able to run the wait. */
+  /** The shared look at a standby's replay position (CausalTracker.caughtUp), bounded like the wait: a hung standby is a lost one. */
+  #caughtUp(key: string, minLsn: bigint): Promise<boolean> {
+    const ms = this.#causalWaitMillis + STANDBY_GUARD_MILLIS;
+    return within(this.#causal.caughtUp(key, minLsn), ms, () => new FailoverError('TIMEOUT', `standby ${key} did not tell its replay position within ${ms} ms`, { node: key }));
+  }
+
+  /** A standby not known to have replayed `minLsn`. */
   #needsWait(key: string, minLsn: bigint): boolean {
     const primary = this.#topology.current()?.primary;
     if (primary && nodeKey(primary) === key) return false;
-    if (this.#causal.knows(key, minLsn)) {
-      this.#causal.used();
-      return false;
-    }
-    return !this.#noWait.has(key);
+    return !this.#causal.knows(key, minLsn);
   }
 
   /**
@@ -522,7 +528,7 @@ export class Pool extends EventEmitter {
       this.#causal.stats.standbyWaits++;
       let reached: bigint | null;
       try {
-        reached = await waitForReplay(client, minLsn, this.#causalWaitMillis);
+        reached = await waitForReplay(client, minLsn, this.#causalWaitMillis, { look: false });
       } catch (err) {
         if (isConnectionLoss(err) && !(err instanceof pg.DatabaseError)) {
           broken = err as Error;

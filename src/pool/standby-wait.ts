@@ -49,7 +49,7 @@ export function waitSql(minLsn: bigint, waitMillis: number): string {
  * node is not in recovery). Rejects with TIMEOUT when the server does not answer within
  * the bound plus a margin (a hung standby): the caller must destroy the session.
  */
-export async function waitForReplay(client: pg.PoolClient, minLsn: bigint, waitMillis: number): Promise<bigint | null> {
+export async function waitForReplay(client: pg.PoolClient, minLsn: bigint, waitMillis: number, options: { look?: boolean } = {}): Promise<bigint | null> {
   let timer: NodeJS.Timeout | undefined;
   const guard = new Promise<never>((_, reject) => {
     timer = setTimeout(
@@ -59,8 +59,10 @@ export async function waitForReplay(client: pg.PoolClient, minLsn: bigint, waitM
   });
   try {
     // Usually replay got there while the position was being learnt: one cheap look first.
-    const seen = lsnOf(await Promise.race([client.query(LOOK_SQL), guard]));
-    if (seen === null || seen >= minLsn || waitMillis === 0) return seen;
+    if (options.look !== false || waitMillis === 0) {
+      const seen = lsnOf(await Promise.race([client.query(LOOK_SQL), guard]));
+      if (seen === null || seen >= minLsn || waitMillis === 0) return seen;
+    }
     return lsnOf(await Promise.race([client.query(waitSql(minLsn, waitMillis)), guard]));
   } finally {
     clearTimeout(timer);
