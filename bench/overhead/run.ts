@@ -63,9 +63,10 @@ interface Measured {
   positionFetches?: number;
   standbyWaits?: number;
   standbyWaitTimeouts?: number;
+  standbyLooks?: number;
 }
 
-type CausalStats = { readsSentToPrimary: number; lsnFetches: number; standbyWaits?: number; standbyWaitTimeouts?: number };
+type CausalStats = { readsSentToPrimary: number; lsnFetches: number; standbyWaits?: number; standbyWaitTimeouts?: number; standbyLooks?: number };
 
 const REPO = resolve(__dirname, '../..');
 
@@ -176,6 +177,7 @@ async function measure(c: Queryable, step: Step, seconds: number, concurrency: n
       : {
           positionFetches: stats()!.lsnFetches - s0.lsnFetches,
           standbyWaits: (stats()!.standbyWaits ?? 0) - (s0.standbyWaits ?? 0),
+          standbyLooks: (stats()!.standbyLooks ?? 0) - (s0.standbyLooks ?? 0),
           standbyWaitTimeouts: (stats()!.standbyWaitTimeouts ?? 0) - (s0.standbyWaitTimeouts ?? 0),
         }),
   };
@@ -380,7 +382,7 @@ function report(o: Options, results: Measured[], classifier: ReturnType<typeof c
     lines.push(
       '',
       `${r.workload}, pg-failover Pool: ${share.toFixed(1)}% of its reads (${r.readsKeptOnPrimary} of ${r.reads}) were kept on the primary by read-your-writes, the rest went to the standbys` +
-        (r.standbyWaits ? `; ${r.standbyWaits} checked or waited on a standby for their position (${r.standbyWaitTimeouts ?? 0} ran out of causalWaitMillis), ${r.positionFetches ?? 0} position fetches on the primary.` : '.'),
+        (r.standbyLooks || r.standbyWaits ? `; ${r.standbyLooks ?? 0} looks at a standby's replay position (shared by the reads waiting at once), ${r.standbyWaits} reads waited on a behind standby (${r.standbyWaitTimeouts ?? 0} ran out of causalWaitMillis), ${r.positionFetches ?? 0} positions learnt on the primary.` : '.'),
     );
   }
   lines.push('');

@@ -40,9 +40,20 @@ export async function runDemo(cluster: DemoCluster, print: (line: string) => voi
       count(rows[0].port, 'writes');
       print(`  write  INSERT … RETURNING id           → ${nameOf(rows[0].port)} (${rows[0].standby ? 'standby' : 'primary'}): id ${rows[0].id}`);
       // Read-your-writes: this read never misses the row just written, wherever it runs.
+      const before = pool.causalStats;
       const r = await pool.query(`SELECT count(*)::int AS n, ${where} FROM pgfailover_demo WHERE id = $1`, [rows[0].id]);
       count(r.rows[0].port, 'reads');
-      print(`  read   SELECT … WHERE id = ${rows[0].id}`.padEnd(40) + ` → ${nameOf(r.rows[0].port)} (${r.rows[0].standby ? 'standby' : 'primary'}): ${r.rows[0].n} row`);
+      const after = pool.causalStats;
+      const why = r.rows[0].standby
+        ? after.standbyWaits > before.standbyWaits
+          ? '  ← read-your-writes: the standby waited until it had replayed the write'
+          : after.standbyLooks > before.standbyLooks
+            ? '  ← read-your-writes: the standby was checked to have replayed the write'
+            : ''
+        : after.standbyWaitTimeouts > before.standbyWaitTimeouts
+          ? '  ← read-your-writes: no standby replayed the write within causalWaitMillis'
+          : '  ← read-your-writes: no standby could be shown to have the write';
+      print(`  read   SELECT … WHERE id = ${rows[0].id}`.padEnd(40) + ` → ${nameOf(r.rows[0].port)} (${r.rows[0].standby ? 'standby' : 'primary'}): ${r.rows[0].n} row${why}`);
     }
     await new Promise((r) => setTimeout(r, 50)); // standbys catch up; reads spread over them
     for (let i = 0; i < 6; i++) {

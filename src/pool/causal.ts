@@ -130,9 +130,11 @@ export class CausalTracker {
     readsSentToPrimary: 0,
     positionsUnknown: 0,
     readsBestEffort: 0,
-    /** Reads that waited on a standby for a position (causalWaitMillis), and those of them that ran out of time (then on the primary). */
+    /** Reads that found their standby behind and waited there (causalWaitMillis), and those of them that ran out of time (then on the primary). */
     standbyWaits: 0,
     standbyWaitTimeouts: 0,
+    /** Looks at a standby's replay position a read waited for (shared by the reads waiting at once). */
+    standbyLooks: 0,
     /** Standbys found unable to run the wait (then never asked again; their reads go as without the wait). */
     standbyWaitUnsupported: 0,
   };
@@ -311,7 +313,7 @@ export class CausalTracker {
   #look(key: string): Promise<void> {
     let p = this.#looking.get(key);
     if (!p) {
-      this.stats.replayPolls++;
+      this.stats.standbyLooks++;
       p = this.#io
         .replayLsn(key)
         .then(
