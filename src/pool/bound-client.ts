@@ -198,6 +198,7 @@ export class BoundClient extends EventEmitter {
     this.#binding = undefined;
     if (!b) return;
     this.#unforward(b);
+    b.node.busy--;
     b.client.release(err as Error | undefined);
   }
 
@@ -336,6 +337,7 @@ export class BoundClient extends EventEmitter {
       }
       const role: Role = this.#pool.topology?.primary && `${this.#pool.topology.primary.host}:${this.#pool.topology.primary.port}` === key ? 'primary' : 'standby';
       const binding: Binding = { node, client, role, pinned: Boolean(a.pins) };
+      node.busy++; // least-busy counts the sessions checked out, not only pool.query's work
       if (a.pins) debug('client pinned to %s: %s', key, a.pins);
       this.#binding = binding;
       this.#forwardFrom(binding);
@@ -383,6 +385,7 @@ export class BoundClient extends EventEmitter {
     this.#binding = undefined;
     if (!b) return;
     this.#unforward(b);
+    b.node.busy--;
     b.client.release(err);
   }
 }

@@ -42,6 +42,24 @@ describe('Pool.query routing', () => {
     expect(Number(rows[0].n)).toBeGreaterThan(0);
   });
 
+  it('least-busy counts checked-out clients: with a session held on one standby, reads go to the other', async () => {
+    const p = pool();
+    const c = await p.connect();
+    try {
+      const held = (await c.query(where)).rows[0];
+      expect(held.standby).toBe(true);
+      const ports = new Set<number>();
+      for (let i = 0; i < 8; i++) ports.add((await p.query(where)).rows[0].port);
+      expect([...ports]).toEqual(h.cluster.standbys.map((s) => s.server.port).filter((port) => port !== held.port));
+    } finally {
+      c.release();
+    }
+    // Released: both serve again.
+    const after = new Set<number>();
+    for (let i = 0; i < 8; i++) after.add((await p.query(where)).rows[0].port);
+    expect(after.size).toBe(2);
+  });
+
   it('honours per-query route overrides and comment hints', async () => {
     const p = pool();
     expect((await p.query({ text: where, route: 'primary' })).rows[0].standby).toBe(false);
