@@ -35,7 +35,7 @@ import { findPgBinaries, type PgBinaries } from './pg-binaries';
 import { BASE_PARAMETERS, defaultHba, PostgresServer, quoteConninfo, resolveServerUser, slotNameFor } from './postgres';
 import { run } from './run';
 import { syncPhysicalSlots } from './slots';
-import { cloneSource, slotsFor, upstreamFor, type StreamTags, type Upstream } from './upstream';
+import { cloneSource, slotsFor, upstreamFor, type Upstream } from './upstream';
 import { applyStandbyNames, chooseSyncStandby, maySyncFailover, syncCandidates, standbyNamesFor, streamingStandbys, syncStandbyList } from './sync';
 
 const debug = createDebug('pg-failover:manager');
@@ -503,7 +503,7 @@ export class Agent extends EventEmitter implements AgentView {
     const repl = this.config.postgresql.authentication.replication;
     await this.#withHeartbeat(() => this.postgres.basebackup({ host: addr.host, port: addr.port, user: repl.username, ...(repl.password !== undefined ? { password: repl.password } : {}) }, { timeoutMillis: this.#options.bootstrapTimeoutMillis ?? 300_000 }));
     const snap = await this.dcs.snapshot().catch(() => undefined);
-    const to = (snap && upstreamFor(this.name, this.#streamTags(), snap)) ?? { name: source, data };
+    const to = (snap && upstreamFor(this.name, this.config.tags, snap)) ?? { name: source, data };
     this.#writeStandby(to);
     if (this.#dyn.useSlots && to !== 'archive') await this.#waitForSlot(to.data);
     this.#state = 'starting';
@@ -534,7 +534,7 @@ export class Agent extends EventEmitter implements AgentView {
     }
     const leader = snap.leader && snap.leader !== this.name ? snap.members.find((m) => m.name === snap.leader) : undefined;
     if (leader?.data.conn_url) {
-      await this.#rejoin(snap.leader!, leader.data, wasPrimary ? undefined : upstreamFor(this.name, this.#streamTags(), snap));
+      await this.#rejoin(snap.leader!, leader.data, wasPrimary ? undefined : upstreamFor(this.name, this.config.tags, snap));
       return;
     }
     // No leader to follow: start read-only with no upstream; the loop may promote us.
@@ -821,18 +821,9 @@ export class Agent extends EventEmitter implements AgentView {
     }
   }
 
-  /**
-   * Leader: a physical slot (Patroni's naming) for every member that streams from
-   * it (not for those cascading from a running member, nor nostream ones: upstream.ts);
-   * inactive slots of anyone else are dropped (slots.ts).
-   */
+  /** Leader or replica: a slot for each member streaming from us (upstream.ts), other inactive ones dropped. */
   async #ensureSlots(snap: DcsSnapshot): Promise<void> {
     await syncPhysicalSlots(this.#localPool(), slotsFor(this.name, snap), slotNameFor(this.name));
-  }
-
-  #streamTags(): StreamTags {
-    const t = this.config.tags;
-    return { ...(t.replicatefrom !== undefined ? { replicatefrom: t.replicatefrom } : {}), nostream: t.nostream };
   }
 
   /** No leader: race for the key when this replica is the healthiest; then promote. */
@@ -1088,13 +1079,12 @@ export class Agent extends EventEmitter implements AgentView {
       return 'PAUSE: PostgreSQL is not running; not starting it while the cluster is paused';
     }
     // the leader, our replicatefrom member while it runs (else the leader), or the archive (nostream)
-    const to: Upstream = upstreamFor(this.name, this.#streamTags(), snap) ?? { name: leader, data };
+    const to: Upstream = upstreamFor(this.name, this.config.tags, snap) ?? { name: leader, data };
     if (!this.postgres.isRunning() || this.#role === 'demoted' || this.#needsRewind) {
       if (!(await this.#rejoin(leader, data, to))) return `waiting for leader ${leader} to finish its promotion before rejoining`;
       return `rejoined as a replica of ${leader}`;
     }
-    // cascading replicas that name us in replicatefrom stream through our slots
-    if (this.#dyn.useSlots) await syncPhysicalSlots(this.#localPool(), slotsFor(this.name, snap), slotNameFor(this.name)).catch((e) => this.#log(`replication slots: ${errText(e)}`));
+    if (this.#dyn.useSlots) await this.#ensureSlots(snap).catch((e) => this.#log(`replication slots: ${errText(e)}`)); // for our cascade
     const source = to === 'archive' ? ARCHIVE : to.name;
     if (this.#following !== source) {
       this.#writeStandby(to);
