@@ -636,18 +636,19 @@ export class Agent extends EventEmitter implements AgentView {
     return { status: 200, body: 'restarted successfully' };
   }
 
-  /** POST /reinitialize: a replica wipes its data directory and clones again from the leader. */
-  async reinitialize(_req: { force: boolean }): Promise<WriteOutcome> {
+  /** POST /reinitialize: a replica wipes its data directory and clones again (a `clonefrom` member or the leader, as Patroni). */
+  async reinitialize(req: { force: boolean; fromLeader?: boolean }): Promise<WriteOutcome> {
     if (this.#holdsLock || this.#role === 'primary') return { status: 503, body: 'I am the leader, can not reinitialize' };
     const snap = await this.dcs.snapshot().catch(() => undefined);
     const leader = snap?.leader ? snap.members.find((m) => m.name === snap.leader) : undefined;
     if (!snap?.leader || !leader?.data.conn_url) return { status: 503, body: 'Cluster has no leader, can not reinitialize' };
+    const source = (req.fromLeader ? undefined : cloneSource(this.name, snap)) ?? { name: snap.leader, data: leader.data };
     void this.#guarded(async () => {
-      this.#log(`reinitialize: removing the data directory and cloning from ${snap.leader}`);
+      this.#log(`reinitialize: removing the data directory and cloning from ${source.name}`);
       await this.postgres.stop('immediate').catch(() => {});
       rmSync(this.postgres.dataDir, { recursive: true, force: true });
-      await this.#cloneFrom(snap.leader!, leader.data);
-      return `reinitialized from ${snap.leader}`;
+      await this.#cloneFrom(source.name, source.data, source.name === snap.leader ? 'leader' : 'replica');
+      return `reinitialized from ${source.name}`;
     });
     return { status: 200, body: 'reinitialize started' };
   }

@@ -3,7 +3,8 @@
  * tagged `replicatefrom: n1`, clones from n1 (tagged `clonefrom`) and streams
  * from it, not from the leader n0; n1 keeps n2's slot, n0 does not. When n1's
  * manager and PostgreSQL die, n2 moves to the leader once n1's member key is
- * gone, and returns to n1 when n1 is back.
+ * gone, and returns to n1 when n1 is back. A reinitialize re-clones from the
+ * clonefrom member too, unless `from_leader`.
  */
 import { writeFileSync, readFileSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -68,5 +69,24 @@ describe('cascading replica (replicatefrom)', () => {
     await h.until('n0 streams to n1 only', async () => (await walSenders('n0')).join() === 'n1', 10_000);
     await h.query('n0', 'INSERT INTO t VALUES (3)');
     await h.until('row 3 on n2', () => row('n2', 3), 10_000);
+  }, 90_000);
+
+  it('reinitialize (what POST /reinitialize runs) re-clones from the clonefrom member, or from the leader with from_leader', async () => {
+    const n2 = h.agents.get('n2')!;
+    const label = join(n2.postgres.dataDir, 'label');
+    await h.until('n1 running in its member key', async () => JSON.parse((await h.keys())['members/n1'] ?? '{}').state === 'running', 20_000);
+    const reinit = async (fromLeader: boolean) => {
+      const done = new Promise<void>((resolve) => n2.once('following', () => resolve()));
+      expect((await n2.reinitialize({ force: true, fromLeader })).status).toBe(200);
+      await Promise.race([done, new Promise((_, reject) => setTimeout(() => reject(new Error('reinitialize did not finish in 30 s')), 30_000))]);
+    };
+    await reinit(false);
+    expect(readFileSync(label, 'utf8')).toBe('n1');
+    await h.until('n2 streams from n1 after reinit', async () => (await walSenders('n1')).includes('n2'), 20_000);
+    await reinit(true);
+    expect(existsSync(label)).toBe(false);
+    await h.until('n2 streams from n1 after reinit from the leader', async () => (await walSenders('n1')).includes('n2'), 20_000);
+    await h.query('n0', 'INSERT INTO t VALUES (4)');
+    await h.until('row 4 on n2', () => row('n2', 4), 10_000);
   }, 90_000);
 });
