@@ -125,7 +125,8 @@ export interface AgentView {
   patchConfig?(patch: Record<string, unknown>, replace?: boolean): Promise<WriteOutcome>;
   reload?(): Promise<WriteOutcome>;
   restart?(req: Record<string, unknown>): Promise<WriteOutcome>;
-  reinitialize?(req: { force: boolean }): Promise<WriteOutcome>;
+  /** `fromLeader` (Patroni's `from_leader`): clone from the leader even when a `clonefrom` member runs. */
+  reinitialize?(req: { force: boolean; fromLeader?: boolean }): Promise<WriteOutcome>;
   cancelSwitchover?(): Promise<WriteOutcome>;
   cancelRestart?(): Promise<WriteOutcome>;
 }

@@ -34,6 +34,8 @@ import { MANAGER_VERSION, offlineNodeStatus, readNodeStatus } from './node-statu
 import { findPgBinaries, type PgBinaries } from './pg-binaries';
 import { BASE_PARAMETERS, defaultHba, PostgresServer, quoteConninfo, resolveServerUser, slotNameFor } from './postgres';
 import { run } from './run';
+import { syncPhysicalSlots } from './slots';
+import { cloneSource, slotsFor, upstreamFor, type Upstream } from './upstream';
 import { applyStandbyNames, chooseSyncStandby, maySyncFailover, syncCandidates, standbyNamesFor, streamingStandbys, syncStandbyList } from './sync';
 
 const debug = createDebug('pg-failover:manager');
@@ -423,8 +425,8 @@ export class Agent extends EventEmitter implements AgentView {
         if (await this.dcs.raceInitialize('')) return this.#initializeCluster();
         continue;
       }
-      const leader = snap.leader ? snap.members.find((m) => m.name === snap.leader) : undefined;
-      if (leader && leader.data.state === 'running' && leader.data.conn_url) return this.#cloneFrom(snap.leader!, leader.data);
+      const source = snap.leader ? cloneSource(this.name, snap) : undefined;
+      if (source) return this.#cloneFrom(source.name, source.data, source.name === snap.leader ? 'leader' : 'replica');
       await this.#publish(undefined).catch(() => {});
       this.#log(`waiting for a leader to bootstrap from`);
       await this.#sleepOrWake(1000);
@@ -489,21 +491,26 @@ export class Agent extends EventEmitter implements AgentView {
     return true;
   }
 
-  /** Loser of `/initialize`: pg_basebackup from the leader, standby config with our slot, start. */
-  async #cloneFrom(leader: string, data: MemberData): Promise<void> {
+  /**
+   * Loser of `/initialize`: pg_basebackup from `source` (the leader or a `clonefrom` member), standby
+   * config for the member we stream from (the leader, our `replicatefrom`, or the archive), start.
+   */
+  async #cloneFrom(source: string, data: MemberData, sourceRole: 'leader' | 'replica' = 'leader'): Promise<void> {
     const addr = parseConnUrl(data.conn_url)!;
     this.#state = 'creating replica';
     await this.#publish(undefined).catch(() => {});
-    this.#log(`cloning from leader ${leader} (${addr.host}:${addr.port})`);
+    this.#log(`cloning from ${sourceRole} ${source} (${addr.host}:${addr.port})`);
     const repl = this.config.postgresql.authentication.replication;
     await this.#withHeartbeat(() => this.postgres.basebackup({ host: addr.host, port: addr.port, user: repl.username, ...(repl.password !== undefined ? { password: repl.password } : {}) }, { timeoutMillis: this.#options.bootstrapTimeoutMillis ?? 300_000 }));
-    this.#writeStandby(leader, data);
-    if (this.#dyn.useSlots) await this.#waitForSlot(data);
+    const snap = await this.dcs.snapshot().catch(() => undefined);
+    const to = (snap && upstreamFor(this.name, this.config.tags, snap)) ?? { name: source, data };
+    this.#writeStandby(to);
+    if (this.#dyn.useSlots && to !== 'archive') await this.#waitForSlot(to.data);
     this.#state = 'starting';
     await this.#withHeartbeat(() => this.postgres.start());
     this.#role = 'replica';
     this.#state = 'running';
-    this.emit('following', { leader });
+    this.emit('following', { leader: to === 'archive' ? source : to.name });
   }
 
   /** A data directory that already exists: start it read-only (as a standby); the HA loop decides the rest. */
@@ -527,7 +534,7 @@ export class Agent extends EventEmitter implements AgentView {
     }
     const leader = snap.leader && snap.leader !== this.name ? snap.members.find((m) => m.name === snap.leader) : undefined;
     if (leader?.data.conn_url) {
-      await this.#rejoin(snap.leader!, leader.data);
+      await this.#rejoin(snap.leader!, leader.data, wasPrimary ? undefined : upstreamFor(this.name, this.config.tags, snap));
       return;
     }
     // No leader to follow: start read-only with no upstream; the loop may promote us.
@@ -629,18 +636,19 @@ export class Agent extends EventEmitter implements AgentView {
     return { status: 200, body: 'restarted successfully' };
   }
 
-  /** POST /reinitialize: a replica wipes its data directory and clones again from the leader. */
-  async reinitialize(_req: { force: boolean }): Promise<WriteOutcome> {
+  /** POST /reinitialize: a replica wipes its data directory and clones again (a `clonefrom` member or the leader, as Patroni). */
+  async reinitialize(req: { force: boolean; fromLeader?: boolean }): Promise<WriteOutcome> {
     if (this.#holdsLock || this.#role === 'primary') return { status: 503, body: 'I am the leader, can not reinitialize' };
     const snap = await this.dcs.snapshot().catch(() => undefined);
     const leader = snap?.leader ? snap.members.find((m) => m.name === snap.leader) : undefined;
     if (!snap?.leader || !leader?.data.conn_url) return { status: 503, body: 'Cluster has no leader, can not reinitialize' };
+    const source = (req.fromLeader ? undefined : cloneSource(this.name, snap)) ?? { name: snap.leader, data: leader.data };
     void this.#guarded(async () => {
-      this.#log(`reinitialize: removing the data directory and cloning from ${snap.leader}`);
+      this.#log(`reinitialize: removing the data directory and cloning from ${source.name}`);
       await this.postgres.stop('immediate').catch(() => {});
       rmSync(this.postgres.dataDir, { recursive: true, force: true });
-      await this.#cloneFrom(snap.leader!, leader.data);
-      return `reinitialized from ${snap.leader}`;
+      await this.#cloneFrom(source.name, source.data, source.name === snap.leader ? 'leader' : 'replica');
+      return `reinitialized from ${source.name}`;
     });
     return { status: 200, body: 'reinitialize started' };
   }
@@ -814,25 +822,9 @@ export class Agent extends EventEmitter implements AgentView {
     }
   }
 
-  /**
-   * Leader: a physical slot for every other member (Patroni's naming), and,
-   * like Patroni, drops inactive physical slots of members no longer in etcd
-   * so a departed member does not retain WAL forever.
-   */
+  /** Leader or replica: a slot for each member streaming from us (upstream.ts), other inactive ones dropped. */
   async #ensureSlots(snap: DcsSnapshot): Promise<void> {
-    const wanted = snap.members.filter((m) => m.name !== this.name).map((m) => slotNameFor(m.name));
-    const pool = this.#localPool();
-    if (wanted.length) {
-      await pool.query(
-        `SELECT pg_create_physical_replication_slot(s) FROM unnest($1::text[]) AS s WHERE s NOT IN (SELECT slot_name FROM pg_replication_slots)`,
-        [wanted],
-      );
-    }
-    await pool.query(
-      `SELECT pg_drop_replication_slot(slot_name) FROM pg_replication_slots
-        WHERE slot_type = 'physical' AND NOT active AND slot_name <> ALL($1::text[]) AND slot_name <> $2`,
-      [wanted, slotNameFor(this.name)],
-    );
+    await syncPhysicalSlots(this.#localPool(), slotsFor(this.name, snap), slotNameFor(this.name));
   }
 
   /** No leader: race for the key when this replica is the healthiest; then promote. */
@@ -1087,17 +1079,23 @@ export class Agent extends EventEmitter implements AgentView {
       this.#state = 'stopped';
       return 'PAUSE: PostgreSQL is not running; not starting it while the cluster is paused';
     }
+    // the leader, our replicatefrom member while it runs (else the leader), or the archive (nostream)
+    const to: Upstream = upstreamFor(this.name, this.config.tags, snap) ?? { name: leader, data };
     if (!this.postgres.isRunning() || this.#role === 'demoted' || this.#needsRewind) {
-      if (!(await this.#rejoin(leader, data))) return `waiting for leader ${leader} to finish its promotion before rejoining`;
+      if (!(await this.#rejoin(leader, data, to))) return `waiting for leader ${leader} to finish its promotion before rejoining`;
       return `rejoined as a replica of ${leader}`;
     }
-    if (this.#following !== leader) {
-      this.#writeStandby(leader, data);
+    if (this.#dyn.useSlots) await this.#ensureSlots(snap).catch((e) => this.#log(`replication slots: ${errText(e)}`)); // for our cascade
+    const source = to === 'archive' ? ARCHIVE : to.name;
+    if (this.#following !== source) {
+      this.#writeStandby(to);
       await this.postgres.query('SELECT pg_reload_conf()');
-      this.#log(`re-pointed replication to ${leader}`);
-      this.emit('following', { leader });
-      return `changed primary_conninfo to ${leader}`;
+      this.#log(to === 'archive' ? 'stopped streaming: recovering from the archive only (nostream)' : `re-pointed replication to ${source}`);
+      if (to !== 'archive') this.emit('following', { leader: source });
+      return to === 'archive' ? 'changed primary_conninfo to none (nostream)' : `changed primary_conninfo to ${source}`;
     }
+    if (to === 'archive') return `no action. I am a secondary recovering from the archive (nostream), leader ${leader}`;
+    if (source !== leader) return `no action. I am a secondary and I am following ${source}, a replica of leader ${leader} (replicatefrom)`;
     return `no action. I am a secondary and I am following a leader ${leader}`;
   }
 
@@ -1110,7 +1108,7 @@ export class Agent extends EventEmitter implements AgentView {
    * leader's fork point and it can never follow the new timeline (Patroni waits
    * the same way: "Leader is still in recovery, can't rewind").
    */
-  async #rejoin(leader: string, data: MemberData): Promise<boolean> {
+  async #rejoin(leader: string, data: MemberData, to: Upstream = { name: leader, data }): Promise<boolean> {
     const addr = parseConnUrl(data.conn_url)!;
     if (this.#needsRewind) {
       const peer = await this.#probe(data);
@@ -1135,8 +1133,8 @@ export class Agent extends EventEmitter implements AgentView {
       this.#log(`rejoining ${leader} without pg_rewind (use_pg_rewind is off): PostgreSQL will refuse to follow if this node diverged`);
       this.#needsRewind = false;
     }
-    this.#writeStandby(leader, data);
-    if (this.#dyn.useSlots) await this.#waitForSlot(data);
+    this.#writeStandby(to);
+    if (this.#dyn.useSlots && to !== 'archive') await this.#waitForSlot(to.data);
     this.#state = 'starting';
     await this.#withHeartbeat(() => this.postgres.start());
     this.#role = 'replica';
@@ -1174,8 +1172,14 @@ export class Agent extends EventEmitter implements AgentView {
     }
   }
 
-  #writeStandby(leader: string, data: MemberData): void {
-    const addr = parseConnUrl(data.conn_url)!;
+  /** Standby config streaming from a member (primary_conninfo + our slot), or from the archive only (nostream). */
+  #writeStandby(to: Upstream): void {
+    if (to === 'archive') {
+      this.postgres.writeStandbyConfig({ primaryConninfo: '' });
+      this.#following = ARCHIVE;
+      return;
+    }
+    const addr = parseConnUrl(to.data.conn_url)!;
     const repl = this.config.postgresql.authentication.replication;
     let conninfo = `host=${quoteConninfo(addr.host)} port=${addr.port} user=${quoteConninfo(repl.username)}`;
     if (repl.password !== undefined) conninfo += ` password=${quoteConninfo(repl.password)}`;
@@ -1184,7 +1188,7 @@ export class Agent extends EventEmitter implements AgentView {
       applicationName: this.name,
       ...(this.#dyn.useSlots ? { slotName: slotNameFor(this.name) } : {}),
     });
-    this.#following = leader;
+    this.#following = to.name;
   }
 
   // ---------------------------------------------------------------- fencing
@@ -1282,6 +1286,8 @@ export class Agent extends EventEmitter implements AgentView {
       ...(t.nofailover ? { nofailover: true } : {}),
       ...(t.noloadbalance ? { noloadbalance: true } : {}),
       ...(t.clonefrom ? { clonefrom: true } : {}),
+      ...(t.replicatefrom !== undefined ? { replicatefrom: t.replicatefrom } : {}),
+      ...(t.nostream ? { nostream: true } : {}),
       ...(t.nosync ? { nosync: true } : {}),
       ...(t.failoverPriority !== undefined ? { failover_priority: t.failoverPriority } : {}),
     };
@@ -1425,6 +1431,9 @@ function walPosition(s: NodeStatus | undefined): number | undefined {
 }
 
 /** `16/B374D848` → bytes. */
+/** `#following` while a nostream replica recovers from the archive (no member name can be empty). */
+const ARCHIVE = '';
+
 const BOOLEAN_TAGS = new Set(['nofailover', 'noloadbalance', 'clonefrom', 'nosync', 'nostream']);
 
 function quoteIdent(name: string): string {

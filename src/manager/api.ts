@@ -246,7 +246,7 @@ class ApiHandler {
       }
       const body = w.body === 'none' ? {} : await this.#readJson(req, w.body === 'optional');
       if (w.body !== 'none' && (typeof body !== 'object' || body === null || Array.isArray(body))) throw new HttpRefusal(400, 'request body must be a JSON object');
-      const arg = (w.method === 'reinitialize' ? { force: parseBool((body as Record<string, unknown>).force) } : body) as never;
+      const arg = (w.method === 'reinitialize' ? { force: parseBool((body as Record<string, unknown>).force), fromLeader: parseBool((body as Record<string, unknown>).from_leader) } : body) as never;
       const outcome = await this.#bounded(() => fn(arg, w.replace), w.method, this.#o.failoverTimeoutMillis ?? 30_000);
       if (typeof outcome.body === 'string') this.#text(res, outcome.status, outcome.body);
       else this.#json(res, outcome.status, outcome.body);

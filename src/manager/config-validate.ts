@@ -191,13 +191,16 @@ export function validateNodeConfig(raw: Raw, opts: { flagOfKey?: Record<string, 
     w.warn('tags.failover_priority', `: Conflicting configuration between nofailover: ${py(nofailover)} and failover_priority: ${failoverPriority}. Defaulting to nofailover: ${py(nofailover)}`);
   }
   const custom: Raw = {};
-  for (const [k, v] of Object.entries(tagsRaw)) if (!['nofailover', 'noloadbalance', 'clonefrom', 'nosync', 'failover_priority'].includes(k)) custom[k] = v;
-  for (const k of ['replicatefrom', 'nostream', 'sync_priority']) if (tagsRaw[k] !== undefined && tagsRaw[k] !== false) w.warn(`tags.${k}`, 'is a Patroni tag this manager does not act on; it is published but has no effect');
+  for (const [k, v] of Object.entries(tagsRaw)) if (!['nofailover', 'noloadbalance', 'clonefrom', 'nosync', 'nostream', 'replicatefrom', 'failover_priority'].includes(k)) custom[k] = v;
+  const replicatefrom = tagsRaw.replicatefrom === undefined || tagsRaw.replicatefrom === null ? undefined : String(tagsRaw.replicatefrom);
+  for (const k of ['sync_priority']) if (tagsRaw[k] !== undefined && tagsRaw[k] !== false) w.warn(`tags.${k}`, 'is a Patroni tag this manager does not act on; it is published but has no effect');
   const tags: PatroniNodeConfig['tags'] = {
     nofailover: tagsRaw.nofailover !== undefined ? nofailover : failoverPriority === 0,
     noloadbalance: w.bool(tagsRaw, 'noloadbalance', 'tags') ?? false,
     clonefrom: w.bool(tagsRaw, 'clonefrom', 'tags') ?? false,
     nosync: w.bool(tagsRaw, 'nosync', 'tags') ?? false,
+    nostream: w.bool(tagsRaw, 'nostream', 'tags') ?? false,
+    ...(replicatefrom ? { replicatefrom } : {}),
     ...(failoverPriority !== undefined ? { failoverPriority } : {}),
     custom,
   };

@@ -114,6 +114,10 @@ export interface PatroniNodeConfig {
     clonefrom: boolean;
     nosync: boolean;
     failoverPriority?: number;
+    /** `replicatefrom`: stream from this member instead of the leader while it runs (a cascading replica). */
+    replicatefrom?: string;
+    /** `nostream`: do not stream; recover WAL from `restore_command` only (Patroni 4). */
+    nostream: boolean;
     /** Every other tag, as given (published in the member key). */
     custom: Record<string, unknown>;
   };

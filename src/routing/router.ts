@@ -4,7 +4,7 @@
  * this one hook where to go (STYLE.md: "a base with one hook").
  */
 import type { Analysis } from './classify';
-import { nodeKey, type Member, type Topology } from '../topology/topology';
+import { isNoLoadBalance, nodeKey, type Member, type Topology } from '../topology/topology';
 
 /** Where reads may go. */
 export type ReadFrom = 'standby' | 'prefer-standby' | 'primary' | 'any';
@@ -94,7 +94,7 @@ export class ReadRouter {
 
   #qualifies(m: Member): boolean {
     if (m.state === 'unreachable' || m.state === 'stopped' || m.state === 'crashed') return false;
-    if (m.tags && (m.tags.noloadbalance === true || m.tags.noloadbalance === 'true')) return false;
+    if (isNoLoadBalance(m)) return false;
     const { maxReplicaLagBytes, maxReplicaLagMillis } = this.policy;
     if (maxReplicaLagBytes !== undefined && (m.lagBytes === undefined || m.lagBytes > maxReplicaLagBytes)) return false;
     if (maxReplicaLagMillis !== undefined && m.lagMillis !== undefined && m.lagMillis > maxReplicaLagMillis) return false;

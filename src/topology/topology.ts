@@ -52,6 +52,26 @@ export interface Topology {
   promoting?: Member;
 }
 
+/**
+ * True for a member tagged `noloadbalance` (Patroni's tag): it serves no
+ * load-balanced reads. The value counts as Patroni counts it, with Python's
+ * `bool()` (`bool(tags.get('noloadbalance'))` decides its `GET /replica`), so a
+ * client skips exactly the members that HAProxy's `/replica` check takes out.
+ *
+ * @example
+ * const readable = topology.members.filter((m) => m.role === 'standby' && !isNoLoadBalance(m));
+ */
+export function isNoLoadBalance(m: Pick<Member, 'tags'>): boolean {
+  return pythonTruthy(m.tags?.noloadbalance);
+}
+
+function pythonTruthy(v: unknown): boolean {
+  if (v === undefined || v === null || v === false || v === 0 || v === '') return false;
+  if (Array.isArray(v)) return v.length > 0;
+  if (typeof v === 'object') return Object.keys(v).length > 0;
+  return true;
+}
+
 /** `host:port` of a member, the key pools and routers index nodes by. */
 export function nodeKey(m: { host: string; port: number }): string {
   return `${m.host}:${m.port}`;
