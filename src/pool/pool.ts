@@ -16,7 +16,7 @@ import createDebug from 'debug';
 import { FailoverError } from '../errors';
 import { Classifier, type Analysis } from '../routing/classify';
 import { needFor, ReadRouter, type RouteOverride } from '../routing/router';
-import { nodeKey, primaryChanged, type Topology, type TopologySource } from '../topology/topology';
+import { isNoLoadBalance, nodeKey, primaryChanged, type Topology, type TopologySource } from '../topology/topology';
 import { ProbeTopology } from '../topology/probe';
 import { planFor, type ClientOptions } from '../client/plan';
 import { parseConnectionString } from '../connection';
@@ -179,7 +179,7 @@ export class Pool extends EventEmitter {
         const { rows } = await this.#nodes.get(key).pool.query<{ lsn: string | null }>('SELECT pg_last_wal_replay_lsn()::text AS lsn');
         return rows[0].lsn;
       },
-      standbys: () => (this.#topology.current()?.members ?? []).filter((m) => m.role === 'standby' && m.state !== 'unreachable').map(nodeKey),
+      standbys: () => (this.#topology.current()?.members ?? []).filter((m) => m.role === 'standby' && m.state !== 'unreachable' && !isNoLoadBalance(m)).map(nodeKey),
     }, { waitOnStandby });
     this.#classifier = o.classifier ?? new Classifier({ readOnlyFunctions: o.readOnlyFunctions, writeFunctions: o.writeFunctions });
 
