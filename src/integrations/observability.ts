@@ -5,15 +5,14 @@
  * - `poolStats(pool)`: one plain object — connection counts, the primary, every
  *   member's role/state/lag, read-your-writes counters, and (with `trackPool`)
  *   failover counts.
- * - `publishDiagnostics(pool)`: re-publishes the Pool's events on Node's
- *   `diagnostics_channel` (`pg-failover:primaryChanged`, `:failoverStart`,
- *   `:failoverEnd`, `:nodeDown`, `:nodeUp`, `:topologyError`), so APM agents can
- *   subscribe without a reference to the Pool.
+ * - `publishDiagnostics(pool)`: nothing any more — every Pool publishes its events on
+ *   Node's `diagnostics_channel` itself (`pg-failover:primaryChanged`, `:failoverStart`,
+ *   `:failoverEnd`, `:nodeDown`, `:nodeUp`, `:topologyError`, `:route`, `:hold`);
+ *   kept so that code calling it still compiles and runs.
  * - `registerPoolMetrics(pool, promClient)`: prom-client gauges and counters
  *   (prom-client is yours: pass the module; it is never imported here).
  */
-import diagnosticsChannel from 'node:diagnostics_channel';
-import type { Pool, PoolEvents } from '../pool/pool';
+import type { Pool } from '../pool/pool';
 import { nodeKey } from '../topology/topology';
 
 /** Failover history of one Pool, counted from its events (see {@link trackPool}). */
@@ -58,23 +57,18 @@ export interface PoolStats {
 
 /** A snapshot of `pool` (cheap: reads what the Pool already knows, sends no query). */
 export function poolStats(pool: Pool): PoolStats {
-  const t = pool.topology;
+  const s = pool.stats();
   const counts = tracked.get(pool);
   return {
-    totalCount: pool.totalCount,
-    idleCount: pool.idleCount,
-    waitingCount: pool.waitingCount,
-    primary: t?.primary ? nodeKey(t.primary) : undefined,
-    source: t?.source,
-    members: (t?.members ?? []).map((m) => ({
-      node: nodeKey(m),
-      name: m.name,
-      role: m.role,
-      state: m.state,
-      ...(m.lagBytes !== undefined ? { lagBytes: m.lagBytes } : {}),
-      ...(m.lagMillis !== undefined ? { lagMillis: m.lagMillis } : {}),
-    })),
-    causal: pool.causalStats,
+    totalCount: s.totalCount,
+    idleCount: s.idleCount,
+    waitingCount: s.waitingCount,
+    primary: s.primary,
+    source: s.source,
+    members: s.nodes
+      .filter((n) => n.state !== 'not in the topology')
+      .map(({ node, name, role, state, lagBytes, lagMillis }) => ({ node, name, role, state, ...(lagBytes !== undefined ? { lagBytes } : {}), ...(lagMillis !== undefined ? { lagMillis } : {}) })),
+    causal: s.causal,
     ...(counts ? { failovers: { ...counts, nodeDown: { ...counts.nodeDown } } } : {}),
   };
 }
@@ -87,18 +81,10 @@ export const CHANNELS = ['primaryChanged', 'failoverStart', 'failoverEnd', 'node
  * `{ pool, ...eventPayload }` (`topologyError`: `{ pool, error }`). Returns a
  * function that stops publishing.
  */
-export function publishDiagnostics(pool: Pool): () => void {
-  const off: Array<() => void> = [];
-  for (const name of CHANNELS) {
-    const channel = diagnosticsChannel.channel(`pg-failover:${name}`);
-    const listener = (payload: unknown) => {
-      if (!channel.hasSubscribers) return;
-      channel.publish(name === 'topologyError' ? { pool, error: payload } : { pool, ...(payload as object) });
-    };
-    pool.on(name as keyof PoolEvents, listener as never);
-    off.push(() => pool.off(name, listener));
-  }
-  return () => off.forEach((f) => f());
+export function publishDiagnostics(_pool: Pool): () => void {
+  // Kept for code written against it: the Pool itself publishes on these channels now (and on
+  // pg-failover:route and :hold, see src/pool/stats.ts); publishing here too would say everything twice.
+  return () => {};
 }
 
 /** The parts of prom-client used here (pass `require('prom-client')`). */

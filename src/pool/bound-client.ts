@@ -234,9 +234,13 @@ export class BoundClient extends EventEmitter {
     }
     try {
       const result = await b.client.query(pgq);
-      if (b.role === 'primary' && this.#classifier.analyze(text).kind !== 'read') this.#pool.noteWrite();
+      const wrote = this.#classifier.analyze(text).kind !== 'read';
+      if (wrote) b.node.writes++;
+      else b.node.reads++;
+      if (b.role === 'primary' && wrote) this.#pool.noteWrite();
       return result;
     } catch (err) {
+      b.node.errors++;
       if (isReadOnlyRefusal(err) && b.role === 'standby' && !inTxn && !b.pinned) {
         this.#pool.rememberWrite(text, b.node.key);
         this.#drop(undefined);

@@ -22,8 +22,12 @@ export interface NodePool {
   readonly host: string;
   readonly port: number;
   readonly pool: pg.Pool;
-  /** Queries running or waiting on this node through us. */
+  /** Queries running or waiting on this node through us (and checked-out clients bound to it). */
   busy: number;
+  /** Statements that ran here (pool.query and checked-out clients), by what they were routed as, and those that failed. */
+  reads: number;
+  writes: number;
+  errors: number;
 }
 
 export class NodePools {
@@ -47,7 +51,7 @@ export class NodePools {
         debug('idle session on %s failed: %s', key, err.message);
         this.options.forward('error', key, err, client);
       });
-      np = { key, host, port, pool, busy: 0 };
+      np = { key, host, port, pool, busy: 0, reads: 0, writes: 0, errors: 0 };
       this.#map.set(key, np);
     }
     return np;

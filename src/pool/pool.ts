@@ -32,11 +32,13 @@ import { directPoolFor, pgPoolConfig } from './direct';
 import { pgAloneCanServe, pgAccepts } from '../client/pg-alone';
 import { CausalTracker, formatLsn, type ReadRequirement } from './causal';
 import { waitForReplay } from './standby-wait';
+import { channelFor, nodeStats, type FailoverStats, type PoolStatsSnapshot } from './stats';
 import { concealOptions, copyOptions } from '../secrets';
 import { asPromiseOf, promiseClassOf, rejectedOf } from '../custom-promise';
 
 const debug = createDebug('pg-failover:pool');
 const debugRouter = createDebug('pg-failover:router');
+const ROUTE = channelFor('route');
 
 type Callback<T> = (err: Error | undefined, result?: T) => void;
 /**
@@ -114,6 +116,7 @@ export class Pool extends EventEmitter {
   readonly #causalWaitMillis: number;
   /** Standbys that could not run the replay wait (detected once; see standby-wait.ts). */
   readonly #noWait = new Set<string>();
+  readonly #failovers: FailoverStats = { count: 0, durationsMillis: [], primaryChanges: 0 };
   readonly #switchoversWaited = new Set<string>();
   /** The router's view of a node's load: its NodePool (which carries `busy`); allocates nothing. */
   readonly #loadOf = (key: string): { busy: number } => this.#nodes.peek(key) ?? IDLE;
@@ -215,7 +218,7 @@ export class Pool extends EventEmitter {
     this.#topology.on('change', (next, previous) => this.#onTopology(next, previous));
     this.#topology.on('error', (err) => {
       debug('topology source %s: %s', this.#topology.name, err.message);
-      if (this.listenerCount('topologyError')) this.emit('topologyError', err);
+      this.#announce('topologyError', err);
     });
   }
 
@@ -324,6 +327,7 @@ export class Pool extends EventEmitter {
     const learned = this.#learnedWrites.size > 0 && this.#learnedWrites.has(text);
     const need = needFor(a, route, learned);
     if (debugRouter.enabled) debugRouter('%s → %s (%s)', shorten(text), need.role, need.why);
+    if (ROUTE.hasSubscribers) ROUTE.publish({ pool: this, text, role: need.role, why: need.why });
     if (need.role !== 'read') return this.#write(pgConfig, plain);
     // readFrom 'primary': every read sees every write already; no position to track (a token is still checked).
     const req = this.#router.policy.readFrom === 'primary' && after === undefined ? PRIMARY_READ : this.#causal.requirement(after);
@@ -355,14 +359,20 @@ export class Pool extends EventEmitter {
         if (waitFor !== undefined && this.#needsWait(key, waitFor) && !(await this.#caughtUp(key, waitFor))) {
           // Behind: wait there (unless it cannot run the wait), else the primary.
           const r = this.#noWait.has(key) ? undefined : await this.#readAfterWait(np, key, q, plain, waitFor);
-          if (r) return r;
+          if (r) {
+            np.reads++;
+            return r;
+          }
           onPrimary = true; // the standby did not get there within the bound: the primary has the writes
           this.#causal.stats.readsSentToPrimary++;
           continue;
         }
         if (waitFor !== undefined) this.#causal.used();
-        return await (plain ? np.pool.query(q.text, q.values) : np.pool.query(q));
+        const result = await (plain ? np.pool.query(q.text, q.values) : np.pool.query(q));
+        np.reads++;
+        return result;
       } catch (err) {
+        np.errors++;
         if (isReadOnlyRefusal(err)) {
           this.rememberWrite(text, key);
           return this.#write(q, plain);
@@ -398,6 +408,7 @@ export class Pool extends EventEmitter {
       np.busy++;
       try {
         const result = await (plain ? client.query(q.text, q.values) : client.query(q));
+        np.writes++;
         // Reads waiting on standbys need this write's position: ask it on this session now, then release it.
         const asked = this.#causal.noteWriteAt(() => positionOn(client));
         if (!asked) {
@@ -406,6 +417,7 @@ export class Pool extends EventEmitter {
         }
         return result;
       } catch (err) {
+        np.errors++;
         if (isReadOnlyRefusal(err)) {
           // Still (or again) in recovery — a leader promoting, or a demoted one: nothing was written.
           // Re-check the topology and try again shortly; no 1 s "down" penalty, which would delay the
@@ -672,6 +684,8 @@ export class Pool extends EventEmitter {
         if (!held) {
           held = true;
           this.#held++;
+          const hold = channelFor('hold');
+          if (hold.hasSubscribers) hold.publish({ pool: this, reason: key ? `primary ${key} is unreachable` : 'no primary known' });
         }
         this.#topology.refresh('a write is waiting for a primary');
         await this.#waitForChange(Math.min(left, 250));
@@ -719,12 +733,39 @@ export class Pool extends EventEmitter {
   }
 
   /** @internal A node failed a connection or refused a write: avoid it briefly and re-check topology now. */
+  /** Emits a Pool event and publishes it on its diagnostics_channel (`pg-failover:<event>`, see stats.ts). */
+  #announce(event: 'primaryChanged' | 'failoverStart' | 'failoverEnd' | 'nodeDown' | 'nodeUp' | 'topologyError', payload: object): void {
+    if (event !== 'topologyError' || this.listenerCount(event)) this.emit(event, payload);
+    const ch = channelFor(event);
+    if (ch.hasSubscribers) ch.publish(event === 'topologyError' ? { pool: this, error: payload } : { pool: this, ...payload });
+  }
+
+  /**
+   * A snapshot for dashboards (cheap: what the pool already knows, no query): sessions,
+   * every node's role, state, lag, sessions and statement counts, failovers and their
+   * durations, read-your-writes counters.
+   */
+  stats(): PoolStatsSnapshot<Pool['causalStats']> {
+    const t = this.#topology.current();
+    const f = this.#failovers;
+    return {
+      totalCount: this.totalCount,
+      idleCount: this.idleCount,
+      waitingCount: this.waitingCount,
+      primary: t?.primary ? nodeKey(t.primary) : undefined,
+      source: t?.source,
+      nodes: nodeStats(t, this.#nodes.values()),
+      failovers: { count: f.count, durationsMillis: [...f.durationsMillis], primaryChanges: f.primaryChanges, ...(this.#failoverSince !== undefined ? { inProgressSince: this.#failoverSince } : {}) },
+      causal: this.causalStats,
+    };
+  }
+
   markDown(key: string, err: Error): void {
     const wasDown = this.#isDown(key);
     this.#down.set(key, Date.now() + 1000);
     if (!wasDown) {
       debug('node %s marked down: %s', key, err.message);
-      this.emit('nodeDown', { node: key, reason: err.message });
+      this.#announce('nodeDown', { node: key, reason: err.message });
       if (this.#lastPrimary === key) this.#nodes.retire(key, 'primary unreachable');
     }
     this.#topology.refresh(`${key}: ${err.message}`);
@@ -834,7 +875,8 @@ export class Pool extends EventEmitter {
         this.#lastPrimary = key;
         if (old !== undefined || previous) {
           debug('primary changed: %s → %s (%s)', old ?? 'none', key ?? 'none', next.source);
-          this.emit('primaryChanged', { previous: old, current: key, source: next.source });
+          this.#failovers.primaryChanges++;
+          this.#announce('primaryChanged', { previous: old, current: key, source: next.source });
         }
         // Sessions to the old primary may be on a node that is now a standby, or gone: close them.
         if (old !== undefined) this.#nodes.retire(old, 'no longer the primary', { abortBusy: true });
@@ -847,11 +889,11 @@ export class Pool extends EventEmitter {
       if (m.role === 'standby') this.#causal.observe(k, m.replayLsn);
       const before = previous?.members.find((p) => nodeKey(p) === k);
       if (m.state === 'unreachable' && before && before.state !== 'unreachable') {
-        this.emit('nodeDown', { node: k, reason: 'unreachable' });
+        this.#announce('nodeDown', { node: k, reason: 'unreachable' });
         this.#nodes.retire(k, 'unreachable', { abortBusy: true });
       } else if (m.state !== 'unreachable' && before?.state === 'unreachable') {
         this.#down.delete(k);
-        this.emit('nodeUp', { node: k });
+        this.#announce('nodeUp', { node: k });
       }
     }
     if (!this.#functionsLearned && key && (this.options.learnFunctionVolatility ?? true)) {
@@ -902,7 +944,7 @@ export class Pool extends EventEmitter {
     if (this.#failoverSince !== undefined) return;
     this.#failoverSince = Date.now();
     debug('failover started: %s', reason);
-    this.emit('failoverStart', { previousPrimary: this.#lastPrimary, reason, at: this.#failoverSince });
+    this.#announce('failoverStart', { previousPrimary: this.#lastPrimary, reason, at: this.#failoverSince });
   }
 
   #endFailover(primary: string): void {
@@ -911,7 +953,10 @@ export class Pool extends EventEmitter {
     this.#failoverSince = undefined;
     const durationMillis = Date.now() - since;
     debug('failover ended: primary %s after %d ms', primary, durationMillis);
-    this.emit('failoverEnd', { primary, durationMillis });
+    this.#failovers.count++;
+    this.#failovers.durationsMillis.push(durationMillis);
+    if (this.#failovers.durationsMillis.length > 20) this.#failovers.durationsMillis.shift();
+    this.#announce('failoverEnd', { primary, durationMillis });
   }
 
   #waitForChange(ms: number): Promise<void> {

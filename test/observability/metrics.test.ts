@@ -9,7 +9,7 @@ import diagnosticsChannel from 'node:diagnostics_channel';
 import * as prom from 'prom-client';
 import { useCluster, killNode } from '../support/cluster';
 import { Pool } from '../../src';
-import { poolStats, publishDiagnostics, registerPoolMetrics } from '../../src/integrations/observability';
+import { poolStats, registerPoolMetrics } from '../../src/integrations/observability';
 
 describe('pool stats, diagnostics_channel events and prom-client metrics', () => {
   const h = useCluster({ standbys: 1 });
@@ -18,12 +18,13 @@ describe('pool stats, diagnostics_channel events and prom-client metrics', () =>
     const pool = new Pool({ connectionString: h.cluster.connectionString(), recheckIntervalMillis: 200 });
     pool.on('error', () => {});
     const seen: Array<{ channel: string; message: Record<string, unknown> }> = [];
-    const subs = ['primaryChanged', 'failoverEnd', 'nodeDown'].map((name) => {
+    const subs = ['primaryChanged', 'failoverEnd', 'nodeDown', 'route', 'hold'].map((name) => {
       const fn = (message: unknown) => seen.push({ channel: name, message: message as Record<string, unknown> });
       diagnosticsChannel.subscribe(`pg-failover:${name}`, fn);
       return () => diagnosticsChannel.unsubscribe(`pg-failover:${name}`, fn);
     });
-    const stop = publishDiagnostics(pool);
+    // No publishDiagnostics(pool): the Pool publishes on its channels itself.
+    const stop = () => {};
     const registry = new prom.Registry();
     registerPoolMetrics(pool, prom as never, { registry });
     try {
@@ -34,7 +35,15 @@ describe('pool stats, diagnostics_channel events and prom-client metrics', () =>
       expect(before.primary).toBe(oldKey);
       expect(before.members.map((m) => [m.node, m.role]).sort()).toEqual([[oldKey, 'primary'], [standbyKey, 'standby']].sort());
       expect(before.totalCount).toBeGreaterThan(0);
-      expect(seen).toEqual([]); // the first topology is not a change
+      expect(seen.filter((x) => x.channel !== 'route')).toEqual([]); // the first topology is not a change
+      expect(seen.some((x) => x.channel === 'route' && x.message.role === 'primary' && String(x.message.text).startsWith('CREATE TABLE'))).toBe(true);
+      await pool.query('SELECT 1');
+      const s0 = pool.stats();
+      expect(s0.primary).toBe(oldKey);
+      const primaryNode = s0.nodes.find((n) => n.node === oldKey)!;
+      expect(primaryNode).toMatchObject({ role: 'primary', writes: 1, errors: 0 });
+      expect(s0.nodes.find((n) => n.node === standbyKey)).toMatchObject({ role: 'standby', reads: 1 });
+      expect(s0.failovers).toMatchObject({ count: 0, durationsMillis: [] });
       let text = await registry.metrics();
       expect(text).toContain(`pgfailover_primary{node="${oldKey}"} 1`);
       expect(text).toMatch(/pgfailover_pool_connections\{state="total"\} [1-9]/);
@@ -47,6 +56,12 @@ describe('pool stats, diagnostics_channel events and prom-client metrics', () =>
       const after = poolStats(pool);
       expect(after.primary).toBe(standbyKey);
       expect(after.failovers?.failovers).toBe(1);
+      const s1 = pool.stats();
+      expect(s1.primary).toBe(standbyKey);
+      expect(s1.failovers.count).toBe(1);
+      expect(s1.failovers.durationsMillis).toHaveLength(1);
+      expect(s1.failovers.durationsMillis[0]).toBeGreaterThan(0);
+      expect(s1.nodes.find((n) => n.node === standbyKey)).toMatchObject({ role: 'primary', writes: 1 });
       expect(seen.some((s) => s.channel === 'failoverEnd' && s.message.primary === standbyKey && s.message.pool === pool)).toBe(true);
       expect(seen.some((s) => s.channel === 'primaryChanged' && s.message.current === standbyKey)).toBe(true);
       expect(seen.some((s) => s.channel === 'nodeDown' && s.message.node === oldKey)).toBe(true);

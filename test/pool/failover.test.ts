@@ -7,6 +7,7 @@
  * in FAILOVER_TIMEOUT; a returning node gets traffic again.
  */
 import { describe, it, expect, afterAll } from 'vitest';
+import diagnosticsChannel from 'node:diagnostics_channel';
 import { Pool, FailoverError } from '../../src';
 import { useCluster, killNode } from '../support/cluster';
 
@@ -118,6 +119,11 @@ describe('Pool failover (probe topology, real kill -9 + promotion)', () => {
     pools.push(p);
     p.on('error', () => {});
     await p.query('INSERT INTO ledger (id) VALUES (100)');
+    const holds: unknown[] = [];
+    const onHold = (m: unknown) => {
+      if ((m as { pool?: unknown }).pool === p) holds.push(m);
+    };
+    diagnosticsChannel.subscribe('pg-failover:hold', onHold);
     await killNode(c.primary);
     const t0 = Date.now();
     // (a write issued at this instant is either retried — the dying server never had it — or held: never applied twice)
@@ -131,6 +137,9 @@ describe('Pool failover (probe topology, real kill -9 + promotion)', () => {
     expect((err as FailoverError).retryable).toBe(true);
     expect(waited).toBeGreaterThanOrEqual(1400);
     expect(waited).toBeLessThan(6000);
+    diagnosticsChannel.unsubscribe('pg-failover:hold', onHold);
+    expect(holds.length, 'the held write was published on pg-failover:hold').toBeGreaterThanOrEqual(1);
+    expect(p.stats().failovers.inProgressSince).toBeGreaterThan(0);
     expect((await p.query(where)).rows[0].standby).toBe(true);
   }, 60_000);
 });
