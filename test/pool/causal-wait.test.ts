@@ -16,6 +16,10 @@ import { waitSql } from '../../src/pool/standby-wait';
 
 const h = useCluster({ standbys: 2 }, async (c) => {
   await c.primary.server.query('CREATE TABLE waits (id int PRIMARY KEY, body text)');
+  // A role that cannot run DO blocks (no USAGE on plpgsql): its standbys cannot run the wait.
+  await c.primary.server.query('CREATE ROLE limited LOGIN');
+  await c.primary.server.query('GRANT SELECT, INSERT ON waits TO limited');
+  await c.primary.server.query('REVOKE USAGE ON LANGUAGE plpgsql FROM PUBLIC');
   for (const s of c.standbys) await c.waitForReplay(s.name);
 });
 
@@ -101,6 +105,24 @@ describe('causal reads wait on the standby', () => {
     } finally {
       thawNode(frozen);
     }
+  });
+
+  it('a standby that cannot run the wait (no plpgsql for the role) is detected once and left out of waits: never a failed query, never stale', async () => {
+    const p = new Pool({ connectionString: h.cluster.connectionString().replace('postgres@', 'limited@'), causalWaitMillis: 100 });
+    p.on('error', () => {});
+    pools.push(p);
+    await p.query('SELECT 1');
+    await replay(true);
+    for (let i = 0; i < 3; i++) {
+      const id = nextId++;
+      await p.query('INSERT INTO waits VALUES ($1, $2)', [id, 'limited']);
+      const { rows } = await p.query(read, [id]);
+      expect(rows).toEqual([{ body: 'limited', standby: false }]);
+    }
+    const s = p.causalStats;
+    expect(s.standbyWaitUnsupported, 'each standby found out once').toBeGreaterThanOrEqual(1);
+    expect(s.standbyWaitUnsupported).toBeLessThanOrEqual(2);
+    expect(s.standbyWaits).toBe(s.standbyWaitUnsupported);
   });
 
   it('the wait statement is one the server parses, and it names no user input', async () => {
