@@ -14,6 +14,7 @@
  */
 import type { Pool } from '../pool/pool';
 import { nodeKey } from '../topology/topology';
+import { NOT_IN_TOPOLOGY } from '../pool/stats';
 
 /** Failover history of one Pool, counted from its events (see {@link trackPool}). */
 export interface FailoverCounts {
@@ -66,7 +67,7 @@ export function poolStats(pool: Pool): PoolStats {
     primary: s.primary,
     source: s.source,
     members: s.nodes
-      .filter((n) => n.state !== 'not in the topology')
+      .filter((n) => n.state !== NOT_IN_TOPOLOGY)
       .map(({ node, name, role, state, lagBytes, lagMillis }) => ({ node, name, role, state, ...(lagBytes !== undefined ? { lagBytes } : {}), ...(lagMillis !== undefined ? { lagMillis } : {}) })),
     causal: s.causal,
     ...(counts ? { failovers: { ...counts, nodeDown: { ...counts.nodeDown } } } : {}),

@@ -232,9 +232,10 @@ export class BoundClient extends EventEmitter {
         xid = null; // the COMMIT below will report what happened
       }
     }
+    const a = this.#classifier.analyze(text);
     try {
       const result = await b.client.query(pgq);
-      const wrote = this.#classifier.analyze(text).kind !== 'read';
+      const wrote = a.kind !== 'read';
       if (wrote) b.node.writes++;
       else b.node.reads++;
       if (b.role === 'primary' && wrote) this.#pool.noteWrite();
@@ -250,7 +251,6 @@ export class BoundClient extends EventEmitter {
       if (!isConnectionLoss(err)) throw err;
       this.#pool.markDown(b.node.key, err as Error);
       this.#drop(err as Error);
-      const a = this.#classifier.analyze(text);
       if (inTxn && (COMMIT.test(text) || ROLLBACK.test(text))) this.#lost = undefined; // the block ends here
       // The server rolls back what a dead session had open: a lost ROLLBACK did its job.
       if (inTxn && ROLLBACK.test(text)) return localResult('ROLLBACK');
@@ -372,7 +372,7 @@ export class BoundClient extends EventEmitter {
    */
   #sessionLost(b: Binding, err: Error): void {
     if (this.#binding !== b) return;
-    const status = (b.client as unknown as { _txStatus?: string })._txStatus ?? this.getTransactionStatus();
+    const status = this.getTransactionStatus();
     debug('session on %s lost while checked out (transaction status %s): %s', b.node.key, status, err?.message);
     if (status === 'T' || status === 'E') this.#lost = { node: b.node.key, cause: err };
     this.#pool.markDown(b.node.key, err);
@@ -394,6 +394,11 @@ export class BoundClient extends EventEmitter {
   }
 }
 
+/** The pg-cursor of a Submittable: itself, or the one pg-query-stream wraps. */
+function cursorOf(sub: Submittable): object {
+  return (sub as { cursor?: object }).cursor ?? sub;
+}
+
 /** A Submittable that could not be sent gets the error the way pg gives it one: its handleError (pg.Query, pg-cursor, pg-copy-streams, pg-query-stream), else its callback, else 'error' if listened to. */
 function deliverError(sub: Submittable, err: Error): void {
   const target = sub as { handleError?: (err: Error, connection: unknown) => void };
@@ -410,7 +415,7 @@ function deliverError(sub: Submittable, err: Error): void {
  * error, and the pending read() never calls back (node-postgres#2468). Settle it with the loss.
  */
 function settleOrphanedRead(sub: Submittable, err: Error): void {
-  const cursor = ((sub as { cursor?: unknown }).cursor ?? sub) as { state?: unknown; _cb?: unknown; _queue?: Array<[number, (e: Error) => void]> };
+  const cursor = cursorOf(sub) as { state?: unknown; _cb?: unknown; _queue?: Array<[number, (e: Error) => void]> };
   if (cursor.state !== 'done') return;
   const pending = typeof cursor._cb === 'function' ? [cursor._cb as (e: Error) => void] : [];
   cursor._cb = null;
@@ -425,7 +430,7 @@ function settleOrphanedRead(sub: Submittable, err: Error): void {
  * to close: call back at once.
  */
 function closeWithoutServer(sub: Submittable): void {
-  const cursor = ((sub as { cursor?: unknown }).cursor ?? sub) as { close?: unknown; _portal?: unknown; _Promise?: PromiseConstructor };
+  const cursor = cursorOf(sub) as { close?: unknown; _portal?: unknown; _Promise?: PromiseConstructor };
   if (typeof cursor.close !== 'function' || !('_portal' in cursor)) return;
   const P = cursor._Promise ?? Promise;
   cursor.close = (cb?: (err?: Error) => void) => {

@@ -1,19 +1,26 @@
 /**
  * Read-your-writes: a process never reads older data than it has written.
  *
- * Precise, not time-based. After writes complete, one coalesced
- * `pg_current_wal_lsn()` on the primary (never on the write's own round
- * trip) gives a WAL position that covers all of them; until it is known,
- * reads go to the primary. While the pool only writes (no read for a
- * second), writes share one position query per 50 ms; while writes stream
- * in faster than a position can be used (no standby read used the last
- * ones), a fetch waits for a pause in writes (up to 16 ms) or a pace (up to
- * 256 ms): reads stay on the primary anyway. A standby serves a read only
- * once it is known to have replayed that far; standbys' replay positions
- * come from the topology source and from a coalesced
- * `pg_last_wal_replay_lsn()` poll that runs only while some standby is
- * behind what a read needs. With readFrom 'standby' a read after writes
- * waits for their position instead (settle()).
+ * Precise, not time-based: a read after writes needs a standby that has
+ * replayed their WAL position. Two ways to get there:
+ *
+ * - Waiting on standbys (causalWaitMillis > 0, the default with readFrom
+ *   'prefer-standby'): each write's position is asked on its own session
+ *   right after it while this pool reads (noteWriteAt), else one fetch is
+ *   shared by the reads that need it (settle()); the read then goes to a
+ *   standby, which is looked at once per standby for every read waiting
+ *   (caughtUp()) and, when behind, waits on the server (pool.ts,
+ *   standby-wait.ts).
+ * - Otherwise (causalWaitMillis 0): after writes, one coalesced
+ *   `pg_current_wal_lsn()` gives a position covering them; until it is known,
+ *   reads go to the primary. While the pool only writes (no read for a
+ *   second), writes share one position query per 50 ms; while writes stream
+ *   in faster than a position can be used, a fetch waits for a pause in writes
+ *   (up to 16 ms) or a pace (up to 256 ms). A standby serves a read once it is
+ *   known to have replayed that far, from the topology source or a coalesced
+ *   `pg_last_wal_replay_lsn()` poll that runs only while some standby is
+ *   behind. With readFrom 'standby' a read after writes waits for their
+ *   position (settle()).
  *
  * `token()` exports the position (opaque string) so another request or
  * process can ask for the same guarantee with `{ after: token }`.
@@ -157,11 +164,7 @@ export class CausalTracker {
    */
   noteWrite(fetch = true): void {
     if (this.mode === 'none') return;
-    this.#writes++;
-    const scope = this.#scopes?.getStore();
-    if (scope) scope.need = this.#writes;
-    const now = Date.now();
-    this.#lastWriteAt = now;
+    const now = this.#countWrite();
     if (this.#learntSinceWrite) {
       this.#learntSinceWrite = false;
       this.#unused = this.#usedSinceLearnt ? 0 : Math.min(this.#unused + 1, 16);
@@ -179,28 +182,45 @@ export class CausalTracker {
    */
   noteWriteAt(position: () => Promise<string>): boolean {
     if (!this.waitsOnStandby || Date.now() - this.#lastReadAt >= EAGER_AFTER_READ_MILLIS) return false;
-    this.#writes++;
-    const scope = this.#scopes?.getStore();
-    if (scope) scope.need = this.#writes;
-    this.#lastWriteAt = Date.now();
+    this.#countWrite();
     const upTo = this.#writes;
     this.stats.lsnFetches++;
     const p = position().then(
-      (lsn) => {
-        const v = parseLsn(lsn);
-        if (v > this.#required) this.#required = v;
-        if (upTo > this.#covered) this.#covered = upTo;
-      },
-      () => {
-        this.stats.positionsUnknown++; // as in #fetchNow: best effort for this write
-        if (upTo > this.#covered) this.#covered = upTo;
-      },
+      (lsn) => this.#learnt(upTo, lsn),
+      () => this.#unknown(upTo),
     );
     const settled = p.finally(() => {
       if (this.#ownFetch === settled) this.#ownFetch = undefined;
     });
     this.#ownFetch = settled;
     return true;
+  }
+
+  /** One more write completed (the pool's count, and its scope's); returns now. */
+  #countWrite(): number {
+    this.#writes++;
+    const scope = this.#scopes?.getStore();
+    if (scope) scope.need = this.#writes;
+    this.#lastWriteAt = Date.now();
+    return this.#lastWriteAt;
+  }
+
+  /** A position covering the first `upTo` writes was learnt. */
+  #learnt(upTo: number, lsn: string): void {
+    const v = parseLsn(lsn);
+    if (v > this.#required) this.#required = v;
+    if (upTo > this.#covered) this.#covered = upTo;
+  }
+
+  /**
+   * The primary was gone (or unknown) before the position of the first `upTo` writes could be
+   * read. Holding every read until a new primary appears would stop reads during a failover;
+   * instead the guarantee for these writes becomes best effort (with asynchronous replication
+   * they may be lost with the old primary anyway). Counted.
+   */
+  #unknown(upTo: number): void {
+    this.stats.positionsUnknown++;
+    if (upTo > this.#covered) this.#covered = upTo;
   }
 
   /** The newest write's own position query (noteWriteAt), while in flight. */
@@ -396,21 +416,13 @@ export class CausalTracker {
     this.stats.lsnFetches++;
     const p = this.#io.primaryLsn().then(
       (lsn) => {
-        const v = parseLsn(lsn);
-        if (v > this.#required) this.#required = v;
-        if (upTo > this.#covered) this.#covered = upTo;
+        this.#learnt(upTo, lsn);
         this.#learntSinceWrite = true;
         this.#usedSinceLearnt = false;
         // Refresh standbys' positions now, so the next reads can go back to them.
         for (const k of this.#io.standbys()) if ((this.#replayed.get(k) ?? 0n) < this.#required) this.#poll(k);
       },
-      () => {
-        // The primary is gone (or unknown) before its position could be read. Holding every read until a new
-        // primary appears would stop reads during a failover; instead the guarantee for these writes becomes
-        // best effort (with asynchronous replication they may be lost with the old primary anyway). Counted.
-        this.stats.positionsUnknown++;
-        if (upTo > this.#covered) this.#covered = upTo;
-      },
+      () => this.#unknown(upTo),
     );
     this.#fetching = p.finally(() => {
       this.#fetching = undefined;

@@ -31,7 +31,7 @@ import { createTopologySource } from './topology-factory';
 import { directPoolFor, pgPoolConfig } from './direct';
 import { pgAloneCanServe, pgAccepts } from '../client/pg-alone';
 import { CausalTracker, formatLsn, type ReadRequirement } from './causal';
-import { waitForReplay } from './standby-wait';
+import { STANDBY_GUARD_MILLIS, waitForReplay } from './standby-wait';
 import { channelFor, nodeStats, type FailoverStats, type PoolStatsSnapshot } from './stats';
 import { concealOptions, copyOptions } from '../secrets';
 import { asPromiseOf, promiseClassOf, rejectedOf } from '../custom-promise';
@@ -75,8 +75,6 @@ const PRIMARY_ONLY: ReadRequirement = Object.freeze({ primaryOnly: true });
  * Past 20 ms a standby is lagging, and the primary answers sooner than waiting longer would.
  */
 const DEFAULT_CAUSAL_WAIT_MILLIS = 20;
-/** Beyond causalWaitMillis, how long a standby may take to answer a look or a wait before it counts as hung (as in standby-wait.ts). */
-const STANDBY_GUARD_MILLIS = 500;
 /** The load of a node no query has used yet. */
 const IDLE: Readonly<{ busy: number }> = Object.freeze({ busy: 0 });
 /** Longest a write waits at an announced switchover before going to the old primary anyway. */
@@ -522,9 +520,7 @@ export class Pool extends EventEmitter {
 
   /** A standby not known to have replayed `minLsn`. */
   #needsWait(key: string, minLsn: bigint): boolean {
-    const primary = this.#topology.current()?.primary;
-    if (primary && nodeKey(primary) === key) return false;
-    return !this.#causal.knows(key, minLsn);
+    return key !== this.#lastPrimary && !this.#causal.knows(key, minLsn);
   }
 
   /**
@@ -540,13 +536,12 @@ export class Pool extends EventEmitter {
       this.#causal.stats.standbyWaits++;
       let reached: bigint | null;
       try {
-        reached = await waitForReplay(client, minLsn, this.#causalWaitMillis, { look: false });
+        reached = await waitForReplay(client, minLsn, this.#causalWaitMillis);
       } catch (err) {
-        if (isConnectionLoss(err) && !(err instanceof pg.DatabaseError)) {
-          broken = err as Error;
-          throw err;
+        if (isConnectionLoss(err)) {
+          if (!(err instanceof pg.DatabaseError)) broken = err as Error; // a server shutting down keeps its session usable until it closes
+          throw err; // the read loop moves on
         }
-        if (isConnectionLoss(err)) throw err; // a server shutting down: the read loop moves on
         this.#noWait.add(key);
         this.#causal.stats.standbyWaitUnsupported++;
         debugRouter('standby %s cannot run the replay wait (%s): its reads after writes go as without it', key, (err as Error).message);

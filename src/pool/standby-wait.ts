@@ -6,8 +6,8 @@
  * that session (replay only moves forward), or, when the bound ran out, on
  * the primary. Standbys' positions come from these answers, not from polls.
  *
- * One cheap look at the replay position first (usually replay got there while
- * the position was learnt); when behind, the wait. PostgreSQL 13–18 have no
+ * It runs only for a standby found behind (CausalTracker.caughtUp looks first,
+ * once per standby for all the reads waiting). PostgreSQL 13–18 have no
  * WAIT FOR LSN, so the wait is a DO block: it spins
  * for up to SPIN_MICROS (replay on a healthy standby is usually that close),
  * then sleeps in 1 ms steps (pg_sleep's granularity) until the bound. The
@@ -20,16 +20,8 @@ import { formatLsn, parseLsn } from './causal';
 
 /** How long the wait spins before it sleeps, µs. */
 const SPIN_MICROS = 300;
-/** The client gives the server this much beyond the bound before it calls the session hung. */
-const GUARD_MILLIS = 500;
-
-const LOOK_SQL = 'SELECT pg_last_wal_replay_lsn()::text AS lsn';
-
-function lsnOf(results: pg.QueryResult[] | pg.QueryResult): bigint | null {
-  const last = Array.isArray(results) ? results[results.length - 1] : results;
-  const lsn = (last?.rows?.[0] as { lsn?: string | null } | undefined)?.lsn;
-  return typeof lsn === 'string' ? parseLsn(lsn) : null;
-}
+/** The client gives the server this much beyond the bound before it calls the session (or the standby) hung. */
+export const STANDBY_GUARD_MILLIS = 500;
 
 /** The wait statement (simple protocol, two statements: the wait, then the replay position). */
 export function waitSql(minLsn: bigint, waitMillis: number): string {
@@ -49,21 +41,18 @@ export function waitSql(minLsn: bigint, waitMillis: number): string {
  * node is not in recovery). Rejects with TIMEOUT when the server does not answer within
  * the bound plus a margin (a hung standby): the caller must destroy the session.
  */
-export async function waitForReplay(client: pg.PoolClient, minLsn: bigint, waitMillis: number, options: { look?: boolean } = {}): Promise<bigint | null> {
+export async function waitForReplay(client: pg.PoolClient, minLsn: bigint, waitMillis: number): Promise<bigint | null> {
   let timer: NodeJS.Timeout | undefined;
   const guard = new Promise<never>((_, reject) => {
     timer = setTimeout(
-      () => reject(new FailoverError('TIMEOUT', `a standby did not answer its replay wait within ${waitMillis + GUARD_MILLIS} ms (causalWaitMillis ${waitMillis} + ${GUARD_MILLIS})`)),
-      waitMillis + GUARD_MILLIS,
+      () => reject(new FailoverError('TIMEOUT', `a standby did not answer its replay wait within ${waitMillis + STANDBY_GUARD_MILLIS} ms (causalWaitMillis ${waitMillis} + ${STANDBY_GUARD_MILLIS})`)),
+      waitMillis + STANDBY_GUARD_MILLIS,
     );
   });
   try {
-    // Usually replay got there while the position was being learnt: one cheap look first.
-    if (options.look !== false || waitMillis === 0) {
-      const seen = lsnOf(await Promise.race([client.query(LOOK_SQL), guard]));
-      if (seen === null || seen >= minLsn || waitMillis === 0) return seen;
-    }
-    return lsnOf(await Promise.race([client.query(waitSql(minLsn, waitMillis)), guard]));
+    const results = (await Promise.race([client.query(waitSql(minLsn, waitMillis)), guard])) as unknown as pg.QueryResult[];
+    const lsn = (results[results.length - 1]?.rows?.[0] as { lsn?: string | null } | undefined)?.lsn;
+    return typeof lsn === 'string' ? parseLsn(lsn) : null;
   } finally {
     clearTimeout(timer);
   }

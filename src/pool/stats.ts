@@ -49,6 +49,9 @@ export interface PoolStatsSnapshot<Causal> {
   causal: Causal;
 }
 
+/** The state of a node this pool has sessions to but the topology no longer names. */
+export const NOT_IN_TOPOLOGY = 'not in the topology';
+
 /** Every node the topology names, and any other node this pool has sessions to. */
 export function nodeStats(t: Topology | undefined, pools: Iterable<NodePool>): NodeStats[] {
   const byKey = new Map<string, NodePool>();
@@ -76,7 +79,7 @@ export function nodeStats(t: Topology | undefined, pools: Iterable<NodePool>): N
       ...counts(byKey.get(key)),
     });
   }
-  for (const [key, np] of byKey) if (!seen.has(key)) out.push({ node: key, name: key, role: 'unknown', state: 'not in the topology', ...counts(np) });
+  for (const [key, np] of byKey) if (!seen.has(key)) out.push({ node: key, name: key, role: 'unknown', state: NOT_IN_TOPOLOGY, ...counts(np) });
   return out;
 }
 
