@@ -37,6 +37,7 @@ import { run } from './run';
 import { syncPhysicalSlots } from './slots';
 import { cloneSource, slotsFor, upstreamFor, type Upstream } from './upstream';
 import { applyStandbyNames, chooseSyncStandby, maySyncFailover, syncCandidates, standbyNamesFor, streamingStandbys, syncStandbyList } from './sync';
+import { lsnToPosition } from '../lsn';
 
 const debug = createDebug('pg-failover:manager');
 const timing = createDebug('pg-failover:manager:timing');
@@ -995,7 +996,7 @@ export class Agent extends EventEmitter implements AgentView {
     const [tli, lsn, ...why] = last.split(/\s+/);
     const snap = await this.dcs.snapshot();
     // Like Patroni: [old timeline, switch LSN, the history file's reason, time, new leader].
-    const history = [...snap.history, [Number(tli), lsnToNumber(lsn!), why.join(' ') || reason, new Date().toISOString(), this.name]];
+    const history = [...snap.history, [Number(tli), lsnToPosition(lsn!), why.join(' ') || reason, new Date().toISOString(), this.name]];
     if (!(await this.dcs.setHistory(history, snap.revisions.history))) throw new FailoverError('DCS_ERROR', 'history key changed while appending to it; the next promotion record re-reads it');
   }
 
@@ -1063,7 +1064,7 @@ export class Agent extends EventEmitter implements AgentView {
     try {
       const { stdout } = await run(this.postgres.bin.path('pg_controldata'), ['-D', this.postgres.dataDir], { user: this.postgres.user, timeoutMillis: 10_000 });
       const m = /Latest checkpoint location:\s+([0-9A-F]+\/[0-9A-F]+)/i.exec(stdout);
-      return m ? lsnToNumber(m[1]!) : undefined;
+      return m ? lsnToPosition(m[1]!) : undefined;
     } catch {
       return undefined;
     }
@@ -1438,11 +1439,6 @@ const BOOLEAN_TAGS = new Set(['nofailover', 'noloadbalance', 'clonefrom', 'nosyn
 
 function quoteIdent(name: string): string {
   return '"' + name.replace(/"/g, '""') + '"';
-}
-
-export function lsnToNumber(lsn: string): number {
-  const [hi, lo] = lsn.split('/');
-  return Number((BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`));
 }
 
 function hostForUrl(host: string): string {

@@ -39,6 +39,7 @@ export function parseLagBytes(value: string | undefined): number | undefined {
 }
 
 import { isSynchronousMode } from './dynamic-config';
+import { formatLsn } from '../lsn';
 export { isSynchronousMode };
 
 /** Does the `sync` key name `member` as a synchronous standby (comma lists allowed)? */
@@ -169,13 +170,6 @@ export function hostPortOf(connUrl: string | undefined): { host?: string; port?:
   } catch {
     return {};
   }
-}
-
-/** Patroni's `format_lsn`: `X/X` in upper-case hex. */
-export function formatLsn(lsn: number): string {
-  const hi = Math.floor(lsn / 2 ** 32);
-  const lo = lsn % 2 ** 32;
-  return `${hi.toString(16).toUpperCase()}/${lo.toString(16).toUpperCase()}`;
 }
 
 /** One member as `/cluster` lists it. */

@@ -27,6 +27,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { FailoverError } from '../errors';
+import { formatLsn, parseLsn } from '../lsn';
 
 /** `'lsn'` (default): precise; `'none'`: off; `{ windowMillis }`: reads go to the primary for that long after a write. */
 export type ReadYourWrites = 'lsn' | 'none' | { windowMillis: number };
@@ -80,18 +81,6 @@ const MAX_QUIET_MILLIS = 16;
 const ANY_NODE: ReadRequirement = Object.freeze({ primaryOnly: false });
 const PRIMARY_ONLY: ReadRequirement = Object.freeze({ primaryOnly: true });
 const PENDING: ReadRequirement = Object.freeze({ primaryOnly: false, pending: true });
-
-/** pg_lsn text (`16/B374D848`) → bigint. */
-export function parseLsn(lsn: string): bigint {
-  const m = /^([0-9A-Fa-f]{1,8})\/([0-9A-Fa-f]{1,8})$/.exec(lsn);
-  if (!m) throw new FailoverError('INVALID_OPTION', `not a WAL position: "${lsn.slice(0, 40)}"`);
-  return (BigInt(`0x${m[1]}`) << 32n) | BigInt(`0x${m[2]}`);
-}
-
-/** bigint → pg_lsn text. */
-export function formatLsn(v: bigint): string {
-  return `${(v >> 32n).toString(16).toUpperCase()}/${(v & 0xffffffffn).toString(16).toUpperCase()}`;
-}
 
 /** Decodes a token from `causalToken()`; a clear INVALID_OPTION error otherwise. */
 export function parseCausalToken(token: string): bigint {

@@ -16,7 +16,7 @@
  */
 import type pg from 'pg';
 import { FailoverError } from '../errors';
-import { formatLsn, parseLsn } from './causal';
+import { formatLsn, parseLsn } from '../lsn';
 
 /** How long the wait spins before it sleeps, µs. */
 const SPIN_MICROS = 300;

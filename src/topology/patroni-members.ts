@@ -6,6 +6,7 @@
  * nothing throws.
  */
 import { roleFromPatroni, type Member, type Topology } from './topology';
+import { formatLsn } from '../lsn';
 
 /** Patroni states in which PostgreSQL is not serving, so the node must not be used as a primary. */
 const DOWN_STATES: ReadonlySet<string> = new Set([
@@ -22,13 +23,6 @@ const DOWN_STATES: ReadonlySet<string> = new Set([
 /** True when Patroni's `state` says PostgreSQL is not serving queries. */
 export function isDownState(state: string): boolean {
   return DOWN_STATES.has(state);
-}
-
-/** A WAL position as Patroni writes it (an integer byte offset) → pg_lsn text (`X/Y`). */
-export function lsnText(position: number): string {
-  const hi = Math.floor(position / 2 ** 32);
-  const lo = position % 2 ** 32;
-  return `${hi.toString(16).toUpperCase()}/${lo.toString(16).toUpperCase()}`;
 }
 
 /** A non-negative integer WAL position, or undefined for anything else (strings, 0, NaN …). */
@@ -138,7 +132,7 @@ export function topologyFromEtcd(
     const m: Member = { ...p.member };
     if (p === leader) {
       if (m.role === 'primary' && !isDownState(m.state)) {
-        if (p.xlogLocation !== undefined) m.replayLsn = lsnText(p.xlogLocation);
+        if (p.xlogLocation !== undefined) m.replayLsn = formatLsn(p.xlogLocation);
         return m;
       }
       if (m.role === 'primary') m.role = 'unknown';
@@ -147,7 +141,7 @@ export function topologyFromEtcd(
     }
     const pos = p.replayLocation ?? p.xlogLocation ?? p.receiveLocation;
     if (pos !== undefined) {
-      m.replayLsn = lsnText(pos);
+      m.replayLsn = formatLsn(pos);
       if (leaderPos !== undefined) m.lagBytes = Math.max(0, leaderPos - pos);
     }
     return m;

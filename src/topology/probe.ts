@@ -15,6 +15,7 @@ import pg from 'pg';
 import createDebug from 'debug';
 import { FailoverError } from '../errors';
 import { nodeKey, type Member, type Topology, type TopologySource } from './topology';
+import { parseLsn } from '../lsn';
 
 const debug = createDebug('pg-failover:topology');
 
@@ -50,12 +51,6 @@ const PROBE_SQL =
   'SELECT pg_is_in_recovery() AS recovery, ' +
   '(CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() ELSE pg_current_wal_lsn() END)::text AS lsn, ' +
   '(EXTRACT(EPOCH FROM (now() - pg_last_xact_replay_timestamp())) * 1000)::float8 AS replay_age_ms';
-
-/** `X/Y` pg_lsn text → a BigInt byte position. */
-export function lsnToBigInt(lsn: string): bigint {
-  const [hi, lo] = lsn.split('/');
-  return (BigInt(`0x${hi}`) << 32n) + BigInt(`0x${lo}`);
-}
 
 export class ProbeTopology extends EventEmitter implements TopologySource {
   readonly name = 'probe';
@@ -169,7 +164,7 @@ export class ProbeTopology extends EventEmitter implements TopologySource {
       };
       if (row.lsn) m.replayLsn = row.lsn;
       if (row.recovery && row.lsn && primaryLsn) {
-        const lag = lsnToBigInt(primaryLsn) - lsnToBigInt(row.lsn);
+        const lag = parseLsn(primaryLsn) - parseLsn(row.lsn);
         m.lagBytes = lag > 0n ? Number(lag) : 0;
       }
       if (row.recovery) m.lagMillis = m.lagBytes === 0 ? 0 : Math.max(0, row.replay_age_ms ?? 0);

@@ -5,7 +5,8 @@
  */
 import { describe, it, expect } from 'vitest';
 import type { DcsSnapshot, NodeStatus } from '../../src/manager/agent-view';
-import { clusterJson, formatLsn, healthStatusCode, hostPortOf, metricsText, parseLagBytes, readinessCode } from '../../src/manager/api-views';
+import { formatLsn } from '../../src/lsn';
+import { clusterJson, healthStatusCode, hostPortOf, metricsText, parseLagBytes, readinessCode } from '../../src/manager/api-views';
 
 const replica = (over: Partial<NodeStatus> = {}): NodeStatus => ({
   state: 'running',

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DcsSnapshot, MemberData } from '../../src/manager/agent-view';
 import { isHealthiestNode, parseConnUrl, type PeerState } from '../../src/manager/candidate';
-import { lsnToNumber } from '../../src/manager/agent';
+import { lsnToPosition as lsnToNumber } from '../../src/lsn';
 
 function snapshot(members: Record<string, MemberData>, extra: Partial<DcsSnapshot> = {}): DcsSnapshot {
   return {

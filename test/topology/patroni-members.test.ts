@@ -4,9 +4,9 @@
  * with a reason, never thrown.
  */
 import { describe, test, expect } from 'vitest';
+import { formatLsn as lsnText } from '../../src/lsn';
 import {
   hostPortFromConnUrl,
-  lsnText,
   parseEtcdMember,
   topologyFromCluster,
   topologyFromEtcd,
