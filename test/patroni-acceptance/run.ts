@@ -185,6 +185,9 @@ export async function main(argv: string[]): Promise<number> {
     const i = argv.indexOf(`--${name}`);
     return i >= 0 ? argv[i + 1] : undefined;
   };
+  if (process.getuid?.() !== 0) {
+    throw Object.assign(new Error('Patroni\'s acceptance suite needs root: it runs in its own network and PID namespaces (unshare -n -p) and starts the servers as the unprivileged pgfailover user. Run it as root (CI does), or leave it out of `npm test` with PGF_SKIP_ACCEPTANCE=1.'), { code: 'ACCEPTANCE_NEEDS_ROOT' });
+  }
   const given = arg('features') ?? DEFAULT_FEATURES.join(',');
   const features = given === 'all' ? runnableFeatures() : given.split(',').filter(Boolean);
   for (const f of features) if (!existsSync(join(VENDOR, 'features', `${f}.feature`))) throw Object.assign(new Error(`unknown feature ${f}`), { code: 'ACCEPTANCE_UNKNOWN_FEATURE' });
