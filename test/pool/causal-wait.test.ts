@@ -9,10 +9,10 @@
  * - a standby that cannot run the wait is detected once and left out of waits,
  *   never a failed query.
  */
-import { describe, it, expect, afterAll, afterEach } from 'vitest';
-import { Pool } from '../../src';
+import { describe, it, expect, afterEach } from 'vitest';
 import { useCluster, freezeNode, thawNode, connectTo } from '../support/cluster';
 import { waitSql } from '../../src/pool/standby-wait';
+import { setReplayPaused, usePools } from '../support/pools';
 
 const h = useCluster({ standbys: 2 }, async (c) => {
   await c.primary.server.query('CREATE TABLE waits (id int PRIMARY KEY, body text)');
@@ -23,19 +23,9 @@ const h = useCluster({ standbys: 2 }, async (c) => {
   for (const s of c.standbys) await c.waitForReplay(s.name);
 });
 
-const pools: Pool[] = [];
-function pool(extra: ConstructorParameters<typeof Pool>[0] & object = {}): Pool {
-  const p = new Pool({ connectionString: h.cluster.connectionString(), ...extra });
-  p.on('error', () => {});
-  pools.push(p);
-  return p;
-}
-afterAll(async () => {
-  await Promise.all(pools.map((p) => (p.ending ? undefined : p.end())));
-});
-const replay = async (paused: boolean, which = h.cluster.standbys) => {
-  for (const s of which) await s.server.query(paused ? 'SELECT pg_wal_replay_pause()' : 'SELECT pg_wal_replay_resume()');
-};
+const pool = usePools(() => h.cluster.connectionString());
+const limitedPool = usePools(() => h.cluster.connectionString().replace('postgres@', 'limited@'));
+const replay = (paused: boolean, which = h.cluster.standbys) => setReplayPaused(which, paused);
 afterEach(() => replay(false));
 
 let nextId = 1;
@@ -108,9 +98,7 @@ describe('causal reads wait on the standby', () => {
   });
 
   it('a standby that cannot run the wait (no plpgsql for the role) is detected once and left out of waits: never a failed query, never stale', async () => {
-    const p = new Pool({ connectionString: h.cluster.connectionString().replace('postgres@', 'limited@'), causalWaitMillis: 100 });
-    p.on('error', () => {});
-    pools.push(p);
+    const p = limitedPool({ causalWaitMillis: 100 });
     await p.query('SELECT 1');
     await replay(true);
     for (let i = 0; i < 3; i++) {

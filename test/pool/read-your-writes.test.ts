@@ -3,31 +3,21 @@
  * are made to lag for real with pg_wal_replay_pause(): a process that wrote
  * must not read older data, and the same guarantee travels in a token.
  */
-import { describe, it, expect, afterAll, afterEach } from 'vitest';
+import { describe, it, expect, afterEach } from 'vitest';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
 import { from as copyFrom } from 'pg-copy-streams';
-import { Pool, FailoverError } from '../../src';
+import { FailoverError } from '../../src';
 import { useCluster } from '../support/cluster';
+import { setReplayPaused, usePools } from '../support/pools';
 
 const h = useCluster({ standbys: 2 }, async (c) => {
   await c.primary.server.query('CREATE TABLE notes (id int PRIMARY KEY, body text)');
   for (const s of c.standbys) await c.waitForReplay(s.name);
 });
 
-const pools: Pool[] = [];
-function pool(extra: ConstructorParameters<typeof Pool>[0] & object = {}): Pool {
-  const p = new Pool({ connectionString: h.cluster.connectionString(), ...extra });
-  p.on('error', () => {});
-  pools.push(p);
-  return p;
-}
-afterAll(async () => {
-  await Promise.all(pools.map((p) => (p.ending ? undefined : p.end())));
-});
-async function pauseReplay(paused: boolean): Promise<void> {
-  for (const s of h.cluster.standbys) await s.server.query(paused ? 'SELECT pg_wal_replay_pause()' : 'SELECT pg_wal_replay_resume()');
-}
+const pool = usePools(() => h.cluster.connectionString());
+const pauseReplay = (paused: boolean) => setReplayPaused(h.cluster.standbys, paused);
 afterEach(() => pauseReplay(false));
 
 let nextId = 1;
