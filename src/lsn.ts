@@ -20,11 +20,6 @@ export function parseLsn(text: string): Lsn {
   return (BigInt(`0x${m[1]}`) << 32n) | BigInt(`0x${m[2]}`);
 }
 
-/** True when `text` is pg_lsn text. */
-export function isLsnText(text: unknown): text is string {
-  return typeof text === 'string' && LSN_TEXT.test(text);
-}
-
 /** Lsn or Patroni's integer position → pg_lsn text (upper-case hex halves, as PostgreSQL and Patroni's `format_lsn` print it). */
 export function formatLsn(position: Lsn | number): string {
   const v = typeof position === 'bigint' ? position : BigInt(Math.trunc(position));

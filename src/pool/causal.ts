@@ -27,7 +27,7 @@
  */
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { FailoverError } from '../errors';
-import { formatLsn, parseLsn } from '../lsn';
+import { formatLsn, parseLsn, type Lsn } from '../lsn';
 
 /** `'lsn'` (default): precise; `'none'`: off; `{ windowMillis }`: reads go to the primary for that long after a write. */
 export type ReadYourWrites = 'lsn' | 'none' | { windowMillis: number };
@@ -340,11 +340,11 @@ export class CausalTracker {
     this.#usedSinceLearnt = true;
   }
 
-  /** A replay position seen elsewhere (the topology source). Positions only move forward. */
-  observe(key: string, lsn: string | undefined): void {
-    if (!lsn) return;
+  /** A replay position seen elsewhere (the topology source's text, or a wait's own answer). Positions only move forward. */
+  observe(key: string, lsn: Lsn | string | undefined): void {
+    if (lsn === undefined || lsn === '') return;
     try {
-      const v = parseLsn(lsn);
+      const v = typeof lsn === 'bigint' ? lsn : parseLsn(lsn);
       if (v > (this.#replayed.get(key) ?? 0n)) this.#replayed.set(key, v);
     } catch {
       // not an LSN: ignore

@@ -31,7 +31,6 @@ import { createTopologySource } from './topology-factory';
 import { directPoolFor, pgPoolConfig } from './direct';
 import { pgAloneCanServe, pgAccepts } from '../client/pg-alone';
 import { CausalTracker, type ReadRequirement } from './causal';
-import { formatLsn } from '../lsn';
 import { STANDBY_GUARD_MILLIS, waitForReplay } from './standby-wait';
 import { channelFor, nodeStats, type FailoverStats, type PoolStatsSnapshot } from './stats';
 import { concealOptions, copyOptions } from '../secrets';
@@ -549,7 +548,7 @@ export class Pool extends EventEmitter {
         return undefined;
       }
       if (reached === null) return undefined; // no longer in recovery (promoted): the topology will say so
-      this.#causal.observe(key, formatLsn(reached));
+      this.#causal.observe(key, reached);
       if (reached < minLsn) {
         this.#causal.stats.standbyWaitTimeouts++;
         return undefined;
