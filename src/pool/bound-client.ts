@@ -25,10 +25,12 @@ import createDebug from 'debug';
 import { FailoverError } from '../errors';
 import type { Classifier } from '../routing/classify';
 import { needFor, type RouteOverride } from '../routing/router';
-import { isConnectionLoss, isReadOnlyRefusal } from './error-kinds';
+import { isConnectionLoss } from './error-kinds';
 import type { NodePool } from './node-pools';
-import type { Pool } from './pool';
+import type { SessionHost } from './engine';
 import { resolveCommit } from './outcome';
+import { afterFailure, COMMIT, ROLLBACK, statementOf } from './retry-policy';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { asPromiseOf, rejectedOf } from '../custom-promise';
 
 const debug = createDebug('pg-failover:router');
@@ -43,10 +45,6 @@ interface Binding {
 }
 
 const FORWARDED = ['notification', 'notice', 'error', 'end'] as const;
-const COMMIT = /^\s*(?:commit|end)(?:\s+(?:work|transaction))?\s*;?\s*$/i;
-/** One transaction start and nothing else (no literal, no second statement). */
-const BEGIN = /^\s*(?:begin|start\s+transaction)\b[^;'"$]*;?\s*$/i;
-const ROLLBACK = /^\s*(?:rollback|abort)(?:\s+(?:work|transaction))?(?:\s+and\s+no\s+chain)?\s*;?\s*$/i;
 
 type Callback = (err: Error | undefined, result?: pg.QueryResult) => void;
 
@@ -64,13 +62,16 @@ export class BoundClient extends EventEmitter {
   #chain: Promise<unknown> = Promise.resolve();
 
   // Private fields, not properties: util.inspect / JSON.stringify of a checked-out client must not walk into the pool's options.
-  readonly #pool: Pool;
+  readonly #pool: SessionHost;
   readonly #classifier: Classifier;
+  /** How many times a read lost with its session runs again (the pool's readRetries). */
+  readonly #retries: number;
 
-  constructor(pool: Pool, classifier: Classifier) {
+  constructor(pool: SessionHost, classifier: Classifier, retries = 2) {
     super();
     this.#pool = pool;
     this.#classifier = classifier;
+    this.#retries = retries;
   }
 
   /** 'primary' | 'standby' once bound, else undefined. */
@@ -208,7 +209,7 @@ export class BoundClient extends EventEmitter {
     return p;
   }
 
-  async #run(q: pg.QueryConfig & { route?: RouteOverride }, attempt = 0): Promise<pg.QueryResult> {
+  async #run(q: pg.QueryConfig & { route?: RouteOverride }, attempt = 0, exclude?: ReadonlySet<string>, deadline = Date.now() + this.#pool.failoverTimeoutMillis): Promise<pg.QueryResult> {
     const text = typeof q.text === 'string' ? q.text : '';
     const { route, after, ...pgq } = q as typeof q & { after?: string };
     if (this.#lost) {
@@ -222,17 +223,19 @@ export class BoundClient extends EventEmitter {
       if (COMMIT.test(text)) this.#lost = undefined;
       throw refusal;
     }
-    const b = await this.#bindFor(text, route, undefined, after);
+    const b = await this.#bindFor(text, route, exclude, after);
     const inTxn = this.getTransactionStatus() === 'T' || this.getTransactionStatus() === 'E';
-    let xid: string | null = null;
-    if (b.role === 'primary' && inTxn && this.#pool.resolveCommitOutcome && COMMIT.test(text)) {
+    const a = this.#classifier.analyze(text);
+    const learned = this.#pool.isLearnedWrite(text);
+    const statement = statementOf(text, a, learned);
+    let xid: string | null | undefined;
+    if (b.role === 'primary' && inTxn && this.#pool.resolveCommitOutcome && statement === 'commit') {
       try {
         xid = (await b.client.query<{ xid: string | null }>('SELECT pg_current_xact_id_if_assigned()::text AS xid')).rows[0]?.xid ?? null;
       } catch {
-        xid = null; // the COMMIT below will report what happened
+        xid = undefined; // the COMMIT below will report what happened
       }
     }
-    const a = this.#classifier.analyze(text);
     try {
       const result = await b.client.query(pgq);
       const wrote = a.kind !== 'read';
@@ -242,70 +245,77 @@ export class BoundClient extends EventEmitter {
       return result;
     } catch (err) {
       b.node.errors++;
-      if (isReadOnlyRefusal(err) && b.role === 'standby' && !inTxn && !b.pinned) {
-        this.#pool.rememberWrite(text, b.node.key);
-        this.#drop(undefined);
-        const again = await this.#bindFor(text, 'primary');
-        return again.client.query(pgq);
-      }
-      if (!isConnectionLoss(err)) throw err;
-      this.#pool.markDown(b.node.key, err as Error);
-      this.#drop(err as Error);
-      if (inTxn && (COMMIT.test(text) || ROLLBACK.test(text))) this.#lost = undefined; // the block ends here
-      // The server rolls back what a dead session had open: a lost ROLLBACK did its job.
-      if (inTxn && ROLLBACK.test(text)) return localResult('ROLLBACK');
-      // A lost BEGIN leaves nothing anywhere (its transaction died with the session), so it starts
-      // again on a new session — held like a write while the primary changes — unless the old
-      // session carried state (SET, temp tables …) that a new one would not have.
-      if (!inTxn && !b.pinned && attempt < 3 && BEGIN.test(text)) {
-        debug('BEGIN lost with the session on %s: starting the transaction on a new session', b.node.key);
-        return this.#run(q, attempt + 1);
-      }
-      if (xid !== null) {
-        // The block ends with its COMMIT, whatever the outcome.
-        const outcome = await resolveCommit(this.#pool, xid);
-        if (outcome === 'committed') {
-          debug('COMMIT of xid %s lost with its connection, resolved: committed', xid);
-          return { command: 'COMMIT', rowCount: null, oid: 0, rows: [], fields: [] } as unknown as pg.QueryResult;
-        }
-        if (outcome === 'aborted') {
-          throw new FailoverError('TRANSACTION_ROLLED_BACK', `the connection to ${b.node.key} was lost during COMMIT; the transaction (xid ${xid}) did not commit`, {
+      const v = afterFailure({
+        err,
+        node: b.node.key,
+        statement,
+        on: b.role,
+        routedAsRead: needFor(a, route, learned).role === 'read',
+        inTransaction: inTxn,
+        pinned: b.pinned,
+        xid,
+        attempt,
+        retries: this.#retries,
+        late: Date.now() >= deadline,
+      });
+      switch (v.do) {
+        case 'run-as-write':
+          this.#pool.rememberWrite(text, b.node.key);
+          this.#drop(undefined);
+          return this.#run(q, attempt + 1, undefined, deadline);
+        case 'answer-rollback':
+          this.#lose(b, err);
+          return localResult('ROLLBACK');
+        case 'retry':
+          if (v.markDown) this.#lose(b, err);
+          else {
+            // A primary that refused as read-only (still promoting, or demoted): bind again to whoever is primary.
+            this.#drop(undefined);
+            this.#pool.refreshTopology(`${b.node.key} refused a write (SQLSTATE 25006)`);
+          }
+          if (statement === 'begin') debug('BEGIN lost with the session on %s: starting the transaction on a new session', b.node.key);
+          else debug('%s lost on %s: running it again (%s)', statement, b.node.key, v.on);
+          if (v.delayMillis > 0) await sleep(v.delayMillis);
+          return this.#run(q, attempt + 1, v.on === 'other-node' ? new Set([...(exclude ?? []), b.node.key]) : undefined, deadline);
+        case 'resolve-commit': {
+          this.#lose(b, err);
+          // The block ends with its COMMIT, whatever the outcome.
+          const outcome = await resolveCommit(this.#pool, v.xid);
+          if (outcome === 'committed') {
+            debug('COMMIT of xid %s lost with its connection, resolved: committed', v.xid);
+            return { command: 'COMMIT', rowCount: null, oid: 0, rows: [], fields: [] } as unknown as pg.QueryResult;
+          }
+          if (outcome === 'aborted') {
+            throw new FailoverError('TRANSACTION_ROLLED_BACK', `the connection to ${b.node.key} was lost during COMMIT; the transaction (xid ${v.xid}) did not commit`, {
+              cause: err,
+              node: b.node.key,
+              detail: { xid: v.xid },
+            });
+          }
+          throw new FailoverError('TRANSACTION_RESOLUTION_UNKNOWN', `the connection to ${b.node.key} was lost during COMMIT and the outcome of xid ${v.xid} could not be resolved`, {
             cause: err,
             node: b.node.key,
-            detail: { xid },
+            detail: { xid: v.xid },
           });
         }
-        throw new FailoverError('TRANSACTION_RESOLUTION_UNKNOWN', `the connection to ${b.node.key} was lost during COMMIT and the outcome of xid ${xid} could not be resolved`, {
-          cause: err,
-          node: b.node.key,
-          detail: { xid },
-        });
+        case 'timeout':
+          if (v.markDown) this.#lose(b, err);
+          throw new FailoverError('FAILOVER_TIMEOUT', `no primary accepted the statement within failoverTimeoutMillis (${this.#pool.failoverTimeoutMillis} ms)`, { cause: v.cause });
+        case 'throw':
+          if (v.markDown) {
+            this.#lose(b, err);
+            // A transaction lost with its session: its later statements are refused until it is ended.
+            if (inTxn && statement !== 'commit' && statement !== 'rollback') this.#lost = { node: b.node.key, cause: err as Error };
+          }
+          throw v.error;
       }
-      if (inTxn) {
-        const lost = new FailoverError('TRANSACTION_ROLLED_BACK', `the connection to ${b.node.key} was lost inside a transaction; the server rolled it back`, { cause: err, node: b.node.key });
-        if (!COMMIT.test(text) && !ROLLBACK.test(text)) this.#lost = { node: b.node.key, cause: err as Error };
-        throw lost;
-      }
-      // A plain read on an unpinned session outside a transaction is safe to run again elsewhere,
-      // whichever node it was on (read-your-writes may have sent it to the primary): like pool.query's reads.
-      if (needFor(a, route, false).role === 'read' && !b.pinned) {
-        const again = await this.#bindFor(text, route, new Set([b.node.key]));
-        return again.client.query(pgq);
-      }
-      // A read sent to the primary (route: 'primary', a hint) is as safe to run again there, once
-      // there is one again; a statement learned to write is not a read, whatever it looks like.
-      if (a.kind === 'read' && !a.pins && !b.pinned && !this.#pool.isLearnedWrite(text) && attempt < 3) {
-        debug('read lost with the session on %s: running it again on the primary', b.node.key);
-        return this.#run(q, attempt + 1);
-      }
-      if (a.kind === 'read' && !a.pins) {
-        throw new FailoverError('CONNECTION_LOST', `the connection to ${b.node.key} was lost; run the statement again`, { cause: err, node: b.node.key });
-      }
-      throw new FailoverError('TRANSACTION_RESOLUTION_UNKNOWN', `the connection to ${b.node.key} was lost while a write was in flight; it may or may not have been applied (not retried)`, {
-        cause: err,
-        node: b.node.key,
-      });
     }
+  }
+
+  /** The session is gone: the node is marked down and the session destroyed. */
+  #lose(b: Binding, err: unknown): void {
+    this.#pool.markDown(b.node.key, err as Error);
+    this.#drop(err as Error);
   }
 
   /** Binds (or re-binds, when allowed) for a statement and returns the binding. */

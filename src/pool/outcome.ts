@@ -6,14 +6,14 @@
  * not committed.
  */
 import createDebug from 'debug';
-import type { Pool } from './pool';
+import type { SessionHost } from './engine';
 import { isServerError } from './error-kinds';
 
 const debug = createDebug('pg-failover:pool');
 
 export type CommitOutcome = 'committed' | 'aborted' | 'unknown';
 
-export async function resolveCommit(pool: Pool, xid: string): Promise<CommitOutcome> {
+export async function resolveCommit(pool: SessionHost, xid: string): Promise<CommitOutcome> {
   const deadline = Date.now() + pool.failoverTimeoutMillis;
   while (Date.now() < deadline) {
     let key: string;

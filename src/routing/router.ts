@@ -1,7 +1,10 @@
 /**
  * The router: (statement analysis, topology, policy, node health) → which
  * node runs it. Pure decisions, no I/O; the pool owns the machinery and asks
- * this one hook where to go (STYLE.md: "a base with one hook").
+ * this one hook where to go (STYLE.md: "a base with one hook", undici's
+ * kGetDispatcher): {@link ReadRouter.route} answers every statement with a
+ * node, a wait (the machinery waits for a topology change, at most that long,
+ * and asks again) or a failure.
  */
 import type { Analysis } from './classify';
 import { isNoLoadBalance, nodeKey, type Member, type Topology } from '../topology/topology';
@@ -41,6 +44,40 @@ export function needFor(a: Analysis, override: RouteOverride | undefined, learne
   return { role: 'primary', why: `${a.kind}: ${a.reason}` };
 }
 
+/** Where a statement goes now. */
+export type Route =
+  /** Run it there. `detour`: a read sent to the primary to stay causal, or a read that could not be (best effort). */
+  | { readonly node: string; readonly detour?: 'causal-primary' | 'best-effort' }
+  /** Nothing qualifies yet: wait for a topology change, at most `millis`, then ask again. */
+  | { readonly wait: string; readonly millis: number }
+  /** Nothing will qualify in time. */
+  | { readonly fail: 'FAILOVER_TIMEOUT' | 'NO_STANDBY'; readonly reason: string };
+
+/** What {@link ReadRouter.route} decides on (the engine gathers it; nothing here does I/O). */
+export interface RouteInput {
+  role: Need['role'];
+  topology: Topology | undefined;
+  /** The primary the topology names, when it is not marked down; else undefined. */
+  primary: string | undefined;
+  /** The primary the topology names, whether usable or not. */
+  namedPrimary: string | undefined;
+  load: (key: string) => NodeLoad;
+  /** Nodes a read must not use (tried, marked down, behind a position it must see). */
+  skip?: ReadonlySet<string>;
+  /** A read that must see writes no standby is known to have (read-your-writes). */
+  primaryOnly?: boolean;
+  /** A read waits on a standby's replay (poll sooner than for a topology change). */
+  waitingForPosition?: boolean;
+  now: number;
+  /** When a write (or a read that needs the primary) stops waiting: FAILOVER_TIMEOUT. */
+  deadline: number;
+  /** When a readFrom 'standby' read stops waiting for a standby: NO_STANDBY. */
+  standbyDeadline: number;
+}
+
+/** How often a statement held for a primary asks again (a topology change ends the wait sooner). */
+const PRIMARY_RECHECK_MILLIS = 250;
+
 /** Node health as the pool sees it (a node just failed a connection is `down` until topology says otherwise). */
 export interface NodeLoad {
   /** Queries running or waiting on that node. */
@@ -66,6 +103,26 @@ export class ReadRouter {
    */
   #keys: Keys | undefined;
   constructor(readonly policy: ReadPolicy) {}
+
+  /** The single hook: where this statement goes now (see {@link Route}). */
+  route(r: RouteInput): Route {
+    const { readFrom } = this.policy;
+    if (r.role === 'primary' || readFrom === 'primary') return toPrimary(r);
+    const standbyOnly = readFrom === 'standby';
+    let detour: 'best-effort' | undefined;
+    if (r.primaryOnly && !standbyOnly) {
+      if (r.primary !== undefined) return { node: r.primary, detour: 'causal-primary' };
+      // No usable primary (a failover): this process's last writes cannot be located; rather than
+      // hold reads until a new primary appears, read on from standbys, best effort.
+      detour = 'best-effort';
+    }
+    const key = this.pick(r.topology, r.load, r.skip);
+    if (key !== undefined) return detour ? { node: key, detour } : { node: key };
+    if (!standbyOnly) return toPrimary(r);
+    const left = r.standbyDeadline - r.now;
+    if (left <= 0) return { fail: 'NO_STANDBY', reason: 'no healthy standby qualifies for this read (readFrom: standby); check maxReplicaLag*, readYourWrites, or the standbys' };
+    return { wait: 'a read needs a standby', millis: Math.min(left, r.waitingForPosition ? 3 : 20) };
+  }
 
   /**
    * The node (host:port) a read goes to, or undefined when none qualifies
@@ -127,4 +184,12 @@ export class ReadRouter {
       }
     }
   }
+}
+
+function toPrimary(r: RouteInput): Route {
+  if (r.primary !== undefined) return { node: r.primary };
+  const left = r.deadline - r.now;
+  const reason = r.namedPrimary !== undefined ? `primary ${r.namedPrimary} is unreachable` : 'no primary known';
+  if (left <= 0) return { fail: 'FAILOVER_TIMEOUT', reason };
+  return { wait: reason, millis: Math.min(left, PRIMARY_RECHECK_MILLIS) };
 }

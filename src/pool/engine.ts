@@ -1,0 +1,66 @@
+/**
+ * The two contracts of the query path, so that its pieces import contracts, not each other:
+ *
+ * - {@link PoolEngine}: what the pg-compatible front (pool.ts) needs from an engine. Two
+ *   engines implement it: the single-host pass-through (direct-engine.ts, exactly a pg.Pool)
+ *   and the routing engine (routing-engine.ts). The front has no per-method "which engine"
+ *   branch: it picks one at construction and forwards.
+ * - {@link SessionHost}: what a checked-out client (bound-client.ts) and the COMMIT-outcome
+ *   resolver (outcome.ts) need from the routing engine: nodes for a statement, held through a
+ *   failover, and the bookkeeping of what happened on them.
+ */
+import type pg from 'pg';
+import type { Topology } from '../topology/topology';
+import type { ReadRequirement } from './causal';
+import type { NodePool } from './node-pools';
+import type { PoolStatsSnapshot } from './stats';
+
+/** Read-your-writes counters, as `pool.causalStats` returns them. */
+export type CausalStats = Readonly<Record<string, number>>;
+
+export interface PoolEngine {
+  /** pg.Pool's query / connect / end, every call form (promise, callback, config object, Submittable). */
+  query(...args: unknown[]): unknown;
+  connect(...args: unknown[]): unknown;
+  end(...args: unknown[]): unknown;
+  readonly totalCount: number;
+  readonly idleCount: number;
+  readonly waitingCount: number;
+  readonly expiredCount: number;
+  /** pg-pool's session list (some libraries and tests reach into it). */
+  readonly _clients: pg.PoolClient[];
+  readonly ending: boolean;
+  readonly ended: boolean;
+  readonly topology: Topology | undefined;
+  stats(): PoolStatsSnapshot<CausalStats>;
+  readonly causalStats: CausalStats;
+  causalToken(): Promise<string>;
+  causalScope<T>(fn: () => T, after?: string): T;
+  /** A node's session pool (routing engine only). */
+  nodePool(key: string): NodePool;
+}
+
+export interface SessionHost {
+  /** The primary, holding the caller while none is known (until the deadline). */
+  primaryNode(deadline: number): Promise<string>;
+  /** A node for a read by policy, honouring read-your-writes. */
+  readNode(exclude?: ReadonlySet<string>, req?: ReadRequirement): Promise<string>;
+  /** At an announced switchover, a new primary session waits like a write does. */
+  switchoverGate(deadline: number): Promise<void>;
+  nodePool(key: string): NodePool;
+  /** A node failed a connection: avoid it briefly and re-check the topology now. */
+  markDown(key: string, err: Error): void;
+  /** The node the topology calls primary refused a write as read-only: ask the topology source again now. */
+  refreshTopology(reason: string): void;
+  /** A standby refused this text as a write (25006): send it to the primary from now on. */
+  rememberWrite(text: string, key: string): void;
+  isLearnedWrite(text: string): boolean;
+  /** Something that may have written ran on the primary (read-your-writes bookkeeping). */
+  noteWrite(): void;
+  readRequirement(after?: string): ReadRequirement;
+  readonly topology: Topology | undefined;
+  readonly failoverTimeoutMillis: number;
+  readonly resolveCommitOutcome: boolean;
+  /** pg-pool's `Promise` option: every promise handed to the app is one of these. */
+  readonly promiseClass: PromiseConstructorLike;
+}

@@ -1,0 +1,697 @@
+/**
+ * The routing engine: one pg Pool per node (node-pools.ts), a topology source saying who is
+ * primary, the router (routing/router.ts) as the single hook that places every statement,
+ * the cluster state (cluster-state.ts) that holds writes through a failover, and one retry
+ * policy (retry-policy.ts) for what failed. pool.ts is the pg-compatible front over it.
+ *
+ * A write whose connection dies after it was sent is never replayed: it fails with
+ * `TRANSACTION_RESOLUTION_UNKNOWN` (or, for a COMMIT on a checked-out client, is resolved
+ * with pg_xact_status(): see outcome.ts).
+ */
+import type { EventEmitter } from 'node:events';
+import pg from 'pg';
+import createDebug from 'debug';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { FailoverError } from '../errors';
+import type { Classifier } from '../routing/classify';
+import { needFor, ReadRouter, type Route, type RouteOverride } from '../routing/router';
+import { isNoLoadBalance, nodeKey, type Topology, type TopologySource } from '../topology/topology';
+import { NodePools, type NodePool } from './node-pools';
+import { afterFailure, statementOf, type Failure } from './retry-policy';
+import { BoundClient } from './bound-client';
+import { CausalTracker, type ReadRequirement, type ReadYourWrites } from './causal';
+import { CausalReads, STANDBY_WAIT_MILLIS } from './causal-reads';
+import { ClusterState } from './cluster-state';
+import { channelFor, nodeStats, type PoolStatsSnapshot } from './stats';
+import { asPromiseOf, rejectedOf } from '../custom-promise';
+import { within } from './within';
+import type { CausalStats, PoolEngine, SessionHost } from './engine';
+import type { ReadPolicy } from '../routing/router';
+
+const debug = createDebug('pg-failover:pool');
+const debugRouter = createDebug('pg-failover:router');
+const ROUTE = channelFor('route');
+const HOLD = channelFor('hold');
+
+type Callback<T> = (err: Error | undefined, result?: T) => void;
+type RoutedQuery = pg.QueryConfig & { route?: RouteOverride; after?: string };
+
+const MAX_LEARNED = 10_000;
+/** The requirement of every read under readFrom 'primary' (the policy alone sends it to the primary; not counted as a causal detour). */
+const PRIMARY_READ: ReadRequirement = Object.freeze({ primaryOnly: false });
+/** A read with nothing to respect (the node is picked first; a wait on it covers the position). */
+const ANY_READ: ReadRequirement = PRIMARY_READ;
+/** The load of a node no query has used yet. */
+const IDLE: Readonly<{ busy: number }> = Object.freeze({ busy: 0 });
+/** Bound on one "has the new leader left recovery yet?" check. */
+const PROMOTION_CHECK_TIMEOUT_MILLIS = 1000;
+
+/** What the engine needs from the front: its events, its options. */
+export interface EngineHost {
+  readonly front: EventEmitter;
+  readonly options: {
+    readRetries?: number;
+    resolveCommitOutcome?: boolean;
+    learnFunctionVolatility?: boolean;
+    warmConnectionsPerNode?: number;
+  };
+}
+
+export interface RoutingEngineOptions {
+  policy: ReadPolicy;
+  classifier: Classifier;
+  readYourWrites: ReadYourWrites | undefined;
+  causalWaitMillis: number;
+  /** Reads after writes wait on a standby (else they go to the primary until a standby is known to have the writes). */
+  waitOnStandby: boolean;
+  failoverTimeoutMillis: number;
+  promiseClass: PromiseConstructorLike;
+  /** The pg.Pool config of a node. */
+  configFor(node: { host: string; port: number }): pg.PoolConfig;
+  /** Builds the topology source; `isWritable` asks a node itself whether it left recovery. */
+  topology(isWritable: (key: string) => Promise<boolean>): TopologySource;
+}
+
+export class RoutingEngine implements PoolEngine, SessionHost {
+  ending = false;
+  ended = false;
+  readonly #host: EngineHost;
+  readonly #classifier: Classifier;
+  readonly #router: ReadRouter;
+  readonly #nodes: NodePools;
+  readonly #topology: TopologySource;
+  readonly #state: ClusterState;
+  readonly #learnedWrites = new Set<string>();
+  #started: Promise<void> | undefined;
+  /** The topology source has started (the first query no longer needs to await it). */
+  #startedOk = false;
+  #waiters = new Set<() => void>();
+  #held = 0;
+  #functionsLearned = false;
+  readonly #failoverTimeoutMillis: number;
+  readonly #causal: CausalTracker;
+  readonly #causalReads: CausalReads;
+  /** The router's view of a node's load: its NodePool (which carries `busy`); allocates nothing. */
+  readonly #loadOf = (key: string): { busy: number } => this.#nodes.peek(key) ?? IDLE;
+  readonly promiseClass: PromiseConstructorLike;
+
+  constructor(host: EngineHost, o: RoutingEngineOptions) {
+    this.#host = host;
+    this.#classifier = o.classifier;
+    this.#router = new ReadRouter(o.policy);
+    this.#failoverTimeoutMillis = o.failoverTimeoutMillis;
+    this.promiseClass = o.promiseClass;
+    const waitOnStandby = o.waitOnStandby;
+    this.#causal = new CausalTracker(
+      o.readYourWrites,
+      {
+        primaryLsn: async () => {
+          const p = this.#topology.current()?.primary;
+          if (!p) throw new FailoverError('NO_PRIMARY', 'no primary known');
+          const { rows } = await this.#nodes.get(nodeKey(p)).pool.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn');
+          return rows[0].lsn;
+        },
+        replayLsn: async (key) => {
+          const { rows } = await this.#nodes.get(key).pool.query<{ lsn: string | null }>('SELECT pg_last_wal_replay_lsn()::text AS lsn');
+          return rows[0].lsn;
+        },
+        standbys: () => (this.#topology.current()?.members ?? []).filter((m) => m.role === 'standby' && m.state !== 'unreachable' && !isNoLoadBalance(m)).map(nodeKey),
+      },
+      { waitOnStandby },
+    );
+    this.#causalReads = new CausalReads(this.#causal, {
+      waitMillis: o.causalWaitMillis,
+      failoverTimeoutMillis: o.failoverTimeoutMillis,
+      lastPrimary: () => this.#state.lastPrimary,
+    });
+    this.#nodes = new NodePools({ configFor: o.configFor, forward: (event, node, ...args) => this.#forward(event, node, args) });
+    this.#state = new ClusterState({
+      announce: (event, payload) => this.#announce(event, payload),
+      retire: (key, why, abortBusy) => this.#nodes.retire(key, why, { abortBusy }),
+      refresh: (reason) => this.#topology.refresh(reason),
+    });
+    this.#topology = o.topology((key) => this.#acceptsWrites(key));
+    this.#topology.on('change', (next, previous) => this.#onTopology(next, previous));
+    this.#topology.on('error', (err) => {
+      debug('topology source %s: %s', this.#topology.name, err.message);
+      this.#announce('topologyError', err);
+    });
+  }
+
+  /** Asks the node itself (a pooled session, bounded by PROMOTION_CHECK_TIMEOUT_MILLIS) whether it left recovery. */
+  async #acceptsWrites(key: string): Promise<boolean> {
+    if (this.ending) return false;
+    const check = this.#nodes.get(key).pool.query<{ r: boolean }>('SELECT pg_catalog.pg_is_in_recovery() AS r');
+    const { rows } = await within(check, PROMOTION_CHECK_TIMEOUT_MILLIS, () => new Error('promotion check timed out'));
+    return rows[0]?.r === false;
+  }
+
+  // ---- pg.Pool's counters -------------------------------------------------
+  get totalCount(): number {
+    return this.#nodes.sum((p) => p.totalCount);
+  }
+  get idleCount(): number {
+    return this.#nodes.sum((p) => p.idleCount);
+  }
+  get waitingCount(): number {
+    return this.#nodes.sum((p) => p.waitingCount) + this.#held;
+  }
+  get _clients(): pg.PoolClient[] {
+    return [...this.#nodes.values()].flatMap((np) => (np.pool as unknown as { _clients: pg.PoolClient[] })._clients);
+  }
+  get expiredCount(): number {
+    return this.#nodes.sum((p) => (p as unknown as { expiredCount?: number }).expiredCount ?? 0);
+  }
+
+  get topology(): Topology | undefined {
+    return this.#topology.current();
+  }
+
+  // ---- query ---------------------------------------------------------------
+  query(config: unknown, values?: unknown, callback?: unknown): Promise<pg.QueryResult> | void {
+    if (typeof config === 'function') {
+      const err = new FailoverError('INVALID_OPTION', 'Passing a function as the first parameter to pool.query is not supported');
+      if (typeof values === 'function') {
+        setImmediate(() => (values as Callback<never>)(err));
+        return;
+      }
+      return rejectedOf(this.promiseClass, err);
+    }
+    if (typeof values === 'function') {
+      callback = values;
+      values = undefined;
+    }
+    const q: RoutedQuery = typeof config === 'string' ? { text: config } : { ...(config as RoutedQuery) };
+    if (values !== undefined) q.values = values as unknown[];
+    const p = this.#query(q, typeof config === 'string');
+    if (typeof callback !== 'function') return asPromiseOf(this.promiseClass, p);
+    p.then(
+      (r) => (callback as Callback<pg.QueryResult>)(undefined, r),
+      (e) => (callback as Callback<pg.QueryResult>)(e),
+    );
+  }
+
+  /**
+   * `plain`: the caller passed SQL text (and values), not a config object. Then pg gets
+   * (text, values) too: pg copies every config object it is given with property
+   * descriptors (pg/lib/utils.js cloneQueryConfig): measured 3–5 µs of client CPU per point select.
+   */
+  #query(q: RoutedQuery, plain: boolean): Promise<pg.QueryResult> {
+    if (this.ending) return Promise.reject(new FailoverError('POOL_ENDED', 'Cannot use a pool after calling end on the pool'));
+    if (!this.#startedOk) return this.#start().then(() => this.#route(q, plain));
+    try {
+      return this.#route(q, plain);
+    } catch (err) {
+      return Promise.reject(err);
+    }
+  }
+
+  /** Classifies and sends to the right node (not async itself: one promise less per query). */
+  #route(q: RoutedQuery, plain: boolean): Promise<pg.QueryResult> {
+    const text = typeof q.text === 'string' ? q.text : '';
+    const a = this.#classifier.analyze(text);
+    let pgConfig: pg.QueryConfig = q;
+    const { route, after } = q;
+    if ('route' in q || 'after' in q) {
+      const { route: _r, after: _a, ...rest } = q;
+      pgConfig = rest;
+    }
+    const learned = this.#learnedWrites.size > 0 && this.#learnedWrites.has(text);
+    const need = needFor(a, route, learned);
+    if (debugRouter.enabled) debugRouter('%s → %s (%s)', shorten(text), need.role, need.why);
+    if (ROUTE.hasSubscribers) ROUTE.publish({ pool: this.#host.front, text, role: need.role, why: need.why });
+    const statement = statementOf(text, a, learned);
+    if (need.role !== 'read') return this.#write(pgConfig, plain, statement);
+    // readFrom 'primary': every read sees every write already; no position to track (a token is still checked).
+    const req = this.#router.policy.readFrom === 'primary' && after === undefined ? PRIMARY_READ : this.#causal.requirement(after);
+    return this.#read(pgConfig, text, req, plain, statement);
+  }
+
+  async #read(q: pg.QueryConfig, text: string, req: ReadRequirement, plain: boolean, statement: Failure['statement']): Promise<pg.QueryResult> {
+    let tried: Set<string> | undefined;
+    const retries = this.#host.options.readRetries ?? 2;
+    // Read-your-writes, waiting on a standby: learn the writes' position (one fetch shared by every read
+    // waiting for it), then read on a standby that has replayed it or waits for it (below).
+    if (req.pending) req = await this.#causalReads.learnPosition(req);
+    let onPrimary = false;
+    for (let attempt = 0; ; attempt++) {
+      // Fast path (readFrom 'primary', or a read that must see this process's last writes): no await.
+      const fast =
+        onPrimary || (!tried && (this.#router.policy.readFrom === 'primary' || (req.primaryOnly && this.#router.policy.readFrom !== 'standby'))) ? this.#primaryNow() : undefined;
+      if (fast && req.primaryOnly) this.#causal.stats.readsSentToPrimary++;
+      const waitFor = !onPrimary && req.minLsn !== undefined && this.#causal.waitsOnStandby ? req.minLsn : undefined;
+      const key = fast ?? this.#standbyNow(tried, req) ?? (await this.readNode(tried, waitFor !== undefined ? ANY_READ : req));
+      const np = this.#nodes.get(key);
+      np.busy++;
+      try {
+        if (waitFor !== undefined && this.#causalReads.needsWait(key, waitFor) && !(await this.#causalReads.caughtUp(key, waitFor))) {
+          // Behind: wait there (unless it cannot run the wait), else the primary.
+          const r = this.#causalReads.cannotWait(key) ? undefined : await this.#causalReads.readAfterWait(np, q, plain, waitFor);
+          if (r) {
+            np.reads++;
+            return r;
+          }
+          onPrimary = true; // the standby did not get there within the bound: the primary has the writes
+          this.#causal.stats.readsSentToPrimary++;
+          continue;
+        }
+        if (waitFor !== undefined) this.#causal.used();
+        const result = await (plain ? np.pool.query(q.text, q.values) : np.pool.query(q));
+        np.reads++;
+        return result;
+      } catch (err) {
+        np.errors++;
+        // A refusal as read-only (25006) means the text writes, wherever it ran (a primary that refused it is a standby now).
+        const v = afterFailure({ err, node: key, statement, on: 'standby', routedAsRead: !onPrimary, inTransaction: false, pinned: false, attempt, retries, late: false });
+        if (v.do === 'run-as-write') {
+          this.rememberWrite(text, key);
+          return this.#write(q, plain, 'write');
+        }
+        if (v.do === 'retry') {
+          if (v.markDown) this.markDown(key, err as Error);
+          (tried ??= new Set()).add(key);
+          continue;
+        }
+        if (v.do === 'throw') throw v.error;
+        throw err; // no other verdict applies to a read outside a transaction
+      } finally {
+        np.busy--;
+      }
+    }
+  }
+
+  async #write(q: pg.QueryConfig, plain: boolean, statement: Failure['statement']): Promise<pg.QueryResult> {
+    const deadline = Date.now() + this.#failoverTimeoutMillis;
+    for (let attempt = 0; ; attempt++) {
+      if (this.#state.phase.kind === 'switchover-hold') await this.switchoverGate(deadline);
+      const key = this.#primaryNow() ?? (await this.primaryNode(deadline));
+      const np = this.#nodes.get(key);
+      let client: pg.PoolClient;
+      try {
+        client = await np.pool.connect();
+      } catch (err) {
+        // Never sent: safe to try again on whoever is primary next.
+        this.markDown(key, err as Error);
+        if (Date.now() >= deadline) throw this.#timeout(err);
+        continue;
+      }
+      np.busy++;
+      try {
+        const result = await (plain ? client.query(q.text, q.values) : client.query(q));
+        np.writes++;
+        // Reads waiting on standbys need this write's position: ask it on this session now, then release it.
+        const asked = this.#causal.noteWriteAt(() => positionOn(client));
+        if (!asked) {
+          client.release();
+          this.noteWrite();
+        }
+        return result;
+      } catch (err) {
+        np.errors++;
+        const v = afterFailure({ err, node: key, statement, on: 'primary', routedAsRead: false, inTransaction: false, pinned: false, attempt, retries: this.#host.options.readRetries ?? 2, late: Date.now() >= deadline });
+        const lost = v.do === 'throw' || v.do === 'retry' || v.do === 'timeout' ? v.markDown : false;
+        client.release(lost ? (err as Error) : undefined);
+        if (lost) this.markDown(key, err as Error);
+        if (v.do === 'retry') {
+          // A primary still promoting (or just demoted) refused it: nothing was written. Re-check the
+          // topology and try again shortly; no 1 s "down" penalty, which would delay the first write
+          // to a primary whose promotion completes a moment later.
+          if (!v.markDown) this.#topology.refresh(`${key} refused a write (SQLSTATE 25006)`);
+          else debug('statement lost on %s before it could have written (%s): running it again on the primary', key, (err as Error).message);
+          if (v.delayMillis > 0) await sleep(v.delayMillis);
+          continue;
+        }
+        if (v.do === 'timeout') throw this.#timeout(v.cause);
+        if (v.do === 'throw') throw v.error;
+        throw err;
+      } finally {
+        np.busy--;
+      }
+    }
+  }
+
+  // ---- connect (checked-out client) ----------------------------------------
+  connect(callback?: unknown): Promise<BoundClient & pg.PoolClient> | void {
+    const p = (async () => {
+      if (this.ending) throw new FailoverError('POOL_ENDED', 'Cannot use a pool after calling end on the pool');
+      await this.#start();
+      return new BoundClient(this, this.#classifier, this.#host.options.readRetries ?? 2) as BoundClient & pg.PoolClient;
+    })();
+    if (typeof callback !== 'function') return asPromiseOf(this.promiseClass, p);
+    const cb = callback as (err: Error | undefined, client?: BoundClient & pg.PoolClient, done?: (release?: unknown) => void) => void;
+    p.then(
+      (c) => cb(undefined, c, (err?: unknown) => c.release(err as Error)),
+      (e) => cb(e),
+    );
+  }
+
+  // ---- end -----------------------------------------------------------------
+  end(callback?: unknown): Promise<void> | void {
+    const p = (async () => {
+      if (this.ending) throw new FailoverError('POOL_ENDED', 'Called end on pool more than once');
+      this.ending = true;
+      this.#causal.close();
+      for (const w of this.#waiters) w();
+      await this.#topology.close().catch(() => {});
+      await this.#nodes.end();
+      this.ended = true;
+    })();
+    if (typeof callback !== 'function') return asPromiseOf(this.promiseClass, p);
+    p.then(
+      () => (callback as () => void)(),
+      () => (callback as () => void)(),
+    );
+  }
+
+  // ---- what checked-out clients use (SessionHost) --------------------------
+
+  nodePool(key: string): NodePool {
+    return this.#nodes.get(key);
+  }
+
+  /**
+   * A node for a read (standby by policy, or the primary when allowed), honouring
+   * read-your-writes (`req`). Waits for a primary when that is the only option.
+   */
+  async readNode(exclude?: ReadonlySet<string>, req: ReadRequirement = { primaryOnly: false }): Promise<string> {
+    // Checked-out clients do not wait on a standby: a read whose writes have no known position yet goes to the primary.
+    if (req.pending) req = { primaryOnly: true, ...(req.minLsn !== undefined ? { minLsn: req.minLsn } : {}) };
+    const standbyOnly = this.#router.policy.readFrom === 'standby';
+    if (req.primaryOnly && standbyOnly) req = await this.#causalReads.settleForStandby(req);
+    const start = Date.now();
+    const deadline = start + this.#failoverTimeoutMillis;
+    const standbyDeadline = start + Math.min(this.#failoverTimeoutMillis, STANDBY_WAIT_MILLIS);
+    return this.#placed('read', deadline, { standbyDeadline, exclude, req });
+  }
+
+  /** The primary, holding the caller while none is known (until the deadline). */
+  primaryNode(deadline: number): Promise<string> {
+    return this.#placed('primary', deadline);
+  }
+
+  /**
+   * The machinery around the router's one hook: ask it where to go; a node → there; a wait →
+   * hold (counted in waitingCount, published on `pg-failover:hold` for writes), refresh the
+   * topology, wait for a change, ask again; a failure → its typed error.
+   */
+  async #placed(
+    role: 'primary' | 'read',
+    deadline: number,
+    read?: { standbyDeadline: number; exclude?: ReadonlySet<string>; req: ReadRequirement },
+  ): Promise<string> {
+    let held = false;
+    try {
+      for (;;) {
+        if (this.ending) throw new FailoverError('POOL_ENDED', 'the pool was ended while a query waited for a primary');
+        const t = this.#topology.current();
+        const named = t?.primary ? nodeKey(t.primary) : undefined;
+        const primary = named !== undefined && !this.#state.isDown(named) ? named : undefined;
+        const req = read?.req;
+        const r: Route = this.#router.route({
+          role,
+          topology: t,
+          primary,
+          namedPrimary: named,
+          load: this.#loadOf,
+          skip: read ? this.#skipFor(read.exclude, req!, primary) : undefined,
+          primaryOnly: req?.primaryOnly,
+          waitingForPosition: req?.minLsn !== undefined,
+          now: Date.now(),
+          deadline,
+          standbyDeadline: read?.standbyDeadline ?? deadline,
+        });
+        if ('node' in r) {
+          if (r.node === primary && this.#state.phase.kind === 'failing-over') this.#state.recovered(r.node);
+          if (r.detour === 'causal-primary' || (req?.minLsn !== undefined && role === 'read' && this.#router.policy.readFrom !== 'primary' && r.node === this.#state.lastPrimary)) this.#causal.stats.readsSentToPrimary++;
+          else if (r.detour === 'best-effort') this.#causal.stats.readsBestEffort++;
+          return r.node;
+        }
+        if ('fail' in r) {
+          if (r.fail === 'NO_STANDBY') {
+            throw new FailoverError('NO_STANDBY', r.reason, { detail: { members: t?.members.map((m) => `${m.name}:${m.role}/${m.state}`) } });
+          }
+          throw this.#timeout(undefined);
+        }
+        // A wait. For a primary: the failover is under way (held writes are counted and published).
+        const forPrimary = role === 'primary' || this.#router.policy.readFrom !== 'standby';
+        if (forPrimary) {
+          this.#state.failing(r.wait);
+          if (!held) {
+            held = true;
+            this.#held++;
+            if (HOLD.hasSubscribers) HOLD.publish({ pool: this.#host.front, reason: r.wait });
+          }
+          this.#topology.refresh('a write is waiting for a primary');
+        } else if (req?.minLsn === undefined) {
+          // No standby qualifies at all: ask the topology again. (Waiting for a standby to replay a
+          // position: its replay is polled by the causal tracker every few ms.)
+          this.#topology.refresh(r.wait);
+        }
+        await this.#waitForChange(r.millis);
+      }
+    } finally {
+      if (held) this.#held--;
+    }
+  }
+
+  /** Nodes a read must skip: tried, marked down, and (while the primary can serve it) standbys behind its position. */
+  #skipFor(exclude: ReadonlySet<string> | undefined, req: ReadRequirement, primary: string | undefined): ReadonlySet<string> | undefined {
+    // The common case (no retry, nothing down, no position to respect) allocates nothing.
+    if (!exclude?.size && !this.#state.anyDown && req.minLsn === undefined) return undefined;
+    const skip = new Set([...(exclude ?? []), ...this.#state.downKeys()]);
+    // Read-your-writes holds while the primary can serve the reads that standbys cannot; with the primary
+    // down (a failover) reads go on from standbys, best effort, rather than stopping.
+    const primaryUsable = primary !== undefined && !skip.has(primary);
+    if (req.minLsn !== undefined && primaryUsable) {
+      for (const m of this.#topology.current()?.members ?? []) {
+        const k = nodeKey(m);
+        if (m.role !== 'primary' && !skip.has(k) && !this.#causal.standbyHas(k, req.minLsn)) skip.add(k);
+      }
+    }
+    return skip;
+  }
+
+  /**
+   * The common read, decided without awaiting: a first attempt, nothing marked down, no
+   * position to respect, and a node the router picks. Anything else → undefined (readNode).
+   */
+  #standbyNow(tried: ReadonlySet<string> | undefined, req: ReadRequirement): string | undefined {
+    if (tried || req.primaryOnly || req.pending || req.minLsn !== undefined || this.#state.anyDown || this.ending || this.#router.policy.readFrom === 'primary') return undefined;
+    return this.#router.pick(this.#topology.current(), this.#loadOf);
+  }
+
+  /** The primary's key when one is known, usable and no failover is being closed; else undefined (take the slow path). */
+  #primaryNow(): string | undefined {
+    if (this.ending) return undefined;
+    return this.#state.primaryNow(this.#topology.current());
+  }
+
+  /**
+   * While a planned switchover is announced and the old primary still leads, a new primary
+   * session waits (see ClusterState's `switchover-hold`), at most until the write's deadline.
+   */
+  async switchoverGate(deadline: number): Promise<void> {
+    if (this.#state.phase.kind !== 'switchover-hold') return;
+    this.#held++;
+    try {
+      for (;;) {
+        const until = this.#state.switchoverHoldUntil();
+        if (until === undefined || this.ending) return;
+        const left = Math.min(until, deadline) - Date.now();
+        if (left <= 0) return;
+        await this.#waitForChange(left);
+      }
+    } finally {
+      this.#held--;
+    }
+  }
+
+  markDown(key: string, err: Error): void {
+    this.#state.markDown(key, err);
+  }
+
+  refreshTopology(reason: string): void {
+    this.#topology.refresh(reason);
+  }
+
+  rememberWrite(text: string, key: string): void {
+    if (this.#learnedWrites.size >= MAX_LEARNED) this.#learnedWrites.clear();
+    this.#learnedWrites.add(text);
+    debugRouter('standby %s refused a write; will send this text to the primary from now on: %s', key, shorten(text));
+    this.#topology.refresh(`${key} refused a write (SQLSTATE 25006)`);
+  }
+
+  isLearnedWrite(text: string): boolean {
+    return this.#learnedWrites.has(text);
+  }
+
+  noteWrite(): void {
+    this.#causal.noteWrite(this.#router.policy.readFrom !== 'primary');
+  }
+
+  readRequirement(after?: string): ReadRequirement {
+    return this.#causal.requirement(after);
+  }
+
+  get failoverTimeoutMillis(): number {
+    return this.#failoverTimeoutMillis;
+  }
+
+  get resolveCommitOutcome(): boolean {
+    return this.#host.options.resolveCommitOutcome ?? true;
+  }
+
+  // ---- read-your-writes and stats -------------------------------------------
+
+  causalToken(): Promise<string> {
+    return this.#causal.token();
+  }
+
+  causalScope<T>(fn: () => T, after?: string): T {
+    return this.#causal.scope(fn, after);
+  }
+
+  get causalStats(): CausalStats {
+    return { ...this.#causal.stats };
+  }
+
+  stats(): PoolStatsSnapshot<CausalStats> {
+    const t = this.#topology.current();
+    const f = this.#state.failovers;
+    const since = this.#state.failingOverSince;
+    return {
+      totalCount: this.totalCount,
+      idleCount: this.idleCount,
+      waitingCount: this.waitingCount,
+      primary: t?.primary ? nodeKey(t.primary) : undefined,
+      source: t?.source,
+      nodes: nodeStats(t, this.#nodes.values()),
+      failovers: { count: f.count, durationsMillis: [...f.durationsMillis], primaryChanges: f.primaryChanges, ...(since !== undefined ? { inProgressSince: since } : {}) },
+      causal: this.causalStats,
+    };
+  }
+
+  // ---- topology --------------------------------------------------------------
+
+  #start(): Promise<void> {
+    if (!this.#started) {
+      this.#started = this.#topology.start().then(
+        (t) => {
+          this.#onTopology(t, undefined);
+          this.#startedOk = true;
+        },
+        (err) => {
+          // The source keeps trying; queries will hold or fail on their own deadlines.
+          debug('topology source failed to start: %s', (err as Error).message);
+        },
+      );
+    }
+    return this.#started;
+  }
+
+  #onTopology(next: Topology, previous: Topology | undefined): void {
+    for (const w of this.#waiters) w();
+    this.#state.observe(next, previous);
+    for (const m of next.members) if (m.role === 'standby') this.#causal.observe(nodeKey(m), m.replayLsn);
+    const key = this.#state.lastPrimary;
+    if (!this.#functionsLearned && key && (this.#host.options.learnFunctionVolatility ?? true)) {
+      this.#functionsLearned = true;
+      void this.#learnFunctions(key);
+    }
+    this.#warm(next);
+  }
+
+  #warm(t: Topology): void {
+    const want = this.#host.options.warmConnectionsPerNode ?? 1;
+    if (!want || this.ending) return;
+    for (const m of t.members) {
+      if (m.role === 'unknown' || m.state === 'unreachable') continue;
+      const np = this.#nodes.get(nodeKey(m));
+      for (let i = np.pool.totalCount; i < want; i++) {
+        np.pool.connect().then(
+          (c) => c.release(),
+          (err: Error) => debug('warming %s failed: %s', np.key, err.message),
+        );
+      }
+    }
+  }
+
+  async #learnFunctions(key: string): Promise<void> {
+    try {
+      const { rows } = await this.#nodes.get(key).pool.query<{ schema: string; name: string; v: 'i' | 's' | 'v' }>(
+        `SELECT n.nspname AS schema, p.proname AS name, max(p.provolatile::text) AS v
+           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
+          WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
+          GROUP BY 1, 2`,
+      );
+      const map = new Map<string, 'i' | 's' | 'v'>();
+      const worst = (a: 'i' | 's' | 'v' | undefined, b: 'i' | 's' | 'v') => (a && a > b ? a : b);
+      for (const r of rows) {
+        map.set(`${r.schema}.${r.name}`, r.v);
+        map.set(r.name, worst(map.get(r.name), r.v));
+      }
+      this.#classifier.learnFunctions(map);
+      debug('learned volatility of %d user functions', rows.length);
+    } catch (err) {
+      this.#functionsLearned = false;
+      debug('could not read pg_proc: %s', (err as Error).message);
+    }
+  }
+
+  #waitForChange(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        this.#waiters.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, Math.max(0, ms));
+      this.#waiters.add(done);
+    });
+  }
+
+  #timeout(cause: unknown): FailoverError {
+    return new FailoverError('FAILOVER_TIMEOUT', `no reachable primary within failoverTimeoutMillis (${this.#failoverTimeoutMillis} ms)`, {
+      cause,
+      detail: { members: this.#topology.current()?.members.map((m) => `${m.name}:${m.role}/${m.state}`) },
+    });
+  }
+
+  /** Emits a Pool event on the front and publishes it on its diagnostics_channel (`pg-failover:<event>`, see stats.ts). */
+  #announce(event: 'primaryChanged' | 'failoverStart' | 'failoverEnd' | 'nodeDown' | 'nodeUp' | 'topologyError', payload: object): void {
+    const front = this.#host.front;
+    if (event !== 'topologyError' || front.listenerCount(event)) front.emit(event, payload);
+    const ch = channelFor(event);
+    if (ch.hasSubscribers) ch.publish(event === 'topologyError' ? { pool: front, error: payload } : { pool: front, ...payload });
+  }
+
+  #forward(event: string, node: string, args: unknown[]): void {
+    const front = this.#host.front;
+    if (event === 'error') {
+      // pg.Pool would crash an app without an 'error' listener here; we never do.
+      if (front.listenerCount('error')) front.emit('error', ...(args as [Error, pg.PoolClient]));
+      this.markDown(node, args[0] as Error);
+      return;
+    }
+    if (front.listenerCount(event)) front.emit(event, ...args);
+  }
+}
+
+/** The primary's WAL position asked on a write's own session, which then goes back to its pool (destroyed if that failed). */
+function positionOn(client: pg.PoolClient): Promise<string> {
+  return client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn').then(
+    (r) => {
+      client.release();
+      return r.rows[0]!.lsn;
+    },
+    (err: Error) => {
+      client.release(err);
+      throw err;
+    },
+  );
+}
+
+function shorten(text: string): string {
+  const t = text.replace(/\s+/g, ' ').trim();
+  return t.length > 80 ? `${t.slice(0, 77)}...` : t;
+}
