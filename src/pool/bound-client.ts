@@ -333,13 +333,14 @@ export class BoundClient extends EventEmitter {
       debug('moving a checked-out client from standby %s to the primary: %s', b.node.key, need.why);
       this.#drop(undefined);
     }
-    const wantsStandby = need.role === 'read';
+    let wantsStandby = need.role === 'read';
     const deadline = Date.now() + this.#pool.failoverTimeoutMillis;
     for (;;) {
       // Like pool.query's writes: at an announced switchover a new primary session waits, so that
       // no statement of it is in flight when the old primary shuts down.
       if (!wantsStandby) await this.#pool.switchoverGate(deadline);
-      const key = wantsStandby ? await this.#pool.readNode(exclude, this.#pool.readRequirement(after)) : await this.#pool.primaryNode(deadline);
+      const place = wantsStandby ? await this.#pool.readPlacement(exclude, after) : undefined;
+      const key = place ? place.node : await this.#pool.primaryNode(deadline);
       const node = this.#pool.nodePool(key);
       let client: pg.PoolClient;
       try {
@@ -348,6 +349,23 @@ export class BoundClient extends EventEmitter {
         this.#pool.markDown(key, err as Error);
         if (Date.now() >= deadline) throw err;
         continue;
+      }
+      if (place?.waitFor !== undefined) {
+        // A read after this pool's writes, on a standby not known to have them: wait there (bounded).
+        let there: boolean;
+        try {
+          there = await this.#pool.replayedOn(key, client, place.waitFor);
+        } catch (err) {
+          client.release(err as Error);
+          this.#pool.markDown(key, err as Error);
+          if (Date.now() >= deadline) throw err;
+          continue;
+        }
+        if (!there) {
+          client.release();
+          wantsStandby = false; // it did not get there within causalWaitMillis: the primary has the writes
+          continue;
+        }
       }
       const role: Role = this.#pool.topology?.primary && `${this.#pool.topology.primary.host}:${this.#pool.topology.primary.port}` === key ? 'primary' : 'standby';
       const binding: Binding = { node, client, role, pinned: Boolean(a.pins) };

@@ -61,11 +61,6 @@ export class CausalReads {
     return within(this.causal.caughtUp(key, minLsn), ms, () => new FailoverError('TIMEOUT', `standby ${key} did not tell its replay position within ${ms} ms`, { node: key }));
   }
 
-  /** The standby could not run the wait before (its reads after writes go as without it). */
-  cannotWait(key: string): boolean {
-    return this.#noWait.has(key);
-  }
-
   /**
    * Waits on the standby's own session (standby-wait.ts) for `minLsn`, then runs the read there.
    * Undefined: the standby did not get there within causalWaitMillis, or cannot run the wait
@@ -73,39 +68,45 @@ export class CausalReads {
    * rejects like a read on it would (the session is destroyed).
    */
   async readAfterWait(np: NodePool, q: pg.QueryConfig, plain: boolean, minLsn: bigint): Promise<pg.QueryResult | undefined> {
-    const key = np.key;
     const client = await np.pool.connect();
     let broken: Error | undefined;
     try {
-      this.causal.stats.standbyWaits++;
-      let reached: bigint | null;
-      try {
-        reached = await waitForReplay(client, minLsn, this.options.waitMillis);
-      } catch (err) {
-        if (isConnectionLoss(err)) {
-          if (!(err instanceof pg.DatabaseError)) broken = err as Error; // a server shutting down keeps its session usable until it closes
-          throw err; // the read loop moves on
-        }
-        this.#noWait.add(key);
-        this.causal.stats.standbyWaitUnsupported++;
-        debugRouter('standby %s cannot run the replay wait (%s): its reads after writes go as without it', key, (err as Error).message);
-        return undefined;
-      }
-      if (reached === null) return undefined; // no longer in recovery (promoted): the topology will say so
-      this.causal.observe(key, reached);
-      if (reached < minLsn) {
-        this.causal.stats.standbyWaitTimeouts++;
-        return undefined;
-      }
-      this.causal.used();
-      try {
-        return await (plain ? client.query(q.text, q.values) : client.query(q));
-      } catch (err) {
-        if (isConnectionLoss(err) && !(err instanceof pg.DatabaseError)) broken = err as Error;
-        throw err;
-      }
+      if (!(await this.replayedOn(np.key, client, minLsn))) return undefined;
+      return await (plain ? client.query(q.text, q.values) : client.query(q));
+    } catch (err) {
+      if (isConnectionLoss(err) && !(err instanceof pg.DatabaseError)) broken = err as Error; // a server shutting down keeps its session usable until it closes
+      throw err;
     } finally {
       client.release(broken);
     }
+  }
+
+  /**
+   * Whether the session `client` on standby `key` has replayed `minLsn`, waiting there for at most
+   * causalWaitMillis when it has not. False: it did not get there in time, is no longer in recovery,
+   * or cannot run the wait (then it is never asked again): read on the primary. A lost or hung
+   * session rejects (the caller destroys it).
+   */
+  async replayedOn(key: string, client: pg.PoolClient, minLsn: bigint): Promise<boolean> {
+    if (this.#noWait.has(key)) return false;
+    this.causal.stats.standbyWaits++;
+    let reached: bigint | null;
+    try {
+      reached = await waitForReplay(client, minLsn, this.options.waitMillis);
+    } catch (err) {
+      if (isConnectionLoss(err)) throw err; // the read loop moves on
+      this.#noWait.add(key);
+      this.causal.stats.standbyWaitUnsupported++;
+      debugRouter('standby %s cannot run the replay wait (%s): its reads after writes go as without it', key, (err as Error).message);
+      return false;
+    }
+    if (reached === null) return false; // no longer in recovery (promoted): the topology will say so
+    this.causal.observe(key, reached);
+    if (reached < minLsn) {
+      this.causal.stats.standbyWaitTimeouts++;
+      return false;
+    }
+    this.causal.used();
+    return true;
   }
 }

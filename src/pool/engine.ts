@@ -45,6 +45,10 @@ export interface SessionHost {
   primaryNode(deadline: number): Promise<string>;
   /** A node for a read by policy, honouring read-your-writes. */
   readNode(exclude?: ReadonlySet<string>, req?: ReadRequirement): Promise<string>;
+  /** Where a checked-out client's read binds, and the position its session must have replayed first (read-your-writes on a standby). */
+  readPlacement(exclude: ReadonlySet<string> | undefined, after: string | undefined): Promise<{ node: string; waitFor?: bigint }>;
+  /** Whether a standby session has (or, within causalWaitMillis, gets) that position; false: bind to the primary. Rejects when the session is lost. */
+  replayedOn(key: string, client: pg.PoolClient, minLsn: bigint): Promise<boolean>;
   /** At an announced switchover, a new primary session waits like a write does. */
   switchoverGate(deadline: number): Promise<void>;
   nodePool(key: string): NodePool;

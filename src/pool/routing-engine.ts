@@ -246,7 +246,7 @@ export class RoutingEngine implements PoolEngine, SessionHost {
       try {
         if (waitFor !== undefined && this.#causalReads.needsWait(key, waitFor) && !(await this.#causalReads.caughtUp(key, waitFor))) {
           // Behind: wait there (unless it cannot run the wait), else the primary.
-          const r = this.#causalReads.cannotWait(key) ? undefined : await this.#causalReads.readAfterWait(np, q, plain, waitFor);
+          const r = await this.#causalReads.readAfterWait(np, q, plain, waitFor);
           if (r) {
             np.reads++;
             return r;
@@ -382,6 +382,33 @@ export class RoutingEngine implements PoolEngine, SessionHost {
     const deadline = start + this.#failoverTimeoutMillis;
     const standbyDeadline = start + Math.min(this.#failoverTimeoutMillis, STANDBY_WAIT_MILLIS);
     return this.#placed('read', deadline, { standbyDeadline, exclude, req });
+  }
+
+  /**
+   * Where a checked-out client's read binds. Reads after writes wait on a standby as
+   * pool.query's do: the writes' position is learnt, a standby picked, and `waitFor` names the
+   * position its session must have replayed (see {@link replayedOn}) before the read runs there.
+   */
+  async readPlacement(exclude: ReadonlySet<string> | undefined, after: string | undefined): Promise<{ node: string; waitFor?: bigint }> {
+    let req = this.#causal.requirement(after);
+    if (this.#causal.waitsOnStandby && (req.pending || (!req.primaryOnly && req.minLsn !== undefined))) {
+      if (req.pending) req = await this.#causalReads.learnPosition(req);
+      const minLsn = req.minLsn;
+      if (!req.primaryOnly && minLsn !== undefined) {
+        const node = await this.readNode(exclude, ANY_READ);
+        if (!this.#causalReads.needsWait(node, minLsn)) return { node };
+        // One shared look first (cheap, and most standbys are there already); the wait only when behind.
+        const there = await this.#causalReads.caughtUp(node, minLsn).catch(() => false);
+        return there ? { node } : { node, waitFor: minLsn };
+      }
+    }
+    return { node: await this.readNode(exclude, req) };
+  }
+
+  async replayedOn(key: string, client: pg.PoolClient, minLsn: bigint): Promise<boolean> {
+    const there = await this.#causalReads.replayedOn(key, client, minLsn);
+    if (!there) this.#causal.stats.readsSentToPrimary++; // the client binds to the primary instead
+    return there;
   }
 
   /** The primary, holding the caller while none is known (until the deadline). */

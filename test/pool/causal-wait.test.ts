@@ -64,6 +64,43 @@ describe('causal reads wait on the standby', () => {
     expect(p.causalStats.standbyWaitTimeouts).toBe(1);
   });
 
+  it('a checked-out client: its read after the pool’s writes binds to a standby that waits for them, with the write', async () => {
+    const p = pool({ causalWaitMillis: 3000 });
+    await p.query('SELECT 1');
+    await replay(true);
+    const id = nextId++;
+    await p.query('INSERT INTO waits VALUES ($1, $2)', [id, 'client-waited']);
+    const c = await p.connect();
+    try {
+      const r = c.query(read, [id]);
+      await new Promise((res) => setTimeout(res, 200));
+      await replay(false);
+      expect((await r).rows).toEqual([{ body: 'client-waited', standby: true }]);
+      expect(c.boundTo?.role).toBe('standby');
+    } finally {
+      c.release();
+    }
+    expect(p.causalStats.standbyWaits).toBeGreaterThan(0);
+  });
+
+  it('a checked-out client: a standby that does not get there within the bound → the client binds to the primary, never stale', async () => {
+    const p = pool({ causalWaitMillis: 150 });
+    await p.query('SELECT 1');
+    await replay(true);
+    const id = nextId++;
+    await p.query('INSERT INTO waits VALUES ($1, $2)', [id, 'client-bounded']);
+    const c = await p.connect();
+    try {
+      const t0 = Date.now();
+      expect((await c.query(read, [id])).rows).toEqual([{ body: 'client-bounded', standby: false }]);
+      expect(Date.now() - t0).toBeLessThan(1500);
+      expect(c.boundTo?.role).toBe('primary');
+    } finally {
+      c.release();
+    }
+    expect(p.causalStats.standbyWaitTimeouts).toBeGreaterThan(0);
+  });
+
   it('causalWaitMillis 0: reads after writes go straight to the primary (the old behaviour)', async () => {
     const p = pool({ causalWaitMillis: 0 });
     await p.query('SELECT 1');
@@ -121,9 +158,10 @@ describe('causal reads wait on the standby', () => {
     const c = await connectTo(h.cluster.standbys[1]!);
     try {
       const t0 = Date.now();
-      const results = (await c.query(waitSql(0n, 20))) as unknown as Array<{ rows: Array<{ lsn: string }> }>;
+      // A long bound, so that "at once" cannot be mistaken for "after the bound" on a loaded machine.
+      const results = (await c.query(waitSql(0n, 5000))) as unknown as Array<{ rows: Array<{ lsn: string }> }>;
       expect(results[1]!.rows[0]!.lsn).toMatch(/^[0-9A-F]+\/[0-9A-F]+$/);
-      expect(Date.now() - t0).toBeLessThan(20);
+      expect(Date.now() - t0).toBeLessThan(2500);
       // Behind (an LSN far ahead): it waits for the bound, then answers where replay is.
       const t1 = Date.now();
       const behind = (await c.query(waitSql(0xffffffffffn, 50))) as unknown as Array<{ rows: Array<{ lsn: string }> }>;
