@@ -96,6 +96,17 @@ export class NodePools {
     void p.finally(() => this.#retiring.delete(p));
   }
 
+  /** Opens sessions to a node until it has `want` (warm-up; a failure is only logged). */
+  warm(key: string, want: number): void {
+    const np = this.get(key);
+    for (let i = np.pool.totalCount; i < want; i++) {
+      np.pool.connect().then(
+        (c) => c.release(),
+        (err: Error) => debug('warming %s failed: %s', key, err.message),
+      );
+    }
+  }
+
   /** Ends every pool; resolves when all sessions are closed. */
   async end(): Promise<void> {
     const ends = [...this.#map.values()].map((np) => np.pool.end().catch(() => {}));

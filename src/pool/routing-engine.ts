@@ -25,6 +25,7 @@ import { ClusterState } from './cluster-state';
 import { channelFor, nodeStats, type PoolStatsSnapshot } from './stats';
 import { asPromiseOf, rejectedOf } from '../custom-promise';
 import { within } from './within';
+import { functionVolatility } from './function-volatility';
 import type { CausalStats, PoolEngine, SessionHost } from './engine';
 import type { ReadPolicy } from '../routing/router';
 
@@ -631,34 +632,14 @@ export class RoutingEngine implements PoolEngine, SessionHost {
   #warm(t: Topology): void {
     const want = this.#host.options.warmConnectionsPerNode ?? 1;
     if (!want || this.ending) return;
-    for (const m of t.members) {
-      if (m.role === 'unknown' || m.state === 'unreachable') continue;
-      const np = this.#nodes.get(nodeKey(m));
-      for (let i = np.pool.totalCount; i < want; i++) {
-        np.pool.connect().then(
-          (c) => c.release(),
-          (err: Error) => debug('warming %s failed: %s', np.key, err.message),
-        );
-      }
-    }
+    for (const m of t.members) if (m.role !== 'unknown' && m.state !== 'unreachable') this.#nodes.warm(nodeKey(m), want);
   }
 
   async #learnFunctions(key: string): Promise<void> {
     try {
-      const { rows } = await this.#nodes.get(key).pool.query<{ schema: string; name: string; v: 'i' | 's' | 'v' }>(
-        `SELECT n.nspname AS schema, p.proname AS name, max(p.provolatile::text) AS v
-           FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace
-          WHERE n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
-          GROUP BY 1, 2`,
-      );
-      const map = new Map<string, 'i' | 's' | 'v'>();
-      const worst = (a: 'i' | 's' | 'v' | undefined, b: 'i' | 's' | 'v') => (a && a > b ? a : b);
-      for (const r of rows) {
-        map.set(`${r.schema}.${r.name}`, r.v);
-        map.set(r.name, worst(map.get(r.name), r.v));
-      }
-      this.#classifier.learnFunctions(map);
-      debug('learned volatility of %d user functions', rows.length);
+      const learned = await functionVolatility(this.#nodes.get(key).pool);
+      this.#classifier.learnFunctions(learned);
+      debug('learned volatility of %d user functions', learned.size);
     } catch (err) {
       this.#functionsLearned = false;
       debug('could not read pg_proc: %s', (err as Error).message);
