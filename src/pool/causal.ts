@@ -5,8 +5,9 @@
  * replayed their WAL position. Two ways to get there:
  *
  * - Waiting on standbys (causalWaitMillis > 0, the default with readFrom
- *   'prefer-standby'): each write's position is asked on its own session
- *   right after it while this pool reads (noteWriteAt), else one fetch is
+ *   'prefer-standby'): each write's position is read on its own session,
+ *   pipelined with it (positions.ts), while this pool reads
+ *   (noteWriteWithPosition), else one fetch is
  *   shared by the reads that need it (settle()); the read then goes to a
  *   standby, which is looked at once per standby for every read waiting
  *   (caughtUp()) and, when behind, waits on the server (pool.ts,
@@ -163,18 +164,22 @@ export class CausalTracker {
   }
 
   /**
-   * A write completed on a session that can tell its position right away (one statement on
-   * that same session, before it goes back to its pool): when reads wait on standbys and this
-   * pool read recently, the position is learnt that way — reads after the write then wait for
-   * this answer, already on its way, rather than each starting a fetch. Answers whether it took
-   * the position (false: call {@link noteWrite}).
+   * Whether the next write should learn its position on its own session: reads wait on standbys
+   * and this pool read recently. Then the engine sends the position query with the write, in the
+   * same round trip where the driver can pipeline (positions.ts), and hands the answer to
+   * {@link noteWriteWithPosition}; reads after the write wait for that answer, already on its
+   * way, rather than each starting a fetch.
    */
-  noteWriteAt(position: () => Promise<string>): boolean {
-    if (!this.waitsOnStandby || Date.now() - this.#lastReadAt >= EAGER_AFTER_READ_MILLIS) return false;
+  get positionWithWrite(): boolean {
+    return this.waitsOnStandby && Date.now() - this.#lastReadAt < EAGER_AFTER_READ_MILLIS;
+  }
+
+  /** A write completed and `position` (its session's `pg_current_wal_lsn()` after it) is on its way. */
+  noteWriteWithPosition(position: Promise<string>): void {
     this.#countWrite();
     const upTo = this.#writes;
     this.stats.lsnFetches++;
-    const p = position().then(
+    const p = position.then(
       (lsn) => this.#learnt(upTo, lsn),
       () => this.#unknown(upTo),
     );
@@ -182,7 +187,6 @@ export class CausalTracker {
       if (this.#ownFetch === settled) this.#ownFetch = undefined;
     });
     this.#ownFetch = settled;
-    return true;
   }
 
   /** One more write completed (the pool's count, and its scope's); returns now. */
@@ -212,7 +216,7 @@ export class CausalTracker {
     if (upTo > this.#covered) this.#covered = upTo;
   }
 
-  /** The newest write's own position query (noteWriteAt), while in flight. */
+  /** The newest write's own position query (noteWriteWithPosition), while in flight. */
   #ownFetch: Promise<void> | undefined;
 
   /** How long completed writes coalesce before their position is fetched. */

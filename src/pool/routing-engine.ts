@@ -25,6 +25,7 @@ import { ClusterState } from './cluster-state';
 import { channelFor, nodeStats, type PoolStatsSnapshot } from './stats';
 import { asPromiseOf, rejectedOf } from '../custom-promise';
 import { within } from './within';
+import { writeWithPosition } from './positions';
 import { functionVolatility } from './function-volatility';
 import type { CausalStats, PoolEngine, SessionHost } from './engine';
 import type { ReadPolicy } from '../routing/router';
@@ -297,12 +298,14 @@ export class RoutingEngine implements PoolEngine, SessionHost {
         continue;
       }
       np.busy++;
+      // Reads waiting on standbys need this write's position: read on this session with the write
+      // (one round trip where the driver pipelines; positions.ts), which then releases the session.
+      const withPosition = this.#causal.positionWithWrite ? writeWithPosition(client, q, plain) : undefined;
       try {
-        const result = await (plain ? client.query(q.text, q.values) : client.query(q));
+        const result = await (withPosition ? withPosition.result : plain ? client.query(q.text, q.values) : client.query(q));
         np.writes++;
-        // Reads waiting on standbys need this write's position: ask it on this session now, then release it.
-        const asked = this.#causal.noteWriteAt(() => positionOn(client));
-        if (!asked) {
+        if (withPosition) this.#causal.noteWriteWithPosition(withPosition.position);
+        else {
           client.release();
           this.noteWrite();
         }
@@ -311,7 +314,7 @@ export class RoutingEngine implements PoolEngine, SessionHost {
         np.errors++;
         const v = afterFailure({ err, node: key, statement, on: 'primary', routedAsRead: false, inTransaction: false, pinned: false, attempt, retries: this.#host.options.readRetries ?? 2, late: Date.now() >= deadline });
         const lost = v.do === 'throw' || v.do === 'retry' || v.do === 'timeout' ? v.markDown : false;
-        client.release(lost ? (err as Error) : undefined);
+        if (!withPosition) client.release(lost ? (err as Error) : undefined);
         if (lost) this.markDown(key, err as Error);
         if (v.do === 'retry') {
           // A primary still promoting (or just demoted) refused it: nothing was written. Re-check the
@@ -683,20 +686,6 @@ export class RoutingEngine implements PoolEngine, SessionHost {
     }
     if (front.listenerCount(event)) front.emit(event, ...args);
   }
-}
-
-/** The primary's WAL position asked on a write's own session, which then goes back to its pool (destroyed if that failed). */
-function positionOn(client: pg.PoolClient): Promise<string> {
-  return client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn').then(
-    (r) => {
-      client.release();
-      return r.rows[0]!.lsn;
-    },
-    (err: Error) => {
-      client.release(err);
-      throw err;
-    },
-  );
 }
 
 function shorten(text: string): string {
