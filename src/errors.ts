@@ -26,6 +26,8 @@ export type FailoverErrorCode =
   | 'FAILOVER_TIMEOUT'
   | 'TRANSACTION_RESOLUTION_UNKNOWN'
   | 'TRANSACTION_ROLLED_BACK'
+  /** A write whose connection was lost committed (resolved with pg_xact_status), but its result did not arrive: do not run it again. */
+  | 'TRANSACTION_COMMITTED'
   | 'CONNECTION_LOST'
   | 'POOL_ENDED'
   // topology

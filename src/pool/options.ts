@@ -59,13 +59,21 @@ export interface PoolOptions extends Omit<pg.PoolConfig, 'Client'> {
   learnFunctionVolatility?: boolean;
   /** Before COMMIT, read the transaction id, so a COMMIT lost with its connection can be resolved with pg_xact_status(). Default true. */
   resolveCommitOutcome?: boolean;
+  /**
+   * Send each single-statement autocommit write (INSERT/UPDATE/DELETE/MERGE/WITH/SELECT) as a pipelined
+   * `BEGIN; SELECT pg_current_xact_id(); <write>; COMMIT` (one round trip), so one lost with its connection
+   * is resolved with pg_xact_status() on the next primary instead of ending TRANSACTION_RESOLUTION_UNKNOWN:
+   * its result, TRANSACTION_COMMITTED (committed, result lost) or TRANSACTION_ROLLED_BACK (safe to run again).
+   * Costs three tiny statements per write on the server. Default false.
+   */
+  resolveWriteOutcome?: boolean;
   /** Sessions opened ahead of need on each node, so a switch costs no connection setup. Default 1. */
   warmConnectionsPerNode?: number;
   /** How many other nodes a read may be retried on after a connection loss. Default 2. */
   readRetries?: number;
   /**
    * Read-your-writes: `'lsn'` (default) — after a write, reads go to a standby only once it has replayed the
-   * primary's WAL position (learnt with one coalesced query, never on the write's round trip); `'none'`;
+   * primary's WAL position (read with the write, in its round trip, or one coalesced query); `'none'`;
    * or `{ windowMillis }` — reads go to the primary for that long after any write.
    */
   readYourWrites?: ReadYourWrites;
@@ -101,6 +109,7 @@ export const OWN_KEYS = [
   'writeFunctions',
   'learnFunctionVolatility',
   'resolveCommitOutcome',
+  'resolveWriteOutcome',
   'warmConnectionsPerNode',
   'readRetries',
   'readYourWrites',
@@ -121,6 +130,9 @@ function nonNegative(name: string, v: unknown): void {
 
 /** Throws INVALID_OPTION naming the option and what it accepts. */
 export function validatePoolOptions(o: PoolOptions): void {
+  for (const k of ['learnFunctionVolatility', 'resolveCommitOutcome', 'resolveWriteOutcome'] as const) {
+    if (o[k] !== undefined && typeof o[k] !== 'boolean') throw new FailoverError('INVALID_OPTION', `${k} must be true or false, got ${JSON.stringify(o[k])}`);
+  }
   if (o.readFrom !== undefined && !READ_FROM.includes(o.readFrom)) {
     throw new FailoverError('INVALID_OPTION', `readFrom must be one of ${READ_FROM.join(', ')}, got ${JSON.stringify(o.readFrom)}`);
   }

@@ -13,7 +13,7 @@ import pg from 'pg';
 import createDebug from 'debug';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FailoverError } from '../errors';
-import type { Classifier } from '../routing/classify';
+import type { Analysis, Classifier } from '../routing/classify';
 import { needFor, ReadRouter, type Route, type RouteOverride } from '../routing/router';
 import { isNoLoadBalance, nodeKey, type Topology, type TopologySource } from '../topology/topology';
 import { NodePools, type NodePool } from './node-pools';
@@ -26,6 +26,8 @@ import { channelFor, nodeStats, type PoolStatsSnapshot } from './stats';
 import { asPromiseOf, rejectedOf } from '../custom-promise';
 import { within } from './within';
 import { writeWithPosition } from './positions';
+import { canResolve, resolvableWrite, type ResolvableWrite } from './resolvable-write';
+import { resolveCommit } from './outcome';
 import { functionVolatility } from './function-volatility';
 import type { CausalStats, PoolEngine, SessionHost } from './engine';
 import type { ReadPolicy } from '../routing/router';
@@ -54,6 +56,7 @@ export interface EngineHost {
   readonly options: {
     readRetries?: number;
     resolveCommitOutcome?: boolean;
+    resolveWriteOutcome?: boolean;
     learnFunctionVolatility?: boolean;
     warmConnectionsPerNode?: number;
   };
@@ -91,6 +94,8 @@ export class RoutingEngine implements PoolEngine, SessionHost {
   #held = 0;
   #functionsLearned = false;
   readonly #failoverTimeoutMillis: number;
+  /** resolveWriteOutcome: autocommit writes tell their transaction id first, so a lost one can be resolved. */
+  readonly #resolveWrites: boolean;
   readonly #causal: CausalTracker;
   readonly #causalReads: CausalReads;
   /** The router's view of a node's load: its NodePool (which carries `busy`); allocates nothing. */
@@ -102,6 +107,7 @@ export class RoutingEngine implements PoolEngine, SessionHost {
     this.#classifier = o.classifier;
     this.#router = new ReadRouter(o.policy);
     this.#failoverTimeoutMillis = o.failoverTimeoutMillis;
+    this.#resolveWrites = host.options.resolveWriteOutcome ?? false;
     this.promiseClass = o.promiseClass;
     const waitOnStandby = o.waitOnStandby;
     this.#causal = new CausalTracker(
@@ -223,7 +229,7 @@ export class RoutingEngine implements PoolEngine, SessionHost {
     if (debugRouter.enabled) debugRouter('%s → %s (%s)', shorten(text), need.role, need.why);
     if (ROUTE.hasSubscribers) ROUTE.publish({ pool: this.#host.front, text, role: need.role, why: need.why });
     const statement = statementOf(text, a, learned);
-    if (need.role !== 'read') return this.#write(pgConfig, plain, statement);
+    if (need.role !== 'read') return this.#write(pgConfig, plain, statement, a, text);
     // readFrom 'primary': every read sees every write already; no position to track (a token is still checked).
     const req = this.#router.policy.readFrom === 'primary' && after === undefined ? PRIMARY_READ : this.#causal.requirement(after);
     return this.#read(pgConfig, text, req, plain, statement);
@@ -267,7 +273,7 @@ export class RoutingEngine implements PoolEngine, SessionHost {
         const v = afterFailure({ err, node: key, statement, on: 'standby', routedAsRead: !onPrimary, inTransaction: false, pinned: false, attempt, retries, late: false });
         if (v.do === 'run-as-write') {
           this.rememberWrite(text, key);
-          return this.#write(q, plain, 'write');
+          return this.#write(q, plain, 'write', this.#classifier.analyze(text), text);
         }
         if (v.do === 'retry') {
           if (v.markDown) this.markDown(key, err as Error);
@@ -282,7 +288,7 @@ export class RoutingEngine implements PoolEngine, SessionHost {
     }
   }
 
-  async #write(q: pg.QueryConfig, plain: boolean, statement: Failure['statement']): Promise<pg.QueryResult> {
+  async #write(q: pg.QueryConfig, plain: boolean, statement: Failure['statement'], a: Analysis, text: string): Promise<pg.QueryResult> {
     const deadline = Date.now() + this.#failoverTimeoutMillis;
     for (let attempt = 0; ; attempt++) {
       if (this.#state.phase.kind === 'switchover-hold') await this.switchoverGate(deadline);
@@ -299,22 +305,28 @@ export class RoutingEngine implements PoolEngine, SessionHost {
       }
       np.busy++;
       // Reads waiting on standbys need this write's position: read on this session with the write
-      // (one round trip where the driver pipelines; positions.ts), which then releases the session.
-      const withPosition = this.#causal.positionWithWrite ? writeWithPosition(client, q, plain) : undefined;
+      // (one round trip where the driver pipelines; positions.ts). resolveWriteOutcome: the write
+      // runs in a pipelined BEGIN … COMMIT that tells its transaction id first (resolvable-write.ts).
+      // Either then releases the session itself.
+      const wantsPosition = this.#causal.positionWithWrite;
+      const resolvable = this.#resolveWrites && canResolve(client, q, text, a) ? resolvableWrite(client, q, plain, wantsPosition) : undefined;
+      const pending = resolvable ?? (wantsPosition ? writeWithPosition(client, q, plain) : undefined);
       try {
-        const result = await (withPosition ? withPosition.result : plain ? client.query(q.text, q.values) : client.query(q));
+        const result = await (pending ? pending.result : plain ? client.query(q.text, q.values) : client.query(q));
         np.writes++;
-        if (withPosition) this.#causal.noteWriteWithPosition(withPosition.position);
-        else {
-          client.release();
-          this.noteWrite();
-        }
+        if (!pending) client.release();
+        if (pending?.position) this.#causal.noteWriteWithPosition(pending.position);
+        else this.noteWrite();
         return result;
       } catch (err) {
         np.errors++;
         const v = afterFailure({ err, node: key, statement, on: 'primary', routedAsRead: false, inTransaction: false, pinned: false, attempt, retries: this.#host.options.readRetries ?? 2, late: Date.now() >= deadline });
         const lost = v.do === 'throw' || v.do === 'retry' || v.do === 'timeout' ? v.markDown : false;
-        if (!withPosition) client.release(lost ? (err as Error) : undefined);
+        if (!pending) client.release(lost ? (err as Error) : undefined);
+        if (resolvable && v.do === 'throw' && (v.error as FailoverError).code === 'TRANSACTION_RESOLUTION_UNKNOWN') {
+          this.markDown(key, err as Error);
+          return this.#resolved(resolvable, v.error as FailoverError, key);
+        }
         if (lost) this.markDown(key, err as Error);
         if (v.do === 'retry') {
           // A primary still promoting (or just demoted) refused it: nothing was written. Re-check the
@@ -332,6 +344,29 @@ export class RoutingEngine implements PoolEngine, SessionHost {
         np.busy--;
       }
     }
+  }
+
+  /**
+   * A resolvable write lost with its connection: what became of it, asked of whoever is primary
+   * next (pg_xact_status). Committed with its answer in hand → that answer; committed without →
+   * TRANSACTION_COMMITTED (do not run it again); not committed → TRANSACTION_ROLLED_BACK (safe
+   * to run again); still unknown → the original TRANSACTION_RESOLUTION_UNKNOWN, with the xid.
+   */
+  async #resolved(w: ResolvableWrite, unknown: FailoverError, key: string): Promise<pg.QueryResult> {
+    const xid = await w.xid.catch(() => undefined);
+    if (xid === undefined) throw unknown; // lost before even its transaction id came back: nothing to ask
+    const outcome = await resolveCommit(this, xid);
+    debug('write of xid %s lost with its connection to %s, resolved: %s', xid, key, outcome);
+    if (outcome === 'committed') {
+      this.noteWrite();
+      const answer = w.answered();
+      if (answer) return answer;
+      throw new FailoverError('TRANSACTION_COMMITTED', `the write committed on ${key} (xid ${xid}), but its result was lost with the connection; do not run it again`, { cause: unknown.cause, node: key, detail: { xid } });
+    }
+    if (outcome === 'aborted') {
+      throw new FailoverError('TRANSACTION_ROLLED_BACK', `the connection to ${key} was lost while a write was in flight; it did not commit (xid ${xid}) and may be run again`, { cause: unknown.cause, node: key, detail: { xid } });
+    }
+    throw new FailoverError('TRANSACTION_RESOLUTION_UNKNOWN', `${unknown.message}; the outcome of xid ${xid} could not be resolved`, { cause: unknown.cause, node: key, detail: { xid } });
   }
 
   // ---- connect (checked-out client) ----------------------------------------

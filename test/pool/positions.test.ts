@@ -68,7 +68,7 @@ describe('a write and its position', () => {
     try {
       expect((again as unknown as { pipeline: boolean }).pipeline).toBe(false);
       const cursor = again.query(new Cursor('SELECT id FROM positions_t ORDER BY id'));
-      const rows = await new Promise<unknown[]>((res, rej) => cursor.read(10, (err, r) => (err ? rej(err) : res(r))));
+      const rows = await new Promise<unknown[]>((res, rej) => cursor.read(10, (err: Error | undefined, r: unknown[]) => (err ? rej(err) : res(r))));
       expect(rows).toEqual([{ id: 1 }]);
       await new Promise<void>((res) => cursor.close(() => res()));
     } finally {

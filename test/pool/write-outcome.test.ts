@@ -1,0 +1,137 @@
+/**
+ * resolveWriteOutcome: an autocommit write lost with its connection is resolved on the primary
+ * (pg_xact_status of the transaction id it told first), on a real primary behind a proxy that
+ * can drop its sessions (real sockets) or with the backend terminated for real:
+ *
+ * - killed while running (it did not commit) → TRANSACTION_ROLLED_BACK, and the row is absent;
+ *   without the option the same loss is TRANSACTION_RESOLUTION_UNKNOWN;
+ * - the session lost under a running write → resolved (committed or not), matching the table;
+ * - what stays unknown: every answer lost, the transaction id with them;
+ * - statements that cannot run in a transaction block are sent as they are.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { useCluster } from '../support/cluster';
+import { usePools } from '../support/pools';
+import { FailoverError } from '../../src';
+
+const h = useCluster({ standbys: 0 }, async (c) => {
+  await c.primary.server.query('CREATE TABLE outcomes (id int PRIMARY KEY)');
+});
+
+/** Forwards both ways; the server's answers wait `delay` ms; drop() ends the open sessions only. */
+let proxy: Server;
+const sockets = new Set<Socket>();
+let delay = 0;
+beforeAll(async () => {
+  proxy = createServer((client) => {
+    const upstream = connect(h.cluster.primary.server.port, h.cluster.primary.server.host);
+    for (const s of [client, upstream]) {
+      sockets.add(s);
+      s.on('error', () => {});
+      s.on('close', () => sockets.delete(s));
+    }
+    client.pipe(upstream);
+    upstream.on('data', (chunk) => (delay ? setTimeout(() => client.writable && client.write(chunk), delay) : client.write(chunk)));
+    client.on('close', () => upstream.destroy());
+    upstream.on('close', () => client.destroy());
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+});
+afterAll(async () => {
+  for (const s of sockets) s.destroy();
+  await new Promise<void>((r) => proxy.close(() => r()));
+});
+const drop = () => {
+  for (const s of sockets) s.destroy();
+};
+
+const pool = usePools(() => `postgresql://postgres@127.0.0.1:${(proxy.address() as { port: number }).port}/postgres`);
+const rows = async (id: number) => (await h.cluster.primary.server.query<{ n: number }>('SELECT count(*)::int AS n FROM outcomes WHERE id = $1', [id]))[0]!.n;
+async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
+  try {
+    await p;
+    return undefined;
+  } catch (e) {
+    return e instanceof FailoverError ? e.code : `not ours: ${(e as Error).message}`;
+  }
+}
+
+/** Terminates the backend running `pattern` once it shows in pg_stat_activity. */
+async function terminateWhenRunning(pattern: string): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const r = await h.cluster.primary.server.query<{ ok: boolean }>(
+      "SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE query LIKE $1 AND pid <> pg_backend_pid()",
+      [pattern],
+    );
+    if (r.length) return;
+    await new Promise((res) => setTimeout(res, 20));
+  }
+  throw new Error('the write never showed up');
+}
+
+describe('resolveWriteOutcome', () => {
+  it('a write killed while it runs did not commit: TRANSACTION_ROLLED_BACK (without the option: TRANSACTION_RESOLUTION_UNKNOWN), the row absent', async () => {
+    for (const [resolveWriteOutcome, expected, id] of [
+      [true, 'TRANSACTION_ROLLED_BACK', 1],
+      [false, 'TRANSACTION_RESOLUTION_UNKNOWN', 2],
+    ] as const) {
+      const p = pool({ readFrom: 'primary', resolveWriteOutcome, failoverTimeoutMillis: 5000 });
+      await p.query('SELECT 1');
+      const w = codeOf(p.query(`INSERT INTO outcomes SELECT ${id} FROM pg_sleep(2) /* victim ${id} */`));
+      await terminateWhenRunning(`%victim ${id}%`);
+      expect(await w).toBe(expected);
+      expect(await rows(id)).toBe(0);
+    }
+  });
+
+  it('a session lost under a running write, its transaction id in hand: resolved one way or the other, and the verdict matches the table', async () => {
+    const p = pool({ readFrom: 'primary', resolveWriteOutcome: true, failoverTimeoutMillis: 5000 });
+    await p.query('SELECT 1');
+    const w = codeOf(p.query('INSERT INTO outcomes SELECT $1 FROM pg_sleep(0.5) /* dropped */', [3]));
+    for (let i = 0; i < 100; i++) {
+      const r = await h.cluster.primary.server.query("SELECT 1 FROM pg_stat_activity WHERE query LIKE '%/* dropped */%' AND pid <> pg_backend_pid()");
+      if (r.length) break;
+      await new Promise((res) => setTimeout(res, 10));
+    }
+    drop(); // the client's socket goes; the server finds out when it answers
+    const code = await w;
+    expect(['TRANSACTION_COMMITTED', 'TRANSACTION_ROLLED_BACK']).toContain(code);
+    // Wait for the backend to be gone, then check the verdict against the table.
+    for (let i = 0; i < 100; i++) {
+      const r = await h.cluster.primary.server.query("SELECT 1 FROM pg_stat_activity WHERE query LIKE '%/* dropped */%' AND pid <> pg_backend_pid()");
+      if (!r.length) break;
+      await new Promise((res) => setTimeout(res, 20));
+    }
+    expect(await rows(3)).toBe(code === 'TRANSACTION_COMMITTED' ? 1 : 0);
+  });
+
+  it('what stays unknown: every answer lost in transit, the transaction id with them → TRANSACTION_RESOLUTION_UNKNOWN (the write did commit)', async () => {
+    const p = pool({ readFrom: 'primary', resolveWriteOutcome: true, failoverTimeoutMillis: 5000 });
+    await p.query('SELECT 1');
+    delay = 400;
+    try {
+      const w = codeOf(p.query('INSERT INTO outcomes VALUES ($1)', [6]));
+      for (let i = 0; i < 50 && (await rows(6)) === 0; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(await rows(6)).toBe(1);
+      drop();
+      expect(await w).toBe('TRANSACTION_RESOLUTION_UNKNOWN');
+    } finally {
+      delay = 0;
+    }
+  });
+
+  it('a write that is answered goes through unchanged, and statements that cannot run in a transaction block are sent as they are', async () => {
+    const p = pool({ readFrom: 'primary', resolveWriteOutcome: true });
+    expect((await p.query('INSERT INTO outcomes VALUES ($1) RETURNING id', [4])).rows).toEqual([{ id: 4 }]);
+    expect((await p.query('UPDATE outcomes SET id = 5 WHERE id = 4')).rowCount).toBe(1);
+    await expect(p.query('INSERT INTO outcomes VALUES (5)')).rejects.toMatchObject({ code: '23505' });
+    await p.query('VACUUM outcomes');
+    await p.query('CREATE INDEX CONCURRENTLY IF NOT EXISTS outcomes_idx ON outcomes (id)');
+    expect(await rows(5)).toBe(1);
+  });
+
+  it('a non-boolean value is refused with INVALID_OPTION', () => {
+    expect(() => pool({ resolveWriteOutcome: 'yes' as unknown as boolean })).toThrow(expect.objectContaining({ code: 'INVALID_OPTION' }));
+  });
+});
