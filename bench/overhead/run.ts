@@ -119,6 +119,8 @@ const mix: Step = async (c, _w, i) => {
 const WORKLOADS: Array<{ name: string; routed: boolean; step: Step; options?: Record<string, unknown> }> = [
   { name: 'point select', routed: false, step: (c, _w, i) => c.query('SELECT v FROM bench_kv WHERE id = $1', [1 + ((i * 7919) % ROWS)]) },
   { name: 'small write', routed: false, step: (c, w, i) => c.query('INSERT INTO bench_small (worker, n) VALUES ($1, $2)', [w, i]) },
+  // The cost of resolveWriteOutcome: each write a pipelined BEGIN; SELECT pg_current_xact_id(); INSERT; COMMIT.
+  { name: 'small write, resolveWriteOutcome', routed: false, step: (c, w, i) => c.query('INSERT INTO bench_small (worker, n) VALUES ($1, $2)', [w, i]), options: { resolveWriteOutcome: true } },
   { name: 'read-heavy mix (90/10)', routed: true, step: mix },
   { name: 'read-heavy mix (90/10), readYourWrites none', routed: true, step: mix, options: { readYourWrites: 'none' } },
   // Each operation a "request" in its own causal scope (pool.causalScope): reads must see only their own scope's writes.
@@ -377,7 +379,7 @@ function report(o: Options, results: Measured[], classifier: ReturnType<typeof c
       'Client CPU: this process\'s user + system time per operation; on 2 cores shared with three PostgreSQL servers, every µs the client spends is taken from the servers.',
   );
   for (const r of results) {
-    if (r.reads === undefined || r.readsKeptOnPrimary === undefined || r.workload === 'point select' || r.workload === 'small write') continue;
+    if (r.reads === undefined || r.readsKeptOnPrimary === undefined || r.workload === 'point select' || r.workload.startsWith('small write')) continue;
     const share = r.reads ? (100 * r.readsKeptOnPrimary) / r.reads : 0;
     lines.push(
       '',

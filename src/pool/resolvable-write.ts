@@ -17,6 +17,7 @@ import { isConnectionLoss } from './error-kinds';
 
 const WRAPPABLE = /^\s*(?:\/\*[\s\S]*?\*\/\s*|--[^\n]*\n\s*)*(?:insert|update|delete|merge|with|select)\b/i;
 const POSITION = 'SELECT pg_current_wal_lsn()::text AS lsn';
+const BEGIN_XID = 'BEGIN; SELECT pg_current_xact_id()::text AS xid';
 
 /** pg.Client's pipeline mode, as positions.ts uses it. */
 interface Pipelining {
@@ -63,8 +64,8 @@ export function resolvableWrite(client: pg.PoolClient, q: pg.QueryConfig, plain:
   let commit: Promise<pg.QueryResult>;
   let position: Promise<string> | undefined;
   try {
-    sent.push(client.query('BEGIN'));
-    xid = client.query<{ xid: string }>('SELECT pg_current_xact_id()::text AS xid').then((r) => r.rows[0]!.xid);
+    // One simple-protocol message for both: a BEGIN inside it makes the block outlive the message.
+    xid = (client.query(BEGIN_XID) as unknown as Promise<pg.QueryResult[]>).then((r) => (r[1]!.rows[0] as { xid: string }).xid);
     write = (plain ? client.query(q.text, q.values) : client.query(q)).then((r) => (answer = r));
     commit = client.query('COMMIT');
     if (withPosition) position = client.query<{ lsn: string }>(POSITION).then((r) => r.rows[0]!.lsn);
