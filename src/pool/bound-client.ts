@@ -262,7 +262,7 @@ export class BoundClient extends EventEmitter {
         case 'run-as-write':
           this.#pool.rememberWrite(text, b.node.key);
           this.#drop(undefined);
-          return this.#run(q, attempt + 1, undefined, deadline);
+          return this.#run({ ...q, route: 'primary' }, attempt + 1, undefined, deadline); // even if it was routed to a standby by request
         case 'answer-rollback':
           this.#lose(b, err);
           return localResult('ROLLBACK');

@@ -84,6 +84,21 @@ describe('Pool.query routing', () => {
     expect(Number((await h.cluster.primary.server.query<{ n: string }>('SELECT count(*) AS n FROM items'))[0].n)).toBe(before + 2);
   });
 
+  it('a checked-out client: a write a standby refuses (25006) runs once on the primary, even when routed to a standby by request', async () => {
+    const p = pool({ readOnlyFunctions: ['bump'], learnFunctionVolatility: false });
+    const count = async () => Number((await h.cluster.primary.server.query<{ n: string }>('SELECT count(*) AS n FROM items'))[0].n);
+    const before = await count();
+    const c = await p.connect();
+    try {
+      const r = await c.query({ text: 'SELECT bump() AS id, pg_is_in_recovery() AS standby', route: 'standby' } as never);
+      expect(r.rows[0].standby).toBe(false);
+      expect(c.boundTo?.role).toBe('primary');
+    } finally {
+      c.release();
+    }
+    expect(await count()).toBe(before + 1);
+  });
+
   it('supports callbacks like pg.Pool', async () => {
     const p = pool();
     const rows = await new Promise<unknown[]>((resolve, reject) => p.query('SELECT 1 AS x', (err, res) => (err ? reject(err) : resolve(res!.rows))));
