@@ -90,7 +90,7 @@ describe.skipIf(!hasBuild)('pg-boss on a managed cluster through a switchover an
     boss.on('error', (e: unknown) => bossErrors.push({ at: Date.now(), code: codeOf(e), message: String((e as Error)?.message ?? e).slice(0, 200) }));
     await boss.start();
     // A job whose fetch was in doubt at a kill stays 'active' until it expires; then it is retried.
-    await boss.createQueue(QUEUE, { expireInSeconds: 4, retryLimit: 10, retryDelay: 1 });
+    await boss.createQueue(QUEUE, { name: QUEUE, expireInSeconds: 4, retryLimit: 10, retryDelay: 1 });
     await boss.work<{ n: number }>(QUEUE, { pollingIntervalSeconds: 0.5, batchSize: 10 }, async (jobs) => {
       for (const j of jobs) worked.set(j.data.n, (worked.get(j.data.n) ?? 0) + 1);
     });
@@ -118,7 +118,7 @@ describe.skipIf(!hasBuild)('pg-boss on a managed cluster through a switchover an
           ops.push({ kind: 'send', n, at, ok: false, code: codeOf(e), message: String((e as Error).message).slice(0, 200) });
         }
         await sleep(15);
-        const last = ops.findLast((o) => o.kind === 'send' && o.ok);
+        const last = [...ops].reverse().find((o) => o.kind === 'send' && o.ok);
         if (round % 3 === 2 && last?.id) {
           const at2 = Date.now();
           try {
