@@ -27,16 +27,24 @@ const END = /^\s*(?:commit|rollback|end|abort)\s*(?:work|transaction)?\s*;?\s*$/
 const SESSION_SET = /^\s*(?:set|reset)\s/i;
 
 /** What the facade keeps of the constructor's config: only the type parsers (the Pool owns the rest). */
-interface SessionConfig {
+export interface SessionConfig {
   types?: pg.CustomTypesConfig;
+}
+
+/** One session facade: the part of pg's `Client` the libraries use. */
+export interface PoolSession extends EventEmitter {
+  connect(callback?: (err?: Error) => void): Promise<void> | void;
+  query(text: string | pg.QueryConfig, values?: unknown[] | Callback, callback?: Callback): Promise<pg.QueryResult> | void;
+  submit<S extends Readable & pg.Submittable>(stream: S): S;
+  end(callback?: (err?: Error) => void): Promise<void> | void;
 }
 
 /**
  * The `Client` class to hand a library as its pg driver's `Client`: every instance
  * is a session facade over `pool`. `label` names the integration in error messages.
  */
-export function poolSessionClass(pool: Pool, label: string) {
-  return class PgFailoverPoolSession extends EventEmitter {
+export function poolSessionClass(pool: Pool, label: string): new (config?: SessionConfig) => PoolSession {
+  return class PgFailoverPoolSession extends EventEmitter implements PoolSession {
     /** Libraries read server parameters from here; our sessions need no per-connection setup. */
     readonly connection = new EventEmitter();
     readonly standard_conforming_strings = 'on';
