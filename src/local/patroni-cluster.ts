@@ -127,6 +127,10 @@ export class PatroniCluster {
     this.user = resolveServerUser(options.runAs);
     const parent = options.parentDir ?? tmpdir();
     if (this.user) assertReachable(parent, this.user);
+    // Our managers run as the server user: it must reach node and this package's files (root's home, a 0700 dir do not).
+    if (this.user && options.daemon === 'pg-failover') {
+      for (const [what, path] of [['node', process.execPath], ['pg-failover', this.#binary]] as const) assertRunnableBy(what, path, this.user);
+    }
     this.dir = mkdtempSync(join(parent, 'patroni-'));
     chmodSync(this.dir, 0o711); // the server user must reach its node directory inside
   }
@@ -569,6 +573,23 @@ function assertReachable(dir: string, user: OsUser): void {
     const st = statSync(path);
     const x = st.uid === user.uid ? st.mode & 0o100 : st.gid === user.gid ? st.mode & 0o010 : st.mode & 0o001;
     if (!x) throw new FailoverError('INVALID_OPTION', `OS user ${user.name} cannot enter ${path} (mode ${(st.mode & 0o777).toString(8)}): make parentDir reachable (e.g. chmod 711)`);
+  }
+}
+
+/** INVALID_OPTION naming the directory when `user` cannot enter every directory above `file` (it would fail as "Cannot find module"). */
+function assertRunnableBy(what: string, file: string, user: OsUser): void {
+  const parts = resolve(file).split('/').filter(Boolean);
+  for (let i = 0; i < parts.length; i++) {
+    const path = '/' + parts.slice(0, i).join('/');
+    const st = statSync(path);
+    const x = st.uid === user.uid ? st.mode & 0o100 : st.gid === user.gid ? st.mode & 0o010 : st.mode & 0o001;
+    if (!x) {
+      throw new FailoverError(
+        'INVALID_OPTION',
+        `the managers run as OS user ${user.name} (PostgreSQL refuses root), who cannot enter ${path} (mode ${(st.mode & 0o777).toString(8)}) to run ${what} at ${file}: ` +
+          `install it where ${user.name} can read it (not under /root or a 0700 directory), chmod o+x ${path}, or run as a non-root user`,
+      );
+    }
   }
 }
 
