@@ -29,7 +29,7 @@ import { Pool } from '../pool/pool';
 import type { PoolOptions } from '../pool/options';
 import { FailoverError } from '../errors';
 import { parseConnectionString } from '../connection';
-import { poolSessionClass } from './pool-session';
+import { markWired, poolSessionClass } from './pool-session';
 
 const LABEL = 'pg-failover/mikro-orm';
 
@@ -88,7 +88,7 @@ export function mikroOrmOptions(connection: string | PoolOptions | Pool): MikroO
   // MikroORM requires a database name; libpq's default is the user name.
   const name = dbName ?? user ?? process.env.PGDATABASE ?? process.env.PGUSER;
   if (!name) throw new FailoverError('INVALID_OPTION', `${LABEL}: no database name in the connection (MikroORM needs dbName); add /<database> to the URI or pass database`);
-  return { options: { dbName: name, ...(user ? { user } : {}), driverOptions: { client: PgFailoverMikroOrmDialect } }, pool };
+  return { options: { dbName: name, ...(user ? { user } : {}), driverOptions: { client: markWired(PgFailoverMikroOrmDialect, pool) } }, pool };
 }
 
 function namesOf(opts: PoolOptions): { dbName?: string; user?: string } {

@@ -26,6 +26,18 @@ const BEGIN = /^\s*(?:start\s+transaction|begin)\b/i;
 const END = /^\s*(?:commit|rollback|end|abort)\s*(?:work|transaction)?\s*;?\s*$/i;
 const SESSION_SET = /^\s*(?:set|reset)\s/i;
 
+/**
+ * Marks what an integration built (a session class, a dialect class, a driver factory) with the
+ * Pool it runs on, so `checkWiring` (wiring.ts) can find it from the library's side.
+ */
+export const WIRED = Symbol.for('pg-failover.wired-pool');
+
+/** Sets the {@link WIRED} mark on `x` (non-enumerable); returns `x`. */
+export function markWired<T extends object>(x: T, pool: Pool): T {
+  Object.defineProperty(x, WIRED, { value: pool });
+  return x;
+}
+
 /** What the facade keeps of the constructor's config: only the type parsers (the Pool owns the rest). */
 export interface SessionConfig {
   types?: pg.CustomTypesConfig;
@@ -44,6 +56,10 @@ export interface PoolSession extends EventEmitter {
  * is a session facade over `pool`. `label` names the integration in error messages.
  */
 export function poolSessionClass(pool: Pool, label: string): new (config?: SessionConfig) => PoolSession {
+  return markWired(sessionClass(pool, label), pool);
+}
+
+function sessionClass(pool: Pool, label: string) {
   return class PgFailoverPoolSession extends EventEmitter implements PoolSession {
     /** Libraries read server parameters from here; our sessions need no per-connection setup. */
     readonly connection = new EventEmitter();

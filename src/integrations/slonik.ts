@@ -32,7 +32,7 @@ import * as pgFailover from '../index';
 import { Pool } from '../pool/pool';
 import type { PoolOptions } from '../pool/options';
 import { FailoverError } from '../errors';
-import { poolSessionClass } from './pool-session';
+import { markWired, poolSessionClass } from './pool-session';
 
 const LABEL = 'pg-failover/slonik';
 
@@ -103,7 +103,7 @@ export function slonikOptions(connection: string | PoolOptions | Pool): SlonikWi
       },
     };
   });
-  return { options: { driverFactory, resetConnection: async () => {} }, pool };
+  return { options: { driverFactory: markWired(driverFactory, pool), resetConnection: async () => {} }, pool };
 }
 
 /** Slonik's type parsers by type name → pg's getTypeParser (looked up once, on any node: pg_type is the same everywhere). */
