@@ -81,7 +81,7 @@ export function slonikOptions(connection: string | PoolOptions | Pool): SlonikWi
             } catch (e) {
               throw slonikError(errors, e as Error, text, values);
             }
-            if (Array.isArray(result)) throw new errors.InvalidInputError!('Must not use multiple statements in a single query.' as never);
+            if (Array.isArray(result)) throw slonikClass(errors, 'InvalidInputError', 'Must not use multiple statements in a single query.');
             return { command: result.command as DriverQueryResult['command'], fields: result.fields.map((f) => ({ dataTypeId: f.dataTypeID, name: f.name })), rowCount: result.rowCount, rows: result.rows };
           },
           stream: (text: string, values?: unknown[]) => {
@@ -122,11 +122,17 @@ async function typeParsers(pool: Pool, parsers: readonly DriverTypeParser[]): Pr
   return (oid, format) => byOid.get(oid) ?? pgFailover.types.getTypeParser(oid, format as never);
 }
 
+/** An instance of Slonik's error class `name` (a plain Error when this Slonik has none). */
+function slonikClass(errors: Record<string, ErrorClass>, name: string, ...args: unknown[]): Error {
+  const C = errors[name] as (new (...a: unknown[]) => Error) | undefined;
+  return C ? new C(...args) : new Error(String(args[0]));
+}
+
 /** SQLSTATE → Slonik's error classes (as its pg driver maps them); pg-failover's own errors pass unchanged. */
 function slonikError(errors: Record<string, ErrorClass>, error: Error, sql: string, values: unknown[] | undefined): Error {
   if (error instanceof FailoverError) return error;
   const code = (error as { code?: unknown }).code;
-  const wrap = (name: string, ...args: unknown[]) => (errors[name] ? new errors[name]!(...(args as never[])) : error);
+  const wrap = (name: string, ...args: unknown[]) => (errors[name] ? slonikClass(errors, name, ...args) : error);
   switch (code) {
     case '22P02':
       return wrap('InvalidInputError', error.message);
