@@ -7,7 +7,7 @@ export default defineConfig({
   // The examples import the package by name, as an application would; tests run them on the source.
   resolve: {
     alias: [
-      { find: /^pg-failover\/(knex|express|prisma|fastify|sequelize|observability)$/, replacement: join(__dirname, 'src/integrations/$1.ts') },
+      { find: /^pg-failover\/(knex|express|prisma|fastify|sequelize|observability|mikro-orm|slonik|wiring)$/, replacement: join(__dirname, 'src/integrations/$1.ts') },
       { find: /^pg-failover$/, replacement: join(__dirname, 'src/index.ts') },
     ],
   },

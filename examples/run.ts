@@ -5,7 +5,7 @@
  *   DATABASE_URL='postgresql://…' npm run example -- kysely
  *
  * Apps: kysely, drizzle, typeorm, knex, prisma (generate first: npm run example:prisma:generate),
- * streams, express (starts the HTTP app and calls it like a browser would).
+ * streams, sequelize, mikro-orm, slonik, express (starts the HTTP app and calls it like a browser would).
  */
 import type { ExampleApp } from './shared/app';
 
@@ -17,6 +17,8 @@ const LOADERS: Record<string, () => Promise<{ createApp(url: string): ExampleApp
   prisma: () => import('./prisma/app'),
   streams: () => import('./streams/app'),
   sequelize: () => import('./sequelize/app'),
+  'mikro-orm': () => import('./mikro-orm/app'),
+  slonik: () => import('./slonik/app'),
   express: () => import('./express/client'),
   fastify: () => import('./fastify/client'),
 };

@@ -90,7 +90,8 @@ export async function upCommand(argv: string[]): Promise<number> {
       synchronousMode: values.sync,
       parentDir: values.dir,
       keepDir: values.keep,
-      ...(etcdDir ? { etcd: await EtcdCluster.start({ members: etcdMembers, baseDir: etcdDir }) } : {}),
+      progress: log,
+      ...(etcdDir ? { etcd: await startEtcd(etcdMembers, etcdDir, log) } : {}),
     });
     const ownEtcd = etcdDir ? cluster.etcd : undefined;
     stopCluster = async () => {
@@ -133,6 +134,8 @@ export async function upCommand(argv: string[]): Promise<number> {
     await stopCluster();
     log('stopped');
   };
+  // --json: stdout carries the JSON document only; everything for humans goes to stderr.
+  const say = (line: string) => (values.json ? process.stderr : process.stdout).write(line + '\n');
   try {
     if (values.json) process.stdout.write(JSON.stringify(info, null, 2) + '\n');
     else {
@@ -151,12 +154,21 @@ export async function upCommand(argv: string[]): Promise<number> {
       ];
       process.stdout.write(out.join('\n') + '\n');
     }
-    if (values.demo) await runDemo(demo, (l) => process.stdout.write(l + '\n'));
-    process.stdout.write(duration ? `Running for ${duration / 1000} s (Ctrl-C stops earlier).\n` : 'Press Ctrl-C to stop.\n');
+    if (values.demo) await runDemo(demo, say);
+    say(duration ? `Running for ${duration / 1000} s (Ctrl-C stops earlier).` : 'Press Ctrl-C to stop.');
     const why = await untilSignal(duration);
     log(why);
   } finally {
     await stop();
   }
   return 0;
+}
+
+/** A multi-member etcd for `--etcd-members`, with its progress line. */
+async function startEtcd(members: number, baseDir: string, log: (line: string) => void): Promise<EtcdCluster> {
+  const t = Date.now();
+  log(`etcd: starting ${members} members …`);
+  const etcd = await EtcdCluster.start({ members, baseDir });
+  log(`etcd: ${etcd.endpoints.join(',')} … up in ${((Date.now() - t) / 1000).toFixed(1)} s`);
+  return etcd;
 }

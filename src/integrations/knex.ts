@@ -20,7 +20,7 @@
  * session's `search_path` (startup option). Or hand it a Pool you own:
  * `{ client: PgFailoverKnexClient, connectionPool: pool }` (then `destroy()` leaves it open).
  *
- * Requires knex ≥ 3.2 (the `connectionPool` option); loaded only through this sub-path.
+ * Requires knex ≥ 3.3 (the `connectionPool` option; 3.2.10 has none); loaded only through this sub-path.
  */
 import { Pool } from '../pool/pool';
 import type { PoolOptions } from '../pool/options';
@@ -52,7 +52,7 @@ function loadKnexPg(): new (config: KnexLikeConfig) => { destroy(cb?: (err?: unk
   if (typeof Base !== 'function') throw new FailoverError('INVALID_OPTION', 'pg-failover/knex: knex/lib/dialects/postgres is not a client class (unsupported knex version)');
   const proto = Object.getPrototypeOf(Base.prototype) as { initializeExternalPool?: unknown } | null;
   if (typeof (Base.prototype as { wrapNativePool?: unknown }).wrapNativePool !== 'function' && typeof proto?.initializeExternalPool !== 'function') {
-    throw new FailoverError('INVALID_OPTION', 'pg-failover/knex needs knex ≥ 3.2 (the connectionPool option); upgrade knex');
+    throw new FailoverError('INVALID_OPTION', 'pg-failover/knex needs knex ≥ 3.3 (the connectionPool option); upgrade knex');
   }
   return Base as never;
 }

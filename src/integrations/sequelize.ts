@@ -23,19 +23,12 @@
  * outside a transaction is refused with INVALID_OPTION (it would land on one
  * random session). Loaded only through this sub-path; does not import Sequelize.
  */
-import { EventEmitter } from 'node:events';
-import type pg from 'pg';
 import * as pgFailover from '../index';
 import { Pool } from '../pool/pool';
 import type { PoolOptions } from '../pool/options';
 import { FailoverError } from '../errors';
 import { parseConnectionString } from '../connection';
-
-type Callback = (err: Error | null, result?: pg.QueryResult) => void;
-
-const BEGIN = /^\s*(?:start\s+transaction|begin)\b/i;
-const END = /^\s*(?:commit|rollback|end|abort)\s*(?:work|transaction)?\s*;?\s*$/i;
-const SESSION_SET = /^\s*(?:set|reset)\s/i;
+import { poolSessionClass } from './pool-session';
 
 /** The options to spread into `new Sequelize({...})`, and the Pool they run on (end it after `sequelize.close()`). */
 export interface SequelizeWiring {
@@ -65,87 +58,6 @@ export function sequelizeOptions(connection: string | PoolOptions, extra: { time
   }
   database ??= opts.database;
   username ??= opts.user;
-  const dialectModule = { ...pgFailover, Client: facadeClass(pool) };
+  const dialectModule = { ...pgFailover, Client: poolSessionClass(pool, 'pg-failover/sequelize') };
   return { options: { dialect: 'postgres', dialectModule, database, username, keepDefaultTimezone: true, dialectOptions: { clientMinMessages: 'ignore' } }, pool };
-}
-
-/** The `Client` Sequelize constructs per connection: a facade over `pool`. */
-function facadeClass(pool: Pool) {
-  return class PgFailoverSequelizeSession extends EventEmitter {
-    /** Sequelize reads server parameters from here; our sessions need no per-connection setup. */
-    readonly connection = new EventEmitter();
-    readonly standard_conforming_strings = 'on';
-    _ending = false;
-    #txn: (pgFailover.BoundClient & pg.PoolClient) | undefined;
-    #chain: Promise<unknown> = Promise.resolve();
-
-    constructor(_config?: unknown) {
-      super();
-    }
-
-    connect(callback?: (err?: Error) => void): Promise<void> | void {
-      if (callback) return void process.nextTick(() => callback());
-      return Promise.resolve();
-    }
-
-    query(text: string | pg.QueryConfig, values?: unknown[] | Callback, callback?: Callback): Promise<pg.QueryResult> | void {
-      if (typeof values === 'function') {
-        callback = values;
-        values = undefined;
-      }
-      const p = (this.#chain = this.#chain.then(
-        () => this.#run(text, values as unknown[] | undefined),
-        () => this.#run(text, values as unknown[] | undefined),
-      )) as Promise<pg.QueryResult>;
-      if (!callback) return p;
-      p.then(
-        (r) => callback!(null, r),
-        (e: Error) => callback!(e),
-      );
-    }
-
-    async #run(config: string | pg.QueryConfig, values: unknown[] | undefined): Promise<pg.QueryResult> {
-      const q: pg.QueryConfig = typeof config === 'string' ? { text: config } : { ...config };
-      if (values !== undefined) q.values = values;
-      if (this.#txn) {
-        try {
-          const r = await this.#txn.query(q);
-          if (END.test(q.text)) this.#releaseTxn();
-          return r;
-        } catch (e) {
-          // A lost session (our FailoverError) ends the transaction here; an SQL error leaves it for Sequelize's ROLLBACK.
-          if (END.test(q.text) || e instanceof FailoverError) this.#releaseTxn(e as Error);
-          throw e;
-        }
-      }
-      if (BEGIN.test(q.text)) {
-        const client = await pool.connect();
-        this.#txn = client;
-        try {
-          return await client.query(q);
-        } catch (e) {
-          this.#releaseTxn(e as Error);
-          throw e;
-        }
-      }
-      if (SESSION_SET.test(q.text)) {
-        throw new FailoverError('INVALID_OPTION', `pg-failover/sequelize: "${q.text.slice(0, 60)}" outside a transaction would change one random pooled session; set it as a startup option instead`);
-      }
-      return pool.query(q);
-    }
-
-    #releaseTxn(err?: Error): void {
-      const c = this.#txn;
-      this.#txn = undefined;
-      c?.release(err);
-    }
-
-    end(callback?: (err?: Error) => void): Promise<void> | void {
-      this._ending = true;
-      this.#releaseTxn(new Error('sequelize closed the connection'));
-      this.emit('end');
-      if (callback) return void process.nextTick(() => callback());
-      return Promise.resolve();
-    }
-  };
 }

@@ -61,15 +61,19 @@ export class LocalCluster {
     const cluster = new LocalCluster(options);
     try {
       if (options.etcd) {
-        cluster.#log('starting etcd');
-        cluster.etcd = await EtcdCluster.start({ baseDir: join(cluster.dir, 'etcd'), members: options.etcd === true ? 1 : options.etcd });
+        const members = options.etcd === true ? 1 : options.etcd;
+        const t = Date.now();
+        cluster.#log(`etcd: starting ${members} member${members > 1 ? 's' : ''} …`);
+        cluster.etcd = await EtcdCluster.start({ baseDir: join(cluster.dir, 'etcd'), members });
+        cluster.#log(`etcd: ${cluster.etcd.endpoints.join(',')} … up in ${seconds(t)}`);
       }
       const primary = await cluster.#newNode('n0');
-      cluster.#log(`initdb ${primary.name}`);
+      const t = Date.now();
+      cluster.#log(`${primary.name}: initdb …`);
       await primary.server.initdb({ parameters: options.parameters });
       await cluster.#startWithFreePort(primary);
       cluster.#primary = primary;
-      cluster.#log(`primary ${primary.name} on ${primary.server.name}`);
+      cluster.#log(`${primary.name}: initdb and start … done in ${seconds(t)}: primary on ${primary.server.name}`);
       for (let i = 1; i <= (options.standbys ?? 2); i++) await cluster.addStandby(`n${i}`);
       return cluster;
     } catch (e) {
@@ -105,11 +109,12 @@ export class LocalCluster {
   async addStandby(name: string): Promise<LocalNode> {
     const node = await this.#newNode(name);
     const slot = slotNameFor(name);
-    this.#log(`pg_basebackup ${name} from ${this.primary.name} (slot ${slot})`);
+    const t = Date.now();
+    this.#log(`${name}: base backup from ${this.primary.name} (slot ${slot}) …`);
     await node.server.basebackup(this.primary.server, { slotName: slot });
     node.server.writeStandbyConfig({ primaryConninfo: this.primary.server.conninfo(), slotName: slot, applicationName: name });
     await this.#startWithFreePort(node);
-    this.#log(`standby ${name} on ${node.server.name}`);
+    this.#log(`${name}: base backup from ${this.primary.name} … done in ${seconds(t)}: standby on ${node.server.name}`);
     return node;
   }
 
@@ -221,4 +226,9 @@ export class LocalCluster {
   #log(line: string): void {
     this.#options.log?.(line);
   }
+}
+
+/** Seconds since `t`, as progress lines print them (`1.2 s`). */
+function seconds(t: number): string {
+  return `${((Date.now() - t) / 1000).toFixed(1)} s`;
 }

@@ -67,6 +67,11 @@ export interface PatroniClusterOptions {
   startTimeoutMillis?: number;
   /** Keep the directory after stop() (for post-mortems). Default false. */
   keepDir?: boolean;
+  /**
+   * Progress of start()'s slow steps, one line each, with durations (`pg-failover up` prints
+   * them on stderr): etcd, the first node's initdb + bootstrap, each replica's base backup.
+   */
+  progress?: (line: string) => void;
 }
 
 /** One Patroni node. `pid` is the patroni process (undefined while killed/stopped). */
@@ -122,6 +127,10 @@ export class PatroniCluster {
     this.user = resolveServerUser(options.runAs);
     const parent = options.parentDir ?? tmpdir();
     if (this.user) assertReachable(parent, this.user);
+    // Our managers run as the server user: it must reach node and this package's files (root's home, a 0700 dir do not).
+    if (this.user && options.daemon === 'pg-failover') {
+      for (const [what, path] of [['node', process.execPath], ['pg-failover', this.#binary]] as const) assertRunnableBy(what, path, this.user);
+    }
     this.dir = mkdtempSync(join(parent, 'patroni-'));
     chmodSync(this.dir, 0o711); // the server user must reach its node directory inside
   }
@@ -143,19 +152,32 @@ export class PatroniCluster {
     const retryTimeout = options.retryTimeout ?? 10;
     if (!(ttl > 0 && loopWait > 0 && retryTimeout > 0)) throw new FailoverError('INVALID_OPTION', 'ttl, loopWait and retryTimeout must be positive');
     const cluster = new PatroniCluster(options);
+    const progress = options.progress ?? (() => {});
+    const seconds = (t: number) => `${((Date.now() - t) / 1000).toFixed(1)} s`;
     try {
       if (options.etcd) cluster.etcd = options.etcd;
       else {
+        const t = Date.now();
+        progress('etcd: starting 1 member …');
         cluster.etcd = await EtcdCluster.start({ baseDir: join(cluster.dir, 'etcd') });
         cluster.#ownsEtcd = true;
+        progress(`etcd: ${cluster.etcd.endpoints.join(',')} … up in ${seconds(t)}`);
       }
       for (let i = 0; i < nodes; i++) cluster.members.push(await cluster.#prepareNode(`n${i}`, { ttl, loopWait, retryTimeout }));
       // The first node bootstraps alone, so the initial leader is predictable; the others then clone it.
-      cluster.#spawn(cluster.members[0]!);
+      const first = cluster.members[0]!;
+      let t = Date.now();
+      progress(`${first.name}: initdb and bootstrap …`);
+      cluster.#spawn(first);
       const timeout = options.startTimeoutMillis ?? 120_000;
       await cluster.waitForLeader(timeout);
-      for (const m of cluster.members.slice(1)) cluster.#spawn(m);
-      await cluster.waitForReplicasStreaming(timeout);
+      progress(`${first.name}: initdb and bootstrap … done in ${seconds(t)}: leader on 127.0.0.1:${first.pgPort}`);
+      t = Date.now();
+      for (const m of cluster.members.slice(1)) {
+        progress(`${m.name}: base backup from ${first.name} …`);
+        cluster.#spawn(m);
+      }
+      await cluster.waitForReplicasStreaming(timeout, (name) => progress(`${name}: base backup from ${first.name} … done in ${seconds(t)}: streaming on 127.0.0.1:${cluster.member(name).pgPort}`));
       return cluster;
     } catch (e) {
       const logs = cluster.members.map((m) => `--- ${m.name} ---\n${cluster.logTail(m.name)}`).join('\n');
@@ -243,9 +265,13 @@ export class PatroniCluster {
     throw new ProcessError('TIMEOUT', `no Patroni leader within ${timeoutMillis} ms (last seen: ${seen})`);
   }
 
-  /** Waits until every running non-leader member streams from the leader (the leader's `GET /patroni` replication list). */
-  async waitForReplicasStreaming(timeoutMillis: number): Promise<void> {
+  /**
+   * Waits until every running non-leader member streams from the leader (the leader's `GET /patroni`
+   * replication list). `onStreaming` hears each member's name once, when it is first seen streaming.
+   */
+  async waitForReplicasStreaming(timeoutMillis: number, onStreaming?: (name: string) => void): Promise<void> {
     const deadline = Date.now() + timeoutMillis;
+    const heard = new Set<string>();
     let seen = 'no leader';
     while (Date.now() < deadline) {
       this.#failIfDead();
@@ -255,6 +281,12 @@ export class PatroniCluster {
         const info = (await getJson(`${this.member(leader.name).apiUrl}/patroni`)) as { replication?: Array<{ application_name: string; state: string }> } | undefined;
         const streaming = new Set((info?.replication ?? []).filter((r) => r.state === 'streaming').map((r) => r.application_name));
         const wanted = this.members.filter((m) => m.pid !== undefined && m.name !== leader.name).map((m) => m.name);
+        for (const n of wanted) {
+          if (streaming.has(n) && !heard.has(n)) {
+            heard.add(n);
+            onStreaming?.(n);
+          }
+        }
         seen = `leader ${leader.name}, streaming [${[...streaming].join(', ')}], wanted [${wanted.join(', ')}]`;
         if (wanted.every((n) => streaming.has(n))) return;
       }
@@ -541,6 +573,23 @@ function assertReachable(dir: string, user: OsUser): void {
     const st = statSync(path);
     const x = st.uid === user.uid ? st.mode & 0o100 : st.gid === user.gid ? st.mode & 0o010 : st.mode & 0o001;
     if (!x) throw new FailoverError('INVALID_OPTION', `OS user ${user.name} cannot enter ${path} (mode ${(st.mode & 0o777).toString(8)}): make parentDir reachable (e.g. chmod 711)`);
+  }
+}
+
+/** INVALID_OPTION naming the directory when `user` cannot enter every directory above `file` (it would fail as "Cannot find module"). */
+function assertRunnableBy(what: string, file: string, user: OsUser): void {
+  const parts = resolve(file).split('/').filter(Boolean);
+  for (let i = 0; i < parts.length; i++) {
+    const path = '/' + parts.slice(0, i).join('/');
+    const st = statSync(path);
+    const x = st.uid === user.uid ? st.mode & 0o100 : st.gid === user.gid ? st.mode & 0o010 : st.mode & 0o001;
+    if (!x) {
+      throw new FailoverError(
+        'INVALID_OPTION',
+        `the managers run as OS user ${user.name} (PostgreSQL refuses root), who cannot enter ${path} (mode ${(st.mode & 0o777).toString(8)}) to run ${what} at ${file}: ` +
+          `install it where ${user.name} can read it (not under /root or a 0700 directory), chmod o+x ${path}, or run as a non-root user`,
+      );
+    }
   }
 }
 

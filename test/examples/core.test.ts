@@ -1,6 +1,6 @@
 /**
  * The examples (examples/kysely, drizzle, typeorm, knex, express, fastify,
- * streams, sequelize, prisma) against one real managed cluster (etcd + three `pg-failover
+ * streams, sequelize, mikro-orm, slonik, prisma) against one real managed cluster (etcd + three `pg-failover
  * manager`s, the launcher behind `pg-failover up`), all at once:
  *
  * - steady: writes land on the primary, plain reads on standbys, a
@@ -27,10 +27,12 @@ import { createApp as express } from '../../examples/express/client';
 import { createApp as streams } from '../../examples/streams/app';
 import { createApp as sequelize } from '../../examples/sequelize/app';
 import { createApp as fastify } from '../../examples/fastify/client';
+import { createApp as mikroOrm } from '../../examples/mikro-orm/app';
+import { createApp as slonik } from '../../examples/slonik/app';
 import { load, summary, until, type Op } from './drive';
 
 const hasBuild = existsSync(join(__dirname, '..', '..', 'dist', 'cli', 'main.js'));
-const FACTORIES = { kysely, drizzle, typeorm, knex, express, fastify, streams, sequelize };
+const FACTORIES = { kysely, drizzle, typeorm, knex, express, fastify, streams, sequelize, mikroOrm, slonik };
 const IN_DOUBT = new Set(['TRANSACTION_RESOLUTION_UNKNOWN', 'TRANSACTION_ROLLED_BACK']);
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -4,10 +4,14 @@
  * (module: nodenext) and as CommonJS (module: commonjs) — against every type
  * name @types/pg exports, through named imports and through the default
  * import; then the compiled programs run (import, require) against a real
- * primary + standby. Needs `npm run build` first (`npm test` does it).
+ * primary + standby; and (opt-in, PGF_PACKAGE_DEMO=1 or `npm run test:package`:
+ * ~45 s more) `npx pg-failover up --demo` runs from that project (its managers
+ * from the installed package), prints its progress, the demo and the final
+ * table, and stops everything it started. Needs `npm run build` first (`npm
+ * test` does it).
  */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
+import { chmodSync, cpSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +20,8 @@ import { useCluster } from '../support/cluster';
 import { typeRef, typesPgExports } from './pg-types';
 
 const root = join(__dirname, '../..');
+/** `npx pg-failover up --demo` from the installed package: a whole managed cluster, so opt-in. */
+const withDemo = process.env.PGF_PACKAGE_DEMO === '1';
 const h = useCluster({ standbys: 1 });
 let dir = '';
 let project = '';
@@ -111,6 +117,50 @@ describe('a fresh project with only pg-failover and typescript', () => {
       databaseError: 'function',
       everyType: true,
     });
+  }, 180_000);
+
+  it.runIf(withDemo)('npx pg-failover up --demo: progress, the demo (writes → primary, reads → standbys, a switchover), the final table; then it stops', async () => {
+    if (process.getuid?.() === 0) {
+      // As root the managers run as `postgres`, who cannot enter the 0700 temp dir the package is installed in: said at once, by name.
+      const refused = run('npx', ['--no-install', 'pg-failover', 'up', '--nodes', '1', '--duration', '1', '--dir', process.env.PGFAILOVER_TEST_ROOT!], project);
+      expect(refused.status, refused.out).not.toBe(0);
+      expect(refused.out).toContain('INVALID_OPTION');
+      expect(refused.out).toContain(`cannot enter ${dir} (mode 700)`);
+      chmodSync(dir, 0o711);
+    }
+    const child = spawn('npx', ['--no-install', 'pg-failover', 'up', '--nodes', '2', '--ttl', '5', '--demo', '--duration', '1', '--dir', process.env.PGFAILOVER_TEST_ROOT!], {
+      cwd: project,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (b) => (out += b));
+    child.stderr.on('data', (b) => (err += b));
+    // Bounded: after 120 s it is stopped like a user would (Ctrl-C), then killed, by PID.
+    const code = await new Promise<number | null>((resolve) => {
+      const soft = setTimeout(() => child.kill('SIGINT'), 120_000);
+      const hard = setTimeout(() => child.kill('SIGKILL'), 140_000);
+      child.on('exit', (c) => {
+        clearTimeout(soft);
+        clearTimeout(hard);
+        resolve(c);
+      });
+    });
+    expect(code, `${out}\n${err}`).toBe(0);
+    // It ran the installed package, not this checkout.
+    expect(existsSync(join(project, 'node_modules/pg-failover/bin/pg-failover.js'))).toBe(true);
+    expect(err).toMatch(/n0: initdb and bootstrap … done in \d+\.\d s/);
+    expect(err).toMatch(/n1: base backup from n0 … done in \d+\.\d s/);
+    expect(out).toMatch(/Local cluster up in \d+\.\d s/);
+    expect(out).toMatch(/^ {2}n0 +primary +127\.0\.0\.1:\d+/m);
+    expect(out).toMatch(/^ {2}n1 +standby +127\.0\.0\.1:\d+/m);
+    expect(out).toMatch(/ {2}pg-failover: postgresql:\/\/postgres@127\.0\.0\.1:\d+,127\.0\.0\.1:\d+\/postgres\?pgfailover\.etcd=/);
+    expect(out).toMatch(/write {2}INSERT … RETURNING id +→ n0 \(primary\)/);
+    expect(out).toMatch(/read {3}SELECT count\(\*\) +→ n1 \(standby\)/);
+    expect(out).toMatch(/writes: \d+ ok, 0 failed/);
+    expect(out).toMatch(/^ {2}node +reads +writes$/m);
+    expect(out).toMatch(/^ {2}n0 +\d+ +\d+$/m);
+    expect(err).toMatch(/\[up\] stopped/);
   }, 180_000);
 
   it('the check has teeth: a name @types/pg lacks does not compile', () => {
