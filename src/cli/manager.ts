@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { FailoverError } from '../errors';
 import { Agent } from '../manager/agent';
 import { startApi } from '../manager/api';
+import { prepareApiSecurity } from '../manager/api-security';
 import { configFromFlags, loadManagerConfig, MANAGER_FLAGS } from '../manager/config';
 import { ensureUniqueName } from '../manager/unique-name';
 import { untilSignal } from './args';
@@ -55,6 +56,8 @@ export async function managerCommand(argv: string[]): Promise<number> {
           return again.config;
         }
       : undefined;
+  // TLS files and the allowlist are checked before the node touches etcd or PostgreSQL: a bad file refuses to start
+  const security = await prepareApiSecurity(config.restapi, async () => (await agent.cluster()).members.map((m) => m.data.api_url ?? ''));
   const agent = Agent.create(config, { log: (l) => log(`[${config.name}] ${l}`), ...(reloadConfig ? { reloadConfig } : {}) });
   try {
     await ensureUniqueName(await agent.dcs.snapshot(), config.name);
@@ -72,6 +75,7 @@ export async function managerCommand(argv: string[]): Promise<number> {
     host: config.restapi.listen.host,
     port: config.restapi.listen.port,
     ...(auth?.password !== undefined ? { auth: { username: auth.username, password: auth.password } } : {}),
+    ...security,
     log: (l) => log(`[${config.name}] api: ${l}`),
   });
   log(`[${config.name}] REST API on ${api.url}`);
