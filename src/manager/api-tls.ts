@@ -61,7 +61,7 @@ export function loadApiTls(tls: RestApiTls): ApiTlsMaterial {
     const why = keyProblem(key, tls.keyfilePassword);
     if (why === 'password') problems.push({ key: 'restapi.keyfile_password', message: `restapi.keyfile_password is wrong: the private key in ${keyKey} does not decrypt with it (password not shown)` });
     else if (why === 'encrypted') problems.push({ key: 'restapi.keyfile_password', message: `restapi.keyfile_password is required: the private key in ${keyKey} is encrypted` });
-    else if (why) problems.push({ key: keyKey, message: `${keyKey}: ${tls.keyfile ?? tls.certfile} ${why}` });
+    else if (why) problems.push({ key: keyKey, message: `${keyKey}: ${tls.keyfile ?? tls.certfile} ${why}${tls.keyfile ? '' : ' (give the key in restapi.keyfile)'}` });
   }
   if (ca) {
     const blocks = ca.toString('latin1').match(PEM_CERT) ?? [];
@@ -110,7 +110,7 @@ function keyProblem(pem: Buffer, password: string | undefined): string | undefin
   } catch (e) {
     const code = (e as { code?: string }).code ?? '';
     const message = (e as Error).message;
-    if (code === 'ERR_MISSING_PASSPHRASE') return 'encrypted';
+    if (code === 'ERR_MISSING_PASSPHRASE' || (password === undefined && /ENCRYPTED/.test(text))) return 'encrypted';
     if (/ENCRYPTED/.test(text) || /bad decrypt|maybe wrong password/i.test(message)) return 'password';
     return `holds a private key that does not parse (${code || 'error'})`;
   }
