@@ -1,0 +1,110 @@
+/**
+ * The REST API's TLS and allowlist over a real running agent (real PostgreSQL,
+ * real etcd): HTTPS health checks answer by role, allowlist_include_members
+ * reads the agent's own member key, and a second node started by the real
+ * `pg-failover manager` with a TLS file that does not exist is refused with
+ * MANAGER_CONFIG naming the key — no stack trace — while the leader keeps
+ * leading.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { request } from 'node:https';
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { startApi, type RunningApi } from '../../src/manager/api';
+import { prepareApiSecurity } from '../../src/manager/api-security';
+import { freePort } from '../../src/local/ports';
+import { makeTestCerts, type TestCerts } from '../support/tls-certs';
+import { Harness } from './harness';
+
+function post(url: string, path: string, body: string, opts: { ca: string; localAddress?: string }): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const u = new URL(url);
+    const req = request(
+      { host: u.hostname, port: u.port, path, method: path === '/primary' ? 'GET' : 'POST', agent: false, ca: readFileSync(opts.ca), headers: { 'content-type': 'application/json' }, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString() }));
+      },
+    );
+    req.on('error', reject);
+    req.setTimeout(40_000, () => req.destroy(new Error('timeout')));
+    req.end(path === '/primary' ? undefined : body);
+  });
+}
+
+const BIN = join(__dirname, '..', '..', 'bin', 'pg-failover.js');
+
+describe('REST API TLS over a running agent', () => {
+  const h = new Harness({ scope: 'tlsagent' });
+  let certs: TestCerts;
+  let api: RunningApi;
+
+  beforeAll(async () => {
+    certs = makeTestCerts();
+    await h.startEtcd();
+    const [agent] = await h.startAll(['n0']);
+    const restapi = { ...agent!.config.restapi, tls: { certfile: certs.serverCert, keyfile: certs.serverKey, verifyClient: 'none' as const }, allowlist: ['127.0.0.3'], allowlistIncludeMembers: true };
+    const security = await prepareApiSecurity(restapi, async () => (await agent!.cluster()).members.map((m) => m.data.api_url ?? ''));
+    api = await startApi({ view: agent!, host: '127.0.0.1', port: 0, ...security });
+    await h.until('n0 leads', async () => (await h.leader()) === 'n0');
+  }, 180_000);
+  afterAll(async () => {
+    await api?.close().catch(() => {});
+    await h.close();
+    certs?.remove();
+  }, 120_000);
+
+  it('GET /primary over HTTPS with the CA → 200 from the leader', async () => {
+    expect(api.url).toMatch(/^https:/);
+    expect((await post(api.url, '/primary', '', { ca: certs.ca })).status).toBe(200);
+  });
+
+  it("allowlist_include_members: from the member's api_url host (127.0.0.1) a switchover reaches the agent; from 127.0.0.2 → 403", async () => {
+    const body = JSON.stringify({ leader: 'n0' });
+    const denied = await post(api.url, '/switchover', body, { ca: certs.ca, localAddress: '127.0.0.2' });
+    expect(denied).toEqual({ status: 403, body: 'Access is denied' });
+    const allowed = await post(api.url, '/switchover', body, { ca: certs.ca });
+    // one member: Patroni's answer is 412 (no candidate), i.e. the request got past access control to the agent
+    expect(allowed.status).toBe(412);
+    expect(await h.leader()).toBe('n0');
+  });
+
+  it.skipIf(!existsSync(join(__dirname, '..', '..', 'dist', 'cli', 'main.js')))(
+    'pg-failover manager with a restapi.certfile that does not exist: refused with MANAGER_CONFIG naming the key, no stack trace, no member key; the leader stays',
+    async () => {
+      const yml = join(h.dir, 'n1-bad-tls.yml');
+      const etcdHosts = h.etcd.endpoints.map((u) => u.replace(/^https?:\/\//, '')).join(',');
+      writeFileSync(
+        yml,
+        [
+          'scope: tlsagent',
+          'name: n1',
+          'restapi:',
+          `  listen: 127.0.0.1:${await freePort()}`,
+          `  certfile: ${join(certs.dir, 'missing.crt')}`,
+          `  keyfile: ${certs.serverKey}`,
+          `etcd3:\n  hosts: ${etcdHosts}`,
+          'postgresql:',
+          `  listen: 127.0.0.1:${await freePort()}`,
+          `  data_dir: ${join(h.dir, 'n1', 'data')}`,
+          '  authentication:\n    superuser:\n      username: postgres\n    replication:\n      username: postgres',
+          '',
+        ].join('\n'),
+      );
+      const res = await new Promise<{ code: number; stderr: string }>((resolve) =>
+        execFile(process.execPath, [BIN, 'manager', '--config', yml], { timeout: 30_000 }, (err, _out, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stderr })),
+      );
+      expect(res.code).toBe(1);
+      expect(res.stderr).toContain('MANAGER_CONFIG');
+      expect(res.stderr).toMatch(/restapi\.certfile: \S+missing\.crt does not exist/);
+      expect(res.stderr).not.toMatch(/\n\s+at /);
+      const keys = await h.keys();
+      expect(keys['members/n1']).toBeUndefined();
+      expect(await h.leader()).toBe('n0');
+      expect((await post(api.url, '/primary', '', { ca: certs.ca })).status).toBe(200);
+    },
+    60_000,
+  );
+});
