@@ -18,7 +18,8 @@ import { Etcd3 } from 'etcd3';
 import { useCluster } from '../support/cluster';
 import { makeTestCerts, type TestCerts } from '../support/tls-certs';
 import { startApi, type RunningApi } from '../../src/manager/api';
-import { prepareApiSecurity } from '../../src/manager/api-security';
+import { prepareApiSecurity, restApiUrl } from '../../src/manager/api-security';
+import { ensureUniqueName } from '../../src/manager/unique-name';
 import { loadManagerConfig } from '../../src/manager/config';
 import { ctlCommand } from '../../src/cli/ctl';
 import { PatroniRestTopology } from '../../src/topology/patroni-rest';
@@ -226,6 +227,14 @@ describe('REST API over HTTPS, with client certificates and an allowlist', () =>
       }
     });
 
+    it("a node named like one whose HTTPS API answers (with a certificate this node cannot verify) refuses to start: MANAGER_DUPLICATE_NAME", async () => {
+      await putKeys(a.url);
+      await expect(ensureUniqueName(await view.cluster(), 'n0')).rejects.toMatchObject({ code: 'MANAGER_DUPLICATE_NAME' });
+      await putKeys('https://127.0.0.1:1'); // nothing listens there: a stale key does not block
+      await expect(ensureUniqueName(await view.cluster(), 'n0')).resolves.toBeUndefined();
+      await putKeys(a.url);
+    });
+
     it('the Patroni REST topology source over HTTPS with a CA file; a server it cannot verify → TOPOLOGY_SOURCE with reason tls', async () => {
       const good = new PatroniRestTopology({ urls: [a.url], tls: { caFile: certs.ca }, discoverMembers: false });
       try {
@@ -353,5 +362,8 @@ describe('REST API security settings refused at startup, naming the key', () => 
     expect(config.restapi.allowlist).toEqual(['127.0.0.1', '10.0.0.0/8']);
     expect(config.restapi.allowlistIncludeMembers).toBe(true);
     expect(config.ctl).toEqual({ insecure: true, cacert: certs.ca });
+    // the member key's api_url: https exactly when restapi.certfile is set (Patroni's rule)
+    expect(restApiUrl(config.restapi)).toBe('https://127.0.0.1:8008/patroni');
+    expect(restApiUrl(loadManagerConfig(nodeYaml({})).config.restapi)).toBe('http://127.0.0.1:8008/patroni');
   });
 });
