@@ -86,20 +86,24 @@ export class ApiAccess {
     return !this.#restricted && !this.#o.requireClientCert;
   }
 
-  /** Patroni's check for an unsafe request from `socket`; undefined when it may go on to basic auth. */
-  async check(socket: Socket): Promise<AccessRefusal | undefined> {
-    if (this.#restricted) {
+  /**
+   * Patroni's check for an unsafe request from `socket`; undefined when it may go on to basic auth.
+   * `members: false` leaves the members' hosts out (Patroni 4 does so for `POST /failsafe`).
+   */
+  async check(socket: Socket, opts: { members?: boolean } = {}): Promise<AccessRefusal | undefined> {
+    const members = opts.members !== false && this.#o.includeMembers === true;
+    if ((this.#o.allowlist?.length ?? 0) > 0 || members) {
       const ip = clientIp(socket);
-      if (!ip || !(await this.#allowed(ip))) return { status: 403, message: 'Access is denied' };
+      if (!ip || !(await this.#allowed(ip, members))) return { status: 403, message: 'Access is denied' };
     }
     if (this.#o.requireClientCert && !hasVerifiedCert(socket)) return { status: 403, message: 'client certificate required' };
     return undefined;
   }
 
-  async #allowed(ip: string): Promise<boolean> {
+  async #allowed(ip: string, members: boolean): Promise<boolean> {
     const family = isIP(ip) === 6 ? 'ipv6' : 'ipv4';
     if (this.#allow.check(ip, family)) return true;
-    if (!this.#o.includeMembers || !this.#o.memberApiUrls) return false;
+    if (!members || !this.#o.memberApiUrls) return false;
     const resolve = this.#o.resolve ?? resolveAll;
     let urls: string[];
     try {

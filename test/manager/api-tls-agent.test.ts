@@ -12,7 +12,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startApi, type RunningApi } from '../../src/manager/api';
-import { prepareApiSecurity } from '../../src/manager/api-security';
+import { prepareApiSecurity, restApiUrl } from '../../src/manager/api-security';
 import { freePort } from '../../src/local/ports';
 import { makeTestCerts, type TestCerts } from '../support/tls-certs';
 import { Harness } from './harness';
@@ -44,9 +44,11 @@ describe('REST API TLS over a running agent', () => {
   beforeAll(async () => {
     certs = makeTestCerts();
     await h.startEtcd();
+    // the node's own config carries the TLS keys, as `restapi.certfile` … in its YAML would
+    const cfg = await h.config('n0');
+    Object.assign(cfg.restapi, { tls: { certfile: certs.serverCert, keyfile: certs.serverKey, verifyClient: 'none' }, allowlist: ['127.0.0.3'], allowlistIncludeMembers: true });
     const [agent] = await h.startAll(['n0']);
-    const restapi = { ...agent!.config.restapi, tls: { certfile: certs.serverCert, keyfile: certs.serverKey, verifyClient: 'none' as const }, allowlist: ['127.0.0.3'], allowlistIncludeMembers: true };
-    const security = await prepareApiSecurity(restapi, async () => (await agent!.cluster()).members.map((m) => m.data.api_url ?? ''));
+    const security = await prepareApiSecurity(agent!.config.restapi, async () => (await agent!.cluster()).members.map((m) => m.data.api_url ?? ''));
     api = await startApi({ view: agent!, host: '127.0.0.1', port: 0, ...security });
     await h.until('n0 leads', async () => (await h.leader()) === 'n0');
   }, 180_000);
@@ -69,6 +71,14 @@ describe('REST API TLS over a running agent', () => {
     // one member: Patroni's answer is 412 (no candidate), i.e. the request got past access control to the agent
     expect(allowed.status).toBe(412);
     expect(await h.leader()).toBe('n0');
+  });
+
+  // Patroni publishes https:// in the member key when restapi.certfile is set; our agent still writes http://
+  // (src/manager/agent.ts builds api_url itself; restApiUrl() in api-security.ts is the fix). Flip to it() once it does.
+  it.fails('the member key publishes api_url https://… when restapi.certfile is set (pending: the agent uses restApiUrl)', async () => {
+    const member = JSON.parse((await h.keys())['members/n0']!) as { api_url: string };
+    expect(member.api_url).toBe(restApiUrl(h.configs.get('n0')!.restapi));
+    expect(member.api_url).toMatch(/^https:\/\//);
   });
 
   it.skipIf(!existsSync(join(__dirname, '..', '..', 'dist', 'cli', 'main.js')))(
