@@ -9,7 +9,7 @@
  * becomes a 503 with a JSON error.
  */
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
-import { createServer as createHttpsServer } from 'node:https';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
@@ -48,6 +48,12 @@ export interface RunningApi {
   readonly url: string;
   /** Stops listening and closes open connections. */
   close(): Promise<void>;
+  /**
+   * Applies re-read security settings (POST /reload, SIGHUP) without a restart: new certificate, key,
+   * CA or ciphers for new connections, and the new access rule. Switching HTTPS on or off, or changing
+   * `verify_client`, needs a restart: throws `MANAGER_CONFIG` and keeps the running settings.
+   */
+  updateSecurity(security: { tls?: ApiTlsMaterial; access?: ApiAccess }): void;
 }
 
 const HEALTH_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -90,6 +96,14 @@ export async function startApi(options: ApiOptions): Promise<RunningApi> {
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   return {
     url: `${options.tls ? 'https' : 'http'}://${host}:${addr.port}`,
+    updateSecurity: (security) => {
+      const running = options.tls;
+      if (!!running !== !!security.tls || (running && security.tls && running.verifyClient !== security.tls.verifyClient)) {
+        throw new FailoverError('MANAGER_CONFIG', 'restapi: turning HTTPS on or off, or changing verify_client, takes effect after a restart of the manager; the REST API keeps its running settings');
+      }
+      if (security.tls) (server as HttpsServer).setSecureContext(security.tls.server);
+      handler.access = security.access;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -138,9 +152,12 @@ class HttpRefusal extends Error {
 class ApiHandler {
   readonly #o: ApiOptions;
   readonly #viewTimeout: number;
+  /** The allowlist / client-certificate rule; replaced by RunningApi.updateSecurity. */
+  access: ApiAccess | undefined;
 
   constructor(options: ApiOptions) {
     this.#o = options;
+    this.access = options.access;
     this.#viewTimeout = options.viewTimeoutMillis ?? 2_500;
   }
 
@@ -274,7 +291,7 @@ class ApiHandler {
 
   /** Patroni's check_access: allowlist, then client certificate (api-access.ts), then basic auth. */
   async #checkAccess(req: IncomingMessage): Promise<void> {
-    const refusal = await this.#o.access?.check(req.socket);
+    const refusal = await this.access?.check(req.socket);
     if (refusal) throw new HttpRefusal(refusal.status, refusal.message);
     this.#checkAuth(req);
   }

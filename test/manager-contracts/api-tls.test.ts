@@ -194,6 +194,22 @@ describe('REST API over HTTPS, with client certificates and an allowlist', () =>
     expect((await call(a.url, '/switchover', { method: 'POST', body: SWITCH, headers: JSON_HEADERS, ca: certs.ca, localAddress: '127.0.0.2' })).status).toBe(401);
   });
 
+  it('a reload rotates the certificate and the allowlist without a restart; turning HTTPS off or changing verify_client needs one', async () => {
+    const a = await api({ certfile: certs.serverCert, keyfile: certs.serverKey, allowlist: ['127.0.0.2/32'] });
+    const switchover = () => call(a.url, '/switchover', { method: 'POST', body: SWITCH, headers: JSON_HEADERS, ca: certs.otherCa });
+    const { config } = loadManagerConfig(nodeYaml({ certfile: certs.otherServerCert, keyfile: certs.otherServerKey, allowlist: ['127.0.0.1'] }));
+    a.updateSecurity(await prepareApiSecurity(config.restapi, async () => []));
+    expect((await call(a.url, '/health', { ca: certs.otherCa })).status).toBe(200); // new connections get the new certificate
+    await expect(call(a.url, '/health', { ca: certs.ca })).rejects.toThrow();
+    expect((await switchover()).status).toBe(401); // 127.0.0.1 is allowed now
+    const plain = await prepareApiSecurity(loadManagerConfig(nodeYaml({})).config.restapi, async () => []);
+    expect(() => a.updateSecurity(plain)).toThrow(expect.objectContaining({ code: 'MANAGER_CONFIG' }));
+    const required = await prepareApiSecurity(loadManagerConfig(nodeYaml({ certfile: certs.serverCert, keyfile: certs.serverKey, cafile: certs.ca, verify_client: 'required' })).config.restapi, async () => []);
+    expect(() => a.updateSecurity(required)).toThrow(expect.objectContaining({ code: 'MANAGER_CONFIG' }));
+    expect((await call(a.url, '/health', { ca: certs.otherCa })).status).toBe(200); // still the running settings
+    expect((await switchover()).status).toBe(401);
+  });
+
   describe('clients of an HTTPS API', () => {
     let a: RunningApi;
     beforeAll(async () => {

@@ -26,6 +26,9 @@ export interface TestCerts {
   otherCa: string;
   otherClientCert: string;
   otherClientKey: string;
+  /** A server certificate for 127.0.0.1 signed by the other CA (a rotated certificate). */
+  otherServerCert: string;
+  otherServerKey: string;
   /** Removes the directory. */
   remove(): void;
 }
@@ -55,6 +58,7 @@ export function makeTestCerts(): TestCerts {
   issue('server', 'ca', '127.0.0.1', serverExt);
   issue('client', 'ca', 'pgf-client', clientExt);
   issue('other-client', 'other-ca', 'intruder', clientExt);
+  issue('other-server', 'other-ca', '127.0.0.1', serverExt);
   const keyPassword = 'tls-key-pw';
   ssl('pkey', '-in', 'server.key', '-aes256', '-passout', `pass:${keyPassword}`, '-out', 'server-enc.key');
   execFileSync('sh', ['-c', 'cat server.crt server.key > server-combined.pem'], { cwd: dir });
@@ -71,6 +75,8 @@ export function makeTestCerts(): TestCerts {
     otherCa: p('other-ca.crt'),
     otherClientCert: p('other-client.crt'),
     otherClientKey: p('other-client.key'),
+    otherServerCert: p('other-server.crt'),
+    otherServerKey: p('other-server.key'),
     remove: () => rmSync(dir, { recursive: true, force: true }),
   };
 }
