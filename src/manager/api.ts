@@ -49,7 +49,7 @@ export interface RunningApi {
   /** Stops listening and closes open connections. */
   close(): Promise<void>;
   /**
-   * Applies re-read security settings (POST /reload, SIGHUP) without a restart: new certificate, key,
+   * Applies re-read security settings (POST /reload) without a restart: new certificate, key,
    * CA or ciphers for new connections, and the new access rule. Switching HTTPS on or off, or changing
    * `verify_client`, needs a restart: throws `MANAGER_CONFIG` and keeps the running settings.
    */
