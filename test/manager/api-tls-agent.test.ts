@@ -8,8 +8,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { request } from 'node:https';
-import { execFile } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { copyFileSync, existsSync, mkdirSync, openSync, closeSync, readFileSync, writeFileSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { join } from 'node:path';
 import { startApi, type RunningApi } from '../../src/manager/api';
 import { prepareApiSecurity, restApiUrl } from '../../src/manager/api-security';
@@ -17,11 +18,11 @@ import { freePort } from '../../src/local/ports';
 import { makeTestCerts, type TestCerts } from '../support/tls-certs';
 import { Harness } from './harness';
 
-function post(url: string, path: string, body: string, opts: { ca: string; localAddress?: string }): Promise<{ status: number; body: string }> {
+function post(url: string, path: string, body: string, opts: { ca: string; localAddress?: string; authorization?: string }): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const req = request(
-      { host: u.hostname, port: u.port, path, method: path === '/primary' ? 'GET' : 'POST', agent: false, ca: readFileSync(opts.ca), headers: { 'content-type': 'application/json' }, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) },
+      { host: u.hostname, port: u.port, path, method: path === '/primary' ? 'GET' : 'POST', agent: false, ca: readFileSync(opts.ca), headers: { 'content-type': 'application/json', ...(opts.authorization ? { authorization: opts.authorization } : {}) }, ...(opts.localAddress ? { localAddress: opts.localAddress } : {}) },
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
@@ -116,5 +117,72 @@ describe('REST API TLS over a running agent', () => {
       expect((await post(api.url, '/primary', '', { ca: certs.ca })).status).toBe(200);
     },
     60_000,
+  );
+
+  it.skipIf(!existsSync(join(__dirname, '..', '..', 'dist', 'cli', 'main.js')))(
+    'pg-failover manager from a YAML with restapi.certfile serves HTTPS; POST /reload picks up a replaced certificate without a restart',
+    async () => {
+      const dir = join(h.dir, 'd0');
+      mkdirSync(join(dir, 'tls'), { recursive: true });
+      const certfile = join(dir, 'tls', 'api.crt');
+      const keyfile = join(dir, 'tls', 'api.key');
+      copyFileSync(certs.serverCert, certfile);
+      copyFileSync(certs.serverKey, keyfile);
+      const apiPort = await freePort();
+      const yml = join(dir, 'd0.yml');
+      writeFileSync(
+        yml,
+        [
+          'scope: tlsdaemon',
+          'name: d0',
+          'restapi:',
+          `  listen: 127.0.0.1:${apiPort}`,
+          `  certfile: ${certfile}`,
+          `  keyfile: ${keyfile}`,
+          '  authentication:\n    username: admin\n    password: api-pw',
+          `etcd3:\n  hosts: ${h.etcd.endpoints.map((u) => u.replace(/^https?:\/\//, '')).join(',')}`,
+          'bootstrap:\n  dcs:\n    ttl: 6\n    loop_wait: 1\n    retry_timeout: 2',
+          'postgresql:',
+          `  listen: 127.0.0.1:${await freePort()}`,
+          `  data_dir: ${join(dir, 'data')}`,
+          '  authentication:\n    superuser:\n      username: postgres\n    replication:\n      username: postgres',
+          '',
+        ].join('\n'),
+      );
+      const url = `https://127.0.0.1:${apiPort}`;
+      const logFile = join(dir, 'manager.log');
+      const log = openSync(logFile, 'a');
+      const child = spawn(process.execPath, [BIN, 'manager', '--config', yml], { stdio: ['ignore', log, log] });
+      closeSync(log);
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      const logTail = () => readFileSync(logFile, 'utf8').split('\n').slice(-20).join('\n');
+      try {
+        const deadline = Date.now() + 60_000;
+        let status = 0;
+        while (Date.now() < deadline && status !== 200) {
+          status = await post(url, '/primary', '', { ca: certs.ca }).then((r) => r.status, () => 0);
+          if (status !== 200) await sleep(250);
+        }
+        expect(status, logTail()).toBe(200);
+        // rotate: a certificate from another CA replaces the file; the API keeps the old one until reloaded
+        copyFileSync(certs.otherServerCert, certfile);
+        copyFileSync(certs.otherServerKey, keyfile);
+        expect((await post(url, '/primary', '', { ca: certs.ca })).status).toBe(200);
+        const reload = await post(url, '/reload', '', { ca: certs.ca, authorization: `Basic ${Buffer.from('admin:api-pw').toString('base64')}` });
+        expect(reload.status).toBe(202);
+        let rotated = false;
+        for (let i = 0; i < 40 && !rotated; i++) {
+          rotated = await post(url, '/primary', '', { ca: certs.otherCa }).then((r) => r.status === 200, () => false);
+          if (!rotated) await sleep(100);
+        }
+        expect(rotated, logTail()).toBe(true);
+        await expect(post(url, '/primary', '', { ca: certs.ca })).rejects.toThrow();
+      } finally {
+        child.kill('SIGTERM');
+        const stopped = await Promise.race([exited.then(() => true), sleep(40_000).then(() => false)]);
+        if (!stopped) child.kill('SIGKILL');
+      }
+    },
+    150_000,
   );
 });
