@@ -15,7 +15,7 @@ import createDebug from 'debug';
 import { FailoverError } from '../errors';
 import { topologyFromCluster, topologySignature } from './patroni-members';
 import type { Topology, TopologySource } from './topology';
-import { isCertificateError, loadRestTls, restRequest, type RestTls, type RestTlsOptions } from './rest-request';
+import { isCertificateError, loadRestTls, restAgents, restRequest, type RestAgents, type RestTlsOptions } from './rest-request';
 
 const debug = createDebug('pg-failover:topology');
 
@@ -61,7 +61,7 @@ export class PatroniRestTopology extends EventEmitter implements TopologySource 
   readonly #intervalMillis: number;
   readonly #timeoutMillis: number;
   readonly #discover: boolean;
-  readonly #tls: RestTls;
+  readonly #agents: RestAgents;
   #discovered: string[] = [];
   #index = 0;
   #current: Topology | undefined;
@@ -84,7 +84,7 @@ export class PatroniRestTopology extends EventEmitter implements TopologySource 
     this.#intervalMillis = positive(options.intervalMillis, 1000, 'intervalMillis');
     this.#timeoutMillis = positive(options.timeoutMillis, 1000, 'timeoutMillis');
     this.#discover = options.discoverMembers ?? true;
-    this.#tls = loadRestTls(options.tls, 'topology.tls');
+    this.#agents = restAgents(loadRestTls(options.tls, 'topology.tls'));
   }
 
   /** True while the last value may be out of date (the last poll reached no URL). */
@@ -131,6 +131,7 @@ export class PatroniRestTopology extends EventEmitter implements TopologySource 
     this.#timer = undefined;
     for (const c of this.#inflight) c.abort();
     await this.#polling?.catch(() => {});
+    this.#agents.destroy();
   }
 
   #schedule(): void {
@@ -197,7 +198,7 @@ export class PatroniRestTopology extends EventEmitter implements TopologySource 
     try {
       let res: { status: number; text: string };
       try {
-        res = await restRequest(`${base}/cluster`, { signal: controller.signal, headers: { accept: 'application/json' }, tls: this.#tls, maxBytes: MAX_BODY_BYTES });
+        res = await restRequest(`${base}/cluster`, { signal: controller.signal, headers: { accept: 'application/json' }, agents: this.#agents, maxBytes: MAX_BODY_BYTES });
       } catch (err) {
         if (err instanceof FailoverError) throw failure('too-large', base, err.message);
         if (isCertificateError(err)) throw failure('tls', base, `the server's certificate is not trusted (${(err as { code?: string }).code}): give its CA in tls.caFile`, err);

@@ -5,8 +5,8 @@
  * an explicit opt-out of verification. Built on node:http/https because
  * `fetch` cannot be given a CA.
  */
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
+import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { readFileSync } from 'node:fs';
 import { FailoverError } from '../errors';
 
@@ -64,6 +64,31 @@ export function loadRestTls(tls: RestTlsOptions | undefined, where = 'tls'): Res
   };
 }
 
+/** Keep-alive connection pools for repeated requests (a poller): one for http, one for https with `tls`. */
+export interface RestAgents {
+  http: HttpAgent;
+  https: HttpsAgent;
+  /** Closes every pooled connection. */
+  destroy(): void;
+}
+
+/** Keep-alive agents carrying `tls`, for {@link restRequest}'s `agents`. */
+export function restAgents(tls: RestTls): RestAgents {
+  const http = new HttpAgent({ keepAlive: true, maxSockets: 4 });
+  const https = new HttpsAgent({ keepAlive: true, maxSockets: 4, ...tlsOptions(tls) });
+  return { http, https, destroy: () => (http.destroy(), https.destroy()) };
+}
+
+function tlsOptions(tls: RestTls | undefined) {
+  return {
+    ...(tls?.ca ? { ca: tls.ca } : {}),
+    ...(tls?.cert ? { cert: tls.cert } : {}),
+    ...(tls?.key ? { key: tls.key } : {}),
+    ...(tls?.passphrase !== undefined ? { passphrase: tls.passphrase } : {}),
+    rejectUnauthorized: tls?.rejectUnauthorized ?? true,
+  };
+}
+
 /** Node's codes for a server certificate that did not verify (and a host name it does not cover). */
 const TLS_VERIFY_CODES = new Set([
   'UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'UNABLE_TO_GET_ISSUER_CERT', 'UNABLE_TO_GET_ISSUER_CERT_LOCALLY', 'SELF_SIGNED_CERT_IN_CHAIN',
@@ -84,13 +109,12 @@ export function isCertificateError(err: unknown): boolean {
  */
 export function restRequest(
   url: string,
-  opts: { method?: string; headers?: Record<string, string>; body?: string; tls?: RestTls; signal?: AbortSignal; maxBytes?: number } = {},
+  opts: { method?: string; headers?: Record<string, string>; body?: string; tls?: RestTls; agents?: RestAgents; signal?: AbortSignal; maxBytes?: number } = {},
 ): Promise<RestReply> {
   return new Promise<RestReply>((resolve, reject) => {
     const u = new URL(url);
     const https = u.protocol === 'https:';
-    const tls = opts.tls;
-    const common = { method: opts.method ?? 'GET', headers: opts.headers, agent: false as const, ...(opts.signal ? { signal: opts.signal } : {}) };
+    const common = { method: opts.method ?? 'GET', headers: opts.headers, ...(opts.signal ? { signal: opts.signal } : {}) };
     const onResponse = (res: IncomingMessage) => {
       const chunks: Buffer[] = [];
       let size = 0;
@@ -107,16 +131,10 @@ export function restRequest(
       res.on('error', reject);
       res.on('aborted', () => reject(new Error('response aborted')));
     };
+    // with `agents`, the TLS settings are the https agent's (it pools connections per settings)
     const req = https
-      ? httpsRequest(u, {
-          ...common,
-          ...(tls?.ca ? { ca: tls.ca } : {}),
-          ...(tls?.cert ? { cert: tls.cert } : {}),
-          ...(tls?.key ? { key: tls.key } : {}),
-          ...(tls?.passphrase !== undefined ? { passphrase: tls.passphrase } : {}),
-          rejectUnauthorized: tls?.rejectUnauthorized ?? true,
-        }, onResponse)
-      : httpRequest(u, common, onResponse);
+      ? httpsRequest(u, opts.agents ? { ...common, agent: opts.agents.https } : { ...common, agent: false, ...tlsOptions(opts.tls) }, onResponse)
+      : httpRequest(u, { ...common, agent: opts.agents ? opts.agents.http : false }, onResponse);
     req.on('error', reject);
     req.end(opts.body);
   });
