@@ -40,6 +40,7 @@ function concealTopology(topology: unknown): unknown {
   if (copy.tls && typeof copy.tls === 'object') {
     const tls = { ...(copy.tls as Record<string, unknown>) };
     hide(tls, 'privateKey');
+    hide(tls, 'keyPassword'); // patroni-rest's client key password
     copy.tls = tls;
   }
   if (Array.isArray(copy.urls) && copy.urls.some(hasPassword)) hide(copy, 'urls');

@@ -7,6 +7,7 @@
 import { parseArgs } from 'node:util';
 import { Etcd3 } from 'etcd3';
 import { FailoverError } from '../errors';
+import { loadRestTls, restRequest, isCertificateError, type RestTlsOptions } from '../topology/rest-request';
 
 export interface MemberRow {
   name: string;
@@ -95,6 +96,10 @@ export async function ctlCommand(argv: string[]): Promise<number> {
       candidate: { type: 'string' },
       username: { type: 'string' },
       password: { type: 'string' },
+      cacert: { type: 'string' },
+      certfile: { type: 'string' },
+      keyfile: { type: 'string' },
+      insecure: { type: 'boolean', short: 'k' },
     },
     strict: true,
   });
@@ -124,12 +129,41 @@ export async function ctlCommand(argv: string[]): Promise<number> {
       const body = sub === 'switchover' ? { leader: values.leader ?? view.leader, ...(values.candidate ? { candidate: values.candidate } : {}) } : { candidate: values.candidate };
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       if (values.username) headers.authorization = `Basic ${Buffer.from(`${values.username}:${values.password ?? ''}`).toString('base64')}`;
-      const res = await fetch(`${base}/${sub}`, { method: 'POST', headers, body: JSON.stringify(body), signal: AbortSignal.timeout(30_000) });
-      const text = await res.text();
-      process.stdout.write(`${res.status} ${text}\n`);
-      return res.ok ? 0 : 1;
+      const tls = loadRestTls(ctlTlsOptions(values, process.env), 'ctl');
+      let res: { status: number; text: string };
+      try {
+        res = await restRequest(`${base}/${sub}`, { method: 'POST', headers, body: JSON.stringify(body), tls, signal: AbortSignal.timeout(30_000) });
+      } catch (e) {
+        if (isCertificateError(e)) {
+          throw new FailoverError('INVALID_OPTION', `${base}: the REST API's certificate is not trusted (${(e as { code?: string }).code}); give its CA with --cacert (PGFAILOVER_CTL_CACERT), or --insecure`, { cause: e, detail: { reason: 'tls' } });
+        }
+        throw new FailoverError('COMMAND_FAILED', `${base}/${sub}: ${(e as Error).message}`, { cause: e });
+      }
+      process.stdout.write(`${res.status} ${res.text}\n`);
+      return res.status >= 200 && res.status < 300 ? 0 : 1;
     }
     default:
       throw new FailoverError('INVALID_OPTION', `unknown ctl command ${JSON.stringify(sub)}: use list, switchover, failover or history`);
   }
+}
+
+/**
+ * TLS for the REST calls, as patronictl's `ctl` section: `--cacert` (PGFAILOVER_CTL_CACERT),
+ * `--certfile`/`--keyfile` (PGFAILOVER_CTL_CERTFILE/KEYFILE) for an API with `verify_client`, the key's
+ * password from PGFAILOVER_CTL_KEYFILE_PASSWORD only (never a flag: it would show in `ps`), and
+ * `--insecure`/`-k` (PGFAILOVER_CTL_INSECURE=true) to skip verifying the server.
+ */
+export function ctlTlsOptions(values: { cacert?: string; certfile?: string; keyfile?: string; insecure?: boolean }, env: NodeJS.ProcessEnv): RestTlsOptions {
+  const cacert = values.cacert ?? env.PGFAILOVER_CTL_CACERT;
+  const certfile = values.certfile ?? env.PGFAILOVER_CTL_CERTFILE;
+  const keyfile = values.keyfile ?? env.PGFAILOVER_CTL_KEYFILE;
+  const password = env.PGFAILOVER_CTL_KEYFILE_PASSWORD;
+  const insecure = values.insecure === true || /^(true|yes|on|1)$/i.test(env.PGFAILOVER_CTL_INSECURE ?? '');
+  return {
+    ...(cacert ? { caFile: cacert } : {}),
+    ...(certfile ? { certFile: certfile } : {}),
+    ...(keyfile ? { keyFile: keyfile } : {}),
+    ...(password !== undefined ? { keyPassword: password } : {}),
+    ...(insecure ? { rejectUnauthorized: false } : {}),
+  };
 }

@@ -13,6 +13,7 @@ Usage:
         --demo runs a short workload and a switchover under load; Ctrl-C stops everything.
   pg-failover ctl list|history|switchover|failover --etcd URL[,URL] --scope NAME [--namespace /service] [--json]
         [--leader NAME] [--candidate NAME] [--username U --password P]
+        [--cacert CA.pem] [--certfile C.pem --keyfile K.pem] [-k|--insecure]   (HTTPS REST APIs)
         Inspect and operate any cluster with Patroni's etcd keys and REST API
         (ours or Patroni's), like patronictl.
   pg-failover manager --config node.yml | --name N --scope S --etcd HOST:PORT --data-dir D --pg-port P --api-port A …

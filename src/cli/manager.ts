@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { FailoverError } from '../errors';
 import { Agent } from '../manager/agent';
 import { startApi } from '../manager/api';
+import { prepareApiSecurity } from '../manager/api-security';
 import { configFromFlags, loadManagerConfig, MANAGER_FLAGS } from '../manager/config';
 import { ensureUniqueName } from '../manager/unique-name';
 import { untilSignal } from './args';
@@ -52,9 +53,17 @@ export async function managerCommand(argv: string[]): Promise<number> {
       ? () => {
           const again = loadManagerConfig(configPath, overridesFromFlags(flags), { env: process.env });
           for (const w of again.warnings) log(`warning: ${w}`); // Patroni warns again on reload
+          // the REST API's certificate, CA, ciphers and allowlist follow the file too (Patroni's reload_config)
+          void prepareApiSecurity(again.config.restapi, memberApiUrls).then(
+            (next) => api.updateSecurity(next),
+            (e: Error) => log(`warning: REST API security settings not reloaded, keeping the running ones: ${e.message}`),
+          ).catch((e: Error) => log(`warning: ${e.message}`));
           return again.config;
         }
       : undefined;
+  // TLS files and the allowlist are checked before the node touches etcd or PostgreSQL: a bad file refuses to start
+  const memberApiUrls = async () => (await agent.cluster()).members.map((m) => m.data.api_url ?? '');
+  const security = await prepareApiSecurity(config.restapi, memberApiUrls);
   const agent = Agent.create(config, { log: (l) => log(`[${config.name}] ${l}`), ...(reloadConfig ? { reloadConfig } : {}) });
   try {
     await ensureUniqueName(await agent.dcs.snapshot(), config.name);
@@ -72,6 +81,7 @@ export async function managerCommand(argv: string[]): Promise<number> {
     host: config.restapi.listen.host,
     port: config.restapi.listen.port,
     ...(auth?.password !== undefined ? { auth: { username: auth.username, password: auth.password } } : {}),
+    ...security,
     log: (l) => log(`[${config.name}] api: ${l}`),
   });
   log(`[${config.name}] REST API on ${api.url}`);

@@ -9,10 +9,14 @@
  * becomes a 503 with a JSON error.
  */
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import type { TLSSocket } from 'node:tls';
 import type { AddressInfo } from 'node:net';
 import { timingSafeEqual } from 'node:crypto';
 import type { AgentView, DcsSnapshot, FailoverRequest, NodeStatus, WriteOutcome } from './agent-view';
 import { FailoverError } from '../errors';
+import type { ApiTlsMaterial } from './api-tls';
+import type { ApiAccess } from './api-access';
 import { clusterJson, healthStatusCode, INFO_PATHS, metricsText, needsSnapshot, readinessCode, type HealthInput } from './api-views';
 
 export interface ApiOptions {
@@ -24,6 +28,10 @@ export interface ApiOptions {
   port: number;
   /** Basic auth for the write endpoints (Patroni's `restapi.authentication`). Reads stay open, as in Patroni. */
   auth?: { username: string; password: string };
+  /** Serve HTTPS with this material (api-tls.ts loadApiTls); plain HTTP without it. */
+  tls?: ApiTlsMaterial;
+  /** Allowlist and client-certificate rule for the write requests, checked before `auth` (api-access.ts). */
+  access?: ApiAccess;
   /** One line per failed request or handler error (never a password). */
   log?: (line: string) => void;
   /** Bound on every view call (status/cluster). Default 2500 ms. */
@@ -36,10 +44,16 @@ export interface ApiOptions {
 
 /** A listening API. */
 export interface RunningApi {
-  /** `http://host:port` it listens on. */
+  /** `http://host:port` (`https://` with `tls`) it listens on. */
   readonly url: string;
   /** Stops listening and closes open connections. */
   close(): Promise<void>;
+  /**
+   * Applies re-read security settings (POST /reload) without a restart: new certificate, key,
+   * CA or ciphers for new connections, and the new access rule. Switching HTTPS on or off, or changing
+   * `verify_client`, needs a restart: throws `MANAGER_CONFIG` and keeps the running settings.
+   */
+  updateSecurity(security: { tls?: ApiTlsMaterial; access?: ApiAccess }): void;
 }
 
 const HEALTH_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
@@ -54,9 +68,16 @@ const HEALTH_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  */
 export async function startApi(options: ApiOptions): Promise<RunningApi> {
   const handler = new ApiHandler(options);
-  const server: Server = createServer((req, res) => {
+  const listener = (req: IncomingMessage, res: ServerResponse) => {
     handler.handle(req, res).catch((e: unknown) => handler.fail(res, e));
-  });
+  };
+  const server: Server = options.tls ? createHttpsServer(options.tls.server, listener) : createServer(listener);
+  if (options.tls?.verifyClient === 'optional') {
+    // Python's CERT_OPTIONAL (Patroni): a client certificate is optional, but one that is sent must verify
+    server.on('secureConnection', (socket: TLSSocket) => {
+      if (!socket.authorized && Object.keys(socket.getPeerCertificate() ?? {}).length > 0) socket.destroy();
+    });
+  }
   server.keepAliveTimeout = 5_000;
   server.headersTimeout = 10_000;
   server.requestTimeout = 60_000;
@@ -74,7 +95,15 @@ export async function startApi(options: ApiOptions): Promise<RunningApi> {
   const addr = server.address() as AddressInfo;
   const host = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
   return {
-    url: `http://${host}:${addr.port}`,
+    url: `${options.tls ? 'https' : 'http'}://${host}:${addr.port}`,
+    updateSecurity: (security) => {
+      const running = options.tls;
+      if (!!running !== !!security.tls || (running && security.tls && running.verifyClient !== security.tls.verifyClient)) {
+        throw new FailoverError('MANAGER_CONFIG', 'restapi: turning HTTPS on or off, or changing verify_client, takes effect after a restart of the manager; the REST API keeps its running settings');
+      }
+      if (security.tls) (server as HttpsServer).setSecureContext(security.tls.server);
+      handler.access = security.access;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         server.close(() => resolve());
@@ -123,9 +152,12 @@ class HttpRefusal extends Error {
 class ApiHandler {
   readonly #o: ApiOptions;
   readonly #viewTimeout: number;
+  /** The allowlist / client-certificate rule; replaced by RunningApi.updateSecurity. */
+  access: ApiAccess | undefined;
 
   constructor(options: ApiOptions) {
     this.#o = options;
+    this.access = options.access;
     this.#viewTimeout = options.viewTimeoutMillis ?? 2_500;
   }
 
@@ -223,7 +255,7 @@ class ApiHandler {
 
   async #postFailover(req: IncomingMessage, res: ServerResponse, kind: 'switchover' | 'failover'): Promise<void> {
     try {
-      this.#checkAuth(req);
+      await this.#checkAccess(req);
       const body = await this.#readJson(req);
       const request = toFailoverRequest(body, kind);
       const outcome = await this.#bounded(() => this.#o.view.requestFailover(kind, request), 'requestFailover', this.#o.failoverTimeoutMillis ?? 30_000);
@@ -238,7 +270,7 @@ class ApiHandler {
   /** The other authenticated write requests, each answered by the view's method (501 when it has none). */
   async #write(req: IncomingMessage, res: ServerResponse, w: WriteRoute): Promise<void> {
     try {
-      this.#checkAuth(req);
+      await this.#checkAccess(req);
       const fn = this.#o.view[w.method]?.bind(this.#o.view) as ((arg: never, extra?: boolean) => Promise<WriteOutcome>) | undefined;
       if (!fn) {
         req.resume();
@@ -255,6 +287,13 @@ class ApiHandler {
       if (!req.complete) req.resume();
       this.#text(res, e.status, e.message, e.headers);
     }
+  }
+
+  /** Patroni's check_access: allowlist, then client certificate (api-access.ts), then basic auth. */
+  async #checkAccess(req: IncomingMessage): Promise<void> {
+    const refusal = await this.access?.check(req.socket);
+    if (refusal) throw new HttpRefusal(refusal.status, refusal.message);
+    this.#checkAuth(req);
   }
 
   #checkAuth(req: IncomingMessage): void {

@@ -16,6 +16,19 @@ const SIMPLE: Record<string, string> = {
   RESTAPI_CONNECT_ADDRESS: 'restapi.connect_address',
   RESTAPI_USERNAME: 'restapi.authentication.username',
   RESTAPI_PASSWORD: 'restapi.authentication.password',
+  RESTAPI_CERTFILE: 'restapi.certfile',
+  RESTAPI_KEYFILE: 'restapi.keyfile',
+  RESTAPI_KEYFILE_PASSWORD: 'restapi.keyfile_password',
+  RESTAPI_CAFILE: 'restapi.cafile',
+  RESTAPI_CIPHERS: 'restapi.ciphers',
+  RESTAPI_VERIFY_CLIENT: 'restapi.verify_client',
+  RESTAPI_ALLOWLIST: 'restapi.allowlist',
+  RESTAPI_ALLOWLIST_INCLUDE_MEMBERS: 'restapi.allowlist_include_members',
+  CTL_INSECURE: 'ctl.insecure',
+  CTL_CACERT: 'ctl.cacert',
+  CTL_CERTFILE: 'ctl.certfile',
+  CTL_KEYFILE: 'ctl.keyfile',
+  CTL_KEYFILE_PASSWORD: 'ctl.keyfile_password',
   POSTGRESQL_LISTEN: 'postgresql.listen',
   POSTGRESQL_CONNECT_ADDRESS: 'postgresql.connect_address',
   POSTGRESQL_DATA_DIR: 'postgresql.data_dir',
@@ -56,7 +69,8 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env): Env
     const rest = name.slice('PATRONI_'.length);
     const simple = SIMPLE[rest];
     if (simple) {
-      setPath(overlay, simple, value);
+      // Patroni reads a list variable as `a,b` or YAML flow/block text; a flat list of words either way
+      setPath(overlay, simple, simple === 'restapi.allowlist' ? parseListText(value) : value);
       continue;
     }
     const etcd = /^(ETCD3?)_([A-Z]+)$/.exec(rest);
@@ -68,6 +82,15 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv = process.env): Env
     ignored.push(name);
   }
   return { overlay, ignored: ignored.sort() };
+}
+
+/** `a, b`, `[a, "b"]` or `- a\n- b` → `['a', 'b']`. */
+function parseListText(value: string): string[] {
+  return value
+    .replace(/^\s*\[|\]\s*$/g, '')
+    .split(/[,\n]/)
+    .map((x) => x.trim().replace(/^-\s*/, '').replace(/^(['"])(.*)\1$/, '$2'))
+    .filter(Boolean);
 }
 
 function setPath(obj: Raw, path: string, value: unknown): void {

@@ -11,6 +11,7 @@ import { parseBool, synchronousModeOf } from './dynamic-config';
 import { parseLagBytes } from './api-views';
 import { CALLBACK_ACTIONS, splitCommandLine, type CallbackAction } from './callbacks';
 import type { Credentials, DynamicConfig, HostPort, LoadedConfig, PatroniNodeConfig } from './config';
+import { RESTAPI_SECURITY_KEYS, validateCtl, validateRestApiSecurity } from './config-restapi-security';
 
 export type Raw = Record<string, unknown>;
 
@@ -26,7 +27,7 @@ export interface ConfigProblem {
 /** Keys Patroni knows but this manager ignores (warned, never silent), by section path. */
 const NOT_IMPLEMENTED = 'is a Patroni setting this manager does not implement; it is ignored';
 
-class Walker {
+export class Walker {
   readonly problems: ConfigProblem[] = [];
   readonly warnings: string[] = [];
   constructor(readonly flagOfKey: Record<string, string> = {}) {}
@@ -141,8 +142,8 @@ class Walker {
 export function validateNodeConfig(raw: Raw, opts: { flagOfKey?: Record<string, string> } = {}): LoadedConfig {
   const w = new Walker(opts.flagOfKey);
   const DCS_OTHERS = ['consul', 'zookeeper', 'exhibitor', 'kubernetes', 'raft'];
-  w.unknownKeys(raw, '', ['scope', 'namespace', 'name', 'restapi', 'etcd', 'etcd3', 'bootstrap', 'postgresql', 'tags', 'watchdog', 'log'], [
-    'ctl', 'citus', 'thread_pool_size', 'thread_stack_size', 'synchronous_mode', ...DCS_OTHERS,
+  w.unknownKeys(raw, '', ['scope', 'namespace', 'name', 'restapi', 'etcd', 'etcd3', 'bootstrap', 'postgresql', 'tags', 'watchdog', 'log', 'ctl'], [
+    'citus', 'thread_pool_size', 'thread_stack_size', 'synchronous_mode', ...DCS_OTHERS,
   ]);
 
   const scope = w.string(raw, 'scope', '', true);
@@ -157,15 +158,15 @@ export function validateNodeConfig(raw: Raw, opts: { flagOfKey?: Record<string, 
   const rest = w.section(raw, 'restapi', '', true);
   let restapi: PatroniNodeConfig['restapi'] | undefined;
   if (rest) {
-    w.unknownKeys(rest, 'restapi', ['listen', 'connect_address', 'authentication'], [
-      'thread_pool_size', 'certfile', 'keyfile', 'keyfile_password', 'cafile', 'ciphers', 'verify_client', 'allowlist',
-      'allowlist_include_members', 'http_extra_headers', 'https_extra_headers', 'request_queue_size', 'server_tokens',
+    w.unknownKeys(rest, 'restapi', ['listen', 'connect_address', 'authentication', ...RESTAPI_SECURITY_KEYS], [
+      'thread_pool_size', 'http_extra_headers', 'https_extra_headers', 'request_queue_size', 'server_tokens',
     ]);
     const listen = w.address(rest, 'listen', 'restapi', true);
     const connect = w.address(rest, 'connect_address', 'restapi', false) ?? defaultConnect(w, listen, 'restapi');
     const auth = w.credentials(rest, 'authentication', 'restapi', false);
     if (auth && auth.password === undefined) w.problem('restapi.authentication.password', 'restapi.authentication.password is required when restapi.authentication is set');
-    if (listen && connect) restapi = { listen, connectAddress: connect, ...(auth ? { authentication: auth } : {}) };
+    const security = validateRestApiSecurity(w, rest);
+    if (listen && connect) restapi = { listen, connectAddress: connect, ...(auth ? { authentication: auth } : {}), ...security };
   }
 
   // etcd
@@ -233,7 +234,10 @@ export function validateNodeConfig(raw: Raw, opts: { flagOfKey?: Record<string, 
     if (!w.problems.length) w.problem('(root)', 'configuration is incomplete');
     throw configError(w.problems);
   }
+  const ctl = validateCtl(w, raw);
+  if (w.problems.length) throw configError(w.problems);
   const config: PatroniNodeConfig = {
+    ...(ctl ? { ctl } : {}),
     scope,
     namespace,
     name,

@@ -26,6 +26,33 @@ export interface Credentials {
   readonly password?: string;
 }
 
+/** `restapi.certfile` & co. (Patroni's names, file paths). */
+export interface RestApiTls {
+  certfile: string;
+  keyfile?: string;
+  /** Non-enumerable: absent from JSON.stringify and util.inspect. */
+  readonly keyfilePassword?: string;
+  /** CAs that client certificates are verified against. */
+  cafile?: string;
+  /** OpenSSL cipher list. */
+  ciphers?: string;
+  /** `none` (default): no client certificate asked; `optional`: asked, and unsafe requests need a valid one; `required`: refused at the handshake without one. */
+  verifyClient: 'none' | 'optional' | 'required';
+}
+
+/** The `ctl` section: TLS for requests to members' REST APIs. */
+export interface CtlTls {
+  /** Do not verify the server's certificate. */
+  insecure: boolean;
+  /** CA file to verify the server's certificate with (Patroni falls back to `restapi.cafile`). */
+  cacert?: string;
+  /** Client certificate and key. */
+  certfile?: string;
+  keyfile?: string;
+  /** Non-enumerable. */
+  readonly keyfilePassword?: string;
+}
+
 /** A `host:port` pair (`host` may be a wildcard like `0.0.0.0` for listen addresses). */
 export interface HostPort {
   host: string;
@@ -60,7 +87,15 @@ export interface PatroniNodeConfig {
     listen: HostPort;
     connectAddress: HostPort;
     authentication?: Credentials;
+    /** HTTPS settings (`restapi.certfile` …): present exactly when the API speaks HTTPS. */
+    tls?: RestApiTls;
+    /** `restapi.allowlist`: IPs, host names and CIDR networks allowed to send unsafe (write) requests. */
+    allowlist?: string[];
+    /** `restapi.allowlist_include_members`: the members' `api_url` hosts are allowed too. */
+    allowlistIncludeMembers?: boolean;
   };
+  /** `ctl`: how this node (and patronictl) talks to members' REST APIs over HTTPS. */
+  ctl?: CtlTls;
   etcd: {
     /** `host:port` endpoints. */
     hosts: string[];

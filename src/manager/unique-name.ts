@@ -15,8 +15,10 @@ export async function ensureUniqueName(snapshot: DcsSnapshot, name: string, opts
   if (opts.ownApiUrl && base === opts.ownApiUrl.replace(/\/$/, '')) return;
   try {
     await fetch(`${base}/liveness`, { signal: AbortSignal.timeout(opts.timeoutMillis ?? 3000) });
-  } catch {
-    return; // nobody answers: a stale key
+  } catch (e) {
+    // an HTTPS API whose certificate we cannot verify still answered: a running node
+    const code = String(((e as { cause?: { code?: unknown } }).cause ?? {}).code ?? '');
+    if (!/CERT|SIGNATURE|ISSUER|ALTNAME/.test(code)) return; // nobody answers: a stale key
   }
   throw new FailoverError('MANAGER_DUPLICATE_NAME', `Can't start; there is already a node named '${name}' running`);
 }

@@ -177,7 +177,7 @@ export function topologyFromExtensions(ext: Record<string, string> | undefined):
     case 'etcd':
       return { source: 'etcd', hosts: list(ext.etcd), scope: ext.scope ?? '', namespace: ext.namespace };
     case 'patroni-rest':
-      return { source: 'patroni-rest', urls: list(ext.patroni) };
+      return { source: 'patroni-rest', urls: list(ext.patroni), ...(ext.patroni_cacert ? { tls: { caFile: ext.patroni_cacert } } : {}) };
     default:
       throw new FailoverError('INVALID_OPTION', `pgfailover.topology must be probe, etcd or patroni-rest, got "${source}"`);
   }

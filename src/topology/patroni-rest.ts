@@ -15,6 +15,7 @@ import createDebug from 'debug';
 import { FailoverError } from '../errors';
 import { topologyFromCluster, topologySignature } from './patroni-members';
 import type { Topology, TopologySource } from './topology';
+import { isCertificateError, loadRestTls, restAgents, restRequest, type RestAgents, type RestTlsOptions } from './rest-request';
 
 const debug = createDebug('pg-failover:topology');
 
@@ -30,10 +31,15 @@ export interface PatroniRestTopologyOptions {
   timeoutMillis?: number;
   /** Also try the members' `api_url`s when the configured URLs fail. Default true. */
   discoverMembers?: boolean;
+  /**
+   * For `https://` URLs (Patroni's `restapi.certfile` set): the CA file to verify the API with, a client
+   * certificate for `verify_client`, or `rejectUnauthorized: false` (patronictl's `--insecure`).
+   */
+  tls?: RestTlsOptions;
 }
 
 /** Why one `/cluster` request failed, in `FailoverError.detail.reason`. */
-export type PatroniRestFailure = 'network' | 'timeout' | 'http-status' | 'invalid-json' | 'wrong-shape' | 'too-large';
+export type PatroniRestFailure = 'network' | 'timeout' | 'tls' | 'http-status' | 'invalid-json' | 'wrong-shape' | 'too-large';
 
 /** `http://h:8008/patroni` or `http://h:8008/` → `http://h:8008`; undefined for non-http(s) text. */
 export function apiBase(url: string): string | undefined {
@@ -55,6 +61,7 @@ export class PatroniRestTopology extends EventEmitter implements TopologySource 
   readonly #intervalMillis: number;
   readonly #timeoutMillis: number;
   readonly #discover: boolean;
+  readonly #agents: RestAgents;
   #discovered: string[] = [];
   #index = 0;
   #current: Topology | undefined;
@@ -77,6 +84,7 @@ export class PatroniRestTopology extends EventEmitter implements TopologySource 
     this.#intervalMillis = positive(options.intervalMillis, 1000, 'intervalMillis');
     this.#timeoutMillis = positive(options.timeoutMillis, 1000, 'timeoutMillis');
     this.#discover = options.discoverMembers ?? true;
+    this.#agents = restAgents(loadRestTls(options.tls, 'topology.tls'));
   }
 
   /** True while the last value may be out of date (the last poll reached no URL). */
@@ -123,6 +131,7 @@ export class PatroniRestTopology extends EventEmitter implements TopologySource 
     this.#timer = undefined;
     for (const c of this.#inflight) c.abort();
     await this.#polling?.catch(() => {});
+    this.#agents.destroy();
   }
 
   #schedule(): void {
@@ -187,23 +196,17 @@ export class PatroniRestTopology extends EventEmitter implements TopologySource 
     const timer = setTimeout(() => controller.abort(), this.#timeoutMillis);
     timer.unref();
     try {
-      let res: Response;
+      let res: { status: number; text: string };
       try {
-        res = await fetch(`${base}/cluster`, { signal: controller.signal, headers: { accept: 'application/json' }, redirect: 'error' });
+        res = await restRequest(`${base}/cluster`, { signal: controller.signal, headers: { accept: 'application/json' }, agents: this.#agents, maxBytes: MAX_BODY_BYTES });
       } catch (err) {
+        if (err instanceof FailoverError) throw failure('too-large', base, err.message);
+        if (isCertificateError(err)) throw failure('tls', base, `the server's certificate is not trusted (${(err as { code?: string }).code}): give its CA in tls.caFile`, err);
         throw controller.signal.aborted && !this.#closed
           ? failure('timeout', base, `no answer within ${this.#timeoutMillis} ms`, err)
           : failure('network', base, (err as Error).message, err);
       }
-      let text: string;
-      try {
-        text = await readBody(res);
-      } catch (err) {
-        if (err instanceof FailoverError) throw failure('too-large', base, err.message);
-        throw controller.signal.aborted
-          ? failure('timeout', base, `body not complete within ${this.#timeoutMillis} ms`, err)
-          : failure('network', base, (err as Error).message, err);
-      }
+      const text = res.text;
       if (res.status !== 200) throw failure('http-status', base, `HTTP ${res.status}`, undefined, { status: res.status });
       try {
         return JSON.parse(text) as unknown;
@@ -251,25 +254,6 @@ export class PatroniRestTopology extends EventEmitter implements TopologySource 
 function failure(reason: PatroniRestFailure, base: string, message: string, cause?: unknown, extra: Record<string, unknown> = {}): FailoverError {
   const url = redact(`${base}/cluster`);
   return new FailoverError('TOPOLOGY_SOURCE', `GET ${url} failed: ${message}`, { cause, detail: { reason, url, ...extra } });
-}
-
-/** Reads a response body, refusing more than MAX_BODY_BYTES. */
-async function readBody(res: Response): Promise<string> {
-  if (!res.body) return '';
-  const reader = res.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > MAX_BODY_BYTES) {
-      await reader.cancel().catch(() => {});
-      throw new FailoverError('TOPOLOGY_SOURCE', `body larger than ${MAX_BODY_BYTES} bytes`);
-    }
-    chunks.push(value);
-  }
-  return Buffer.concat(chunks).toString('utf8');
 }
 
 /** A URL without its password, for messages. */

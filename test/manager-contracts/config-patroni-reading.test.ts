@@ -56,10 +56,10 @@ describe('PATRONI_* environment variables', () => {
   });
 
   it('names the PATRONI_* variables it does not implement (never their values) and skips the ctl\'s own', () => {
-    const { ignored } = configFromEnvironment({ PATRONI_RESTAPI_CERTFILE: '/secret/path', PATRONI_CTL_INSECURE: 'on', HOME: '/root' });
-    expect(ignored).toEqual(['PATRONI_RESTAPI_CERTFILE']);
-    const { warnings } = loadManagerConfig(base(), {}, { env: { PATRONI_RESTAPI_CERTFILE: '/secret/path' } });
-    expect(warnings.some((w) => w.includes('PATRONI_RESTAPI_CERTFILE') && !w.includes('/secret/path'))).toBe(true);
+    const { ignored } = configFromEnvironment({ PATRONI_RESTAPI_HTTP_EXTRA_HEADERS: '/secret/path', PATRONI_CTL_INSECURE: 'on', HOME: '/root' });
+    expect(ignored).toEqual(['PATRONI_RESTAPI_HTTP_EXTRA_HEADERS']);
+    const { warnings } = loadManagerConfig(base(), {}, { env: { PATRONI_RESTAPI_HTTP_EXTRA_HEADERS: '/secret/path' } });
+    expect(warnings.some((w) => w.includes('PATRONI_RESTAPI_HTTP_EXTRA_HEADERS') && !w.includes('/secret/path'))).toBe(true);
   });
 
   it('are not read unless asked (the library default is the file alone)', () => {

@@ -82,8 +82,6 @@ describe('Patroni example configurations', () => {
     expect(config.watchdog.mode).toBe('automatic');
     expect(config.log).toEqual({ level: 'DEBUG', dir: '/var/log/patroni' });
     for (const path of [
-      'restapi.certfile',
-      'ctl',
       'bootstrap.dcs.failsafe_mode',
       'bootstrap.post_init',
       'postgresql.authentication.replication.sslmode',
@@ -94,6 +92,10 @@ describe('Patroni example configurations', () => {
       expect(warnings.some((w) => w.startsWith(`${path} `)), `warning for ${path} in ${JSON.stringify(warnings)}`).toBe(true);
     }
     expect(warnings.some((w) => w.startsWith('tags.datacenter'))).toBe(false); // custom tags are Patroni-legal
+    // REST API TLS and the ctl section are implemented: typed, not warned about
+    expect(config.restapi.tls).toEqual({ certfile: '/etc/ssl/certs/ssl-cert-snakeoil.pem', verifyClient: 'none' });
+    expect(config.ctl).toEqual({ insecure: false });
+    expect(warnings.some((w) => w.startsWith('restapi.certfile') || w.startsWith('ctl'))).toBe(false);
     expect(warnings.some((w) => w.startsWith('postgresql.callbacks'))).toBe(false); // implemented
   });
 

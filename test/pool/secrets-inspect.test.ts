@@ -183,6 +183,9 @@ describe('Pool (routing, several hosts)', () => {
     const rest = new Pool({ connectionString: h.cluster.connectionString(), topology: { source: 'patroni-rest', urls: [`http://u:${SECRET}@127.0.0.1:1`] }, fallbackToProbingMillis: false });
     expectHidden('pool with a REST URL carrying a password', rest);
     await rest.end();
+    const restTls = new Pool({ connectionString: h.cluster.connectionString(), topology: { source: 'patroni-rest', urls: ['https://127.0.0.1:1'], tls: { keyPassword: SECRET } }, fallbackToProbingMillis: false });
+    expectHidden('pool with a REST client key password', restTls);
+    await restTls.end();
   });
 
   it('debug logs, events and errors of a pool with a dead host show no password', async () => {
