@@ -25,7 +25,7 @@ import createDebug from 'debug';
 import { FailoverError } from '../errors';
 import type { Classifier } from '../routing/classify';
 import { needFor, type RouteOverride } from '../routing/router';
-import { isConnectionLoss } from './error-kinds';
+import { isConnectionLoss, isReadOnlyRefusal } from './error-kinds';
 import type { NodePool } from './node-pools';
 import type { SessionHost } from './engine';
 import { resolveCommit } from './outcome';
@@ -302,6 +302,7 @@ export class BoundClient extends EventEmitter {
           if (v.markDown) this.#lose(b, err);
           throw new FailoverError('FAILOVER_TIMEOUT', `no primary accepted the statement within failoverTimeoutMillis (${this.#pool.failoverTimeoutMillis} ms)`, { cause: v.cause });
         case 'throw':
+          if (b.role === 'primary' && isReadOnlyRefusal(err)) this.#pool.refreshTopology(`${b.node.key} refused a write (SQLSTATE 25006)`);
           if (v.markDown) {
             this.#lose(b, err);
             // A transaction lost with its session: its later statements are refused until it is ended.

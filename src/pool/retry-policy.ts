@@ -6,7 +6,8 @@
  *
  * The rules, in the order they apply:
  * 1. A standby refused the statement as a write (SQLSTATE 25006) → it is a write: run it on
- *    the primary (nothing ran). Outside a transaction and off a pinned session only.
+ *    the primary (nothing ran). Outside a transaction and off a pinned session only. Inside a
+ *    transaction on a session bound as the primary (the topology was wrong): TRANSACTION_ROLLED_BACK.
  * 2. The primary refused it as read-only (a leader still promoting, or one just demoted) →
  *    nothing ran: try again on whoever is primary, after a short backoff, until the deadline.
  * 3. Any other server error is the app's: thrown as is (a `DatabaseError`, SQLSTATE intact).
@@ -91,6 +92,10 @@ export type Verdict =
 export function afterFailure(f: Failure): Verdict {
   const { err, node } = f;
   if (isReadOnlyRefusal(err)) {
+    if (f.inTransaction && f.on === 'primary') {
+      // The node the topology called primary is read-only (a stale or wrong topology): the block cannot commit there.
+      return { do: 'throw', error: typed('TRANSACTION_ROLLED_BACK', `${node}, bound as the primary, refused a write as read-only (SQLSTATE 25006): the transaction cannot commit; end it with ROLLBACK and run it again`, err, node), markDown: false };
+    }
     if (f.inTransaction || f.pinned) return { do: 'throw', error: err, markDown: false };
     if (f.on === 'standby') return { do: 'run-as-write' };
     if (f.late) return { do: 'timeout', cause: err, markDown: false };

@@ -31,6 +31,8 @@ describe('retry policy', () => {
   it('a standby refusing a write (25006): run it as a write on the primary; inside a transaction or a pinned session: thrown as is', () => {
     expect(f({ err: readOnly, on: 'standby', statement: 'read', routedAsRead: true })).toEqual({ do: 'run-as-write' });
     expect(f({ err: readOnly, on: 'standby', inTransaction: true })).toMatchObject({ do: 'throw', error: readOnly });
+    // Bound as the primary, but the node is read-only (a wrong topology): the block cannot commit there.
+    expect(codeOf(f({ err: readOnly, on: 'primary', inTransaction: true }))).toBe('TRANSACTION_ROLLED_BACK');
     expect(f({ err: readOnly, on: 'standby', pinned: true })).toMatchObject({ do: 'throw', error: readOnly });
   });
 
