@@ -258,7 +258,13 @@ function send(q: FuzzRequest): Promise<Outcome> {
       socket.destroy();
       resolve({ ...o, millis: Date.now() - started });
     };
-    const timer = setTimeout(() => done({ kind: 'abandoned' }), ANSWER_BOUND_MILLIS);
+    // the bound runs from the last byte written (a slow client's own pace is not the server's delay)
+    let timer = setTimeout(() => done({ kind: 'abandoned' }), ANSWER_BOUND_MILLIS + 60_000);
+    const written = () => {
+      if (settled) return;
+      clearTimeout(timer);
+      timer = setTimeout(() => done({ kind: 'abandoned' }), ANSWER_BOUND_MILLIS);
+    };
     socket.on('data', (d: Buffer) => {
       if (got.length < 1 << 20) got = Buffer.concat([got, d]);
       const r = parseResponse(got, q.method === 'HEAD');
@@ -279,12 +285,12 @@ function send(q: FuzzRequest): Promise<Outcome> {
             socket.write(bytes.subarray(i, i + 1));
             await sleep(1);
           }
-          if (!settled) socket.write(bytes.subarray(slow));
+          if (!settled) socket.write(bytes.subarray(slow), written);
         } else if (q.delivery === 'cut') {
-          socket.write(bytes.subarray(0, Math.floor(bytes.length / 2)));
+          socket.write(bytes.subarray(0, Math.floor(bytes.length / 2)), written);
           socket.end(); // half-close after half a request: the server must answer 400 or close
         } else {
-          socket.write(bytes);
+          socket.write(bytes, written);
           if (q.delivery === 'half-closed') socket.end();
         }
       } catch {
