@@ -9,7 +9,7 @@
  *    managers, initdb, pg_basebackup, pg_rewind, pg_ctl, postgres);
  *  - the managers' logs (stdout + stderr, every debug namespace) and the PostgreSQL logs;
  *  - any REST API answer (every GET/HEAD endpoint on both nodes; refused writes);
- *  - `pg-failover ctl list|history` (table and --json);
+ *  - `pg-failover ctl list|history` (table and --json) and `ctl switchover` (credentials from the environment);
  *  - any key under the cluster's etcd prefix (member conn_url carries no credentials);
  *  - util.inspect / JSON.stringify of the config, the Agent, its Dcs and PostgresServer,
  *    and of the error thrown for an invalid config.
@@ -103,10 +103,10 @@ afterAll(async () => {
   await c?.stop();
 }, 60_000);
 
-function run(args: string[]): Promise<string> {
+function run(args: string[], env: NodeJS.ProcessEnv = {}, okExit = false): Promise<string> {
   return new Promise((resolve, reject) =>
-    execFile(process.execPath, [join(__dirname, '..', '..', 'bin', 'pg-failover.js'), ...args], { timeout: 30_000 }, (err, stdout, stderr) =>
-      err ? reject(new Error(`${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout + stderr),
+    execFile(process.execPath, [join(__dirname, '..', '..', 'bin', 'pg-failover.js'), ...args], { timeout: 30_000, env: { ...process.env, ...env } }, (err, stdout, stderr) =>
+      err && !okExit ? reject(new Error(`${args.join(' ')}: ${stderr || err.message}`)) : resolve(stdout + stderr),
     ),
   );
 }
@@ -184,6 +184,17 @@ describe('the manager never shows a password (2 nodes, md5, DEBUG=pg-failover:*)
     ]);
     expect(outs[1]).toContain('"name"');
     expect(leaked(outs.join('\n'))).toEqual([]);
+  });
+
+  it('ctl switchover takes the REST credentials from the environment (not argv) and shows them nowhere', async () => {
+    const etcd = c.etcd!.endpoints.join(',');
+    const args = ['ctl', 'switchover', '--etcd', etcd, '--scope', c.scope, '--candidate', 'nobody'];
+    const right = await run(args, { PGFAILOVER_API_USERNAME: AUTH.username, PGFAILOVER_API_PASSWORD: AUTH.password }, true);
+    const wrong = await run(args, { PGFAILOVER_API_USERNAME: AUTH.username, PGFAILOVER_API_PASSWORD: 'not-it' }, true);
+    expect(wrong).toMatch(/^401 /m);
+    expect(right).toMatch(/^4\d\d /m); // authenticated, refused for the unknown candidate
+    expect(right).not.toMatch(/^401 /m);
+    expect(leaked(`${right}\n${wrong}`)).toEqual([]);
   });
 
   it('no etcd key shows one; member conn_url carries no credentials', async () => {
