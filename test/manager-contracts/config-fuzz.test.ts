@@ -8,6 +8,8 @@
  * RangeError or a hang, and never a password in the error, the warnings or the
  * loaded config's JSON / util.inspect.
  *
+ * The same for 500 random PATRONI_* environments over the valid file.
+ *
  * Seeded: PGF_CONFIG_FUZZ_SEED=<n> replays a run, PGF_CONFIG_FUZZ_CASES=<n>
  * sets the count (default 10,000; `npm run fuzz:config` runs 200,000).
  */
@@ -320,6 +322,43 @@ describe('manager config fuzz (loadManagerConfig on mutated Patroni YAML)', () =
     expect((caught as FailoverError).code).toBe('MANAGER_CONFIG');
     expect(((caught as FailoverError).detail?.problems as Array<{ key: string }>)[0]!.key).toBe('(yaml)');
   });
+
+  it('500 random PATRONI_* environments over the base: load or MANAGER_CONFIG; their passwords never shown', () => {
+    const envSeed = Number(process.env.PGF_CONFIG_FUZZ_SEED ?? 99) + 1;
+    const r = prng(envSeed);
+    const NAMES = [
+      'SCOPE', 'NAMESPACE', 'NAME', 'RESTAPI_LISTEN', 'RESTAPI_CONNECT_ADDRESS', 'RESTAPI_USERNAME', 'POSTGRESQL_LISTEN', 'POSTGRESQL_CONNECT_ADDRESS',
+      'POSTGRESQL_DATA_DIR', 'POSTGRESQL_BIN_DIR', 'POSTGRESQL_PGPASS', 'SUPERUSER_USERNAME', 'REPLICATION_USERNAME', 'REWIND_USERNAME', 'LOG_LEVEL', 'LOG_DIR',
+      'ETCD3_HOSTS', 'ETCD3_HOST', 'ETCD3_URL', 'ETCD3_PROTOCOL', 'ETCD3_USERNAME', 'ETCD_HOSTS', 'ETCD_PROXY', 'ETCD3_SRV', 'ETCD3_CACERT', 'ETCD3_KEY',
+      'FOO', '', 'ETCD3_', 'ETCD3_BOGUS', 'CTL_INSECURE', 'KUBERNETES_LABELS', 'REPLICATION_SSLMODE', 'postgresql_listen',
+    ];
+    const PASSWORD_NAMES = ['RESTAPI_PASSWORD', 'SUPERUSER_PASSWORD', 'REPLICATION_PASSWORD', 'REWIND_PASSWORD', 'ETCD3_PASSWORD', 'ETCD_PASSWORD'];
+    const outcome = { ok: 0, error: 0 };
+    for (let i = 0; i < 500; i++) {
+      const env: Record<string, string> = {};
+      const tokens: string[] = [];
+      for (let k = Math.floor(r() * 6); k > 0; k--) env[`PATRONI_${pick(r, NAMES)}`] = String(pick(r, VALUES)(r) ?? '');
+      for (let k = Math.floor(r() * 3); k > 0; k--) {
+        const token = `EnvPw${i}x${k}Zq`;
+        tokens.push(token);
+        env[`PATRONI_${pick(r, PASSWORD_NAMES)}`] = token;
+      }
+      let shown: string;
+      try {
+        const loaded = loadManagerConfig(BASE_TEXT, {}, { env });
+        shown = `${loaded.warnings.join('\n')}\n${JSON.stringify(loaded.config)}\n${inspect(loaded.config, { depth: 20 })}`;
+        outcome.ok++;
+      } catch (e) {
+        if (!(e instanceof FailoverError) || e.code !== 'MANAGER_CONFIG') throw new Error(`env seed ${envSeed} case ${i}: unexpected ${String(e)} for ${JSON.stringify(env)}`);
+        shown = `${e.message}\n${JSON.stringify(e.detail)}\n${inspect(e)}`;
+        outcome.error++;
+      }
+      const leaked = [...tokens, ...SECRET_VALUES].filter((t) => shown.includes(t));
+      if (leaked.length) throw new Error(`env seed ${envSeed} case ${i}: ${leaked.join(', ')} shown for ${JSON.stringify(env)}:\n${shown.slice(0, 1500)}`);
+    }
+    expect(outcome.ok).toBeGreaterThan(25);
+    expect(outcome.error).toBeGreaterThan(25);
+  }, 120_000);
 
   const seed = Number(process.env.PGF_CONFIG_FUZZ_SEED ?? Math.floor(Math.random() * 2 ** 31));
   const count = Number(process.env.PGF_CONFIG_FUZZ_CASES ?? 10_000);
