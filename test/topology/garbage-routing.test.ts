@@ -17,7 +17,7 @@
  * one known gap, counted and pinned by an `it.fails` test. topologyError events are emitted; the
  * process does not crash; with the true topology back, writes succeed again.
  *
- * Seeded: PGF_GARBAGE_SEED replays; PGF_GARBAGE_ROUNDS sets rounds per source (default 25).
+ * Seeded: PGF_GARBAGE_SEED replays; PGF_GARBAGE_ROUNDS sets rounds per source (default 15).
  */
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -31,7 +31,7 @@ import { patroniMemberValue } from '../support/patroni-keys';
 import { pick, prng } from '../connection/corpus';
 
 const SEED = Number(process.env.PGF_GARBAGE_SEED ?? Math.floor(Math.random() * 2 ** 31));
-const ROUNDS = Number(process.env.PGF_GARBAGE_ROUNDS ?? 25);
+const ROUNDS = Number(process.env.PGF_GARBAGE_ROUNDS ?? 15);
 const FAILOVER_TIMEOUT_MILLIS = 800;
 
 const h = useCluster({ standbys: 1, etcd: true });
