@@ -128,7 +128,10 @@ export async function ctlCommand(argv: string[]): Promise<number> {
       if (!base) throw new FailoverError('INVALID_OPTION', `no REST API URL known for ${target?.name ?? 'any member'}`);
       const body = sub === 'switchover' ? { leader: values.leader ?? view.leader, ...(values.candidate ? { candidate: values.candidate } : {}) } : { candidate: values.candidate };
       const headers: Record<string, string> = { 'content-type': 'application/json' };
-      if (values.username) headers.authorization = `Basic ${Buffer.from(`${values.username}:${values.password ?? ''}`).toString('base64')}`;
+      // a --password flag is visible to every local user (ps, /proc/<pid>/cmdline): the environment is the quiet way
+      const username = values.username ?? process.env.PGFAILOVER_API_USERNAME;
+      const password = values.password ?? process.env.PGFAILOVER_API_PASSWORD;
+      if (username) headers.authorization = `Basic ${Buffer.from(`${username}:${password ?? ''}`).toString('base64')}`;
       const tls = loadRestTls(ctlTlsOptions(values, process.env), 'ctl');
       let res: { status: number; text: string };
       try {

@@ -65,6 +65,10 @@ export interface PatroniClusterOptions {
   binDir?: string;
   /** How long start() waits for a leader and streaming replicas. Default 120 000. */
   startTimeoutMillis?: number;
+  /** Patroni `log.level` of every node. Default `INFO`. */
+  logLevel?: 'DEBUG' | 'INFO' | 'WARNING' | 'ERROR';
+  /** Patroni `postgresql.authentication.rewind`. Default: the superuser and its password. */
+  rewindUser?: { username: string; password: string };
   /** Keep the directory after stop() (for post-mortems). Default false. */
   keepDir?: boolean;
   /**
@@ -461,7 +465,7 @@ export class PatroniCluster {
       scope: this.scope,
       namespace: this.namespace,
       name: m.name,
-      log: { level: 'INFO' },
+      log: { level: o.logLevel ?? 'INFO' },
       restapi: {
         listen: `127.0.0.1:${m.apiPort}`,
         connect_address: `127.0.0.1:${m.apiPort}`,
@@ -499,7 +503,7 @@ export class PatroniCluster {
         authentication: {
           superuser: { username: this.superuser, password: this.#superuserPassword },
           replication: { username: 'replicator', password: this.#replicationPassword },
-          rewind: { username: this.superuser, password: this.#superuserPassword },
+          rewind: o.rewindUser ?? { username: this.superuser, password: this.#superuserPassword },
         },
         parameters: { unix_socket_directories: nodeDir, shared_buffers: '32MB', max_connections: 100 },
         pg_hba: [

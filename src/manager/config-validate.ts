@@ -283,7 +283,7 @@ function validateEtcd(w: Walker, raw: Raw, others: string[]): PatroniNodeConfig[
   if (host) add(host, `${sectionName}.host`);
   const url = w.string(sec, 'url', sectionName);
   if (url) add(url, `${sectionName}.url`);
-  if (!hosts.length && !w.problems.some((p) => p.key.startsWith(sectionName))) w.problem(`${sectionName}.hosts`, `${sectionName}: give hosts (host:port,…), host or url`);
+  if (!hosts.length && !w.problems.some((p) => p.key.startsWith(sectionName))) w.problem(`${sectionName}.hosts`, `${sectionName}.hosts is required: give hosts (host:port,…), host or url`);
   protocol ??= sawHttps ? 'https' : 'http';
   if (protocol !== 'http' && protocol !== 'https') w.problem(`${sectionName}.protocol`, `${sectionName}.protocol must be http or https, got "${protocol}"`);
   const username = w.string(sec, 'username', sectionName) ?? w.string(sec, 'user', sectionName);

@@ -192,7 +192,14 @@ export function loadManagerConfig(yamlTextOrPath: string, overrides: Raw = {}, o
     const problems = doc.errors.map((e) => ({ key: '(yaml)', message: `${source}: YAML syntax error ${e.code} at line ${e.linePos?.[0]?.line ?? '?'}, column ${e.linePos?.[0]?.col ?? '?'}` }));
     throw configError(problems);
   }
-  const raw = doc.toJS() as unknown;
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 }) as unknown;
+  } catch (e) {
+    // an alias to an anchor not yet set, or an alias bomb: the library throws a ReferenceError naming only the alias
+    throw configError([{ key: '(yaml)', message: `${source}: YAML alias error: ${e instanceof Error ? e.message : String(e)}` }]);
+  }
+  if (isCyclic(raw)) throw configError([{ key: '(yaml)', message: `${source}: a YAML alias refers to a mapping or list that contains it; a configuration must be a tree` }]);
   if (raw === null || raw === undefined) throw configError([{ key: '(root)', message: `${source} is empty; expected a Patroni configuration mapping (scope, name, restapi, etcd3, postgresql …)` }]);
   if (!isMap(raw)) throw configError([{ key: '(root)', message: `${source} must be a YAML mapping at the top level` }]);
   // Patroni's order: the file, then PATRONI_* environment variables, then (ours) command-line flags.
@@ -200,6 +207,16 @@ export function loadManagerConfig(yamlTextOrPath: string, overrides: Raw = {}, o
   const loaded = validateNodeConfig(deepMerge(deepMerge(raw, fromEnv.overlay), overrides));
   for (const name of fromEnv.ignored) loaded.warnings.push(`environment variable ${name} is a Patroni setting this manager does not implement; it is ignored`);
   return loaded;
+}
+
+/** Whether a parsed document refers to itself (`a: &x [*x]`): it could never be written as JSON to the DCS. */
+function isCyclic(v: unknown, ancestors = new Set<unknown>()): boolean {
+  if (!v || typeof v !== 'object') return false;
+  if (ancestors.has(v)) return true;
+  ancestors.add(v);
+  const found = Object.values(v).some((x) => isCyclic(x, ancestors));
+  ancestors.delete(v);
+  return found;
 }
 
 /** Flags accepted by {@link configFromFlags} (kebab-case or camelCase). */

@@ -15,6 +15,7 @@
  * The leader fences itself on its own clock from it, never on etcd3's late
  * `lost` event.
  */
+import { hide } from '../secrets';
 import { Etcd3, type Lease, type Watcher, type IOptions } from 'etcd3';
 import createDebug from 'debug';
 import { FailoverError } from '../errors';
@@ -90,6 +91,8 @@ export class Dcs implements DcsStore {
       faultHandling: etcdFaultHandling(),
       ...options.clientOptions,
     });
+    // the etcd3 client keeps its options (auth password, TLS key): never shown by util.inspect / JSON.stringify of a Dcs or an Agent
+    hide(this, 'client');
   }
 
   /** Lease TTL in seconds. */
