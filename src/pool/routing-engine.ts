@@ -479,7 +479,7 @@ export class RoutingEngine implements PoolEngine, SessionHost {
           primary,
           namedPrimary: named,
           load: this.#loadOf,
-          skip: read ? this.#skipFor(read.exclude, req!, primary) : undefined,
+          skip: read ? this.#skipFor(read.exclude, req!) : undefined,
           primaryOnly: req?.primaryOnly,
           waitingForPosition: req?.minLsn !== undefined,
           now: Date.now(),
@@ -489,7 +489,6 @@ export class RoutingEngine implements PoolEngine, SessionHost {
         if ('node' in r) {
           if (r.node === primary && this.#state.phase.kind === 'failing-over') this.#state.recovered(r.node);
           if (r.detour === 'causal-primary' || (req?.minLsn !== undefined && role === 'read' && this.#router.policy.readFrom !== 'primary' && r.node === this.#state.lastPrimary)) this.#causal.stats.readsSentToPrimary++;
-          else if (r.detour === 'best-effort') this.#causal.stats.readsBestEffort++;
           return r.node;
         }
         if ('fail' in r) {
@@ -521,14 +520,14 @@ export class RoutingEngine implements PoolEngine, SessionHost {
   }
 
   /** Nodes a read must skip: tried, marked down, and (while the primary can serve it) standbys behind its position. */
-  #skipFor(exclude: ReadonlySet<string> | undefined, req: ReadRequirement, primary: string | undefined): ReadonlySet<string> | undefined {
+  #skipFor(exclude: ReadonlySet<string> | undefined, req: ReadRequirement): ReadonlySet<string> | undefined {
     // The common case (no retry, nothing down, no position to respect) allocates nothing.
     if (!exclude?.size && !this.#state.anyDown && req.minLsn === undefined) return undefined;
     const skip = new Set([...(exclude ?? []), ...this.#state.downKeys()]);
-    // Read-your-writes holds while the primary can serve the reads that standbys cannot; with the primary
-    // down (a failover) reads go on from standbys, best effort, rather than stopping.
-    const primaryUsable = primary !== undefined && !skip.has(primary);
-    if (req.minLsn !== undefined && primaryUsable) {
+    // Read-your-writes: a standby not known to have replayed the position is skipped, also while the
+    // primary is gone (the read then waits for a standby to be seen with it, or for the next primary:
+    // a failover must not turn into stale reads). Its replay is polled meanwhile (standbyHas).
+    if (req.minLsn !== undefined) {
       for (const m of this.#topology.current()?.members ?? []) {
         const k = nodeKey(m);
         if (m.role !== 'primary' && !skip.has(k) && !this.#causal.standbyHas(k, req.minLsn)) skip.add(k);

@@ -46,8 +46,8 @@ export function needFor(a: Analysis, override: RouteOverride | undefined, learne
 
 /** Where a statement goes now. */
 export type Route =
-  /** Run it there. `detour`: a read sent to the primary to stay causal, or a read that could not be (best effort). */
-  | { readonly node: string; readonly detour?: 'causal-primary' | 'best-effort' }
+  /** Run it there. `detour`: a read sent to the primary to stay causal. */
+  | { readonly node: string; readonly detour?: 'causal-primary' }
   /** Nothing qualifies yet: wait for a topology change, at most `millis`, then ask again. */
   | { readonly wait: string; readonly millis: number }
   /** Nothing will qualify in time. */
@@ -109,15 +109,14 @@ export class ReadRouter {
     const { readFrom } = this.policy;
     if (r.role === 'primary' || readFrom === 'primary') return toPrimary(r);
     const standbyOnly = readFrom === 'standby';
-    let detour: 'best-effort' | undefined;
     if (r.primaryOnly && !standbyOnly) {
+      // This process's last writes are on the primary and no standby is known to have them: the
+      // primary, or — during a failover — a wait for the next one (never a standby that may lack them).
       if (r.primary !== undefined) return { node: r.primary, detour: 'causal-primary' };
-      // No usable primary (a failover): this process's last writes cannot be located; rather than
-      // hold reads until a new primary appears, read on from standbys, best effort.
-      detour = 'best-effort';
+      return toPrimary(r);
     }
     const key = this.pick(r.topology, r.load, r.skip);
-    if (key !== undefined) return detour ? { node: key, detour } : { node: key };
+    if (key !== undefined) return { node: key };
     if (!standbyOnly) return toPrimary(r);
     const left = r.standbyDeadline - r.now;
     if (left <= 0) return { fail: 'NO_STANDBY', reason: 'no healthy standby qualifies for this read (readFrom: standby); check maxReplicaLag*, readYourWrites, or the standbys' };

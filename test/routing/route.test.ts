@@ -43,9 +43,10 @@ describe('router.route', () => {
     expect(router('primary').route(input({ primary: undefined }))).toMatchObject({ wait: 'primary h:1 is unreachable' });
   });
 
-  it('a read that must see writes no standby has: the primary (a causal detour); with no usable primary, a standby, best effort', () => {
+  it('a read that must see writes no standby has: the primary (a causal detour); with no usable primary, a wait for the next one — never a standby that may lack them', () => {
     expect(router().route(input({ primaryOnly: true }))).toEqual({ node: 'h:1', detour: 'causal-primary' });
-    expect(router().route(input({ primaryOnly: true, primary: undefined }))).toEqual({ node: 'h:2', detour: 'best-effort' });
+    expect(router().route(input({ primaryOnly: true, primary: undefined }))).toEqual({ wait: 'primary h:1 is unreachable', millis: 250 });
+    expect(router().route(input({ primaryOnly: true, primary: undefined, now: 31_000 }))).toMatchObject({ fail: 'FAILOVER_TIMEOUT' });
   });
 
   it('readFrom standby: never the primary; waits (3 ms rounds for a replay position, 20 ms otherwise) until its deadline, then NO_STANDBY', () => {
