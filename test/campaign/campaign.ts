@@ -14,7 +14,7 @@ import { availableKinds, currentLeader, inject, OVERLAPPING_KINDS, repairAll, ty
 import { NamespacedCluster } from './ns-cluster';
 import type { Invariant } from './outcome';
 import { Prng } from './prng';
-import { formatReport, longestGap, okWriteEnds, outagesByKind, writeReport, type CampaignReport, type FaultRecord } from './report';
+import { formatReport, gaps, longestGap, okWriteEnds, outagesByKind, writeReport, type CampaignReport, type FaultRecord } from './report';
 import { BankWorkload } from './workloads/bank';
 import { plainClient, type Workload } from './workloads/common';
 import { PrimaryProber } from './workloads/prober';
@@ -85,6 +85,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport & 
     const active: Array<{ fault: ActiveFault; overlapping: boolean }> = [];
     const daemonExits: string[] = [];
     let unrecovered = 0;
+    let injected = 0;
     const deadline = t0 + o.minutes * 60_000;
     const [holdMin, holdMax] = o.holdMillis ?? [3000, 12_000];
     while (faults.length + active.length < o.faults && Date.now() < deadline) {
@@ -98,7 +99,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport & 
         continue;
       }
       active.push({ fault: first, overlapping: false });
-      log(`fault ${faults.length + 1}: ${kind} on ${first.target}`);
+      log(`fault ${++injected}: ${kind} on ${first.target}`);
       const hold = first.instant ? 0 : prng.int(holdMin, holdMax);
       const overlapKinds = OVERLAPPING_KINDS.filter((k) => kinds.includes(k));
       if (prng.chance(o.overlapChance ?? 0.25) && overlapKinds.length && faults.length + active.length < o.faults) {
@@ -107,7 +108,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport & 
         const second = await inject(k2, { c, prng, log }).catch(() => undefined);
         if (second) {
           active.push({ fault: second, overlapping: true });
-          log(`  overlapping: ${k2} on ${second.target}`);
+          log(`fault ${++injected} (overlapping): ${k2} on ${second.target}`);
         }
       }
       await sleep(Math.max(0, first.start + hold - Date.now()));
@@ -170,6 +171,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport & 
       invariants,
       unrecovered,
       daemonExits,
+      writeGaps: { pool: gaps(poolEnds, 1000, t0), plain: gaps(plainEnds, 1000, t0) },
       totalViolations: invariants.reduce((n, i) => n + i.violations, 0),
     };
     const file = writeReport(report, o.resultsDir ?? 'test/campaign/results');

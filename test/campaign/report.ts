@@ -48,6 +48,8 @@ export interface CampaignReport {
   unrecovered: number;
   /** Daemons that exited without being killed by the campaign (a crash). */
   daemonExits: string[];
+  /** Every stretch of ≥ 1 s without an acknowledged write (ms from the start), through our Pool and for the plain prober: to place an outage against the fault log. */
+  writeGaps: { pool: Array<[number, number]>; plain: Array<[number, number]> };
   /** The sync-mode targets: all zero. */
   totalViolations: number;
 }
@@ -61,6 +63,14 @@ export function longestGap(successEnds: readonly number[], from: number, to: num
   let gap = after[0]! - before;
   for (let i = 1; i < after.length && after[i - 1]! <= to; i++) gap = Math.max(gap, after[i]! - after[i - 1]!);
   return gap;
+}
+
+/** Stretches of at least `minMillis` between consecutive successes, as [from, to] relative to `t0`. */
+export function gaps(successEnds: readonly number[], minMillis: number, t0: number): Array<[number, number]> {
+  const sorted = [...successEnds].sort((a, b) => a - b);
+  const out: Array<[number, number]> = [];
+  for (let i = 1; i < sorted.length; i++) if (sorted[i]! - sorted[i - 1]! >= minMillis) out.push([sorted[i - 1]! - t0, sorted[i]! - t0]);
+  return out;
 }
 
 /** Successful write completion times of a list of operations. */
