@@ -47,7 +47,10 @@ const RECOVERY_TIMEOUT_MILLIS = 90_000;
 /** Runs one campaign and returns its report (also written as JSON and printed through `log`). */
 export async function runCampaign(o: CampaignOptions): Promise<CampaignReport & { file: string }> {
   const log = o.log ?? ((l: string) => process.stderr.write(`[campaign] ${l}\n`));
+  // Two streams: the schedule (kinds, hold times, overlaps, pauses) is the same for a seed whatever the
+  // cluster does; targets depend on who is leader at the time, so they draw from their own stream.
   const prng = new Prng(o.seed);
+  const targetPrng = new Prng(o.seed ^ 0x5bd1e995);
   const cleanup = new Cleanup();
   const startedAt = new Date();
   const t0 = Date.now();
@@ -90,7 +93,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport & 
     const [holdMin, holdMax] = o.holdMillis ?? [3000, 12_000];
     while (faults.length + active.length < o.faults && Date.now() < deadline) {
       const kind = prng.pick(kinds);
-      const first = await inject(kind, { c, prng, log }).catch((e) => {
+      const first = await inject(kind, { c, prng: targetPrng, log }).catch((e) => {
         log(`inject ${kind} failed: ${(e as Error).message.split('\n')[0]}`);
         return undefined;
       });
@@ -105,7 +108,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport & 
       if (prng.chance(o.overlapChance ?? 0.25) && overlapKinds.length && faults.length + active.length < o.faults) {
         await sleep(prng.int(0, Math.max(0, Math.floor(hold / 2))));
         const k2 = prng.pick(overlapKinds);
-        const second = await inject(k2, { c, prng, log }).catch(() => undefined);
+        const second = await inject(k2, { c, prng: targetPrng, log }).catch(() => undefined);
         if (second) {
           active.push({ fault: second, overlapping: true });
           log(`fault ${++injected} (overlapping): ${k2} on ${second.target}`);
