@@ -86,7 +86,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport & 
 
     const faults: FaultRecord[] = [];
     const active: Array<{ fault: ActiveFault; overlapping: boolean }> = [];
-    const daemonExits: string[] = [];
+    const recovery: RecoveryState = { daemonExits: [], stuck: new Map(), t0 };
     let unrecovered = 0;
     let injected = 0;
     const deadline = t0 + o.minutes * 60_000;
@@ -120,7 +120,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport & 
         await fault.heal().catch((e) => log(`heal ${fault.kind} failed: ${(e as Error).message.split('\n')[0]}`));
         healedAt.set(fault, Date.now());
       }
-      const recovered = await recover(c, log, daemonExits);
+      const recovered = await recover(c, log, recovery);
       if (!recovered) unrecovered++;
       const recoveredAt = Date.now();
       for (const { fault, overlapping } of active) {
@@ -139,7 +139,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport & 
       await sleep(prng.int(2000, 4000)); // quiet time before the next fault
     }
     log(`faults done (${faults.length}); settling`);
-    await recover(c, log, daemonExits);
+    await recover(c, log, recovery);
     await sleep(3000);
     for (const w of workloads) await w.stop(30_000);
 
@@ -173,7 +173,8 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport & 
       outages: outagesByKind(faults),
       invariants,
       unrecovered,
-      daemonExits,
+      daemonExits: recovery.daemonExits,
+      stuckStandbys: [...recovery.stuck].map(([node, sinceMillis]) => ({ node, sinceMillis })),
       writeGaps: { pool: gaps(poolEnds, 1000, t0), plain: gaps(plainEnds, 1000, t0) },
       totalViolations: invariants.reduce((n, i) => n + i.violations, 0),
     };
@@ -185,30 +186,78 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport & 
   }
 }
 
+/** What recovery tracks across faults: daemon crashes, and standbys that stopped following for good. */
+interface RecoveryState {
+  daemonExits: string[];
+  /** Standbys that did not replay the leader's WAL within the bound after a heal (name → ms since start when first seen). */
+  stuck: Map<string, number>;
+  t0: number;
+}
+
 /**
- * Waits until there is a running leader and every running standby streams;
- * if not within the bound, repairs by force (thaw, heal, restart) and waits
+ * Waits until there is a running leader and every other standby has replayed
+ * the leader's current WAL position (streaming is not enough: a diverged
+ * standby reconnects, streams up to the fork point and drops out again); if
+ * not within the bound, repairs by force (thaw, heal, restart) and waits
  * again. A daemon that exited on its own is recorded (a crash) and restarted.
+ * A standby that never catches up is recorded as stuck and not waited for
+ * again (liveness, reported separately).
  */
-async function recover(c: NamespacedCluster, log: (line: string) => void, daemonExits: string[]): Promise<boolean> {
+async function recover(c: NamespacedCluster, log: (line: string) => void, st: RecoveryState): Promise<boolean> {
   const deadline = Date.now() + RECOVERY_TIMEOUT_MILLIS;
-  for (let attempt = 0; Date.now() < deadline; attempt++) {
+  let lagging: string[] = [];
+  while (Date.now() < deadline) {
     try {
-      await c.cluster.waitForLeader(Math.max(1000, deadline - Date.now()));
-      await c.cluster.waitForReplicasStreaming(Math.max(1000, deadline - Date.now()));
-      return true;
+      const leader = await c.cluster.waitForLeader(Math.max(1000, deadline - Date.now()));
+      lagging = await notCaughtUp(c, leader, [...st.stuck.keys()], Math.min(30_000, Math.max(1000, deadline - Date.now())));
+      if (lagging.length === 0) return true;
+      log(`not caught up yet: ${lagging.join(', ')} (leader ${leader})`);
     } catch (e) {
       const msg = (e as Error).message;
       if (/exited/.test(msg)) {
-        daemonExits.push(msg.split('\n').slice(0, 12).join('\n'));
+        st.daemonExits.push(msg.split('\n').slice(0, 12).join('\n'));
         log(`a daemon exited on its own: ${msg.split('\n')[0]}`);
       } else log(`not recovered yet: ${msg.split('\n')[0]}`);
-      await repairAll(c, log);
+    }
+    await repairAll(c, log);
+  }
+  for (const name of lagging) {
+    if (!st.stuck.has(name)) {
+      st.stuck.set(name, Date.now() - st.t0);
+      log(`standby ${name} stays behind after ${RECOVERY_TIMEOUT_MILLIS / 1000} s: recorded as stuck, not waited for again`);
     }
   }
   log('cluster did not recover in time; repaired by force');
   await repairAll(c, log);
   return false;
+}
+
+/** The non-leader members (except `skip`) that have not replayed the leader's current WAL position within `timeoutMillis`. */
+async function notCaughtUp(c: NamespacedCluster, leader: string, skip: string[], timeoutMillis: number): Promise<string[]> {
+  const primary = await connectTo(c, leader);
+  let target: string;
+  try {
+    target = (await primary.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn;
+  } finally {
+    await primary.end().catch(() => {});
+  }
+  const deadline = Date.now() + timeoutMillis;
+  const behind = c.nodeNames.filter((n) => n !== leader && !skip.includes(n));
+  const left: string[] = [];
+  for (const name of behind) {
+    let ok = false;
+    while (!ok && Date.now() < deadline) {
+      const client = await connectTo(c, name).catch(() => undefined);
+      if (client) {
+        const r = await client.query<{ ok: boolean }>('SELECT pg_is_in_recovery() AND pg_last_wal_replay_lsn() >= $1::pg_lsn AS ok', [target]).catch(() => undefined);
+        ok = r?.rows[0]?.ok === true;
+        await client.end().catch(() => {});
+      }
+      if (!ok) await sleep(250);
+    }
+    if (!ok) left.push(name);
+  }
+  return left;
 }
 
 /** Runs every checker against the final leader and the standbys that answer, after they replayed everything. */

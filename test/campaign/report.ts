@@ -48,6 +48,8 @@ export interface CampaignReport {
   unrecovered: number;
   /** Daemons that exited without being killed by the campaign (a crash). */
   daemonExits: string[];
+  /** Liveness: standbys that stopped replaying the leader's WAL for good (not waited for after that), with when it was first seen (ms from the start). */
+  stuckStandbys: Array<{ node: string; sinceMillis: number }>;
   /** Every stretch of ≥ 1 s without an acknowledged write (ms from the start), through our Pool and for the plain prober: to place an outage against the fault log. */
   writeGaps: { pool: Array<[number, number]>; plain: Array<[number, number]> };
   /** The sync-mode targets: all zero. */
@@ -115,7 +117,8 @@ export function formatReport(r: CampaignReport): string {
   for (const [kind, o] of Object.entries(r.outages)) {
     lines.push(`  ${kind.padEnd(22)} ${String(o.n).padStart(3)}   ${`${ms(o.poolMedianMillis)} / ${ms(o.poolMaxMillis)}`.padEnd(29)}  ${ms(o.plainMedianMillis)} / ${ms(o.plainMaxMillis)}`);
   }
-  lines.push(`  failovers/switchovers seen by the prober: ${r.failovers}; faults not recovered in time: ${r.unrecovered}${r.daemonExits.length ? `; daemon exits: ${r.daemonExits.length}` : ''}`);
+  lines.push(`  failovers/switchovers seen by the prober: ${r.failovers}; faults not recovered in time: ${r.unrecovered}; daemon exits: ${r.daemonExits.length}`);
+  lines.push(`  liveness: standbys stuck behind the leader for good: ${r.stuckStandbys.length ? r.stuckStandbys.map((s) => `${s.node} (from ${(s.sinceMillis / 1000).toFixed(0)} s)`).join(', ') : 'none'}`);
   lines.push('');
   lines.push('Operations');
   for (const [w, s] of Object.entries(r.operations)) lines.push(`  ${w.padEnd(20)} ${Object.entries(s).map(([k, v]) => `${k} ${v}`).join(', ')}`);
