@@ -89,6 +89,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport & 
     const recovery: RecoveryState = { daemonExits: [], stuck: new Map(), t0 };
     let unrecovered = 0;
     let injected = 0;
+    let injectedEpisodes = 0;
     const deadline = t0 + o.minutes * 60_000;
     const [holdMin, holdMax] = o.holdMillis ?? [3000, 12_000];
     while (faults.length + active.length < o.faults && Date.now() < deadline) {
@@ -102,6 +103,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport & 
         continue;
       }
       active.push({ fault: first, overlapping: false });
+      injectedEpisodes++;
       log(`fault ${++injected}: ${kind} on ${first.target}`);
       const hold = first.instant ? 0 : prng.int(holdMin, holdMax);
       const overlapKinds = OVERLAPPING_KINDS.filter((k) => kinds.includes(k));
@@ -131,6 +133,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport & 
           heldMillis: fault.instant ? 0 : (healedAt.get(fault) ?? recoveredAt) - fault.start,
           recoveredMillis: recovered ? recoveredAt - fault.start : null,
           overlapping,
+          episode: injectedEpisodes,
           poolWriteOutageMillis: null,
           plainWriteOutageMillis: null,
         });

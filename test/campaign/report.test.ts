@@ -3,7 +3,7 @@ import { describe, it, expect } from 'vitest';
 import { FailoverError } from '../../src/errors';
 import { classify } from './outcome';
 import { Prng } from './prng';
-import { gaps, longestGap, median } from './report';
+import { gaps, longestGap, median, outagesByKind, type FaultRecord } from './report';
 
 describe('longestGap', () => {
   it('measures from the last success before the fault to the first after, and any longer gap inside the window', () => {
@@ -43,5 +43,17 @@ describe('classify', () => {
     expect(classify(Object.assign(new Error('dup'), { code: '23505', severity: 'ERROR' }))).toBe('failed');
     expect(classify(Object.assign(new Error('terminating'), { code: '57P01', severity: 'FATAL' }))).toBe('unknown');
     expect(classify(Object.assign(new Error('reset'), { code: 'ECONNRESET' }))).toBe('unknown');
+  });
+});
+
+describe('outagesByKind', () => {
+  it('pins an outage on a kind only when that fault was alone; overlapping episodes count once, apart', () => {
+    const f = (kind: FaultRecord['kind'], episode: number, overlapping: boolean, pool: number): FaultRecord => ({
+      kind, target: 'n0', at: 0, heldMillis: 0, recoveredMillis: 0, overlapping, episode, poolWriteOutageMillis: pool, plainWriteOutageMillis: pool,
+    });
+    const o = outagesByKind([f('standby-cut', 1, false, 100), f('client-primary-cut', 2, false, 9000), f('standby-cut', 2, true, 9000), f('standby-cut', 3, false, 300)]);
+    expect(o['standby-cut']).toMatchObject({ n: 2, poolMedianMillis: 200, poolMaxMillis: 300 });
+    expect(o['client-primary-cut']).toBeUndefined();
+    expect(o.overlapping).toMatchObject({ n: 1, poolMaxMillis: 9000 });
   });
 });

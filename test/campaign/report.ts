@@ -20,6 +20,8 @@ export interface FaultRecord {
   recoveredMillis: number | null;
   /** Started while another fault was active. */
   overlapping: boolean;
+  /** Faults of one episode (injected together, healed together) share this number. */
+  episode: number;
   /** Longest time without an acknowledged write through our Pool (register) around this fault. */
   poolWriteOutageMillis: number | null;
   /** Longest time without any node accepting the plain prober's writes around this fault. */
@@ -87,11 +89,20 @@ export function median(xs: readonly number[]): number | null {
   return s.length % 2 ? s[m]! : Math.round((s[m - 1]! + s[m]!) / 2);
 }
 
-/** Outages per fault kind. */
+/**
+ * Outages per fault kind, from episodes with that fault alone (an outage in an
+ * episode of overlapping faults cannot be pinned on one of them: those are
+ * summed up under `overlapping`).
+ */
 export function outagesByKind(faults: readonly FaultRecord[]): CampaignReport['outages'] {
   const out: CampaignReport['outages'] = {};
-  for (const kind of new Set(faults.map((f) => f.kind))) {
-    const of = faults.filter((f) => f.kind === kind);
+  const size = new Map<number, number>();
+  for (const f of faults) size.set(f.episode, (size.get(f.episode) ?? 0) + 1);
+  const solo = faults.filter((f) => size.get(f.episode) === 1);
+  const mixed = faults.filter((f) => size.get(f.episode)! > 1 && !f.overlapping);
+  const groups: Array<[string, FaultRecord[]]> = [...new Set(solo.map((f) => f.kind))].map((k) => [k, solo.filter((f) => f.kind === k)]);
+  if (mixed.length) groups.push(['overlapping', mixed]);
+  for (const [kind, of] of groups) {
     const pool = of.map((f) => f.poolWriteOutageMillis).filter((x): x is number => x !== null);
     const plain = of.map((f) => f.plainWriteOutageMillis).filter((x): x is number => x !== null);
     out[kind] = { n: of.length, poolMedianMillis: median(pool), poolMaxMillis: pool.length ? Math.max(...pool) : null, plainMedianMillis: median(plain), plainMaxMillis: plain.length ? Math.max(...plain) : null };
@@ -113,7 +124,9 @@ export function formatReport(r: CampaignReport): string {
   const ms = (x: number | null) => (x === null ? '—' : x >= 10_000 ? `${(x / 1000).toFixed(1)} s` : `${x} ms`);
   lines.push(`Campaign: ${r.daemon}, ${r.synchronousMode ? 'synchronous' : 'asynchronous'} mode, seed ${r.seed}, ${r.faults.length} faults in ${r.durationSeconds.toFixed(0)} s (limits ${r.limits.faults} faults / ${r.limits.minutes} min), network ${r.network.cidr}${r.network.netem ? '' : ' (no netem: packet-delay left out)'}`);
   lines.push('');
-  lines.push('Faults by kind           n   pool write outage median/max   plain prober outage median/max');
+  lines.push(`Faults by kind: ${Object.entries(r.faultsByKind).map(([k, n]) => `${k} ${n}`).join(', ')}`);
+  lines.push('');
+  lines.push('Outages (alone)          n   pool write outage median/max   plain prober outage median/max');
   for (const [kind, o] of Object.entries(r.outages)) {
     lines.push(`  ${kind.padEnd(22)} ${String(o.n).padStart(3)}   ${`${ms(o.poolMedianMillis)} / ${ms(o.poolMaxMillis)}`.padEnd(29)}  ${ms(o.plainMedianMillis)} / ${ms(o.plainMaxMillis)}`);
   }
