@@ -37,6 +37,8 @@ export interface CampaignOptions {
   overlapChance?: number;
   /** Only these kinds (default: every kind the host supports). */
   kinds?: FaultKind[];
+  /** Keep every node's data directory and logs after the run (post-mortems). */
+  keepDirs?: boolean;
   /** Where the JSON goes (default test/campaign/results). */
   resultsDir?: string;
   log?: (line: string) => void;
@@ -55,7 +57,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport & 
   const startedAt = new Date();
   const t0 = Date.now();
   try {
-    const c = await NamespacedCluster.start({ daemon: o.daemon, synchronousMode: o.synchronousMode ?? true, ttl: o.ttl ?? 10, log });
+    const c = await NamespacedCluster.start({ daemon: o.daemon, synchronousMode: o.synchronousMode ?? true, ttl: o.ttl ?? 10, keepDirs: o.keepDirs ?? false, log });
     cleanup.add('cluster and network', () => c.stop());
     const kinds = (o.kinds ?? availableKinds(c)).filter((k) => availableKinds(c).includes(k));
     log(`fault kinds: ${kinds.join(', ')}`);

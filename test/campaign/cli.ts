@@ -1,5 +1,5 @@
 /**
- * `npm run campaign -- --faults 100 --minutes 30 --seed 42 [--async] [--daemon patroni] [--ttl 10]`:
+ * `npm run campaign -- --faults 100 --minutes 30 --seed 42 [--async] [--daemon patroni] [--ttl 10] [--keep]`:
  * the long fault campaign. Exits 0 when every invariant held (in synchronous
  * mode), 1 on violations, 2 on bad input or a host that cannot run it.
  */
@@ -26,6 +26,7 @@ async function main(): Promise<number> {
       ttl: { type: 'string' },
       kinds: { type: 'string' },
       results: { type: 'string' },
+      keep: { type: 'boolean', default: false },
     },
     strict: true,
   });
@@ -42,6 +43,7 @@ async function main(): Promise<number> {
     ttl: int(values.ttl, 'ttl', 10, 3),
     ...(kinds ? { kinds } : {}),
     ...(values.results ? { resultsDir: values.results } : {}),
+    keepDirs: values.keep,
   });
   process.stdout.write(`${report.file}\n`);
   return report.synchronousMode && report.totalViolations > 0 ? 1 : 0;

@@ -22,6 +22,8 @@ export interface NamespacedClusterOptions {
   loopWait?: number;
   retryTimeout?: number;
   scope?: string;
+  /** Keep the data/log directories after stop() (post-mortems): their paths are logged. */
+  keepDirs?: boolean;
   log?: (line: string) => void;
 }
 
@@ -33,6 +35,7 @@ export class NamespacedCluster {
     readonly etcdNames: string[],
     readonly nodeNames: string[],
     readonly dir: string,
+    readonly keepDirs = false,
   ) {}
 
   static async start(o: NamespacedClusterOptions = {}): Promise<NamespacedCluster> {
@@ -61,9 +64,11 @@ export class NamespacedCluster {
         etcd,
         placement,
         clientCidrs: [net.cidr],
+        keepDir: o.keepDirs ?? false,
       });
+      if (o.keepDirs) o.log?.(`keeping ${cluster.dir} and ${dir} after the run`);
       o.log?.(`cluster up: ${cluster.members.map((m) => `${m.name} ${m.host}:${m.pgPort}`).join(', ')}`);
-      return new NamespacedCluster(net, etcd, cluster, etcdNames, nodeNames, dir);
+      return new NamespacedCluster(net, etcd, cluster, etcdNames, nodeNames, dir, o.keepDirs ?? false);
     } catch (e) {
       await cluster?.stop().catch(() => {});
       await etcd?.stop().catch(() => {});
@@ -96,6 +101,6 @@ export class NamespacedCluster {
     }
     await this.etcd.stop().catch(() => {});
     await this.net.destroy();
-    rmSync(this.dir, { recursive: true, force: true });
+    if (!this.keepDirs) rmSync(this.dir, { recursive: true, force: true });
   }
 }
