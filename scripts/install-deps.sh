@@ -22,6 +22,9 @@ command -v haproxy >/dev/null 2>&1 || [ -x /usr/sbin/haproxy ] || pkgs+=(haproxy
 # Patroni's own acceptance suite (behave), run against our manager and real Patroni by `npm test`.
 [ -x /usr/bin/behave ] || pkgs+=(python3-behave)
 /usr/bin/python3 -c 'import coverage' >/dev/null 2>&1 || pkgs+=(python3-coverage)
+# The fault campaign (npm run campaign): network namespaces (iproute2) and real packet loss (nftables).
+command -v ip >/dev/null 2>&1 || [ -x /usr/sbin/ip ] || [ -x /sbin/ip ] || pkgs+=(iproute2)
+command -v nft >/dev/null 2>&1 || [ -x /usr/sbin/nft ] || pkgs+=(nftables)
 if [ ${#pkgs[@]} -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" = 0 ]; then SUDO=""; elif command -v sudo >/dev/null 2>&1 && sudo -n true 2>/dev/null; then SUDO="sudo"; else
   echo "pg-failover needs these system packages: ${pkgs[*]}" >&2

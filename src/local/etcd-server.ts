@@ -13,6 +13,7 @@ import { findEtcd } from '../manager/pg-binaries';
 import { isAlive } from '../manager/postgres';
 import { tail } from '../manager/run';
 import { freePort } from './ports';
+import { placedCommand, type Placement } from './placement';
 
 const debug = createDebug('pg-failover:etcd');
 
@@ -32,6 +33,8 @@ export interface EtcdClusterOptions {
   members?: number;
   etcdBinary?: string;
   startTimeoutMillis?: number;
+  /** Per member (`etcd0`, `etcd1` …): its address and command prefix (e.g. its own network namespace). Default 127.0.0.1. */
+  placement?: (member: string) => Placement;
 }
 
 /** A running etcd cluster on 127.0.0.1. */
@@ -71,10 +74,11 @@ export class EtcdCluster {
       const name = `etcd${i}`;
       const dataDir = join(this.#options.baseDir, name);
       mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+      const host = this.#options.placement?.(name).host ?? '127.0.0.1';
       this.members.push({
         name,
-        clientUrl: `http://127.0.0.1:${await freePort()}`,
-        peerUrl: `http://127.0.0.1:${await freePort()}`,
+        clientUrl: `http://${host}:${await freePort()}`,
+        peerUrl: `http://${host}:${await freePort()}`,
         dataDir,
         logFile: `${dataDir}.log`,
         pid: undefined,
@@ -100,9 +104,7 @@ export class EtcdCluster {
 
   #spawn(m: EtcdMember, initialCluster: string, token: string): void {
     const log = openSync(m.logFile, 'a');
-    const child = spawn(
-      this.#binary,
-      [
+    const [command, args] = placedCommand(this.#options.placement?.(m.name), this.#binary, [
         '--name', m.name,
         '--data-dir', m.dataDir,
         '--listen-client-urls', m.clientUrl,
@@ -114,7 +116,10 @@ export class EtcdCluster {
         '--initial-cluster-token', token,
         '--heartbeat-interval', '50',
         '--election-timeout', '500',
-      ],
+      ]);
+    const child = spawn(
+      command,
+      args,
       { cwd: m.dataDir, detached: true, stdio: ['ignore', log, log], env: { ...process.env, ETCD_UNSUPPORTED_ARCH: process.env.ETCD_UNSUPPORTED_ARCH ?? '' } },
     );
     closeSync(log);

@@ -23,6 +23,7 @@ import { isAlive, resolveServerUser } from '../manager/postgres';
 import { tail, userEnv, type OsUser } from '../manager/run';
 import { EtcdCluster } from './etcd-server';
 import { freePort } from './ports';
+import { placedCommand, type Placement } from './placement';
 
 const debug = createDebug('pg-failover:patroni');
 
@@ -76,14 +77,24 @@ export interface PatroniClusterOptions {
    * them on stderr): etcd, the first node's initdb + bootstrap, each replica's base backup.
    */
   progress?: (line: string) => void;
+  /**
+   * Per node (`n0`, `n1` …): its address and a command prefix that runs its daemon there, e.g. in
+   * its own network namespace (`ip netns exec`; the daemon then drops to the server user with
+   * setpriv). Default 127.0.0.1, no prefix.
+   */
+  placement?: (name: string) => Placement;
+  /** Extra networks allowed in pg_hba (client and replication), e.g. `10.77.0.0/24` for namespaced nodes. */
+  clientCidrs?: readonly string[];
 }
 
 /** One Patroni node. `pid` is the patroni process (undefined while killed/stopped). */
 export interface PatroniMember {
   name: string;
+  /** Listen/connect address of PostgreSQL and the REST API (127.0.0.1 unless placed elsewhere). */
+  host: string;
   pgPort: number;
   apiPort: number;
-  /** `http://127.0.0.1:<apiPort>` */
+  /** `http://<host>:<apiPort>` */
   apiUrl: string;
   dataDir: string;
   configFile: string;
@@ -207,7 +218,7 @@ export class PatroniCluster {
 
   /** A libpq multi-host URL over every node (no password: use {@link password} or trust auth). */
   connectionString(options: { database?: string; params?: Record<string, string> } = {}): string {
-    const hosts = this.members.map((m) => `127.0.0.1:${m.pgPort}`).join(',');
+    const hosts = this.members.map((m) => `${m.host}:${m.pgPort}`).join(',');
     const q = new URLSearchParams(options.params ?? {}).toString();
     return `postgresql://${this.superuser}@${hosts}/${options.database ?? 'postgres'}${q ? `?${q}` : ''}`;
   }
@@ -425,7 +436,7 @@ export class PatroniCluster {
     for (const m of this.members) {
       if (m.pid === undefined || running(m.pid)) continue;
       m.pid = undefined;
-      throw new ProcessError('SERVER_START_FAILED', `patroni ${m.name} exited. Log tail:\n${this.logTail(m.name)}`, { node: `127.0.0.1:${m.pgPort}` });
+      throw new ProcessError('SERVER_START_FAILED', `patroni ${m.name} exited. Log tail:\n${this.logTail(m.name)}`, { node: `${m.host}:${m.pgPort}` });
     }
   }
 
@@ -442,11 +453,13 @@ export class PatroniCluster {
     this.#chown(nodeDir);
     const pgPort = await freePort();
     const apiPort = await freePort();
+    const host = this.#options.placement?.(name).host ?? '127.0.0.1';
     const member: PatroniMember = {
       name,
+      host,
       pgPort,
       apiPort,
-      apiUrl: `http://127.0.0.1:${apiPort}`,
+      apiUrl: `http://${host}:${apiPort}`,
       dataDir: join(nodeDir, 'data'),
       configFile: join(nodeDir, 'patroni.yml'),
       logFile: join(nodeDir, 'patroni.log'),
@@ -467,8 +480,8 @@ export class PatroniCluster {
       name: m.name,
       log: { level: o.logLevel ?? 'INFO' },
       restapi: {
-        listen: `127.0.0.1:${m.apiPort}`,
-        connect_address: `127.0.0.1:${m.apiPort}`,
+        listen: `${m.host}:${m.apiPort}`,
+        connect_address: `${m.host}:${m.apiPort}`,
         ...(o.restApiAuth ? { authentication: { username: o.restApiAuth.username, password: o.restApiAuth.password } } : {}),
       },
       etcd3: { hosts: this.etcdHosts, protocol: 'http' },
@@ -495,8 +508,8 @@ export class PatroniCluster {
         initdb: [{ encoding: 'UTF8' }, 'data-checksums', { locale: 'C.UTF-8' }],
       },
       postgresql: {
-        listen: `127.0.0.1:${m.pgPort}`,
-        connect_address: `127.0.0.1:${m.pgPort}`,
+        listen: `${m.host}:${m.pgPort}`,
+        connect_address: `${m.host}:${m.pgPort}`,
         data_dir: m.dataDir,
         bin_dir: o.binDir ?? findPgBinaries().bindir,
         pgpass: join(nodeDir, 'pgpass'),
@@ -511,6 +524,7 @@ export class PatroniCluster {
           'local replication all trust',
           'host replication replicator 127.0.0.1/32 md5',
           `host all all 127.0.0.1/32 ${clientAuth}`,
+          ...(o.clientCidrs ?? []).flatMap((cidr) => [`host replication replicator ${cidr} md5`, `host all all ${cidr} ${clientAuth}`]),
         ],
       },
       tags: { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false },
@@ -520,14 +534,19 @@ export class PatroniCluster {
   #spawn(m: PatroniMember): void {
     const log = openSync(m.logFile, 'a');
     if (this.user) chownSync(m.logFile, this.user.uid, this.user.gid);
-    const [command, args] =
+    const [program, programArgs] =
       this.#options.daemon === 'pg-failover' ? [process.execPath, [this.#binary, 'manager', '--config', m.configFile]] : [this.#binary, [m.configFile]];
+    const placement = this.#options.placement?.(m.name);
+    // A prefix (ip netns exec) needs root: it runs as root and setpriv drops to the server user before the daemon.
+    const prefixed = (placement?.prefix?.length ?? 0) > 0;
+    const dropTo = prefixed && this.user ? ['setpriv', `--reuid=${this.user.uid}`, `--regid=${this.user.gid}`, '--init-groups', program] : [program];
+    const [command, args] = placedCommand(placement, dropTo[0]!, [...dropTo.slice(1), ...programArgs]);
     const child = spawn(command, args, {
       cwd: join(this.dir, m.name),
       detached: true,
       stdio: ['ignore', log, log],
       env: userEnv(this.user, { PYTHONUNBUFFERED: '1' }),
-      ...(this.user ? { uid: this.user.uid, gid: this.user.gid } : {}),
+      ...(this.user && !prefixed ? { uid: this.user.uid, gid: this.user.gid } : {}),
     });
     closeSync(log);
     child.on('error', () => {}); // a failed exec shows up as a dead pid + log tail

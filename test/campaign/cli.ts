@@ -1,0 +1,58 @@
+/**
+ * `npm run campaign -- --faults 100 --minutes 30 --seed 42 [--async] [--daemon patroni] [--ttl 10] [--keep]`:
+ * the long fault campaign. Exits 0 when every invariant held (in synchronous
+ * mode), 1 on violations, 2 on bad input or a host that cannot run it.
+ */
+import { parseArgs } from 'node:util';
+import { runCampaign } from './campaign';
+import { FAULT_KINDS, type FaultKind } from './faults';
+import { CampaignUnsupportedError } from './netns';
+
+function int(v: string | undefined, name: string, dflt: number, min: number): number {
+  if (v === undefined) return dflt;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < min) throw new Error(`--${name} must be an integer ≥ ${min}, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: {
+      faults: { type: 'string' },
+      minutes: { type: 'string' },
+      seed: { type: 'string' },
+      async: { type: 'boolean', default: false },
+      daemon: { type: 'string' },
+      ttl: { type: 'string' },
+      kinds: { type: 'string' },
+      results: { type: 'string' },
+      keep: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  const daemon = values.daemon ?? 'pg-failover';
+  if (daemon !== 'pg-failover' && daemon !== 'patroni') throw new Error(`--daemon must be pg-failover or patroni, got ${JSON.stringify(daemon)}`);
+  const kinds = values.kinds?.split(',').map((k) => k.trim()) as FaultKind[] | undefined;
+  for (const k of kinds ?? []) if (!FAULT_KINDS.includes(k)) throw new Error(`--kinds: unknown fault kind ${JSON.stringify(k)} (known: ${FAULT_KINDS.join(', ')})`);
+  const report = await runCampaign({
+    seed: int(values.seed, 'seed', Date.now() % 1_000_000, 0),
+    faults: int(values.faults, 'faults', 100, 1),
+    minutes: int(values.minutes, 'minutes', 30, 1),
+    synchronousMode: !values.async,
+    daemon,
+    ttl: int(values.ttl, 'ttl', 10, 3),
+    ...(kinds ? { kinds } : {}),
+    ...(values.results ? { resultsDir: values.results } : {}),
+    keepDirs: values.keep,
+  });
+  process.stdout.write(`${report.file}\n`);
+  return report.synchronousMode && report.totalViolations > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e) => {
+    process.stderr.write(`${e instanceof CampaignUnsupportedError ? '' : 'campaign failed: '}${(e as Error).message}\n`);
+    process.exit(2);
+  },
+);

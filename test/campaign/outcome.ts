@@ -1,0 +1,54 @@
+/**
+ * How the campaign reads an operation's result: acknowledged, definitely not
+ * applied, or in doubt (resolved later by reading). "Definitely failed" is a
+ * claim the client makes — the register checker holds it to that claim.
+ */
+import { isFailoverError } from '../../src/errors';
+
+export type Outcome = 'ok' | 'failed' | 'unknown';
+
+/** Codes with which our Pool says the statement was not applied. */
+const NOT_APPLIED = new Set(['NO_PRIMARY', 'FAILOVER_TIMEOUT', 'NO_HOST_AVAILABLE', 'CONNECT_TIMEOUT', 'POOL_ENDED', 'TRANSACTION_ROLLED_BACK', 'NO_STANDBY']);
+
+/**
+ * `failed` for a pg-failover code that promises "not applied" and for a
+ * server-sent SQLSTATE error other than a shutdown/connection one (57P0x,
+ * 08xxx: a commit may have happened locally before the session died);
+ * `unknown` for everything else (lost connections, TRANSACTION_RESOLUTION_UNKNOWN, timeouts).
+ */
+export function classify(err: unknown): Outcome {
+  if (isFailoverError(err)) return NOT_APPLIED.has(err.code) ? 'failed' : 'unknown';
+  const code = (err as { code?: unknown; severity?: unknown })?.code;
+  const severity = (err as { severity?: unknown })?.severity;
+  if (typeof severity === 'string' && typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code)) {
+    return code.startsWith('57P') || code.startsWith('08') ? 'unknown' : 'failed';
+  }
+  return 'unknown';
+}
+
+/** A short label for an error (its stable code, else its class), for counting. */
+export function errorLabel(err: unknown): string {
+  const e = err as { code?: unknown; name?: unknown; message?: unknown };
+  if (typeof e?.code === 'string') return e.code;
+  return typeof e?.name === 'string' ? e.name : 'unknown';
+}
+
+/** One timed operation of a workload. */
+export interface Op {
+  workload: string;
+  kind: 'write' | 'read';
+  start: number;
+  end: number;
+  outcome: Outcome;
+  error?: string;
+}
+
+/** An invariant and how often it was broken. */
+export interface Invariant {
+  name: string;
+  /** How many things were checked (ids, reads, rounds …). */
+  checked: number;
+  violations: number;
+  /** A few examples of violations (ids, times). */
+  examples: string[];
+}

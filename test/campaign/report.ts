@@ -1,0 +1,147 @@
+/**
+ * The campaign report: faults by kind, operations, failovers, outages
+ * (median/max per fault kind, through our Pool and as the plain prober saw
+ * them), and every invariant with its violations — as JSON and as a table.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FaultKind } from './faults';
+import type { Invariant, Op } from './outcome';
+
+/** One fault as it happened. */
+export interface FaultRecord {
+  kind: FaultKind;
+  target: string;
+  /** ms from the campaign's start. */
+  at: number;
+  /** How long it was held (0 for instant faults). */
+  heldMillis: number;
+  /** Injection → the cluster had a leader and streaming standbys again after healing. */
+  recoveredMillis: number | null;
+  /** Started while another fault was active. */
+  overlapping: boolean;
+  /** Faults of one episode (injected together, healed together) share this number. */
+  episode: number;
+  /** Longest time without an acknowledged write through our Pool (register) around this fault. */
+  poolWriteOutageMillis: number | null;
+  /** Longest time without any node accepting the plain prober's writes around this fault. */
+  plainWriteOutageMillis: number | null;
+  note?: string;
+}
+
+export interface CampaignReport {
+  seed: number;
+  daemon: string;
+  synchronousMode: boolean;
+  startedAt: string;
+  durationSeconds: number;
+  limits: { faults: number; minutes: number };
+  network: { cidr: string; netem: boolean };
+  faultsByKind: Record<string, number>;
+  faults: FaultRecord[];
+  /** Per workload: counters (operations by outcome, errors by code …). */
+  operations: Record<string, Record<string, number>>;
+  /** Changes of the node that accepted the prober's writes. */
+  failovers: number;
+  primaryPeriods: Array<{ node: string; from: number; to: number }>;
+  outages: Record<string, { n: number; poolMedianMillis: number | null; poolMaxMillis: number | null; plainMedianMillis: number | null; plainMaxMillis: number | null }>;
+  invariants: Invariant[];
+  /** Faults after which the cluster did not recover in time (then repaired by force). */
+  unrecovered: number;
+  /** Daemons that exited without being killed by the campaign (a crash). */
+  daemonExits: string[];
+  /** Liveness: standbys that stopped replaying the leader's WAL for good (not waited for after that), with when it was first seen (ms from the start). */
+  stuckStandbys: Array<{ node: string; sinceMillis: number }>;
+  /** Every stretch of ≥ 1 s without an acknowledged write (ms from the start), through our Pool and for the plain prober: to place an outage against the fault log. */
+  writeGaps: { pool: Array<[number, number]>; plain: Array<[number, number]> };
+  /** The sync-mode targets: all zero. */
+  totalViolations: number;
+}
+
+/** The longest interval without a success that overlaps [from, to]; null when no success came after `from`. */
+export function longestGap(successEnds: readonly number[], from: number, to: number): number | null {
+  const sorted = [...successEnds].sort((a, b) => a - b);
+  const before = sorted.filter((t) => t <= from).pop() ?? from;
+  const after = sorted.filter((t) => t > from);
+  if (after.length === 0) return null;
+  let gap = after[0]! - before;
+  for (let i = 1; i < after.length && after[i - 1]! <= to; i++) gap = Math.max(gap, after[i]! - after[i - 1]!);
+  return gap;
+}
+
+/** Stretches of at least `minMillis` between consecutive successes, as [from, to] relative to `t0`. */
+export function gaps(successEnds: readonly number[], minMillis: number, t0: number): Array<[number, number]> {
+  const sorted = [...successEnds].sort((a, b) => a - b);
+  const out: Array<[number, number]> = [];
+  for (let i = 1; i < sorted.length; i++) if (sorted[i]! - sorted[i - 1]! >= minMillis) out.push([sorted[i - 1]! - t0, sorted[i]! - t0]);
+  return out;
+}
+
+/** Successful write completion times of a list of operations. */
+export function okWriteEnds(ops: readonly Op[]): number[] {
+  return ops.filter((o) => o.kind === 'write' && o.outcome === 'ok').map((o) => o.end);
+}
+
+export function median(xs: readonly number[]): number | null {
+  if (!xs.length) return null;
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : Math.round((s[m - 1]! + s[m]!) / 2);
+}
+
+/**
+ * Outages per fault kind, from episodes with that fault alone (an outage in an
+ * episode of overlapping faults cannot be pinned on one of them: those are
+ * summed up under `overlapping`).
+ */
+export function outagesByKind(faults: readonly FaultRecord[]): CampaignReport['outages'] {
+  const out: CampaignReport['outages'] = {};
+  const size = new Map<number, number>();
+  for (const f of faults) size.set(f.episode, (size.get(f.episode) ?? 0) + 1);
+  const solo = faults.filter((f) => size.get(f.episode) === 1);
+  const mixed = faults.filter((f) => size.get(f.episode)! > 1 && !f.overlapping);
+  const groups: Array<[string, FaultRecord[]]> = [...new Set(solo.map((f) => f.kind))].map((k) => [k, solo.filter((f) => f.kind === k)]);
+  if (mixed.length) groups.push(['overlapping', mixed]);
+  for (const [kind, of] of groups) {
+    const pool = of.map((f) => f.poolWriteOutageMillis).filter((x): x is number => x !== null);
+    const plain = of.map((f) => f.plainWriteOutageMillis).filter((x): x is number => x !== null);
+    out[kind] = { n: of.length, poolMedianMillis: median(pool), poolMaxMillis: pool.length ? Math.max(...pool) : null, plainMedianMillis: median(plain), plainMaxMillis: plain.length ? Math.max(...plain) : null };
+  }
+  return out;
+}
+
+/** Writes the report as JSON into `dir`; returns the file's path. */
+export function writeReport(report: CampaignReport, dir: string): string {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `campaign-${report.daemon}-${report.synchronousMode ? 'sync' : 'async'}-seed${report.seed}-${report.startedAt.replace(/[:.]/g, '-')}.json`);
+  writeFileSync(file, JSON.stringify(report, null, 2) + '\n');
+  return file;
+}
+
+/** The report as text tables. */
+export function formatReport(r: CampaignReport): string {
+  const lines: string[] = [];
+  const ms = (x: number | null) => (x === null ? '—' : x >= 10_000 ? `${(x / 1000).toFixed(1)} s` : `${x} ms`);
+  lines.push(`Campaign: ${r.daemon}, ${r.synchronousMode ? 'synchronous' : 'asynchronous'} mode, seed ${r.seed}, ${r.faults.length} faults in ${r.durationSeconds.toFixed(0)} s (limits ${r.limits.faults} faults / ${r.limits.minutes} min), network ${r.network.cidr}${r.network.netem ? '' : ' (no netem: packet-delay left out)'}`);
+  lines.push('');
+  lines.push(`Faults by kind: ${Object.entries(r.faultsByKind).map(([k, n]) => `${k} ${n}`).join(', ')}`);
+  lines.push('');
+  lines.push('Outages (alone)          n   pool write outage median/max   plain prober outage median/max');
+  for (const [kind, o] of Object.entries(r.outages)) {
+    lines.push(`  ${kind.padEnd(22)} ${String(o.n).padStart(3)}   ${`${ms(o.poolMedianMillis)} / ${ms(o.poolMaxMillis)}`.padEnd(29)}  ${ms(o.plainMedianMillis)} / ${ms(o.plainMaxMillis)}`);
+  }
+  lines.push(`  failovers/switchovers seen by the prober: ${r.failovers}; faults not recovered in time: ${r.unrecovered}; daemon exits: ${r.daemonExits.length}`);
+  lines.push(`  liveness: standbys stuck behind the leader for good: ${r.stuckStandbys.length ? r.stuckStandbys.map((s) => `${s.node} (from ${(s.sinceMillis / 1000).toFixed(0)} s)`).join(', ') : 'none'}`);
+  lines.push('');
+  lines.push('Operations');
+  for (const [w, s] of Object.entries(r.operations)) lines.push(`  ${w.padEnd(20)} ${Object.entries(s).map(([k, v]) => `${k} ${v}`).join(', ')}`);
+  lines.push('');
+  lines.push('Invariants                                                             checked  violations');
+  for (const inv of r.invariants) {
+    lines.push(`  ${inv.name.padEnd(70)} ${String(inv.checked).padStart(7)}  ${String(inv.violations).padStart(10)}`);
+    for (const ex of inv.examples.slice(0, 3)) lines.push(`      e.g. ${ex}`);
+  }
+  lines.push('');
+  lines.push(`Total violations: ${r.totalViolations}`);
+  return lines.join('\n');
+}
