@@ -193,7 +193,7 @@ export class EtcdTopology extends EventEmitter implements TopologySource {
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + requestTimeout }),
       faultHandling: etcdFaultHandling(),
       // Notice a silent (frozen, partitioned) etcd on the watch stream.
-      grpcOptions: { 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 3000, 'grpc.keepalive_permit_without_calls': 1 },
+      grpcOptions: { 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 3000, 'grpc.keepalive_permit_without_calls': 0 },
     };
     if (this.#options.auth) options.auth = { username: this.#options.auth.username, password: this.#options.auth.password };
     if (this.#options.tls) options.credentials = this.#options.tls;

@@ -5,8 +5,8 @@
  * ~35 s later — grpc-js prints "rejected by server because of excess pings.
  * Increasing ping interval to 20000 ms" on the application's stderr (3 lines
  * per restart here) and from then on pings every 20 s, so a silent etcd is
- * noticed later. Without a restart nothing is printed. A known bug, so
- * opt-in: PGF_KNOWN_BUGS=1 (fails today; passes once fixed).
+ * noticed later. Without a restart nothing is printed. Fixed: the client no
+ * longer pings without calls (the watch stream carries the keepalive).
  */
 import { describe, it, expect, vi, afterAll } from 'vitest';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,7 +16,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { EtcdCluster } from '../../src/local/etcd-server';
 import { EtcdTopology } from '../../src/topology/etcd';
 
-describe.runIf(process.env.PGF_KNOWN_BUGS === '1')('etcd topology after an etcd restart', () => {
+describe('etcd topology after an etcd restart', () => {
   let dir: string | undefined;
   let etcd: EtcdCluster | undefined;
   let topo: EtcdTopology | undefined;
