@@ -37,7 +37,7 @@ import { run } from './run';
 import { syncPhysicalSlots } from './slots';
 import { cloneSource, slotsFor, upstreamFor, type Upstream } from './upstream';
 import { applyStandbyNames, chooseSyncStandby, maySyncFailover, syncCandidates, standbyNamesFor, streamingStandbys, syncStandbyList } from './sync';
-import { lsnToPosition } from '../lsn';
+import { buildApiUrl, buildConnUrl, DEFAULT_PRIMARY_ROLE, lsnToPosition, memberNameOfKey, PATRONI_KEYS, REPLICA_ROLE, STANDBY_LEADER_ROLE, type PrimaryRoleWord } from '../patroni-contract';
 
 const debug = createDebug('pg-failover:manager');
 const timing = createDebug('pg-failover:manager:timing');
@@ -65,7 +65,7 @@ const LEASE_RENEW_JITTER_MILLIS = 400;
 /** Options beyond the Patroni configuration. */
 export interface AgentOptions {
   /** Word for a primary in the member key: `primary` (Patroni ≥ 4, default) or `master` (Patroni 3). */
-  primaryRole?: 'primary' | 'master';
+  primaryRole?: PrimaryRoleWord;
   /** OS user for PostgreSQL when running as root (default `postgres` / PGFAILOVER_RUN_AS). */
   runAs?: string;
   binaries?: PgBinaries;
@@ -148,13 +148,13 @@ export class Agent extends EventEmitter implements AgentView {
     this.#roleState = next;
     if (next === prev) return;
     if (next === 'primary' || next === 'replica') {
-      const word = next === 'primary' ? (this.#options.primaryRole ?? 'primary') : 'replica';
+      const word = next === 'primary' ? (this.#options.primaryRole ?? DEFAULT_PRIMARY_ROLE) : 'replica';
       if (this.#announcedRole === undefined) this.#callbacks.fire('on_start', word);
       else if (this.#announcedRole !== next) this.#callbacks.fire('on_role_change', word);
       else if (prev === 'demoted' || prev === 'stopped') this.#callbacks.fire('on_start', word);
       this.#announcedRole = next;
     } else if ((next === 'demoted' || next === 'stopped') && (prev === 'primary' || prev === 'replica')) {
-      this.#callbacks.fire('on_stop', prev === 'primary' ? (this.#options.primaryRole ?? 'primary') : 'replica');
+      this.#callbacks.fire('on_stop', prev === 'primary' ? (this.#options.primaryRole ?? DEFAULT_PRIMARY_ROLE) : 'replica');
     }
   }
   #state = 'stopped';
@@ -258,8 +258,8 @@ export class Agent extends EventEmitter implements AgentView {
     // changes role/state wakes the loop (e.g. a replica that starts streaming can become the sync standby).
     const memberStates = new Map<string, string>();
     void this.dcs.watch((key, kind, value) => {
-      let wake = key === 'leader' || key === 'failover' || key === 'config' || key === 'sync';
-      if (key.startsWith('members/')) {
+      let wake = key === PATRONI_KEYS.leader || key === PATRONI_KEYS.failover || key === PATRONI_KEYS.config || key === PATRONI_KEYS.sync;
+      if (memberNameOfKey(key) !== undefined) {
         const state = kind === 'delete' ? undefined : memberState(value);
         wake = memberStates.get(key) !== state;
         if (state === undefined) memberStates.delete(key);
@@ -332,7 +332,7 @@ export class Agent extends EventEmitter implements AgentView {
       name: this.name,
       scope: this.scope,
       state: this.#state,
-      primaryRole: this.#options.primaryRole ?? 'primary',
+      primaryRole: this.#options.primaryRole ?? DEFAULT_PRIMARY_ROLE,
       tags: this.#tags(),
       dcsLastSeen: this.dcs.lastContactAt ? Math.floor(this.dcs.lastContactAt / 1000) : undefined,
       syncStandby: this.#dyn.synchronousMode && syncStandbyList(this.#lastSnap?.sync?.sync_standby).includes(this.name),
@@ -1251,10 +1251,10 @@ export class Agent extends EventEmitter implements AgentView {
     const pgc = this.config.postgresql.connectAddress;
     const api = this.config.restapi.connectAddress;
     const role =
-      this.#role === 'primary' ? (this.#options.primaryRole ?? 'primary') : this.#role === 'replica' ? 'replica' : this.#role === 'demoted' ? 'demoted' : 'uninitialized';
+      this.#role === 'primary' ? (this.#options.primaryRole ?? DEFAULT_PRIMARY_ROLE) : this.#role === 'replica' ? 'replica' : this.#role === 'demoted' ? 'demoted' : 'uninitialized';
     const data: MemberData = {
-      conn_url: `postgres://${hostForUrl(pgc.host)}:${pgc.port}/postgres`,
-      api_url: `http://${hostForUrl(api.host)}:${api.port}/patroni`,
+      conn_url: buildConnUrl(pgc.host, pgc.port),
+      api_url: buildApiUrl(api.host, api.port),
       state: local ? this.#state : this.#state === 'running' ? 'crashed' : this.#state,
       role,
       version: MANAGER_VERSION,
@@ -1297,7 +1297,7 @@ export class Agent extends EventEmitter implements AgentView {
   async #localStatus(): Promise<NodeStatus | undefined> {
     if (!this.postgres.isRunning()) return undefined;
     try {
-      return await readNodeStatus(this.#localPool(), { name: this.name, scope: this.scope, primaryRole: this.#options.primaryRole ?? 'primary' });
+      return await readNodeStatus(this.#localPool(), { name: this.name, scope: this.scope, primaryRole: this.#options.primaryRole ?? DEFAULT_PRIMARY_ROLE });
     } catch {
       return undefined;
     }
@@ -1421,7 +1421,7 @@ export class Agent extends EventEmitter implements AgentView {
 }
 
 function isReplica(s: NodeStatus): boolean {
-  return s.role === 'replica' || s.role === 'standby_leader';
+  return s.role === REPLICA_ROLE || s.role === STANDBY_LEADER_ROLE;
 }
 
 /** A node's WAL position in bytes: flush position on a primary, max(received, replayed) on a replica. */
@@ -1439,10 +1439,6 @@ const BOOLEAN_TAGS = new Set(['nofailover', 'noloadbalance', 'clonefrom', 'nosyn
 
 function quoteIdent(name: string): string {
   return '"' + name.replace(/"/g, '""') + '"';
-}
-
-function hostForUrl(host: string): string {
-  return host.includes(':') ? `[${host}]` : host;
 }
 
 function errText(e: unknown): string {

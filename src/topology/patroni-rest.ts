@@ -15,6 +15,7 @@ import createDebug from 'debug';
 import { FailoverError } from '../errors';
 import { topologyFromCluster, topologySignature } from './patroni-members';
 import type { Topology, TopologySource } from './topology';
+import { PATRONI_API_PATHS } from '../patroni-contract';
 
 const debug = createDebug('pg-failover:topology');
 
@@ -44,8 +45,9 @@ export function apiBase(url: string): string | undefined {
     return undefined;
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') return undefined;
-  const path = u.pathname.replace(/\/+$/, '').replace(/\/patroni$/, '');
-  return `${u.protocol}//${u.host}${path}`;
+  const path = u.pathname.replace(/\/+$/, '');
+  const base = path.endsWith(PATRONI_API_PATHS.patroni) ? path.slice(0, -PATRONI_API_PATHS.patroni.length) : path;
+  return `${u.protocol}//${u.host}${base}`;
 }
 
 /** Topology source polling Patroni's `GET /cluster`. */
@@ -189,7 +191,7 @@ export class PatroniRestTopology extends EventEmitter implements TopologySource 
     try {
       let res: Response;
       try {
-        res = await fetch(`${base}/cluster`, { signal: controller.signal, headers: { accept: 'application/json' }, redirect: 'error' });
+        res = await fetch(`${base}${PATRONI_API_PATHS.cluster}`, { signal: controller.signal, headers: { accept: 'application/json' }, redirect: 'error' });
       } catch (err) {
         throw controller.signal.aborted && !this.#closed
           ? failure('timeout', base, `no answer within ${this.#timeoutMillis} ms`, err)
@@ -249,7 +251,7 @@ export class PatroniRestTopology extends EventEmitter implements TopologySource 
 }
 
 function failure(reason: PatroniRestFailure, base: string, message: string, cause?: unknown, extra: Record<string, unknown> = {}): FailoverError {
-  const url = redact(`${base}/cluster`);
+  const url = redact(`${base}${PATRONI_API_PATHS.cluster}`);
   return new FailoverError('TOPOLOGY_SOURCE', `GET ${url} failed: ${message}`, { cause, detail: { reason, url, ...extra } });
 }
 
