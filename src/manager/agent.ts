@@ -35,6 +35,7 @@ import { findPgBinaries, type PgBinaries } from './pg-binaries';
 import { BASE_PARAMETERS, defaultHba, PostgresServer, quoteConninfo, resolveServerUser, slotNameFor } from './postgres';
 import { run } from './run';
 import { syncPhysicalSlots } from './slots';
+import { LeaseKeeper } from './lease-keeper';
 import { cloneSource, slotsFor, upstreamFor, type Upstream } from './upstream';
 import { applyStandbyNames, chooseSyncStandby, maySyncFailover, syncCandidates, standbyNamesFor, streamingStandbys, syncStandbyList } from './sync';
 import { buildApiUrl, buildConnUrl, DEFAULT_PRIMARY_ROLE, lsnToPosition, memberNameOfKey, PATRONI_KEYS, REPLICA_ROLE, STANDBY_LEADER_ROLE, type PrimaryRoleWord } from '../patroni-contract';
@@ -52,15 +53,6 @@ export const AGENT_PARAMETERS: Readonly<Record<string, string>> = { wal_retrieve
 const COMMAND_LINE_PARAMETERS = ['listen_addresses', 'port', 'unix_socket_directories'] as const;
 /** Parameters Patroni takes from the dynamic configuration even when the node's YAML sets them (its CMDLINE_OPTIONS). */
 const DCS_WINS_PARAMETERS = ['wal_level', 'hot_standby', 'max_connections', 'max_wal_senders', 'max_prepared_transactions', 'max_locks_per_transaction', 'track_commit_timestamp', 'max_replication_slots', 'max_worker_processes', 'wal_log_hints', 'wal_keep_size'] as const;
-/** A cycle renews the lease when its last renewal is at least loop_wait minus this old (timer jitter). */
-const LEASE_RENEW_SLACK_MILLIS = 250;
-/**
- * Plus a random 0…this after each renewal: etcd checks lease expiry on a 500 ms tick, and a
- * renewal period that is a whole multiple of it would keep one phase against that tick all
- * along (a dead leader's key then goes a constant 0–500 ms after its lease ends, for the whole
- * life of the leader); the jitter spreads it, as a drifting loop does.
- */
-const LEASE_RENEW_JITTER_MILLIS = 400;
 
 /** Options beyond the Patroni configuration. */
 export interface AgentOptions {
@@ -161,10 +153,8 @@ export class Agent extends EventEmitter implements AgentView {
   #holdsLock = false;
   #following: string | undefined;
   #needsRewind = false;
-  /** The lease keepalive in flight, if any. */
-  #renewing: Promise<boolean> | undefined;
-  /** This renewal period's random part (see LEASE_RENEW_JITTER_MILLIS). */
-  #renewJitterMillis = 0;
+  /** The one owner of the lease: keepalive, jitter, heartbeat, fencing watchdog. */
+  readonly #lease: LeaseKeeper;
   /** The leader we are waiting on to leave recovery before pg_rewind (logged once). */
   #waitingForPromotionOf: string | undefined;
   #lastCycleAt = 0;
@@ -174,7 +164,6 @@ export class Agent extends EventEmitter implements AgentView {
   #loopDone: Promise<void> | undefined;
   #wake: (() => void) | undefined;
   #wakePending = false;
-  #fenceTimer: NodeJS.Timeout | undefined;
   #busy: Promise<unknown> = Promise.resolve();
   #lastSnap: DcsSnapshot | undefined;
   #noLeaderSince: number | undefined;
@@ -219,6 +208,12 @@ export class Agent extends EventEmitter implements AgentView {
       ttlSeconds: this.#dyn.ttl,
       callTimeoutMillis: Math.max(500, (this.#dyn.retryTimeout * 1000) / 2),
       ...(etcdAuth?.password !== undefined ? { auth: { username: etcdAuth.username, password: etcdAuth.password } } : {}),
+    });
+    this.#lease = new LeaseKeeper({
+      store: this.dcs,
+      timing: () => this.#dyn,
+      guard: () => ({ primary: this.#role === 'primary' && this.#running, holdsLock: this.#holdsLock }),
+      onFence: ({ leaseAgeMillis, limitMillis }) => this.#fence(leaseAgeMillis, limitMillis),
     });
   }
 
@@ -270,9 +265,7 @@ export class Agent extends EventEmitter implements AgentView {
         this.#wakeUp();
       }
     });
-    const interval = this.#options.fenceCheckIntervalMillis ?? 100;
-    this.#fenceTimer = setInterval(() => this.#checkFence(), interval);
-    this.#fenceTimer.unref();
+    this.#lease.startWatchdog(this.#options.fenceCheckIntervalMillis ?? 100);
     try {
       await this.#bootstrap();
     } catch (e) {
@@ -293,8 +286,7 @@ export class Agent extends EventEmitter implements AgentView {
     const release = options.release ?? true;
     const stopPostgres = options.stopPostgres ?? release;
     this.#running = false;
-    if (this.#fenceTimer) clearInterval(this.#fenceTimer);
-    this.#fenceTimer = undefined;
+    this.#lease.stopWatchdog();
     this.#wakeUp();
     // A crash-like stop ends etcd contact at once (no renewal after this point), then lets the
     // current cycle run out (bounded) so nothing acts after stop() returns.
@@ -412,7 +404,7 @@ export class Agent extends EventEmitter implements AgentView {
       }
       let snap: DcsSnapshot;
       try {
-        if (!(await this.dcs.keepalive())) throw new FailoverError('DCS_ERROR', 'keepalive failed');
+        if (!(await this.#lease.renew())) throw new FailoverError('DCS_ERROR', 'keepalive failed');
         snap = await this.dcs.snapshot();
       } catch {
         waitingFor = 'etcd';
@@ -448,7 +440,7 @@ export class Agent extends EventEmitter implements AgentView {
       }));
       this.#state = 'starting';
       await this.#withHeartbeat(() => this.postgres.start());
-      if (!(await this.dcs.keepalive())) throw new FailoverError('DCS_ERROR', `${this.name}: etcd unreachable after initdb`);
+      if (!(await this.#lease.renew())) throw new FailoverError('DCS_ERROR', `${this.name}: etcd unreachable after initdb`);
       await this.#createReplicationUser();
       if (!(await this.dcs.attemptToAcquireLeader())) throw new FailoverError('DCS_ERROR', `${this.name}: could not take the leader key after winning /initialize`);
       this.#holdsLock = true;
@@ -695,7 +687,7 @@ export class Agent extends EventEmitter implements AgentView {
     // The lease is renewed at most once per loop_wait, like Patroni: cycles woken early by
     // watch events do not refresh it, so a dead leader's key expires as soon as Patroni's would.
     const tc = Date.now();
-    if (this.#leaseDue() && !(await this.#renewLease())) return this.#dcsUnreachable();
+    if (this.#lease.due() && !(await this.#lease.renew())) return this.#dcsUnreachable();
     timing('%s: cycle: keepalive +%d', this.name, Date.now() - tc);
     let snap: DcsSnapshot;
     try {
@@ -766,24 +758,9 @@ export class Agent extends EventEmitter implements AgentView {
     return this.#follow(snap);
   }
 
-  /** One lease keepalive at a time (the HA cycle and the fence timer both renew when due). */
-  #renewLease(): Promise<boolean> {
-    this.#renewing ??= this.dcs.keepalive().finally(() => {
-      this.#renewing = undefined;
-      this.#renewJitterMillis = Math.random() * LEASE_RENEW_JITTER_MILLIS;
-    });
-    return this.#renewing;
-  }
-
-  /** True when the last successful renewal is (almost) loop_wait old, or there is no lease yet. */
-  #leaseDue(): boolean {
-    const last = this.dcs.lastKeepaliveOkAt;
-    return !(last > 0) || Date.now() - last >= this.#dyn.loopWait * 1000 - LEASE_RENEW_SLACK_MILLIS + this.#renewJitterMillis;
-  }
-
   #dcsUnreachable(): string {
-    const age = Date.now() - this.dcs.lastKeepaliveOkAt;
-    this.#checkFence();
+    const age = this.#lease.leaseAgeMillis();
+    this.#lease.check();
     return this.#role === 'primary' ? `etcd unreachable (lease renewed ${age} ms ago)` : 'etcd unreachable: waiting';
   }
 
@@ -857,7 +834,7 @@ export class Agent extends EventEmitter implements AgentView {
     this.#holdsLock = true;
     // A fresh lease before promoting: the last renewal may be up to loop_wait old, and the new
     // leader's fence clock starts from it.
-    await this.#renewLease();
+    await this.#lease.renew();
     timing('%s: election: lease renewed', this.name);
     const fenceScript = await this.#prePromote();
     if (fenceScript) {
@@ -1194,15 +1171,9 @@ export class Agent extends EventEmitter implements AgentView {
 
   // ---------------------------------------------------------------- fencing
 
-  /** Fencing watchdog: a primary whose lease may be about to expire stops PostgreSQL at once. */
-  #checkFence(): void {
-    if (this.#role !== 'primary' || !this.#running) return;
-    // The leader renews when due even while its HA cycle is busy (a promotion, a slow etcd read): the
-    // lease must not age towards the fence limit just because the next cycle is a loop_wait away.
-    if (this.#holdsLock && this.#leaseDue() && !this.#renewing) void this.#renewLease();
-    const age = Date.now() - this.dcs.lastKeepaliveOkAt;
-    if (age <= this.fenceAfterMillis()) return;
-    this.#log(`fencing: lease not renewed for ${age} ms (limit ${this.fenceAfterMillis()} ms); stopping PostgreSQL`);
+  /** The lease keeper decided to fence (a primary whose lease may be about to expire): stop PostgreSQL at once. */
+  #fence(age: number, limit: number): void {
+    this.#log(`fencing: lease not renewed for ${age} ms (limit ${limit} ms); stopping PostgreSQL`);
     this.#role = 'demoted';
     this.#holdsLock = false;
     this.#needsRewind = true;
@@ -1224,26 +1195,14 @@ export class Agent extends EventEmitter implements AgentView {
    * to the next lease only).
    */
   fenceAfterMillis(): number {
-    const { retryTimeout, loopWait } = this.#dyn;
-    const ttl = Math.min(this.#dyn.ttl, this.dcs.leaseTtlSeconds ?? this.#dyn.ttl);
-    return Math.max(Math.min(ttl - retryTimeout, ttl - loopWait - 0.5), 1) * 1000;
+    return this.#lease.fenceAfterMillis();
   }
 
   // ---------------------------------------------------------------- helpers
 
-  /**
-   * Keeps the lease alive every `loop_wait` while a long action (initdb,
-   * pg_basebackup, pg_rewind, promote) blocks the loop, so our keys do not
-   * expire under it.
-   */
-  async #withHeartbeat<T>(fn: () => Promise<T>): Promise<T> {
-    const timer = setInterval(() => void this.dcs.keepalive(), Math.max(200, this.#dyn.loopWait * 1000));
-    timer.unref();
-    try {
-      return await fn();
-    } finally {
-      clearInterval(timer);
-    }
+  /** Keeps the lease alive while a long action blocks the loop (see LeaseKeeper.withHeartbeat). */
+  #withHeartbeat<T>(fn: () => Promise<T>): Promise<T> {
+    return this.#lease.withHeartbeat(fn);
   }
 
   /** Publishes `members/<name>` (Patroni's fields) from the local status; only changed content is written. */
