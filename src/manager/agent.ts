@@ -36,6 +36,7 @@ import { BASE_PARAMETERS, defaultHba, PostgresServer, quoteConninfo, resolveServ
 import { run } from './run';
 import { syncPhysicalSlots } from './slots';
 import { LeaseKeeper } from './lease-keeper';
+import { ARCHIVE_SOURCE, NodeStateMachine, type AgentRole } from './node-state';
 import { cloneSource, slotsFor, upstreamFor, type Upstream } from './upstream';
 import { applyStandbyNames, chooseSyncStandby, maySyncFailover, syncCandidates, standbyNamesFor, streamingStandbys, syncStandbyList } from './sync';
 import { buildApiUrl, buildConnUrl, DEFAULT_PRIMARY_ROLE, lsnToPosition, memberNameOfKey, PATRONI_KEYS, REPLICA_ROLE, STANDBY_LEADER_ROLE, type PrimaryRoleWord } from '../patroni-contract';
@@ -71,8 +72,8 @@ export interface AgentOptions {
   reloadConfig?: () => PatroniNodeConfig;
 }
 
-/** What this node is doing, from the agent's point of view. */
-export type AgentRole = 'uninitialized' | 'primary' | 'replica' | 'demoted' | 'stopped';
+/** What this node is doing, from the agent's point of view (see node-state.ts). */
+export type { AgentRole } from './node-state';
 
 /** Typed events of {@link Agent}. */
 export interface AgentEvents {
@@ -121,9 +122,8 @@ export class Agent extends EventEmitter implements AgentView {
   readonly postgres: PostgresServer;
   readonly dcs: Dcs;
   readonly #options: AgentOptions;
-  #roleState: AgentRole = 'uninitialized';
-  /** The last role the callbacks were told about (undefined before the first start). */
-  #announcedRole: 'primary' | 'replica' | undefined;
+  /** The node's state; its transitions fire `postgresql.callbacks` like Patroni's. */
+  readonly #node: NodeStateMachine;
   readonly #callbacks: CallbackRunner;
   #scheduledRestart: { at: number; timer: NodeJS.Timeout } | undefined;
   #warnedQuorum = false;
@@ -131,27 +131,11 @@ export class Agent extends EventEmitter implements AgentView {
   #appliedParameters: string | undefined;
 
   get #role(): AgentRole {
-    return this.#roleState;
+    return this.#node.role;
   }
 
-  /** Every role change goes through here, so `postgresql.callbacks` fire like Patroni's. */
-  set #role(next: AgentRole) {
-    const prev = this.#roleState;
-    this.#roleState = next;
-    if (next === prev) return;
-    if (next === 'primary' || next === 'replica') {
-      const word = next === 'primary' ? (this.#options.primaryRole ?? DEFAULT_PRIMARY_ROLE) : 'replica';
-      if (this.#announcedRole === undefined) this.#callbacks.fire('on_start', word);
-      else if (this.#announcedRole !== next) this.#callbacks.fire('on_role_change', word);
-      else if (prev === 'demoted' || prev === 'stopped') this.#callbacks.fire('on_start', word);
-      this.#announcedRole = next;
-    } else if ((next === 'demoted' || next === 'stopped') && (prev === 'primary' || prev === 'replica')) {
-      this.#callbacks.fire('on_stop', prev === 'primary' ? (this.#options.primaryRole ?? DEFAULT_PRIMARY_ROLE) : 'replica');
-    }
-  }
   #state = 'stopped';
   #holdsLock = false;
-  #following: string | undefined;
   #needsRewind = false;
   /** The one owner of the lease: keepalive, jitter, heartbeat, fencing watchdog. */
   readonly #lease: LeaseKeeper;
@@ -175,6 +159,7 @@ export class Agent extends EventEmitter implements AgentView {
     this.name = config.name;
     this.scope = config.scope;
     this.#callbacks = new CallbackRunner({ scope: config.scope, commands: config.postgresql.callbacks ?? {}, log: (line) => this.#log(line) });
+    this.#node = new NodeStateMachine(({ action, role }) => this.#callbacks.fire(action, role === 'primary' ? (this.#options.primaryRole ?? DEFAULT_PRIMARY_ROLE) : REPLICA_ROLE));
     this.namespace = config.namespace;
     const dcsCfg = config.bootstrap.dcs;
     this.#dyn = {
@@ -295,7 +280,7 @@ export class Agent extends EventEmitter implements AgentView {
     if (stopPostgres) {
       await this.postgres.stop('fast').catch((e) => this.#log(`stop: ${errText(e)}`));
       this.#state = 'stopped';
-      this.#role = 'stopped';
+      this.#node.moveTo({ role: 'stopped' });
     }
     if (release && this.#holdsLock) await this.dcs.releaseLeader().catch(() => false);
     this.#holdsLock = false;
@@ -444,7 +429,7 @@ export class Agent extends EventEmitter implements AgentView {
       await this.#createReplicationUser();
       if (!(await this.dcs.attemptToAcquireLeader())) throw new FailoverError('DCS_ERROR', `${this.name}: could not take the leader key after winning /initialize`);
       this.#holdsLock = true;
-      this.#role = 'primary';
+      this.#node.moveTo({ role: 'primary' });
       this.#state = 'running';
       const [row] = await this.postgres.query<{ id: string }>('SELECT system_identifier::text AS id FROM pg_control_system()');
       await this.dcs.setInitialize(row!.id);
@@ -497,11 +482,11 @@ export class Agent extends EventEmitter implements AgentView {
     await this.#withHeartbeat(() => this.postgres.basebackup({ host: addr.host, port: addr.port, user: repl.username, ...(repl.password !== undefined ? { password: repl.password } : {}) }, { timeoutMillis: this.#options.bootstrapTimeoutMillis ?? 300_000 }));
     const snap = await this.dcs.snapshot().catch(() => undefined);
     const to = (snap && upstreamFor(this.name, this.config.tags, snap)) ?? { name: source, data };
-    this.#writeStandby(to);
+    const following = this.#writeStandby(to);
     if (this.#dyn.useSlots && to !== 'archive') await this.#waitForSlot(to.data);
     this.#state = 'starting';
     await this.#withHeartbeat(() => this.postgres.start());
-    this.#role = 'replica';
+    this.#node.moveTo({ role: 'replica', following });
     this.#state = 'running';
     this.emit('following', { leader: to === 'archive' ? source : to.name });
   }
@@ -511,7 +496,7 @@ export class Agent extends EventEmitter implements AgentView {
     const wasPrimary = !existsSync(join(this.postgres.dataDir, 'standby.signal'));
     this.#needsRewind = wasPrimary;
     if (this.postgres.isRunning()) {
-      this.#role = (await this.postgres.isInRecovery().catch(() => true)) ? 'replica' : 'primary';
+      this.#node.moveTo((await this.postgres.isInRecovery().catch(() => true)) ? { role: 'replica', following: undefined } : { role: 'primary' });
       this.#state = 'running';
       return;
     }
@@ -520,7 +505,7 @@ export class Agent extends EventEmitter implements AgentView {
       this.#log('restarting as the primary: the leader key is still ours');
       await this.postgres.start();
       this.#holdsLock = true;
-      this.#role = 'primary';
+      this.#node.moveTo({ role: 'primary' });
       this.#state = 'running';
       this.#needsRewind = false;
       return;
@@ -534,7 +519,7 @@ export class Agent extends EventEmitter implements AgentView {
     this.postgres.writeStandbyConfig({ primaryConninfo: '' });
     this.#state = 'starting';
     await this.postgres.start();
-    this.#role = 'replica';
+    this.#node.moveTo({ role: 'replica', following: undefined });
     this.#state = 'running';
   }
 
@@ -740,10 +725,9 @@ export class Agent extends EventEmitter implements AgentView {
         // Nobody has led for a whole ttl (e.g. a switchover candidate died): start read-only so this node can take part.
         this.#log('no leader for a whole ttl: starting PostgreSQL read-only to join the election');
         this.postgres.writeStandbyConfig({ primaryConninfo: '' });
-        this.#following = undefined;
         this.#state = 'starting';
         await this.#withHeartbeat(() => this.postgres.start());
-        this.#role = 'replica';
+        this.#node.moveTo({ role: 'replica', following: undefined });
         this.#state = 'running';
         return 'started read-only: no leader';
       }
@@ -902,7 +886,7 @@ export class Agent extends EventEmitter implements AgentView {
         // A stopped primary that still holds the key (after fencing): start it as it was.
         this.#log(`starting PostgreSQL as the primary again (${reason}): the leader key is still ours`);
         await this.postgres.start();
-        this.#role = 'primary';
+        this.#node.moveTo({ role: 'primary' });
         this.#state = 'running';
         this.#needsRewind = false;
         this.emit('promoted', { timeline: undefined, reason });
@@ -919,9 +903,8 @@ export class Agent extends EventEmitter implements AgentView {
       await this.#withHeartbeat(() => this.#promote());
       this.#log(`promoted in ${Date.now() - t0} ms`);
     }
-    this.#role = 'primary';
+    this.#node.moveTo({ role: 'primary' });
     this.#state = 'running';
-    this.#following = undefined;
     this.#needsRewind = false;
     const after = await this.#localStatus();
     // The member key first: clients that wait for role=master in it (our etcd source) switch now.
@@ -980,7 +963,7 @@ export class Agent extends EventEmitter implements AgentView {
   /** Stops being a writable primary at once (immediate stop); the next cycles rejoin as a replica. */
   async #demote(reason: string): Promise<void> {
     this.#log(`demoting: ${reason}`);
-    this.#role = 'demoted';
+    this.#node.moveTo({ role: 'demoted' });
     this.#holdsLock = false;
     await this.postgres.stop('immediate').catch((e) => this.#log(`demote stop: ${errText(e)}`));
     this.#state = 'stopped';
@@ -1011,7 +994,7 @@ export class Agent extends EventEmitter implements AgentView {
     }
     this.#log(`switchover to ${chosen.name}: stopping with a shutdown checkpoint`);
     if (!member) await this.dcs.setFailover({ leader: this.name, member: chosen.name }, snap.revisions.failover).catch(() => {});
-    this.#role = 'demoted';
+    this.#node.moveTo({ role: 'demoted' });
     this.#state = 'stopping';
     const t0 = Date.now();
     await this.postgres.query('CHECKPOINT').catch(() => {});
@@ -1064,9 +1047,9 @@ export class Agent extends EventEmitter implements AgentView {
       return `rejoined as a replica of ${leader}`;
     }
     if (this.#dyn.useSlots) await this.#ensureSlots(snap).catch((e) => this.#log(`replication slots: ${errText(e)}`)); // for our cascade
-    const source = to === 'archive' ? ARCHIVE : to.name;
-    if (this.#following !== source) {
-      this.#writeStandby(to);
+    const source = to === 'archive' ? ARCHIVE_SOURCE : to.name;
+    if (this.#node.following !== source) {
+      this.#node.follow(this.#writeStandby(to));
       await this.postgres.query('SELECT pg_reload_conf()');
       this.#log(to === 'archive' ? 'stopped streaming: recovering from the archive only (nostream)' : `re-pointed replication to ${source}`);
       if (to !== 'archive') this.emit('following', { leader: source });
@@ -1111,11 +1094,11 @@ export class Agent extends EventEmitter implements AgentView {
       this.#log(`rejoining ${leader} without pg_rewind (use_pg_rewind is off): PostgreSQL will refuse to follow if this node diverged`);
       this.#needsRewind = false;
     }
-    this.#writeStandby(to);
+    const following = this.#writeStandby(to);
     if (this.#dyn.useSlots && to !== 'archive') await this.#waitForSlot(to.data);
     this.#state = 'starting';
     await this.#withHeartbeat(() => this.postgres.start());
-    this.#role = 'replica';
+    this.#node.moveTo({ role: 'replica', following });
     this.#state = 'running';
     // Our member key at once (not a loop later): tools and clients see the replica as soon as it streams.
     await this.#publish(await this.#localStatus()).catch(() => {});
@@ -1150,12 +1133,11 @@ export class Agent extends EventEmitter implements AgentView {
     }
   }
 
-  /** Standby config streaming from a member (primary_conninfo + our slot), or from the archive only (nostream). */
-  #writeStandby(to: Upstream): void {
+  /** Standby config streaming from a member (primary_conninfo + our slot), or from the archive only (nostream). Returns the source written. */
+  #writeStandby(to: Upstream): string {
     if (to === 'archive') {
       this.postgres.writeStandbyConfig({ primaryConninfo: '' });
-      this.#following = ARCHIVE;
-      return;
+      return ARCHIVE_SOURCE;
     }
     const addr = parseConnUrl(to.data.conn_url)!;
     const repl = this.config.postgresql.authentication.replication;
@@ -1166,7 +1148,7 @@ export class Agent extends EventEmitter implements AgentView {
       applicationName: this.name,
       ...(this.#dyn.useSlots ? { slotName: slotNameFor(this.name) } : {}),
     });
-    this.#following = to.name;
+    return to.name;
   }
 
   // ---------------------------------------------------------------- fencing
@@ -1174,7 +1156,7 @@ export class Agent extends EventEmitter implements AgentView {
   /** The lease keeper decided to fence (a primary whose lease may be about to expire): stop PostgreSQL at once. */
   #fence(age: number, limit: number): void {
     this.#log(`fencing: lease not renewed for ${age} ms (limit ${limit} ms); stopping PostgreSQL`);
-    this.#role = 'demoted';
+    this.#node.moveTo({ role: 'demoted' });
     this.#holdsLock = false;
     this.#needsRewind = true;
     this.#state = 'stopping';
@@ -1391,8 +1373,6 @@ function walPosition(s: NodeStatus | undefined): number | undefined {
 }
 
 /** `16/B374D848` → bytes. */
-/** `#following` while a nostream replica recovers from the archive (no member name can be empty). */
-const ARCHIVE = '';
 
 const BOOLEAN_TAGS = new Set(['nofailover', 'noloadbalance', 'clonefrom', 'nosync', 'nostream']);
 
