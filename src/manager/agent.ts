@@ -37,8 +37,9 @@ import { run } from './run';
 import { syncPhysicalSlots } from './slots';
 import { LeaseKeeper } from './lease-keeper';
 import { ARCHIVE_SOURCE, NodeStateMachine, type AgentRole } from './node-state';
+import { decide, decideAsLeader, planLeaderDuties, type CycleAction, type LeaderAction, type LocalRole } from './decide';
 import { cloneSource, slotsFor, upstreamFor, type Upstream } from './upstream';
-import { applyStandbyNames, chooseSyncStandby, maySyncFailover, syncCandidates, standbyNamesFor, streamingStandbys, syncStandbyList } from './sync';
+import { applyStandbyNames, chooseSyncStandby, syncCandidates, standbyNamesFor, streamingStandbys, syncStandbyList } from './sync';
 import { buildApiUrl, buildConnUrl, DEFAULT_PRIMARY_ROLE, lsnToPosition, memberNameOfKey, PATRONI_KEYS, REPLICA_ROLE, STANDBY_LEADER_ROLE, type PrimaryRoleWord } from '../patroni-contract';
 
 const debug = createDebug('pg-failover:manager');
@@ -436,7 +437,8 @@ export class Agent extends EventEmitter implements AgentView {
       await this.dcs.initializeConfig(this.#configJson(dcs.raw));
       const snap = await this.dcs.snapshot();
       await this.#publish(await this.#localStatus());
-      await this.#leaderDuties(snap, await this.#localStatus());
+      const local = await this.#localStatus();
+      await this.#executeAsLeader(planLeaderDuties(this.name, snap, Date.now()), snap, local);
       this.#log(`initialized a new cluster (system identifier ${row!.id})`);
     } catch (e) {
       this.#log(`bootstrap failed: ${errText(e)}; giving the /initialize race back`);
@@ -690,24 +692,37 @@ export class Agent extends EventEmitter implements AgentView {
     timing('%s: cycle: published +%d', this.name, Date.now() - tc);
     if (!this.#running) return 'stopping';
 
-    if (snap.leader === this.name) {
-      if (!(await this.dcs.updateLeader())) {
-        this.#holdsLock = false;
-        if (this.#role === 'primary') await this.#demote('lost the leader key');
-        return 'lost the leader key';
-      }
-      this.#holdsLock = true;
-      if (this.#role !== 'primary' || !local || isReplica(local)) {
-        await this.#becomePrimary('I had the leader key');
-        return 'promoted self to leader because I had the session lock';
-      }
-      return this.#leaderDuties(snap, local);
-    }
+    const { action, noLeaderSince } = decide({
+      me: this.name,
+      snapshot: snap,
+      node: this.#node.state,
+      needsRewind: this.#needsRewind,
+      local: localRoleOf(local),
+      postgresRunning: this.postgres.isRunning(),
+      settings: { ttlSeconds: this.#dyn.ttl, synchronousMode: this.#dyn.synchronousMode },
+      tags: this.config.tags,
+      now: Date.now(),
+      noLeaderSince: this.#noLeaderSince,
+    });
+    this.#noLeaderSince = noLeaderSince;
+    if (action.kind !== 'keep-leader-key') this.#holdsLock = false;
+    return this.#execute(action, snap, local);
+  }
 
-    this.#holdsLock = false;
-    if (snap.leader !== undefined) this.#noLeaderSince = undefined;
-    if (snap.leader === undefined) {
-      if (this.#role === 'primary' && local && !isReplica(local)) {
+  /** Carries out one cycle's action; returns the status line. */
+  async #execute(action: CycleAction, snap: DcsSnapshot, local: NodeStatus | undefined): Promise<string> {
+    switch (action.kind) {
+      case 'keep-leader-key': {
+        if (!(await this.dcs.updateLeader())) {
+          this.#holdsLock = false;
+          if (this.#role === 'primary') await this.#demote('lost the leader key');
+          return 'lost the leader key';
+        }
+        this.#holdsLock = true;
+        // Re-read the node after the compare-and-set: the fencing watchdog may have acted meanwhile.
+        return this.#executeAsLeader(decideAsLeader({ me: this.name, snapshot: snap, node: this.#node.state, local: localRoleOf(local), now: Date.now() }), snap, local);
+      }
+      case 'reacquire-or-demote':
         // Running as a primary without the key (e.g. it expired): take it back or step down.
         if (await this.dcs.attemptToAcquireLeader()) {
           this.#holdsLock = true;
@@ -715,13 +730,7 @@ export class Agent extends EventEmitter implements AgentView {
         }
         await this.#demote('someone else took the leader key');
         return 'demoted: no leader key';
-      }
-      if (snap.config.pause === true) {
-        // Maintenance mode (patronictl pause): no automatic failover; a manual failover/switchover still works.
-        if (!snap.failover?.member) return 'PAUSE: no leader, not taking part in an election (cluster paused)';
-      }
-      this.#noLeaderSince ??= Date.now();
-      if (!local && !this.postgres.isRunning() && (this.#role === 'demoted' || this.#role === 'replica') && Date.now() - this.#noLeaderSince > this.#dyn.ttl * 1000) {
+      case 'start-read-only':
         // Nobody has led for a whole ttl (e.g. a switchover candidate died): start read-only so this node can take part.
         this.#log('no leader for a whole ttl: starting PostgreSQL read-only to join the election');
         this.postgres.writeStandbyConfig({ primaryConninfo: '' });
@@ -730,16 +739,37 @@ export class Agent extends EventEmitter implements AgentView {
         this.#node.moveTo({ role: 'replica', following: undefined });
         this.#state = 'running';
         return 'started read-only: no leader';
-      }
-      return this.#electionRound(snap, local);
+      case 'election':
+        return this.#electionRound(snap, local, action.named);
+      case 'demote':
+        await this.#demote(action.reason);
+        return action.line;
+      case 'stay-stopped':
+        this.#state = 'stopped';
+        return action.line;
+      case 'rejoin':
+        if (!(await this.#rejoin(action.leader, action.data, action.to))) return `waiting for leader ${action.leader} to finish its promotion before rejoining`;
+        return `rejoined as a replica of ${action.leader}`;
+      case 'follow':
+        return this.#follow(snap, action);
+      case 'idle':
+        return action.line;
     }
+  }
 
-    // Another member leads.
-    if (this.#role === 'primary') {
-      await this.#demote(`${snap.leader} holds the leader key`);
-      return `demoted self because ${snap.leader} is the leader`;
+  /** Carries out the leader's action once its key is confirmed. */
+  async #executeAsLeader(action: LeaderAction, snap: DcsSnapshot, local: NodeStatus | undefined): Promise<string> {
+    switch (action.kind) {
+      case 'become-primary':
+        await this.#becomePrimary(action.reason);
+        return action.line;
+      case 'switchover':
+        return this.#switchover(snap, action.member);
+      case 'leader-duties':
+        return this.#leaderDuties(snap, local, action.clearStaleFailover);
+      case 'idle':
+        return action.line;
     }
-    return this.#follow(snap);
   }
 
   #dcsUnreachable(): string {
@@ -748,17 +778,10 @@ export class Agent extends EventEmitter implements AgentView {
     return this.#role === 'primary' ? `etcd unreachable (lease renewed ${age} ms ago)` : 'etcd unreachable: waiting';
   }
 
-  /** Leader cycle: switchover requests, slots for members, `status`. */
-  async #leaderDuties(snap: DcsSnapshot, local: NodeStatus | undefined): Promise<string> {
-    const req = snap.failover;
-    if (req && ((req.leader && req.leader !== this.name) || req.member === this.name)) {
-      // Stale or pointless request (another leader named, or us as the candidate): clear it, as Patroni does.
-      await this.dcs.clearFailover(snap.revisions.failover).catch(() => {});
-    } else if (req) {
-      const due = !req.scheduled_at || Date.parse(req.scheduled_at) <= Date.now();
-      if (due) return this.#switchover(snap, req.member);
-      return `switchover scheduled at ${req.scheduled_at}`;
-    }
+  /** Leader cycle: slots for members, the synchronous standby, `status` (a stale failover request cleared first). */
+  async #leaderDuties(snap: DcsSnapshot, local: NodeStatus | undefined, clearStaleFailover: boolean): Promise<string> {
+    // Stale or pointless request (another leader named, or us as the candidate): clear it, as Patroni does.
+    if (clearStaleFailover) await this.dcs.clearFailover(snap.revisions.failover).catch(() => {});
     if (this.#dyn.useSlots) await this.#ensureSlots(snap).catch((e) => this.#log(`replication slots: ${errText(e)}`));
     if (this.#dyn.synchronousMode) await this.#manageSync(snap).catch((e) => this.#log(`synchronous standby: ${errText(e)}`));
     const optime = walPosition(local);
@@ -790,15 +813,10 @@ export class Agent extends EventEmitter implements AgentView {
   }
 
   /** No leader: race for the key when this replica is the healthiest; then promote. */
-  async #electionRound(snap: DcsSnapshot, local: NodeStatus | undefined): Promise<string> {
-    if (!local || !isReplica(local)) return 'no leader, and PostgreSQL is not running as a replica here';
-    if (this.#dyn.synchronousMode && !maySyncFailover(this.name, snap)) {
-      return `no leader: not racing (synchronous mode: only ${snap.sync?.sync_standby ?? 'nobody'} may be promoted)`;
-    }
+  async #electionRound(snap: DcsSnapshot, local: NodeStatus | undefined, named: boolean): Promise<string> {
     const myPos = walPosition(local) ?? 0;
     // The named candidate of a switchover/failover races at once, as in Patroni: the leader checked it
     // before handing over, and #waitForReplay below makes sure it has everything the leader wrote.
-    const named = snap.failover?.member === this.name && !this.config.tags.nofailover;
     const verdict = named ? { ok: true, reason: 'I am the candidate named in the failover key' } : await isHealthiestNode({
       me: this.name,
       myWalPosition: myPos,
@@ -1030,34 +1048,16 @@ export class Agent extends EventEmitter implements AgentView {
     }
   }
 
-  /** Replica cycle: make sure PostgreSQL runs and streams from the current leader. */
-  async #follow(snap: DcsSnapshot): Promise<string> {
-    const leader = snap.leader!;
-    const data = snap.members.find((m) => m.name === leader)?.data;
-    if (!data?.conn_url) return `following ${leader}: its member key is not there yet`;
-    if (snap.config.pause === true && !this.postgres.isRunning() && this.#role === 'replica') {
-      // Maintenance mode: PostgreSQL stopped behind our back stays stopped (patronictl restart starts it), like Patroni.
-      this.#state = 'stopped';
-      return 'PAUSE: PostgreSQL is not running; not starting it while the cluster is paused';
-    }
-    // the leader, our replicatefrom member while it runs (else the leader), or the archive (nostream)
-    const to: Upstream = upstreamFor(this.name, this.config.tags, snap) ?? { name: leader, data };
-    if (!this.postgres.isRunning() || this.#role === 'demoted' || this.#needsRewind) {
-      if (!(await this.#rejoin(leader, data, to))) return `waiting for leader ${leader} to finish its promotion before rejoining`;
-      return `rejoined as a replica of ${leader}`;
-    }
+  /** Replica cycle, PostgreSQL running: keep the slots of our cascade; re-point the standby config when decided. */
+  async #follow(snap: DcsSnapshot, action: Extract<CycleAction, { kind: 'follow' }>): Promise<string> {
     if (this.#dyn.useSlots) await this.#ensureSlots(snap).catch((e) => this.#log(`replication slots: ${errText(e)}`)); // for our cascade
-    const source = to === 'archive' ? ARCHIVE_SOURCE : to.name;
-    if (this.#node.following !== source) {
-      this.#node.follow(this.#writeStandby(to));
-      await this.postgres.query('SELECT pg_reload_conf()');
-      this.#log(to === 'archive' ? 'stopped streaming: recovering from the archive only (nostream)' : `re-pointed replication to ${source}`);
-      if (to !== 'archive') this.emit('following', { leader: source });
-      return to === 'archive' ? 'changed primary_conninfo to none (nostream)' : `changed primary_conninfo to ${source}`;
-    }
-    if (to === 'archive') return `no action. I am a secondary recovering from the archive (nostream), leader ${leader}`;
-    if (source !== leader) return `no action. I am a secondary and I am following ${source}, a replica of leader ${leader} (replicatefrom)`;
-    return `no action. I am a secondary and I am following a leader ${leader}`;
+    if (!action.repoint) return action.line;
+    const { to, source } = action;
+    this.#node.follow(this.#writeStandby(to));
+    await this.postgres.query('SELECT pg_reload_conf()');
+    this.#log(to === 'archive' ? 'stopped streaming: recovering from the archive only (nostream)' : `re-pointed replication to ${source}`);
+    if (to !== 'archive') this.emit('following', { leader: source });
+    return action.line;
   }
 
   /**
@@ -1363,6 +1363,11 @@ export class Agent extends EventEmitter implements AgentView {
 
 function isReplica(s: NodeStatus): boolean {
   return s.role === REPLICA_ROLE || s.role === STANDBY_LEADER_ROLE;
+}
+
+/** What decide() needs of the local status: running as a replica, as a primary, or no answer. */
+function localRoleOf(s: NodeStatus | undefined): LocalRole | undefined {
+  return s ? (isReplica(s) ? 'replica' : 'primary') : undefined;
 }
 
 /** A node's WAL position in bytes: flush position on a primary, max(received, replayed) on a replica. */
