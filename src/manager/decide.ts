@@ -45,7 +45,7 @@ export interface CycleInput {
 
 /** The action of one cycle. */
 export type CycleAction =
-  /** The leader key names us: renew it by compare-and-set, then {@link decideAsLeader}. */
+  /** The leader key names us: renew it by compare-and-set, then {@link decideAsLeader} with the result. */
   | { kind: 'keep-leader-key' }
   /** No leader key, but PostgreSQL here runs as a primary: take the key back, or step down. */
   | { kind: 'reacquire-or-demote' }
@@ -130,8 +130,10 @@ function followOrDemote(input: CycleInput, leader: string): CycleAction {
   return { kind: 'follow', leader, to, source, repoint: false, line };
 }
 
-/** What the leader does once its key is confirmed. */
+/** What the leader does once its key's compare-and-set has answered. */
 export type LeaderAction =
+  /** The compare-and-set failed: the key is someone else's or gone; a primary here demotes at once. */
+  | { kind: 'lost-key'; demote: boolean; line: string }
   /** Holding the key without a writable primary here: promote (or start) PostgreSQL. */
   | { kind: 'become-primary'; reason: string; line: string }
   /** A switchover or failover request that is due: hand over (to `member`, or the best replica). */
@@ -141,8 +143,10 @@ export type LeaderAction =
   /** Nothing this cycle (a scheduled switchover not yet due). */
   | { kind: 'idle'; line: string };
 
-/** Inputs of {@link decideAsLeader}, read after the leader key's compare-and-set succeeded. */
+/** Inputs of {@link decideAsLeader}, read after the leader key's compare-and-set answered. */
 export interface LeaderInput {
+  /** Whether the compare-and-set kept the key ours. */
+  keyKept: boolean;
   me: string;
   snapshot: DcsSnapshot;
   node: Readonly<NodeState>;
@@ -150,8 +154,9 @@ export interface LeaderInput {
   now: number;
 }
 
-/** The leader's decision once the key is confirmed ours. */
+/** The leader's decision once the key's compare-and-set answered. */
 export function decideAsLeader(input: LeaderInput): LeaderAction {
+  if (!input.keyKept) return { kind: 'lost-key', demote: input.node.role === 'primary', line: 'lost the leader key' };
   if (input.node.role !== 'primary' || input.local !== 'primary') {
     return { kind: 'become-primary', reason: 'I had the leader key', line: 'promoted self to leader because I had the session lock' };
   }

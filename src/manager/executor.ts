@@ -49,14 +49,10 @@ export function localRoleOf(s: NodeStatus | undefined): LocalRole | undefined {
 export async function execute(ctx: NodeContext, action: CycleAction, snap: DcsSnapshot, local: NodeStatus | undefined): Promise<string> {
   switch (action.kind) {
     case 'keep-leader-key': {
-      if (!(await ctx.dcs.updateLeader())) {
-        ctx.holdsLock = false;
-        if (ctx.node.role === 'primary') await demote(ctx, 'lost the leader key');
-        return 'lost the leader key';
-      }
-      ctx.holdsLock = true;
+      const keyKept = await ctx.dcs.updateLeader();
+      ctx.holdsLock = keyKept;
       // Re-read the node after the compare-and-set: the fencing watchdog may have acted meanwhile.
-      return executeAsLeader(ctx, decideAsLeader({ me: ctx.name, snapshot: snap, node: ctx.node.state, local: localRoleOf(local), now: Date.now() }), snap, local);
+      return executeAsLeader(ctx, decideAsLeader({ keyKept, me: ctx.name, snapshot: snap, node: ctx.node.state, local: localRoleOf(local), now: Date.now() }), snap, local);
     }
     case 'reacquire-or-demote':
       // Running as a primary without the key (e.g. it expired): take it back or step down.
@@ -96,6 +92,9 @@ export async function execute(ctx: NodeContext, action: CycleAction, snap: DcsSn
 /** Carries out the leader's action once its key is confirmed. */
 export async function executeAsLeader(ctx: NodeContext, action: LeaderAction, snap: DcsSnapshot, local: NodeStatus | undefined): Promise<string> {
   switch (action.kind) {
+    case 'lost-key':
+      if (action.demote) await demote(ctx, 'lost the leader key');
+      return action.line;
     case 'become-primary':
       await becomePrimary(ctx, action.reason);
       return action.line;

@@ -168,7 +168,12 @@ describe('decide: no leader key', () => {
 });
 
 describe('decideAsLeader: the key is confirmed ours', () => {
-  const base = { me: 'n0', snapshot: snapshot({ leader: 'n0' }), now: NOW };
+  const base = { keyKept: true, me: 'n0', snapshot: snapshot({ leader: 'n0' }), now: NOW };
+
+  it('the compare-and-set lost the key: a primary here demotes at once; anything else just says so', () => {
+    expect(decideAsLeader({ ...base, keyKept: false, node: { role: 'primary' }, local: 'primary' })).toEqual({ kind: 'lost-key', demote: true, line: 'lost the leader key' });
+    expect(decideAsLeader({ ...base, keyKept: false, node: { role: 'replica', following: undefined }, local: 'replica' })).toEqual({ kind: 'lost-key', demote: false, line: 'lost the leader key' });
+  });
 
   it('holding the key without a running primary here: promote (or start) PostgreSQL', () => {
     for (const [node, local] of [
