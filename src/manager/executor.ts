@@ -89,7 +89,7 @@ export async function execute(ctx: NodeContext, action: CycleAction, snap: DcsSn
   }
 }
 
-/** Carries out the leader's action once its key is confirmed. */
+/** Carries out the leader's action once its key's compare-and-set answered (or, at bootstrap, once it was taken). */
 export async function executeAsLeader(ctx: NodeContext, action: LeaderAction, snap: DcsSnapshot, local: NodeStatus | undefined): Promise<string> {
   switch (action.kind) {
     case 'lost-key':
