@@ -10,7 +10,7 @@ import pg from 'pg';
 import createDebug from 'debug';
 import type { DcsSnapshot, MemberData, NodeStatus } from './agent-view';
 import type { PatroniNodeConfig } from './config';
-import { numberSetting, parseBool, synchronousModeOf } from './dynamic-config';
+import { configJson, dynamicFrom, initialDynamic, type Dynamic } from './dynamic-settings';
 import { probePeer, parseConnUrl, type PeerState } from './candidate';
 import { CallbackRunner } from './callbacks';
 import { Dcs } from './dcs';
@@ -67,21 +67,6 @@ export interface AgentEvents {
   following: [info: { leader: string }];
 }
 
-/** Dynamic settings as the cycle uses them (from the `config` key, falling back to bootstrap.dcs). */
-export interface Dynamic {
-  ttl: number;
-  loopWait: number;
-  retryTimeout: number;
-  maxLag: number;
-  useSlots: boolean;
-  usePgRewind: boolean;
-  synchronousMode: boolean;
-  /** `maximum_lag_on_syncnode` in bytes; ≤ 0: no bound (Patroni's default -1). */
-  maxLagOnSyncnode: number;
-  /** `synchronous_node_count`: how many synchronous standbys (default 1). */
-  syncNodeCount: number;
-}
-
 /** What the context needs from its owner. */
 export interface NodeContextHooks {
   /** Emits one of the agent's events. */
@@ -135,18 +120,7 @@ export class NodeContext {
     this.scope = config.scope;
     this.#callbacks = new CallbackRunner({ scope: config.scope, commands: config.postgresql.callbacks ?? {}, log: (line) => this.log(line) });
     this.node = new NodeStateMachine(({ action, role }) => this.#callbacks.fire(action, role === 'primary' ? this.primaryRole : REPLICA_ROLE));
-    const dcsCfg = config.bootstrap.dcs;
-    this.dyn = {
-      ttl: dcsCfg.ttlSeconds,
-      loopWait: dcsCfg.loopWaitSeconds,
-      retryTimeout: dcsCfg.retryTimeoutSeconds,
-      maxLag: dcsCfg.maximumLagOnFailoverBytes,
-      useSlots: dcsCfg.postgresql.useSlots,
-      usePgRewind: config.postgresql.usePgRewind ?? dcsCfg.postgresql.usePgRewind,
-      synchronousMode: dcsCfg.synchronousMode,
-      maxLagOnSyncnode: Number(dcsCfg.raw.maximum_lag_on_syncnode ?? -1) || -1,
-      syncNodeCount: Number(dcsCfg.raw.synchronous_node_count ?? 1) || 1,
-    };
+    this.dyn = initialDynamic(config);
     const su = config.postgresql.authentication.superuser;
     this.postgres = new PostgresServer({
       dataDir: config.postgresql.dataDir,
@@ -279,24 +253,12 @@ export class NodeContext {
   }
 
   applyConfig(config: Record<string, unknown>): void {
-    const num = numberSetting;
-    const mode = synchronousModeOf(config);
-    if (mode === 'quorum' && !this.#warnedQuorum) {
+    const { dyn, quorum } = dynamicFrom(config, this.dyn);
+    if (quorum && !this.#warnedQuorum) {
       this.#warnedQuorum = true;
       this.log('synchronous_mode: quorum (quorum commit) is not supported by this manager; running without synchronous replication');
     }
-    const pgc = (config.postgresql ?? {}) as Record<string, unknown>;
-    this.dyn = {
-      ttl: num(config.ttl, this.dyn.ttl),
-      loopWait: num(config.loop_wait, this.dyn.loopWait),
-      retryTimeout: num(config.retry_timeout, this.dyn.retryTimeout),
-      maxLag: num(config.maximum_lag_on_failover, this.dyn.maxLag),
-      useSlots: parseBool(pgc.use_slots) ?? this.dyn.useSlots,
-      usePgRewind: parseBool(pgc.use_pg_rewind) ?? this.dyn.usePgRewind,
-      synchronousMode: mode === undefined ? this.dyn.synchronousMode : mode === 'on',
-      maxLagOnSyncnode: num(config.maximum_lag_on_syncnode, -1),
-      syncNodeCount: Math.max(1, num(config.synchronous_node_count, 1)),
-    };
+    this.dyn = dyn;
     if (this.dyn.ttl !== this.dcs.ttlSeconds) this.dcs.setTtl(this.dyn.ttl);
   }
 
@@ -331,16 +293,7 @@ export class NodeContext {
 
   /** The `config` key: bootstrap.dcs as given, with the numbers and switches this agent uses typed. */
   configJson(raw: Record<string, unknown>): Record<string, unknown> {
-    const rawPg = (raw.postgresql && typeof raw.postgresql === 'object' ? raw.postgresql : {}) as Record<string, unknown>;
-    return {
-      ...raw,
-      ttl: this.dyn.ttl,
-      loop_wait: this.dyn.loopWait,
-      retry_timeout: this.dyn.retryTimeout,
-      maximum_lag_on_failover: this.dyn.maxLag,
-      ...(this.dyn.synchronousMode ? { synchronous_mode: true } : {}),
-      postgresql: { ...rawPg, use_slots: this.dyn.useSlots, use_pg_rewind: this.dyn.usePgRewind },
-    };
+    return configJson(raw, this.dyn);
   }
 
   wakeUp(): void {
