@@ -42,7 +42,9 @@ export type FailoverErrorCode =
   // manager
   | 'MANAGER_CONFIG'
   | 'MANAGER_DUPLICATE_NAME'
-  | 'DCS_ERROR';
+  | 'DCS_ERROR'
+  /** A state machine was asked for a transition it forbids: a bug in this package, never the user's input. */
+  | 'INTERNAL_STATE';
 
 export interface FailoverErrorOptions {
   cause?: unknown;

@@ -8,6 +8,7 @@ import { parseArgs } from 'node:util';
 import { Etcd3 } from 'etcd3';
 import { FailoverError } from '../errors';
 import { loadRestTls, restRequest, isCertificateError, type RestTlsOptions } from '../topology/rest-request';
+import { DEFAULT_NAMESPACE, memberNameOfKey, patroniPrefix, PATRONI_KEYS, STANDBY_LEADER_ROLE } from '../patroni-contract';
 
 export interface MemberRow {
   name: string;
@@ -27,17 +28,17 @@ export interface ClusterView {
 }
 
 /** Reads a cluster's state from etcd (Patroni's layout). */
-export async function readCluster(endpoints: string[], scope: string, namespace = '/service'): Promise<ClusterView> {
+export async function readCluster(endpoints: string[], scope: string, namespace = DEFAULT_NAMESPACE): Promise<ClusterView> {
   const client = new Etcd3({ hosts: endpoints, defaultCallOptions: () => ({ deadline: Date.now() + 3000 }) } as never);
   try {
-    const prefix = `${namespace.replace(/\/+$/, '')}/${scope}/`;
+    const prefix = patroniPrefix(namespace, scope);
     const all = await client.getAll().prefix(prefix).strings();
-    const leader = all[`${prefix}leader`];
-    const history = safeJson(all[`${prefix}history`]);
+    const leader = all[prefix + PATRONI_KEYS.leader];
+    const history = safeJson(all[prefix + PATRONI_KEYS.history]);
     const members: Array<MemberRow & { xlog: number | null }> = [];
     for (const [key, value] of Object.entries(all)) {
-      if (!key.startsWith(`${prefix}members/`)) continue;
-      const name = key.slice(`${prefix}members/`.length);
+      const name = key.startsWith(prefix) ? memberNameOfKey(key.slice(prefix.length)) : undefined;
+      if (name === undefined) continue;
       const m = safeJson(value) as Record<string, unknown> | undefined;
       if (!m || typeof m !== 'object') continue;
       const url = typeof m.conn_url === 'string' ? m.conn_url : '';
@@ -45,7 +46,7 @@ export async function readCluster(endpoints: string[], scope: string, namespace 
       members.push({
         name,
         host: hostPort,
-        role: name === leader ? 'Leader' : m.role === 'standby_leader' ? 'Standby Leader' : 'Replica',
+        role: name === leader ? 'Leader' : m.role === STANDBY_LEADER_ROLE ? 'Standby Leader' : 'Replica',
         state: String(m.state ?? 'unknown'),
         timeline: typeof m.timeline === 'number' ? m.timeline : null,
         lagMB: null,
@@ -90,7 +91,7 @@ export async function ctlCommand(argv: string[]): Promise<number> {
     options: {
       etcd: { type: 'string' },
       scope: { type: 'string' },
-      namespace: { type: 'string', default: '/service' },
+      namespace: { type: 'string', default: DEFAULT_NAMESPACE },
       json: { type: 'boolean', default: false },
       leader: { type: 'string' },
       candidate: { type: 'string' },

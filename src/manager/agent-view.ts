@@ -4,6 +4,7 @@
  * Patroni's API can make. The agent implements it; api.ts only consumes it.
  * Field names follow Patroni's JSON so the API can answer them unchanged.
  */
+import type { PatroniMemberDocument } from '../patroni-contract';
 
 /** The cluster as read from etcd in one snapshot (Patroni's layout under /<namespace>/<scope>/). */
 export interface DcsSnapshot {
@@ -32,7 +33,6 @@ export interface DcsSnapshot {
   revisions: KeyRevisions;
 }
 
-/** A member key's JSON, as Patroni writes it. */
 /** mod_revision per CAS-written key, '0' = the key did not exist. */
 export interface KeyRevisions {
   config: string;
@@ -42,20 +42,8 @@ export interface KeyRevisions {
   initialize: string;
 }
 
-export interface MemberData {
-  conn_url?: string;
-  api_url?: string;
-  state?: string;
-  role?: string;
-  version?: string;
-  xlog_location?: number;
-  receive_lsn?: number;
-  replay_lsn?: number;
-  replication_state?: string;
-  timeline?: number;
-  tags?: Record<string, unknown>;
-  [key: string]: unknown;
-}
+/** A member key's JSON, as Patroni writes it (the shared contract's document). */
+export type MemberData = PatroniMemberDocument;
 
 /** What `GET /patroni` answers (and every health-check GET's body), Patroni's field names. */
 export interface NodeStatus {

@@ -4,6 +4,7 @@
  * and the access rule (host names resolved). A problem is a `MANAGER_CONFIG`
  * error naming its key, raised before the agent touches PostgreSQL or etcd.
  */
+import { buildApiUrl } from '../patroni-contract';
 import type { PatroniNodeConfig } from './config';
 import { ApiAccess } from './api-access';
 import { loadApiTls, type ApiTlsMaterial } from './api-tls';
@@ -36,5 +37,5 @@ export async function prepareApiSecurity(restapi: PatroniNodeConfig['restapi'], 
 /** `http(s)://host:port/patroni` for this node's `restapi.connect_address`: https exactly when `restapi.certfile` is set (Patroni's rule). */
 export function restApiUrl(restapi: PatroniNodeConfig['restapi']): string {
   const { host, port } = restapi.connectAddress;
-  return `${restapi.tls ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}/patroni`;
+  return buildApiUrl(host, port, restapi.tls ? 'https' : 'http');
 }

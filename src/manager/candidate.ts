@@ -9,6 +9,7 @@
  */
 import pg from 'pg';
 import type { DcsSnapshot, MemberData } from './agent-view';
+import { parseConnUrl } from '../patroni-contract';
 
 /** What a probe of one member's PostgreSQL found. */
 export type PeerState =
@@ -23,17 +24,8 @@ export interface PeerProbeOptions {
   timeoutMillis?: number;
 }
 
-/** Parses a member's `conn_url` (`postgres://host:port/db`). */
-export function parseConnUrl(connUrl: string | undefined): { host: string; port: number } | undefined {
-  if (!connUrl) return undefined;
-  try {
-    const u = new URL(connUrl);
-    const host = u.hostname.replace(/^\[|\]$/g, '');
-    return { host, port: Number(u.port || 5432) };
-  } catch {
-    return undefined;
-  }
-}
+/** Parses a member's `conn_url` (`postgres://host:port/db`): the shared contract's parser. */
+export { parseConnUrl };
 
 /** Asks one member's PostgreSQL whether it is in recovery and how much WAL it has. */
 export async function probePeer(connUrl: string | undefined, options: PeerProbeOptions): Promise<PeerState> {

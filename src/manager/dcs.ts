@@ -22,6 +22,7 @@ import { FailoverError } from '../errors';
 import type { DcsSnapshot, MemberData } from './agent-view';
 import { etcdFaultHandling } from '../etcd-fault-handling';
 import type { DcsStore } from './dcs-store';
+import { DEFAULT_NAMESPACE, PATRONI_KEYS, memberNameOfKey, patroniPrefix } from '../patroni-contract';
 
 const debug = createDebug('pg-failover:manager:dcs');
 
@@ -44,17 +45,8 @@ export interface DcsOptions {
   clientOptions?: Partial<IOptions>;
 }
 
-/** Keys relative to the cluster prefix. */
-export const KEYS = {
-  leader: 'leader',
-  initialize: 'initialize',
-  config: 'config',
-  status: 'status',
-  history: 'history',
-  failover: 'failover',
-  sync: 'sync',
-  member: (name: string) => `members/${name}`,
-} as const;
+/** Keys relative to the cluster prefix (Patroni's names, from the shared contract). */
+export const KEYS = PATRONI_KEYS;
 
 /** etcd as the HA agent uses it. All methods throw {@link FailoverError} `DCS_ERROR` when etcd cannot be reached. */
 export class Dcs implements DcsStore {
@@ -75,8 +67,7 @@ export class Dcs implements DcsStore {
   #closed = false;
 
   constructor(options: DcsOptions) {
-    const namespace = (options.namespace ?? '/service').replace(/\/+$/, '');
-    this.prefix = `${namespace}/${options.scope}/`;
+    this.prefix = patroniPrefix(options.namespace ?? DEFAULT_NAMESPACE, options.scope);
     this.name = options.name;
     this.#ttlSeconds = options.ttlSeconds;
     this.#callTimeoutMillis = options.callTimeoutMillis ?? 2000;
@@ -203,9 +194,10 @@ export class Dcs implements DcsStore {
     const rev = (k: string) => mod.get(k) ?? '0';
     const members: DcsSnapshot['members'] = [];
     for (const [k, v] of kv) {
-      if (!k.startsWith('members/')) continue;
+      const name = memberNameOfKey(k);
+      if (name === undefined) continue;
       const data = parseJson<MemberData>(v);
-      if (data && typeof data === 'object') members.push({ name: k.slice('members/'.length), data });
+      if (data && typeof data === 'object') members.push({ name, data });
     }
     members.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
     const failover = parseJson<DcsSnapshot['failover']>(kv.get(KEYS.failover));

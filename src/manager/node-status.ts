@@ -7,6 +7,7 @@
  * serves what the agent returns.
  */
 import type { NodeStatus } from './agent-view';
+import { DEFAULT_PRIMARY_ROLE, REPLICA_ROLE, STANDBY_LEADER_ROLE, type PrimaryRoleWord } from '../patroni-contract';
 
 /** A pg.Client / pg.Pool (anything with `query(text, values) → {rows}`) or a plain `(sql, values) → rows` function. */
 export type StatusQueryable =
@@ -24,7 +25,7 @@ export interface NodeStatusMeta {
   /** The manager's idea of PostgreSQL's state (`running`, `starting`, …). Default `running`. */
   state?: string;
   /** Word used for a primary: `primary` (Patroni ≥ 4, default) or `master` (Patroni < 4). */
-  primaryRole?: 'primary' | 'master';
+  primaryRole?: PrimaryRoleWord;
   /** This node leads a standby cluster: a replica then reports `standby_leader`. */
   standbyLeader?: boolean;
   /** This node is the synchronous standby named in the `sync` key (synchronous mode). */
@@ -90,7 +91,7 @@ export async function readNodeStatus(client: StatusQueryable, meta: NodeStatusMe
   const status: NodeStatus = {
     state: meta.state ?? 'running',
     postmaster_start_time: str(row.postmaster_start_time),
-    role: inRecovery ? (meta.standbyLeader ? 'standby_leader' : 'replica') : (meta.primaryRole ?? 'primary'),
+    role: inRecovery ? (meta.standbyLeader ? STANDBY_LEADER_ROLE : REPLICA_ROLE) : (meta.primaryRole ?? DEFAULT_PRIMARY_ROLE),
     server_version: num(row.server_version),
     patroni: { version: meta.version ?? MANAGER_VERSION, scope: meta.scope, name: meta.name },
   };

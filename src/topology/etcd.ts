@@ -18,6 +18,7 @@ import { FailoverError } from '../errors';
 import { parseEtcdMember, topologyFromEtcd, topologySignature, type ParsedMember } from './patroni-members';
 import type { Topology, TopologySource } from './topology';
 import { etcdFaultHandling } from '../etcd-fault-handling';
+import { DEFAULT_NAMESPACE, PATRONI_KEYS, memberNameOfKey, patroniPrefix } from '../patroni-contract';
 
 const debug = createDebug('pg-failover:topology');
 
@@ -42,11 +43,8 @@ export interface EtcdTopologyOptions {
   reconnectMaxMillis?: number;
 }
 
-/** The Patroni key prefix for a namespace and scope: `/service/<scope>/`. */
-export function patroniPrefix(namespace: string, scope: string): string {
-  const ns = `/${namespace.replace(/^\/+|\/+$/g, '')}`;
-  return `${ns === '/' ? '' : ns}/${scope}/`;
-}
+/** The Patroni key prefix for a namespace and scope (kept here for existing importers). */
+export { patroniPrefix };
 
 interface Entry {
   value: string;
@@ -85,7 +83,7 @@ export class EtcdTopology extends EventEmitter implements TopologySource {
       throw new FailoverError('INVALID_OPTION', 'etcd topology needs the Patroni scope (cluster name, without "/")');
     }
     this.#options = options;
-    this.prefix = patroniPrefix(options.namespace ?? '/service', options.scope);
+    this.prefix = patroniPrefix(options.namespace ?? DEFAULT_NAMESPACE, options.scope);
   }
 
   /** True while the last value may be out of date (etcd unreachable, not yet re-read). */
@@ -245,9 +243,8 @@ export class EtcdTopology extends EventEmitter implements TopologySource {
     const parsed: ParsedMember[] = [];
     const stillBad = new Set<string>();
     for (const [key, { value }] of this.#kvs) {
-      if (!key.startsWith('members/')) continue;
-      const name = key.slice('members/'.length);
-      if (!name || name.includes('/')) continue;
+      const name = memberNameOfKey(key);
+      if (name === undefined) continue;
       const p = parseEtcdMember(name, value);
       if (typeof p === 'string') {
         stillBad.add(key);
@@ -260,7 +257,7 @@ export class EtcdTopology extends EventEmitter implements TopologySource {
       parsed.push(p);
     }
     for (const key of [...this.#reportedBad.keys()]) if (!stillBad.has(key)) this.#reportedBad.delete(key);
-    const leader = this.#kvs.get('leader')?.value;
+    const leader = this.#kvs.get(PATRONI_KEYS.leader)?.value;
     const t = topologyFromEtcd(parsed, leader ? leader : undefined, this.#optime());
     const pending = this.#switchover(leader);
     if (pending && t.primary) t.switchoverPending = pending;
@@ -269,7 +266,7 @@ export class EtcdTopology extends EventEmitter implements TopologySource {
 
   /** Patroni's `failover` key, when it asks for a switchover due now (not a scheduled one still in the future). */
   #switchover(leader: string | undefined): { candidate?: string } | undefined {
-    const raw = this.#kvs.get('failover')?.value;
+    const raw = this.#kvs.get(PATRONI_KEYS.failover)?.value;
     if (!raw || !leader) return undefined;
     try {
       const v = JSON.parse(raw) as { leader?: unknown; member?: unknown; scheduled_at?: unknown };
@@ -288,7 +285,7 @@ export class EtcdTopology extends EventEmitter implements TopologySource {
 
   /** The leader's last WAL position from `status` (Patroni ≥ 2.1) or the older `optime/leader`. */
   #optime(): number | undefined {
-    const status = this.#kvs.get('status')?.value;
+    const status = this.#kvs.get(PATRONI_KEYS.status)?.value;
     if (status) {
       try {
         const o = (JSON.parse(status) as { optime?: unknown }).optime;
@@ -297,7 +294,7 @@ export class EtcdTopology extends EventEmitter implements TopologySource {
         /* not JSON: ignore */
       }
     }
-    const old = Number(this.#kvs.get('optime/leader')?.value);
+    const old = Number(this.#kvs.get(PATRONI_KEYS.optimeLeader)?.value);
     return Number.isSafeInteger(old) && old > 0 ? old : undefined;
   }
 

@@ -6,7 +6,7 @@
  * nothing throws.
  */
 import { roleFromPatroni, type Member, type Topology } from './topology';
-import { formatLsn } from '../lsn';
+import { formatLsn, parseConnUrl, STANDBY_LEADER_ROLE } from '../patroni-contract';
 
 /** Patroni states in which PostgreSQL is not serving, so the node must not be used as a primary. */
 const DOWN_STATES: ReadonlySet<string> = new Set([
@@ -36,24 +36,10 @@ function validPort(v: unknown): number | undefined {
 }
 
 /**
- * `postgres://host:port/db` (Patroni's `conn_url`) → host and port. IPv6 hosts
- * come without brackets. Port defaults to 5432. Undefined when unparsable.
+ * `postgres://host:port/db` (Patroni's `conn_url`) → host and port; the contract's
+ * {@link parseConnUrl}, under the name the topology readers have always used.
  */
-export function hostPortFromConnUrl(connUrl: unknown): { host: string; port: number } | undefined {
-  if (typeof connUrl !== 'string' || !connUrl) return undefined;
-  let url: URL;
-  try {
-    url = new URL(connUrl);
-  } catch {
-    return undefined;
-  }
-  if (url.protocol !== 'postgres:' && url.protocol !== 'postgresql:') return undefined;
-  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
-  if (!host) return undefined;
-  const port = url.port === '' ? 5432 : validPort(url.port);
-  if (port === undefined) return undefined;
-  return { host, port };
-}
+export const hostPortFromConnUrl = parseConnUrl;
 
 /** One member as read from etcd, with the WAL positions needed to compute lag. */
 export interface ParsedMember {
@@ -198,7 +184,7 @@ export function topologyFromCluster(body: unknown, observedAt = Date.now()): Clu
     seen.add(name);
     const state = typeof d.state === 'string' ? d.state : 'unknown';
     const m: Member = { name, host, port, role: roleFromPatroni(d.role), state };
-    if (d.role === 'standby_leader') m.role = 'standby';
+    if (d.role === STANDBY_LEADER_ROLE) m.role = 'standby';
     if (m.role === 'primary') {
       if (isDownState(state)) m.role = 'unknown';
       else leaders.push(m);

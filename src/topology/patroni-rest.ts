@@ -16,6 +16,7 @@ import { FailoverError } from '../errors';
 import { topologyFromCluster, topologySignature } from './patroni-members';
 import type { Topology, TopologySource } from './topology';
 import { isCertificateError, loadRestTls, restAgents, restRequest, type RestAgents, type RestTlsOptions } from './rest-request';
+import { PATRONI_API_PATHS } from '../patroni-contract';
 
 const debug = createDebug('pg-failover:topology');
 
@@ -50,8 +51,9 @@ export function apiBase(url: string): string | undefined {
     return undefined;
   }
   if (u.protocol !== 'http:' && u.protocol !== 'https:') return undefined;
-  const path = u.pathname.replace(/\/+$/, '').replace(/\/patroni$/, '');
-  return `${u.protocol}//${u.host}${path}`;
+  const path = u.pathname.replace(/\/+$/, '');
+  const base = path.endsWith(PATRONI_API_PATHS.patroni) ? path.slice(0, -PATRONI_API_PATHS.patroni.length) : path;
+  return `${u.protocol}//${u.host}${base}`;
 }
 
 /** Topology source polling Patroni's `GET /cluster`. */
@@ -198,7 +200,7 @@ export class PatroniRestTopology extends EventEmitter implements TopologySource 
     try {
       let res: { status: number; text: string };
       try {
-        res = await restRequest(`${base}/cluster`, { signal: controller.signal, headers: { accept: 'application/json' }, agents: this.#agents, maxBytes: MAX_BODY_BYTES });
+        res = await restRequest(`${base}${PATRONI_API_PATHS.cluster}`, { signal: controller.signal, headers: { accept: 'application/json' }, agents: this.#agents, maxBytes: MAX_BODY_BYTES });
       } catch (err) {
         if (err instanceof FailoverError) throw failure('too-large', base, err.message);
         if (isCertificateError(err)) throw failure('tls', base, `the server's certificate is not trusted (${(err as { code?: string }).code}): give its CA in tls.caFile`, err);
@@ -252,7 +254,7 @@ export class PatroniRestTopology extends EventEmitter implements TopologySource 
 }
 
 function failure(reason: PatroniRestFailure, base: string, message: string, cause?: unknown, extra: Record<string, unknown> = {}): FailoverError {
-  const url = redact(`${base}/cluster`);
+  const url = redact(`${base}${PATRONI_API_PATHS.cluster}`);
   return new FailoverError('TOPOLOGY_SOURCE', `GET ${url} failed: ${message}`, { cause, detail: { reason, url, ...extra } });
 }
 

@@ -5,6 +5,7 @@
  * patroni-rest.ts (GET /cluster).
  */
 import type { EventEmitter } from 'node:events';
+import { isPrimaryRoleWord, isStandbyRoleWord } from '../patroni-contract';
 
 /** A member's role as the pool cares about it. Patroni's `master`/`leader`/`primary` → 'primary'; `replica`/`sync_standby`/`standby_leader` → 'standby'. */
 export type MemberRole = 'primary' | 'standby' | 'unknown';
@@ -79,20 +80,9 @@ export function nodeKey(m: { host: string; port: number }): string {
 
 /** Maps Patroni's role vocabularies (3.x `master`, 4.x `primary`, `/cluster`'s `leader`, …) onto ours. */
 export function roleFromPatroni(role: unknown): MemberRole {
-  switch (role) {
-    case 'master':
-    case 'primary':
-    case 'leader':
-      return 'primary';
-    case 'replica':
-    case 'sync_standby':
-    case 'quorum_standby':
-    case 'standby_leader':
-    case 'standby':
-      return 'standby';
-    default:
-      return 'unknown';
-  }
+  if (isPrimaryRoleWord(role)) return 'primary';
+  if (isStandbyRoleWord(role)) return 'standby';
+  return 'unknown';
 }
 
 /** True when two topologies name different primaries (by host:port). */

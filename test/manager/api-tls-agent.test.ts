@@ -74,9 +74,8 @@ describe('REST API TLS over a running agent', () => {
     expect(await h.leader()).toBe('n0');
   });
 
-  // Patroni publishes https:// in the member key when restapi.certfile is set; our agent still writes http://
-  // (src/manager/agent.ts builds api_url itself; restApiUrl() in api-security.ts is the fix). Flip to it() once it does.
-  it.fails('the member key publishes api_url https://… when restapi.certfile is set (pending: the agent uses restApiUrl)', async () => {
+  // Patroni publishes https:// in the member key when restapi.certfile is set, and so do we.
+  it('the member key publishes api_url https://… when restapi.certfile is set', async () => {
     const member = JSON.parse((await h.keys())['members/n0']!) as { api_url: string };
     expect(member.api_url).toBe(restApiUrl(h.configs.get('n0')!.restapi));
     expect(member.api_url).toMatch(/^https:\/\//);

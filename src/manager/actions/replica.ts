@@ -1,0 +1,98 @@
+/**
+ * Being a replica: keep streaming from the member decide() chose (re-pointing the standby
+ * configuration when it changed), and rejoin as a replica (pg_rewind first when the data
+ * directory may have diverged, waiting for the leader to leave recovery before rewinding).
+ */
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import type { DcsSnapshot, MemberData } from '../agent-view';
+import { parseConnUrl } from '../candidate';
+import type { CycleAction } from '../decide';
+import { errText, type NodeContext } from '../node-context';
+import { quoteConninfo, slotNameFor } from '../postgres';
+import type { Upstream } from '../upstream';
+
+/** Replica cycle, PostgreSQL running: keep the slots of our cascade; re-point the standby config when decided. */
+export async function follow(ctx: NodeContext, snap: DcsSnapshot, action: Extract<CycleAction, { kind: 'follow' }>): Promise<string> {
+  if (ctx.dyn.useSlots) await ctx.ensureSlots(snap).catch((e) => ctx.log(`replication slots: ${errText(e)}`)); // for our cascade
+  if (!action.repoint) return action.line;
+  const { to, source } = action;
+  ctx.node.follow(ctx.writeStandby(to));
+  await ctx.postgres.query('SELECT pg_reload_conf()');
+  ctx.log(to === 'archive' ? 'stopped streaming: recovering from the archive only (nostream)' : `re-pointed replication to ${source}`);
+  if (to !== 'archive') ctx.emit('following', { leader: source });
+  return action.line;
+}
+
+/**
+ * Starts a stopped node as a replica of `leader`, with pg_rewind first when it
+ * may have diverged. Returns false (and leaves PostgreSQL stopped) while a
+ * node that needs a rewind sees its leader still in recovery: rewinding from
+ * a standby that has not promoted yet finds "the same timeline, no rewind
+ * required", after which this node's own end-of-recovery WAL lies past the
+ * leader's fork point and it can never follow the new timeline (Patroni waits
+ * the same way: "Leader is still in recovery, can't rewind").
+ */
+export async function rejoin(ctx: NodeContext, leader: string, data: MemberData, to: Upstream = { name: leader, data }): Promise<boolean> {
+  const addr = parseConnUrl(data.conn_url)!;
+  if (ctx.needsRewind) {
+    const peer = await ctx.probe(data);
+    if (peer.kind !== 'primary') {
+      if (ctx.postgres.isRunning()) await ctx.postgres.stop('fast');
+      ctx.state = 'stopped';
+      if (ctx.waitingForPromotionOf !== leader) ctx.log(`waiting for ${leader} to leave recovery before pg_rewind (it is ${peer.kind})`);
+      ctx.waitingForPromotionOf = leader;
+      return false;
+    }
+    ctx.waitingForPromotionOf = undefined;
+  }
+  if (ctx.postgres.isRunning()) await ctx.postgres.stop('fast');
+  if (ctx.needsRewind && ctx.dyn.usePgRewind) {
+    ctx.state = 'running pg_rewind';
+    const rw = ctx.config.postgresql.authentication.rewind ?? ctx.config.postgresql.authentication.superuser;
+    const conninfo = `host=${quoteConninfo(addr.host)} port=${addr.port} user=${quoteConninfo(rw.username)} dbname=postgres`;
+    ctx.log(`pg_rewind from ${leader}`);
+    await ctx.withHeartbeat(() => ctx.postgres.rewind(conninfo, undefined, { password: rw.password }));
+    ctx.needsRewind = false;
+  } else if (ctx.needsRewind) {
+    ctx.log(`rejoining ${leader} without pg_rewind (use_pg_rewind is off): PostgreSQL will refuse to follow if this node diverged`);
+    ctx.needsRewind = false;
+  }
+  const following = ctx.writeStandby(to);
+  if (ctx.dyn.useSlots && to !== 'archive') await waitForSlot(ctx, to.data);
+  ctx.state = 'starting';
+  await ctx.withHeartbeat(() => ctx.postgres.start());
+  ctx.node.moveTo({ role: 'replica', following });
+  ctx.state = 'running';
+  // Our member key at once (not a loop later): tools and clients see the replica as soon as it streams.
+  await ctx.publish(await ctx.localStatus()).catch(() => {});
+  ctx.emit('following', { leader });
+  return true;
+}
+
+/**
+ * Publishes our member key and waits (bounded by two loops) until the leader
+ * has created our slot, so the WAL receiver's first attempt succeeds instead
+ * of retrying after wal_retrieve_retry_interval.
+ */
+export async function waitForSlot(ctx: NodeContext, leaderData: MemberData): Promise<void> {
+  await ctx.publish(undefined).catch(() => {});
+  const addr = parseConnUrl(leaderData.conn_url);
+  if (!addr) return;
+  const slot = slotNameFor(ctx.name);
+  const deadline = Date.now() + ctx.dyn.loopWait * 2000 + 1000;
+  while (Date.now() < deadline) {
+    const client = new pg.Client({ host: addr.host, port: addr.port, user: ctx.postgres.superuser, password: ctx.postgres.password, database: 'postgres', connectionTimeoutMillis: 2000, query_timeout: 2000 });
+    client.on('error', () => {});
+    try {
+      await client.connect();
+      const { rows } = await client.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slot]);
+      if (rows.length) return;
+    } catch {
+      /* leader busy or gone: the loop will sort it out */
+    } finally {
+      await client.end().catch(() => {});
+    }
+    await sleep(100);
+  }
+}
