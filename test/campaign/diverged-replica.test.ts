@@ -10,12 +10,12 @@
  * trigger_check_diverged_lsn() after re-pointing a replica and rewinds it.
  * Reproduced here on loopback: n2 (nofailover) receives WAL that n1 (its
  * WAL receiver frozen) does not; the leader dies; n1 is promoted; n2 must
- * follow n1. A known bug, so opt-in: PGF_KNOWN_BUGS=1 (fails today).
+ * follow n1. Fixed (replica.ts divergedFrom): n2 now rewinds and follows.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Harness } from '../manager/harness';
 
-describe.runIf(process.env.PGF_KNOWN_BUGS === '1')('a standby ahead of the promoted one', () => {
+describe('a standby ahead of the promoted one', () => {
   let h: Harness;
   let receiverPid: number | undefined;
 

@@ -11,11 +11,21 @@ import type { CycleAction } from '../decide';
 import { errText, type NodeContext } from '../node-context';
 import { quoteConninfo, slotNameFor } from '../postgres';
 import type { Upstream } from '../upstream';
+import { parseLsn } from '../../lsn';
 
 /** Replica cycle, PostgreSQL running: keep the slots of our cascade; re-point the standby config when decided. */
 export async function follow(ctx: NodeContext, snap: DcsSnapshot, action: Extract<CycleAction, { kind: 'follow' }>): Promise<string> {
   if (ctx.dyn.useSlots) await ctx.ensureSlots(snap).catch((e) => ctx.log(`replication slots: ${errText(e)}`)); // for our cascade
-  if (!action.repoint) return action.line;
+  if (!action.repoint) {
+    const upstream = action.to;
+    const leaderData = snap.members.find((m) => m.name === action.leader)?.data;
+    if (upstream === 'archive' || !leaderData || !(await divergedFrom(ctx, upstream.data).catch(() => false))) return action.line;
+    // Patroni's trigger_check_diverged_lsn: a standby that replayed past the point where its upstream's
+    // timeline forked off ours (it was ahead of the replica that got promoted) can never follow: rewind it.
+    ctx.log(`diverged from ${action.source}: this standby replayed past the point where that timeline forked off its own; pg_rewind from ${action.leader} and follow again`);
+    ctx.needsRewind = true;
+    return (await rejoin(ctx, action.leader, leaderData, upstream)) ? `rewound and following ${action.source} (this standby had diverged)` : `diverged from ${action.source}: waiting to rewind`;
+  }
   const { to, source } = action;
   ctx.node.follow(ctx.writeStandby(to));
   await ctx.postgres.query('SELECT pg_reload_conf()');
@@ -95,4 +105,58 @@ export async function waitForSlot(ctx: NodeContext, leaderData: MemberData): Pro
     }
     await sleep(100);
   }
+}
+
+/**
+ * Whether this standby can no longer follow `upstream`: it is not streaming, `upstream` is on a
+ * newer timeline, and the point where that timeline forked off ours (its timeline history file)
+ * lies before what we have replayed. Cheap while streaming (one local query).
+ */
+export async function divergedFrom(ctx: NodeContext, upstream: MemberData): Promise<boolean> {
+  const receiving = await ctx.postgres.query<{ status: string }>('SELECT status FROM pg_stat_wal_receiver');
+  if (receiving.some((r) => r.status === 'streaming')) return false;
+  // The timeline we replay on: that of the WAL segment holding our replay position (the newest
+  // timeline with that segment in pg_wal), else the last restartpoint's. (A history file alone
+  // proves nothing: a standby fetches the new timeline's history even when it then refuses it.)
+  const [pos] = await ctx.postgres.query<{ lsn: string | null; seg: string; ckpt: number }>(
+    "SELECT pg_last_wal_replay_lsn()::text AS lsn, current_setting('wal_segment_size') AS seg, (SELECT timeline_id FROM pg_control_checkpoint()) AS ckpt",
+  );
+  if (!pos?.lsn) return false;
+  const replayed = parseLsn(pos.lsn);
+  const segBytes = BigInt(parseSize(pos.seg));
+  const segName = (replayed >> 32n).toString(16).toUpperCase().padStart(8, '0') + ((replayed & 0xffffffffn) / segBytes).toString(16).toUpperCase().padStart(8, '0');
+  const files = await ctx.postgres.query<{ tli: number | null }>("SELECT max(('x' || substr(name, 1, 8))::bit(32)::int) AS tli FROM pg_ls_waldir() WHERE substr(name, 9) = $1", [segName]);
+  const localTli = files[0]?.tli ?? pos.ckpt;
+  const theirs = typeof upstream.timeline === 'number' ? upstream.timeline : undefined;
+  if (theirs === undefined || theirs <= localTli) return false;
+  const addr = parseConnUrl(upstream.conn_url);
+  if (!addr) return false;
+  const client = new pg.Client({ host: addr.host, port: addr.port, user: ctx.postgres.superuser, password: ctx.postgres.password, database: 'postgres', connectionTimeoutMillis: 2000, query_timeout: 2000 });
+  client.on('error', () => {});
+  try {
+    await client.connect();
+    const file = `pg_wal/${theirs.toString(16).toUpperCase().padStart(8, '0')}.history`;
+    const { rows } = await client.query<{ h: string }>('SELECT pg_read_file($1) AS h', [file]);
+    const forkedAt = switchpointOf(rows[0]?.h ?? '', localTli);
+    return forkedAt !== undefined && replayed > forkedAt;
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+/** In a timeline history file (`parent-tli <tab> switchpoint <tab> reason` per line), where `tli` ended. */
+export function switchpointOf(history: string, tli: number): bigint | undefined {
+  for (const line of history.split('\n')) {
+    const [parent, lsn] = line.trim().split(/\s+/);
+    if (parent !== undefined && Number(parent) === tli && lsn) return parseLsn(lsn);
+  }
+  return undefined;
+}
+
+/** `wal_segment_size` as SHOW gives it (`16MB`, or bytes) → bytes. */
+function parseSize(v: string): number {
+  const m = /^(\d+)\s*(kB|MB|GB)?$/.exec(v.trim());
+  if (!m) return 16 * 1024 * 1024;
+  const unit = m[2] === 'kB' ? 1024 : m[2] === 'MB' ? 1024 ** 2 : m[2] === 'GB' ? 1024 ** 3 : 1;
+  return Number(m[1]) * unit;
 }
