@@ -5,10 +5,10 @@
  * the session goes back to its pool in ordinary (non-pipelined) mode, fit for a cursor.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import pg from 'pg';
 import Cursor from 'pg-cursor';
 import { useCluster } from '../support/cluster';
+import { LatencyProxy } from '../support/latency-proxy';
 import { writeWithPosition } from '../../src/pool/positions';
 import { parseLsn } from '../../src/lsn';
 
@@ -17,32 +17,16 @@ const h = useCluster({ standbys: 0 }, async (c) => {
   await c.primary.server.query('CREATE TABLE positions_t (id int PRIMARY KEY)');
 });
 
-/** Forwards both ways; the server's answers wait DELAY ms. */
-let proxy: Server;
-const sockets = new Set<Socket>();
+let proxy: LatencyProxy;
 let pool: pg.Pool;
 beforeAll(async () => {
-  proxy = createServer((client) => {
-    const upstream = connect(h.cluster.primary.server.port, h.cluster.primary.server.host);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => {});
-      s.on('close', () => sockets.delete(s));
-    }
-    client.pipe(upstream);
-    upstream.on('data', (chunk) => setTimeout(() => client.writable && client.write(chunk), DELAY));
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => setTimeout(() => client.destroy(), DELAY));
-  });
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
-  const port = (proxy.address() as { port: number }).port;
-  pool = new pg.Pool({ host: '127.0.0.1', port, user: 'postgres', database: 'postgres', max: 1 });
+  proxy = await LatencyProxy.start(h.cluster.primary.server.host, h.cluster.primary.server.port, DELAY);
+  pool = new pg.Pool({ host: '127.0.0.1', port: proxy.port, user: 'postgres', database: 'postgres', max: 1 });
   await pool.query('SELECT 1'); // the session exists: the timings below are statements only
 });
 afterAll(async () => {
   await pool?.end();
-  for (const s of sockets) s.destroy();
-  await new Promise<void>((r) => proxy.close(() => r()));
+  await proxy?.close();
 });
 
 describe('a write and its position', () => {

@@ -10,8 +10,8 @@
  * - statements that cannot run in a transaction block are sent as they are.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServer, connect, type Server, type Socket } from 'node:net';
 import { useCluster } from '../support/cluster';
+import { LatencyProxy } from '../support/latency-proxy';
 import { usePools } from '../support/pools';
 import { FailoverError } from '../../src';
 
@@ -19,34 +19,15 @@ const h = useCluster({ standbys: 0 }, async (c) => {
   await c.primary.server.query('CREATE TABLE outcomes (id int PRIMARY KEY)');
 });
 
-/** Forwards both ways; the server's answers wait `delay` ms; drop() ends the open sessions only. */
-let proxy: Server;
-const sockets = new Set<Socket>();
-let delay = 0;
+/** The server's answers can be delayed, and the open sessions dropped (new ones still go through). */
+let proxy: LatencyProxy;
 beforeAll(async () => {
-  proxy = createServer((client) => {
-    const upstream = connect(h.cluster.primary.server.port, h.cluster.primary.server.host);
-    for (const s of [client, upstream]) {
-      sockets.add(s);
-      s.on('error', () => {});
-      s.on('close', () => sockets.delete(s));
-    }
-    client.pipe(upstream);
-    upstream.on('data', (chunk) => (delay ? setTimeout(() => client.writable && client.write(chunk), delay) : client.write(chunk)));
-    client.on('close', () => upstream.destroy());
-    upstream.on('close', () => client.destroy());
-  });
-  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', r));
+  proxy = await LatencyProxy.start(h.cluster.primary.server.host, h.cluster.primary.server.port);
 });
-afterAll(async () => {
-  for (const s of sockets) s.destroy();
-  await new Promise<void>((r) => proxy.close(() => r()));
-});
-const drop = () => {
-  for (const s of sockets) s.destroy();
-};
+afterAll(() => proxy?.close());
+const drop = () => proxy.drop();
 
-const pool = usePools(() => `postgresql://postgres@127.0.0.1:${(proxy.address() as { port: number }).port}/postgres`);
+const pool = usePools(() => `postgresql://postgres@127.0.0.1:${proxy.port}/postgres`);
 const rows = async (id: number) => (await h.cluster.primary.server.query<{ n: number }>('SELECT count(*)::int AS n FROM outcomes WHERE id = $1', [id]))[0]!.n;
 async function codeOf(p: Promise<unknown>): Promise<string | undefined> {
   try {
@@ -109,7 +90,7 @@ describe('resolveWriteOutcome', () => {
   it('what stays unknown: every answer lost in transit, the transaction id with them → TRANSACTION_RESOLUTION_UNKNOWN (the write did commit)', async () => {
     const p = pool({ readFrom: 'primary', resolveWriteOutcome: true, failoverTimeoutMillis: 5000 });
     await p.query('SELECT 1');
-    delay = 400;
+    proxy.delayMillis = 400;
     try {
       const w = codeOf(p.query('INSERT INTO outcomes VALUES ($1)', [6]));
       for (let i = 0; i < 50 && (await rows(6)) === 0; i++) await new Promise((r) => setTimeout(r, 10));
@@ -117,7 +98,7 @@ describe('resolveWriteOutcome', () => {
       drop();
       expect(await w).toBe('TRANSACTION_RESOLUTION_UNKNOWN');
     } finally {
-      delay = 0;
+      proxy.delayMillis = 0;
     }
   });
 
