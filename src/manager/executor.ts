@@ -23,14 +23,22 @@ export class Executor {
 
   /** Runs `fn` after the action in flight (if any); a failure becomes the line `cycle failed: …` (logged). */
   async run(fn: () => Promise<string>): Promise<string> {
+    const r = await this.attempt(fn);
+    return r.ok ? r.line : `cycle failed: ${errText(r.error)}`;
+  }
+
+  /**
+   * Like {@link run}, but tells the caller whether `fn` failed (a REST request answers by it: a failed
+   * restart is a 503, not a 200). The failure is logged as `cycle failed: …` either way.
+   */
+  async attempt(fn: () => Promise<string>): Promise<{ ok: true; line: string } | { ok: false; error: unknown }> {
     const p = this.#busy.then(fn, fn);
     this.#busy = p.catch(() => {});
     try {
-      return await p;
+      return { ok: true, line: await p };
     } catch (e) {
-      const line = `cycle failed: ${errText(e)}`;
-      this.#ctx.log(line);
-      return line;
+      this.#ctx.log(`cycle failed: ${errText(e)}`);
+      return { ok: false, error: e };
     }
   }
 

@@ -97,18 +97,16 @@ export class WriteRequests {
     const isPrimary = this.#ctx.node.role === 'primary';
     if (c.role && (c.role === 'replica') === isPrimary) return { status: 503, body: 'restart conditions are not satisfied' };
     if (c.onlyPending && local?.pending_restart !== true) return { status: 503, body: 'restart conditions are not satisfied' };
-    try {
-      await this.#executor.run(async () => {
-        this.#ctx.log('restart requested: restarting PostgreSQL');
-        this.#ctx.state = 'restarting';
-        await this.#ctx.postgres.stop('fast');
-        await this.#ctx.withHeartbeat(() => this.#ctx.postgres.start());
-        this.#ctx.state = 'running';
-        return 'restarted PostgreSQL';
-      });
-    } catch (e) {
-      return { status: 503, body: `restart failed: ${errText(e)}` };
-    }
+    const done = await this.#executor.attempt(async () => {
+      this.#ctx.log('restart requested: restarting PostgreSQL');
+      this.#ctx.state = 'restarting';
+      await this.#ctx.postgres.stop('fast');
+      await this.#ctx.withHeartbeat(() => this.#ctx.postgres.start());
+      this.#ctx.state = 'running';
+      return 'restarted PostgreSQL';
+    });
+    // Patroni's answer to a restart that did not bring PostgreSQL back: 503 "restart failed"
+    if (!done.ok) return { status: 503, body: `restart failed: ${errText(done.error)}` };
     return { status: 200, body: 'restarted successfully' };
   }
 

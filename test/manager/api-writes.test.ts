@@ -3,6 +3,8 @@
  * /reinitialize, /restart and DELETE /switchover answered 501; GET /failsafe answered 503 JSON)
  * against a real agent on a real PostgreSQL and etcd.
  */
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startApi, type RunningApi } from '../../src/manager/api';
 import type { Agent } from '../../src/manager/agent';
@@ -101,4 +103,19 @@ describe('REST write requests over a running agent', () => {
     expect(r.type).toContain('text/html');
     expect(r.text).toContain('Error code: 502');
   });
+
+  it('POST /restart that cannot bring PostgreSQL back answers 503 "restart failed: …" (was 200), and the cycle starts it once it can', async () => {
+    // a real failure: a parameter PostgreSQL refuses at start, in the file ALTER SYSTEM owns
+    const auto = join(agent.config.postgresql.dataDir, 'postgresql.auto.conf');
+    const original = readFileSync(auto, 'utf8');
+    appendFileSync(auto, "\nshared_buffers = 'not-a-size'\n");
+    try {
+      const r = await call('POST', '/restart', {});
+      expect(r.status).toBe(503);
+      expect(r.text).toMatch(/^restart failed: /);
+    } finally {
+      writeFileSync(auto, original);
+    }
+    await h.until('primary again', async () => (await call('GET', '/primary')).status === 200, 60_000);
+  }, 120_000);
 });
