@@ -4,6 +4,11 @@
  * The run itself: `npm run test:patroni-acceptance` (see run.ts).
  */
 import { describe, expect, it } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { judge, withRerun } from './gate';
+import { BEGIN, END, LATEST, renderTable, withTable } from './readme-table';
+import type { ResultsFile, ScenarioResult } from './results';
 import { formatTable, parseBehaveJson, type ImplRun } from './run';
 
 const behaveJson = JSON.stringify([
@@ -36,5 +41,49 @@ describe('acceptance runner', () => {
     expect(t).toMatch(/\| recovery\s+\| 0\/0\/0\s+\| 0\/0\/0\s+\|/);
     expect(t).toMatch(/\| TOTAL\s+\| 1\/1\/1\s+\| 3\/0\/0\s+\|/);
     expect(t).toMatch(/\| run time\s+\| 100 s\s+\| 90 s\s+\|/);
+  });
+
+  const sc = (feature: string, scenario: string, status: ScenarioResult['status']): ScenarioResult => ({ feature, scenario, status });
+
+  it('gate: a failure not listed in exceptions fails, a listed one is known, a listed one that passed is stale', () => {
+    const v = judge([sc('recovery', 'a', 'passed'), sc('recovery', 'b', 'failed'), sc('patroni_api', 'c', 'failed'), sc('patroni_api', 'd', 'passed'), sc('quorum_commit', 'e', 'skipped')],
+      { 'patroni_api :: c': 'needs patronictl 4', 'patroni_api :: d': 'old reason' });
+    expect(v.unexpected.map((s) => `${s.feature}/${s.scenario}`)).toEqual(['recovery/b', 'quorum_commit/e']);
+    expect(v.known).toEqual([{ key: 'patroni_api :: c', reason: 'needs patronictl 4' }]);
+    expect(v.stale).toEqual(['patroni_api :: d']);
+    expect(v.rerun).toEqual(['recovery', 'quorum_commit']);
+  });
+
+  it('gate: a rerun replaces its whole feature and leaves the others', () => {
+    const merged = withRerun([sc('recovery', 'a', 'passed'), sc('recovery', 'b', 'failed'), sc('patroni_api', 'c', 'passed')], [sc('recovery', 'a', 'passed'), sc('recovery', 'b', 'passed')]);
+    expect(merged.filter((s) => s.status !== 'passed')).toEqual([]);
+    expect(merged).toHaveLength(3);
+  });
+
+  const doc: ResultsFile = {
+    date: '2026-12-07T02:00:00.000Z', commit: 'abc1234', cpus: 2, features: ['recovery', 'patroni_api'],
+    runs: [
+      { impl: 'patroni', exitCode: 1, timedOut: false, seconds: 120.4, scenarios: [sc('recovery', 'a', 'passed'), sc('recovery', 'b', 'failed'), sc('patroni_api', 'c', 'failed')] },
+      { impl: 'ours', exitCode: 0, timedOut: false, seconds: 99.6, scenarios: [sc('recovery', 'a', 'passed'), sc('recovery', 'b', 'passed'), sc('patroni_api', 'c', 'passed')] },
+    ],
+    reruns: [{ impl: 'ours', exitCode: 0, timedOut: false, seconds: 50, scenarios: [sc('recovery', 'a', 'passed'), sc('recovery', 'b', 'passed')] }],
+  };
+
+  it('README table: one row per feature with its scenario count, totals, run times and provenance', () => {
+    const t = renderTable(doc);
+    expect(t).toContain('| recovery (2) | 1 / 1 / 0 | 2 / 0 / 0 |');
+    expect(t).toContain('| patroni_api (1) | 0 / 1 / 0 | 1 / 0 / 0 |');
+    expect(t).toContain('| **total** | **1 / 2 / 0** | **3 / 0 / 0** |');
+    expect(t).toContain('| run time | 120 s | 100 s |');
+    expect(t).toMatch(/2 cores, 2026-12-07 02:00 UTC, commit `abc1234`; pg-failover's recovery ran a second time/);
+    const readme = `intro\n${BEGIN}\nold table\n${END}\nrest`;
+    expect(withTable(readme, t)).toBe(`intro\n${BEGIN}\n${t}\n${END}\nrest`);
+    expect(() => withTable('no markers', t)).toThrow(/markers/);
+  });
+
+  it.runIf(existsSync(LATEST))('README.md holds exactly the table rendered from results/latest.json (npm run acceptance:readme)', () => {
+    const latest = JSON.parse(readFileSync(LATEST, 'utf8')) as ResultsFile;
+    const readme = readFileSync(join(__dirname, '..', '..', 'README.md'), 'utf8');
+    expect(readme.slice(readme.indexOf(BEGIN) + BEGIN.length, readme.indexOf(END)).trim()).toBe(renderTable(latest));
   });
 });

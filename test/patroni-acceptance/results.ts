@@ -11,6 +11,25 @@ export interface ScenarioResult {
   error?: string;
 }
 
+/** One implementation's behave run, as data. */
+export interface RunRecord {
+  impl: Impl;
+  exitCode: number | null;
+  timedOut: boolean;
+  seconds: number;
+  scenarios: ScenarioResult[];
+}
+
+/** What `--json` writes: the run(s) and, for the gate, any feature reruns of ours. */
+export interface ResultsFile {
+  date: string;
+  commit?: string;
+  cpus: number;
+  features: string[];
+  runs: RunRecord[];
+  reruns: RunRecord[];
+}
+
 export interface FeatureTally {
   passed: number;
   failed: number;
