@@ -4,11 +4,11 @@
  * directory may have diverged, waiting for the leader to leave recovery before rewinding).
  */
 import { setTimeout as sleep } from 'node:timers/promises';
-import pg from 'pg';
 import type { DcsSnapshot, MemberData } from '../agent-view';
 import { parseConnUrl } from '../candidate';
 import type { CycleAction } from '../decide';
 import { errText, type NodeContext } from '../node-context';
+import { withPeerSession } from '../peer-session';
 import { quoteConninfo, slotNameFor } from '../postgres';
 import type { Upstream } from '../upstream';
 import { parseLsn } from '../../lsn';
@@ -87,22 +87,13 @@ export async function rejoin(ctx: NodeContext, leader: string, data: MemberData,
  */
 export async function waitForSlot(ctx: NodeContext, leaderData: MemberData): Promise<void> {
   await ctx.publish(undefined).catch(() => {});
-  const addr = parseConnUrl(leaderData.conn_url);
-  if (!addr) return;
+  if (!parseConnUrl(leaderData.conn_url)) return;
   const slot = slotNameFor(ctx.name);
   const deadline = Date.now() + ctx.dyn.loopWait * 2000 + 1000;
   while (Date.now() < deadline) {
-    const client = new pg.Client({ host: addr.host, port: addr.port, user: ctx.postgres.superuser, password: ctx.postgres.password, database: 'postgres', connectionTimeoutMillis: 2000, query_timeout: 2000 });
-    client.on('error', () => {});
-    try {
-      await client.connect();
-      const { rows } = await client.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slot]);
-      if (rows.length) return;
-    } catch {
-      /* leader busy or gone: the loop will sort it out */
-    } finally {
-      await client.end().catch(() => {});
-    }
+    const found = await withPeerSession(ctx.postgres, leaderData.conn_url, async (c) => (await c.query('SELECT 1 FROM pg_replication_slots WHERE slot_name = $1', [slot])).rows.length > 0)
+      .catch(() => false); // leader busy or gone: the loop will sort it out
+    if (found) return;
     await sleep(100);
   }
 }
@@ -129,19 +120,11 @@ export async function divergedFrom(ctx: NodeContext, upstream: MemberData): Prom
   const localTli = files[0]?.tli ?? pos.ckpt;
   const theirs = typeof upstream.timeline === 'number' ? upstream.timeline : undefined;
   if (theirs === undefined || theirs <= localTli) return false;
-  const addr = parseConnUrl(upstream.conn_url);
-  if (!addr) return false;
-  const client = new pg.Client({ host: addr.host, port: addr.port, user: ctx.postgres.superuser, password: ctx.postgres.password, database: 'postgres', connectionTimeoutMillis: 2000, query_timeout: 2000 });
-  client.on('error', () => {});
-  try {
-    await client.connect();
-    const file = `pg_wal/${theirs.toString(16).toUpperCase().padStart(8, '0')}.history`;
-    const { rows } = await client.query<{ h: string }>('SELECT pg_read_file($1) AS h', [file]);
-    const forkedAt = switchpointOf(rows[0]?.h ?? '', localTli);
-    return forkedAt !== undefined && replayed > forkedAt;
-  } finally {
-    await client.end().catch(() => {});
-  }
+  const file = `pg_wal/${theirs.toString(16).toUpperCase().padStart(8, '0')}.history`;
+  const history = await withPeerSession(ctx.postgres, upstream.conn_url, async (c) => (await c.query<{ h: string }>('SELECT pg_read_file($1) AS h', [file])).rows[0]?.h ?? '');
+  if (history === undefined) return false;
+  const forkedAt = switchpointOf(history, localTli);
+  return forkedAt !== undefined && replayed > forkedAt;
 }
 
 /** In a timeline history file (`parent-tli <tab> switchpoint <tab> reason` per line), where `tli` ended. */
