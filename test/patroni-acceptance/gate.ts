@@ -10,8 +10,10 @@ export function scenarioKey(s: Pick<ScenarioResult, 'feature' | 'scenario'>): st
 }
 
 export interface GateVerdict {
-  /** Failed (or skipped) scenarios not listed as known failures: these fail the run. */
+  /** Failed scenarios not listed as known failures: these fail the run. */
   unexpected: ScenarioResult[];
+  /** Scenarios behave skipped by their tags (e.g. @pg170000 on PostgreSQL 15): reported, never silent. */
+  skipped: string[];
   /** Known failures that happened, with their reasons. */
   known: Array<{ key: string; reason: string }>;
   /** Listed known failures that passed in this run (the list should shrink). */
@@ -28,15 +30,17 @@ export function judge(scenarios: readonly ScenarioResult[], knownFailures: Reado
   const unexpected: ScenarioResult[] = [];
   const known: GateVerdict['known'] = [];
   const stale: string[] = [];
+  const skipped: string[] = [];
   for (const s of scenarios) {
     const key = scenarioKey(s);
     const reason = knownFailures[key];
-    if (s.status === 'passed') {
+    if (s.status === 'skipped') skipped.push(key);
+    else if (s.status === 'passed') {
       if (reason !== undefined) stale.push(key);
     } else if (reason !== undefined) known.push({ key, reason });
     else unexpected.push(s);
   }
-  return { unexpected, known, stale, rerun: [...new Set(unexpected.map((s) => s.feature))] };
+  return { unexpected, known, stale, skipped, rerun: [...new Set(unexpected.map((s) => s.feature))] };
 }
 
 /**

@@ -227,6 +227,7 @@ export async function main(argv: string[]): Promise<number> {
     console.log(`\n[ours] gate: ${ours.scenarios.filter((x) => x.status === 'passed').length} passed, ${verdict.known.length} known failures (test/patroni-acceptance/exceptions.ts), ${verdict.unexpected.length} unexpected`);
     for (const k of verdict.known) console.log(`  known: ${k.key} — ${k.reason}`);
     for (const k of verdict.stale) console.log(`  STALE exception (passed, remove it from exceptions.ts): ${k}`);
+    for (const k of verdict.skipped) console.log(`  skipped by its tags (e.g. a newer PostgreSQL): ${k}`);
     if (verdict.unexpected.length) {
       for (const s of verdict.unexpected) console.error(`ACCEPTANCE_REGRESSION: ${scenarioKey(s)} ${s.status}${s.failedStep ? ` at: ${s.failedStep}` : ''}`);
       code = 1;
