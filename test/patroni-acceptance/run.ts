@@ -18,6 +18,7 @@ import { chownSync, lstatSync, cpSync, existsSync, mkdtempSync, readdirSync, rea
 import { join, resolve } from 'node:path';
 import { availableParallelism, tmpdir } from 'node:os';
 import { KNOWN_FAILURES } from './exceptions';
+import { renderTable } from './readme-table';
 import { judge, scenarioKey, withRerun } from './gate';
 import { runAs, tally, type FeatureTally, type Impl, type ResultsFile, type RunRecord, type ScenarioResult } from './results';
 
@@ -260,5 +261,6 @@ function writeResults(out: string | undefined, runs: ImplRun[], features: string
     reruns: reruns.map(({ dir: _d, ...r }) => r),
   };
   writeFileSync(out, JSON.stringify(doc, null, 2));
+  console.log(`\n${out}; as the README's table (npm run acceptance:readme -- ${out}):\n\n${renderTable(doc)}`);
 }
 
