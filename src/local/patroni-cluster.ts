@@ -358,18 +358,30 @@ export class PatroniCluster {
    * Resolves with Patroni's answer; rejects COMMAND_FAILED on a non-2xx status.
    */
   async switchover(candidate?: string): Promise<{ status: number; body: string }> {
+    return this.#postToLeader('switchover', candidate);
+  }
+
+  /**
+   * `POST /failover` naming `candidate` (Patroni's manual failover: no leader check, the candidate is
+   * promoted even if the leader is healthy). Rejects COMMAND_FAILED on a non-2xx status.
+   */
+  async failover(candidate: string): Promise<{ status: number; body: string }> {
+    return this.#postToLeader('failover', candidate);
+  }
+
+  async #postToLeader(op: 'switchover' | 'failover', candidate?: string): Promise<{ status: number; body: string }> {
     const leader = await this.waitForLeader(10_000);
     const headers: Record<string, string> = { 'content-type': 'application/json' };
     const auth = this.#options.restApiAuth;
     if (auth) headers.authorization = `Basic ${Buffer.from(`${auth.username}:${auth.password}`).toString('base64')}`;
-    const res = await fetch(`${this.member(leader).apiUrl}/switchover`, {
+    const res = await fetch(`${this.member(leader).apiUrl}/${op}`, {
       method: 'POST',
       headers,
-      body: JSON.stringify({ leader, ...(candidate ? { candidate } : {}) }),
+      body: JSON.stringify(op === 'switchover' ? { leader, ...(candidate ? { candidate } : {}) } : { candidate }),
       signal: AbortSignal.timeout(60_000),
     });
     const body = await res.text();
-    if (!res.ok) throw new ProcessError('COMMAND_FAILED', `switchover ${leader} → ${candidate ?? 'any'} refused: ${res.status} ${body}`, { detail: { status: res.status } });
+    if (!res.ok) throw new ProcessError('COMMAND_FAILED', `${op} ${leader} → ${candidate ?? 'any'} refused: ${res.status} ${body}`, { detail: { status: res.status } });
     return { status: res.status, body };
   }
 

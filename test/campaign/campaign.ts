@@ -29,6 +29,8 @@ export interface CampaignOptions {
   minutes: number;
   synchronousMode?: boolean;
   daemon?: 'pg-failover' | 'patroni';
+  /** etcd members (default 3: the etcd member faults need a quorum that survives one member). */
+  etcdMembers?: number;
   /** Leader TTL in seconds (default 10). */
   ttl?: number;
   /** How long a fault is held, ms. Default [3000, 12000]. */
@@ -57,7 +59,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport & 
   const startedAt = new Date();
   const t0 = Date.now();
   try {
-    const c = await NamespacedCluster.start({ daemon: o.daemon, synchronousMode: o.synchronousMode ?? true, ttl: o.ttl ?? 10, keepDirs: o.keepDirs ?? false, log });
+    const c = await NamespacedCluster.start({ daemon: o.daemon, synchronousMode: o.synchronousMode ?? true, ttl: o.ttl ?? 10, etcdMembers: o.etcdMembers ?? 3, keepDirs: o.keepDirs ?? false, log });
     cleanup.add('cluster and network', () => c.stop());
     const kinds = (o.kinds ?? availableKinds(c)).filter((k) => availableKinds(c).includes(k));
     log(`fault kinds: ${kinds.join(', ')}`);

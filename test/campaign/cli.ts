@@ -1,5 +1,5 @@
 /**
- * `npm run campaign -- --faults 100 --minutes 30 --seed 42 [--async] [--daemon patroni] [--ttl 10] [--keep]`:
+ * `npm run campaign -- --faults 100 --minutes 30 --seed 42 [--async] [--daemon patroni] [--ttl 10] [--etcd-members 3] [--kinds a,b] [--keep]`:
  * the long fault campaign. Exits 0 when every invariant held (in synchronous
  * mode), 1 on violations, 2 on bad input or a host that cannot run it.
  */
@@ -24,6 +24,7 @@ async function main(): Promise<number> {
       async: { type: 'boolean', default: false },
       daemon: { type: 'string' },
       ttl: { type: 'string' },
+      'etcd-members': { type: 'string' },
       kinds: { type: 'string' },
       results: { type: 'string' },
       keep: { type: 'boolean', default: false },
@@ -41,6 +42,7 @@ async function main(): Promise<number> {
     synchronousMode: !values.async,
     daemon,
     ttl: int(values.ttl, 'ttl', 10, 3),
+    etcdMembers: int(values['etcd-members'], 'etcd-members', 3, 1),
     ...(kinds ? { kinds } : {}),
     ...(values.results ? { resultsDir: values.results } : {}),
     keepDirs: values.keep,

@@ -20,7 +20,10 @@ export type FaultKind =
   | 'switchover'
   | 'packet-loss'
   | 'packet-delay'
-  | 'etcd-restart';
+  | 'etcd-restart'
+  | 'etcd-isolate'
+  | 'etcd-leader-kill'
+  | 'manual-failover';
 
 /** Every kind, in the order the report lists them. */
 export const FAULT_KINDS: readonly FaultKind[] = [
@@ -35,10 +38,13 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   'packet-loss',
   'packet-delay',
   'etcd-restart',
+  'etcd-isolate',
+  'etcd-leader-kill',
+  'manual-failover',
 ];
 
 /** Kinds that may start while another fault is active (network faults touch no process). */
-export const OVERLAPPING_KINDS: readonly FaultKind[] = ['primary-etcd-cut', 'primary-standbys-cut', 'standby-cut', 'client-primary-cut', 'packet-loss', 'packet-delay'];
+export const OVERLAPPING_KINDS: readonly FaultKind[] = ['primary-etcd-cut', 'primary-standbys-cut', 'standby-cut', 'client-primary-cut', 'packet-loss', 'packet-delay', 'etcd-isolate'];
 
 /** An injected fault: what, where, when, and how to undo it (a no-op for instant ones). */
 export interface ActiveFault {
@@ -57,9 +63,30 @@ export interface FaultContext {
   log: (line: string) => void;
 }
 
-/** Kinds this cluster can run (packet-delay needs netem). */
+/** Kinds this cluster can run (packet-delay needs netem; the etcd member faults a 3-member etcd, which keeps its quorum through them). */
 export function availableKinds(c: NamespacedCluster): FaultKind[] {
-  return FAULT_KINDS.filter((k) => k !== 'packet-delay' || c.net.netem);
+  const quorumSurvives = c.etcd.members.length >= 3;
+  return FAULT_KINDS.filter((k) => (k !== 'packet-delay' || c.net.netem) && ((k !== 'etcd-isolate' && k !== 'etcd-leader-kill') || quorumSurvives));
+}
+
+/** The index of etcd's current raft leader, asked of any member that answers (its gRPC gateway's maintenance status). */
+export async function etcdLeaderIndex(c: NamespacedCluster): Promise<number | undefined> {
+  for (const m of c.etcd.members) {
+    try {
+      const res = await fetch(`${m.clientUrl}/v3/maintenance/status`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(1000) });
+      const st = (await res.json()) as { header?: { member_id?: string }; leader?: string };
+      if (!st.leader) continue;
+      // ask each member for its own id until one matches the leader's
+      for (let i = 0; i < c.etcd.members.length; i++) {
+        const r = await fetch(`${c.etcd.members[i]!.clientUrl}/v3/maintenance/status`, { method: 'POST', body: '{}', signal: AbortSignal.timeout(1000) }).catch(() => undefined);
+        const own = r ? ((await r.json()) as { header?: { member_id?: string } }).header?.member_id : undefined;
+        if (own === st.leader) return i;
+      }
+    } catch {
+      /* that member is down or cut off: ask the next */
+    }
+  }
+  return undefined;
 }
 
 /** The current leader (etcd's key, else a member's /cluster view), or undefined during an election. */
@@ -128,6 +155,25 @@ export async function inject(kind: FaultKind, ctx: FaultContext): Promise<Active
       const ms = prng.int(50, 400);
       const id = await net.delay(t, ms, Math.floor(ms / 4));
       return done(`${t} ${ms} ms`, () => net.heal(id));
+    }
+    case 'etcd-isolate': {
+      // one member of a 3-member etcd cut off from everyone: the other two keep the quorum
+      const t = prng.pick(c.etcdNames);
+      const id = await net.isolate(t);
+      return done(t, () => net.heal(id));
+    }
+    case 'etcd-leader-kill': {
+      const i = (await etcdLeaderIndex(c)) ?? prng.int(0, c.etcd.members.length - 1);
+      const pid = c.etcd.members[i]!.pid;
+      c.etcd.kill(i, 'SIGKILL');
+      for (let t = 0; t < 100 && pid !== undefined && isAlive(pid); t++) await sleep(20);
+      return done(`${c.etcd.members[i]!.name} (raft leader)`, () => c.etcd.startMember(i));
+    }
+    case 'manual-failover': {
+      // POST /failover naming a standby, under load (Patroni's manual failover; the leader is healthy)
+      const candidate = standbys.length ? prng.pick(standbys) : undefined;
+      if (candidate) await c.cluster.failover(candidate).catch((e) => ctx.log(`failover refused: ${(e as Error).message.split('\n')[0]}`));
+      return done(candidate ?? leader, async () => {}, true);
     }
     case 'etcd-restart': {
       const i = prng.int(0, c.etcd.members.length - 1);
