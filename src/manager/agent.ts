@@ -234,6 +234,7 @@ export class Agent extends EventEmitter implements AgentView {
     }
     const refused = checkFailoverRequest(kind, req, snap, { scope: this.scope, synchronousMode: this.#ctx.dyn.synchronousMode, now: Date.now() });
     if (refused) return refused;
+    if (!req.scheduled_at) await this.#checkpointBeforeAnnouncing(snap);
     try {
       const written = await this.dcs.setFailover({ ...(snap.leader ? { leader: snap.leader } : {}), ...(req.candidate ? { member: req.candidate } : {}), ...(req.scheduled_at ? { scheduled_at: req.scheduled_at } : {}) }, snap.revisions.failover);
       if (!written) return { status: 503, message: 'failover key changed meanwhile (another request?); try again' };
@@ -250,6 +251,28 @@ export class Agent extends EventEmitter implements AgentView {
       return { status: 200, message: `Successfully ${kind === 'switchover' ? 'switched' : 'failed'} over to "${now.leader}"` };
     }
     return { status: 503, message: `${kind === 'switchover' ? 'Switchover' : 'Failover'} status unknown` };
+  }
+
+  /**
+   * On the leader, a CHECKPOINT before the `failover` key announces the switchover. Clients that
+   * hold writes from that announcement (our Pool does, so none fails) then wait only for the stop
+   * and the promotion, not for a checkpoint of everything written since the last one: the leader's
+   * own shutdown checkpoint finds little left to write. Bounded; a failure only costs that time back.
+   */
+  async #checkpointBeforeAnnouncing(snap: DcsSnapshot): Promise<void> {
+    if (snap.leader !== this.name || !this.#ctx.holdsLock || this.#ctx.state !== 'running') return;
+    const t0 = Date.now();
+    const client = await this.#ctx.localPool().connect().catch(() => undefined);
+    if (!client) return;
+    try {
+      await client.query('SET statement_timeout = 10000');
+      await client.query('CHECKPOINT');
+      this.#ctx.log(`switchover requested: checkpoint before announcing it took ${Date.now() - t0} ms`);
+    } catch (e) {
+      this.#ctx.log(`switchover requested: checkpoint before announcing it failed (${errText(e)}); announcing anyway`);
+    } finally {
+      client.release(true);
+    }
   }
 
   // ------------------------------------------------------- REST write requests (write-requests.ts)
