@@ -82,6 +82,7 @@ export async function managerCommand(argv: string[]): Promise<number> {
     port: config.restapi.listen.port,
     ...(auth?.password !== undefined ? { auth: { username: auth.username, password: auth.password } } : {}),
     ...security,
+    extraHeaders: { ...config.restapi.httpExtraHeaders, ...(security.tls ? config.restapi.httpsExtraHeaders : {}) },
     log: (l) => log(`[${config.name}] api: ${l}`),
   });
   log(`[${config.name}] REST API on ${api.url}`);
@@ -102,7 +103,14 @@ export async function managerCommand(argv: string[]): Promise<number> {
   try {
     await agent.start();
     log(`[${config.name}] running as ${agent.role}`);
+    // SIGHUP re-reads the YAML, as Patroni does (the same as POST /reload)
+    const onHup = () => {
+      log(`[${config.name}] received SIGHUP: reloading the configuration`);
+      void agent.reload().then((r) => log(`[${config.name}] reload: ${r.body}`), (e: Error) => log(`warning: reload failed: ${e.message}`));
+    };
+    process.on('SIGHUP', onHup);
     const why = await untilSignal(undefined);
+    process.off('SIGHUP', onHup);
     log(`[${config.name}] ${why}: stopping`);
   } finally {
     await stop();

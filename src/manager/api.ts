@@ -40,6 +40,8 @@ export interface ApiOptions {
   failoverTimeoutMillis?: number;
   /** Largest request body accepted; larger answers 413. Default 64 KiB. */
   maxBodyBytes?: number;
+  /** Headers added to every response (Patroni's `restapi.http_extra_headers`, plus `https_extra_headers` over HTTPS). */
+  extraHeaders?: Readonly<Record<string, string>>;
 }
 
 /** A listening API. */
@@ -68,7 +70,9 @@ const HEALTH_METHODS = new Set(['GET', 'HEAD', 'OPTIONS']);
  */
 export async function startApi(options: ApiOptions): Promise<RunningApi> {
   const handler = new ApiHandler(options);
+  const extra = Object.entries(options.extraHeaders ?? {});
   const listener = (req: IncomingMessage, res: ServerResponse) => {
+    for (const [name, value] of extra) res.setHeader(name, value);
     handler.handle(req, res).catch((e: unknown) => handler.fail(res, e));
   };
   const server: Server = options.tls ? createHttpsServer(options.tls.server, listener) : createServer(listener);

@@ -158,15 +158,19 @@ export function validateNodeConfig(raw: Raw, opts: { flagOfKey?: Record<string, 
   const rest = w.section(raw, 'restapi', '', true);
   let restapi: PatroniNodeConfig['restapi'] | undefined;
   if (rest) {
-    w.unknownKeys(rest, 'restapi', ['listen', 'connect_address', 'authentication', ...RESTAPI_SECURITY_KEYS], [
-      'thread_pool_size', 'http_extra_headers', 'https_extra_headers', 'request_queue_size', 'server_tokens',
+    w.unknownKeys(rest, 'restapi', ['listen', 'connect_address', 'authentication', 'http_extra_headers', 'https_extra_headers', ...RESTAPI_SECURITY_KEYS], [
+      'thread_pool_size', 'request_queue_size', 'server_tokens',
     ]);
     const listen = w.address(rest, 'listen', 'restapi', true);
     const connect = w.address(rest, 'connect_address', 'restapi', false) ?? defaultConnect(w, listen, 'restapi');
     const auth = w.credentials(rest, 'authentication', 'restapi', false);
     if (auth && auth.password === undefined) w.problem('restapi.authentication.password', 'restapi.authentication.password is required when restapi.authentication is set');
     const security = validateRestApiSecurity(w, rest);
-    if (listen && connect) restapi = { listen, connectAddress: connect, ...(auth ? { authentication: auth } : {}), ...security };
+    const httpExtraHeaders = extraHeaders(w, rest, 'http_extra_headers');
+    const httpsExtraHeaders = extraHeaders(w, rest, 'https_extra_headers');
+    if (listen && connect) {
+      restapi = { listen, connectAddress: connect, ...(auth ? { authentication: auth } : {}), ...security, ...(httpExtraHeaders ? { httpExtraHeaders } : {}), ...(httpsExtraHeaders ? { httpsExtraHeaders } : {}) };
+    }
   }
 
   // etcd
@@ -530,6 +534,26 @@ export function deepMerge(base: Raw, over: Raw): Raw {
   const out: Raw = { ...base };
   for (const [k, v] of Object.entries(over)) {
     out[k] = isMap(v) && isMap(out[k]) ? deepMerge(out[k] as Raw, v) : v;
+  }
+  return out;
+}
+
+/** An HTTP header name (RFC 9110 token). */
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+/** `restapi.http_extra_headers` / `https_extra_headers`: a mapping of header name → value (string or number), as Patroni takes it. */
+function extraHeaders(w: Walker, rest: Raw, key: string): Record<string, string> | undefined {
+  const sec = w.section(rest, key, 'restapi');
+  if (!sec) return undefined;
+  const out: Record<string, string> = {};
+  for (const [name, v] of Object.entries(sec)) {
+    const at = `restapi.${key}.${name}`;
+    if (!HEADER_NAME.test(name)) w.problem(at, `${at}: ${JSON.stringify(name)} is not a valid HTTP header name (letters, digits and !#$%&'*+.^_\`|~-)`);
+    else if (typeof v === 'string' || typeof v === 'number' || typeof v === 'boolean') {
+      const value = String(v);
+      if (/[\r\n\0]/.test(value)) w.problem(at, `${at} must not contain line breaks or NUL`);
+      else out[name] = value;
+    } else w.problem(at, `${at} must be a string, got ${typeName(v)}`);
   }
   return out;
 }

@@ -93,6 +93,10 @@ export interface PatroniNodeConfig {
     allowlist?: string[];
     /** `restapi.allowlist_include_members`: the members' `api_url` hosts are allowed too. */
     allowlistIncludeMembers?: boolean;
+    /** `restapi.http_extra_headers`: headers added to every response. */
+    httpExtraHeaders?: Record<string, string>;
+    /** `restapi.https_extra_headers`: headers added to every response when the API speaks HTTPS (after the http ones). */
+    httpsExtraHeaders?: Record<string, string>;
   };
   /** `ctl`: how this node (and patronictl) talks to members' REST APIs over HTTPS. */
   ctl?: CtlTls;

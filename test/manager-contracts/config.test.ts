@@ -253,3 +253,20 @@ describe('YAML dialect', () => {
     expect(config.tags.nofailover).toBe(true);
   });
 });
+
+describe('restapi.http_extra_headers / https_extra_headers', () => {
+  const withHeaders = (h: string) => base().replace('restapi: { listen: 127.0.0.1:8008, connect_address: 127.0.0.1:8008 }', `restapi:\n  listen: 127.0.0.1:8008\n  connect_address: 127.0.0.1:8008\n${h}`);
+
+  it('are read as Patroni takes them (a mapping; numbers become strings) and no longer warned as unimplemented', () => {
+    const { config, warnings } = loadManagerConfig(withHeaders('  http_extra_headers:\n    X-Frame-Options: SAMEORIGIN\n    X-Max: 5\n  https_extra_headers:\n    Strict-Transport-Security: max-age=31536000'));
+    expect(config.restapi.httpExtraHeaders).toEqual({ 'X-Frame-Options': 'SAMEORIGIN', 'X-Max': '5' });
+    expect(config.restapi.httpsExtraHeaders).toEqual({ 'Strict-Transport-Security': 'max-age=31536000' });
+    expect(warnings.filter((w) => w.includes('extra_headers'))).toEqual([]);
+  });
+
+  it('a bad header name, a line break in a value or a list instead of a mapping → MANAGER_CONFIG naming the key', () => {
+    expect(keysOf(configError(() => loadManagerConfig(withHeaders('  http_extra_headers:\n    "Bad Header": x'))))).toEqual(['restapi.http_extra_headers.Bad Header']);
+    expect(keysOf(configError(() => loadManagerConfig(withHeaders('  http_extra_headers:\n    X-A: "a\\r\\nSet-Cookie: evil"'))))).toEqual(['restapi.http_extra_headers.X-A']);
+    expect(keysOf(configError(() => loadManagerConfig(withHeaders('  https_extra_headers: [a, b]'))))).toEqual(['restapi.https_extra_headers']);
+  });
+});

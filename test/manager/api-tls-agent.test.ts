@@ -18,7 +18,7 @@ import { freePort } from '../../src/local/ports';
 import { makeTestCerts, type TestCerts } from '../support/tls-certs';
 import { Harness } from './harness';
 
-function post(url: string, path: string, body: string, opts: { ca: string; localAddress?: string; authorization?: string }): Promise<{ status: number; body: string }> {
+function post(url: string, path: string, body: string, opts: { ca: string; localAddress?: string; authorization?: string }): Promise<{ status: number; body: string; headers: Record<string, unknown> }> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
     const req = request(
@@ -26,7 +26,7 @@ function post(url: string, path: string, body: string, opts: { ca: string; local
       (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString() }));
+        res.on('end', () => resolve({ status: res.statusCode!, body: Buffer.concat(chunks).toString(), headers: res.headers }));
       },
     );
     req.on('error', reject);
@@ -67,7 +67,7 @@ describe('REST API TLS over a running agent', () => {
   it("allowlist_include_members: from the member's api_url host (127.0.0.1) a switchover reaches the agent; from 127.0.0.2 → 403", async () => {
     const body = JSON.stringify({ leader: 'n0' });
     const denied = await post(api.url, '/switchover', body, { ca: certs.ca, localAddress: '127.0.0.2' });
-    expect(denied).toEqual({ status: 403, body: 'Access is denied' });
+    expect(denied).toMatchObject({ status: 403, body: 'Access is denied' });
     const allowed = await post(api.url, '/switchover', body, { ca: certs.ca });
     // one member: Patroni's answer is 412 (no candidate), i.e. the request got past access control to the agent
     expect(allowed.status).toBe(412);
@@ -119,7 +119,7 @@ describe('REST API TLS over a running agent', () => {
   );
 
   it.skipIf(!existsSync(join(__dirname, '..', '..', 'dist', 'cli', 'main.js')))(
-    'pg-failover manager from a YAML with restapi.certfile serves HTTPS; POST /reload picks up a replaced certificate without a restart',
+    'pg-failover manager from a YAML with restapi.certfile serves HTTPS with http(s)_extra_headers; POST /reload, then SIGHUP, pick up a replaced certificate without a restart',
     async () => {
       const dir = join(h.dir, 'd0');
       mkdirSync(join(dir, 'tls'), { recursive: true });
@@ -139,6 +139,8 @@ describe('REST API TLS over a running agent', () => {
           `  certfile: ${certfile}`,
           `  keyfile: ${keyfile}`,
           '  authentication:\n    username: admin\n    password: api-pw',
+          '  http_extra_headers:\n    X-Frame-Options: SAMEORIGIN\n    X-Both: from-http',
+          "  https_extra_headers:\n    Strict-Transport-Security: 'max-age=31536000'\n    X-Both: from-https",
           `etcd3:\n  hosts: ${h.etcd.endpoints.map((u) => u.replace(/^https?:\/\//, '')).join(',')}`,
           'bootstrap:\n  dcs:\n    ttl: 6\n    loop_wait: 1\n    retry_timeout: 2',
           'postgresql:',
@@ -163,6 +165,11 @@ describe('REST API TLS over a running agent', () => {
           if (status !== 200) await sleep(250);
         }
         expect(status, logTail()).toBe(200);
+        // Patroni's extra headers: http ones always, https ones over TLS (and they win)
+        const first = await post(url, '/primary', '', { ca: certs.ca });
+        expect(first.headers['x-frame-options']).toBe('SAMEORIGIN');
+        expect(first.headers['strict-transport-security']).toBe('max-age=31536000');
+        expect(first.headers['x-both']).toBe('from-https');
         // rotate: a certificate from another CA replaces the file; the API keeps the old one until reloaded
         copyFileSync(certs.otherServerCert, certfile);
         copyFileSync(certs.otherServerKey, keyfile);
@@ -176,6 +183,18 @@ describe('REST API TLS over a running agent', () => {
         }
         expect(rotated, logTail()).toBe(true);
         await expect(post(url, '/primary', '', { ca: certs.ca })).rejects.toThrow();
+        // and back, through SIGHUP (Patroni reloads its configuration on SIGHUP)
+        copyFileSync(certs.serverCert, certfile);
+        copyFileSync(certs.serverKey, keyfile);
+        child.kill('SIGHUP');
+        let back = false;
+        for (let i = 0; i < 40 && !back; i++) {
+          back = await post(url, '/primary', '', { ca: certs.ca }).then((r) => r.status === 200, () => false);
+          if (!back) await sleep(100);
+        }
+        expect(back, logTail()).toBe(true);
+        expect(readFileSync(logFile, 'utf8')).toContain('received SIGHUP: reloading the configuration');
+        expect(child.exitCode).toBeNull(); // SIGHUP did not end the process
       } finally {
         child.kill('SIGTERM');
         const stopped = await Promise.race([exited.then(() => true), sleep(40_000).then(() => false)]);
