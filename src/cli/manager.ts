@@ -7,6 +7,7 @@ import { parseArgs } from 'node:util';
 import { FailoverError } from '../errors';
 import { Agent } from '../manager/agent';
 import { startApi } from '../manager/api';
+import { watchCertificateFiles } from '../manager/cert-watch';
 import { prepareApiSecurity } from '../manager/api-security';
 import { configFromFlags, loadManagerConfig, MANAGER_FLAGS } from '../manager/config';
 import { ensureUniqueName } from '../manager/unique-name';
@@ -48,16 +49,24 @@ export async function managerCommand(argv: string[]): Promise<number> {
       : configFromFlags(flags as Record<string, string | string[] | undefined>);
   for (const w of loaded.warnings) log(`warning: ${w}`);
   const config = loaded.config;
+  let restapi = config.restapi;
+  /** Applies `restapi`'s certificate, CA, ciphers and allowlist to the running API (a bad file keeps the running ones). */
+  const applyApiSecurity = (why: string) =>
+    void prepareApiSecurity(restapi, memberApiUrls).then(
+      (next) => {
+        api.updateSecurity(next);
+        if (why) log(`[${config.name}] ${why}`);
+      },
+      (e: Error) => log(`warning: REST API security settings not reloaded, keeping the running ones: ${e.message}`),
+    ).catch((e: Error) => log(`warning: ${e.message}`));
   const reloadConfig =
     typeof configPath === 'string'
       ? () => {
           const again = loadManagerConfig(configPath, overridesFromFlags(flags), { env: process.env });
           for (const w of again.warnings) log(`warning: ${w}`); // Patroni warns again on reload
           // the REST API's certificate, CA, ciphers and allowlist follow the file too (Patroni's reload_config)
-          void prepareApiSecurity(again.config.restapi, memberApiUrls).then(
-            (next) => api.updateSecurity(next),
-            (e: Error) => log(`warning: REST API security settings not reloaded, keeping the running ones: ${e.message}`),
-          ).catch((e: Error) => log(`warning: ${e.message}`));
+          restapi = again.config.restapi;
+          applyApiSecurity('');
           return again.config;
         }
       : undefined;
@@ -86,6 +95,10 @@ export async function managerCommand(argv: string[]): Promise<number> {
     log: (l) => log(`[${config.name}] api: ${l}`),
   });
   log(`[${config.name}] REST API on ${api.url}`);
+  // like Patroni, a certificate, key or CA file replaced on disk is picked up without a reload (checked every loop_wait)
+  const tlsFiles = () => [restapi.tls?.certfile, restapi.tls?.keyfile, restapi.tls?.cafile].filter((f): f is string => !!f);
+  const stopWatching = watchCertificateFiles(tlsFiles(), Math.max(1, config.bootstrap.dcs.loopWaitSeconds) * 1000, () =>
+    applyApiSecurity('REST API certificate files changed on disk: reloaded them'));
   let stopping: Promise<void> | undefined;
   const stop = () =>
     (stopping ??= (async () => {
@@ -111,6 +124,7 @@ export async function managerCommand(argv: string[]): Promise<number> {
     process.on('SIGHUP', onHup);
     const why = await untilSignal(undefined);
     process.off('SIGHUP', onHup);
+    stopWatching();
     log(`[${config.name}] ${why}: stopping`);
   } finally {
     await stop();
