@@ -38,6 +38,8 @@ interface LocalSlot {
   restartLsn: number | null;
   confirmedFlushLsn: number | null;
   walStatus: string | null;
+  /** PostgreSQL 17 logical failover slot. */
+  failover: boolean;
 }
 
 /** The `status` key's value, as the leader writes it. */
@@ -50,11 +52,18 @@ export type StatusValue = {
 /** What the keeper needs of the node (NodeContext provides it). */
 export type SlotHost = Pick<NodeContext, 'name' | 'config' | 'postgres' | 'localPool' | 'log' | 'withHeartbeat' | 'state'>;
 
+// PostgreSQL 17's logical failover slots (`failover`, `synced`: read through to_jsonb, so the query runs on every
+// version) belong to PostgreSQL's own slot synchronisation: synced copies are not ours, failover slots are never dropped.
 const READ_SLOTS = `SELECT slot_name, slot_type, plugin, database, xmin::text AS xmin, active, wal_status,
   pg_wal_lsn_diff(restart_lsn, '0/0')::bigint AS restart_lsn,
   pg_wal_lsn_diff(confirmed_flush_lsn, '0/0')::bigint AS confirmed_flush_lsn,
-  pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')::bigint AS replay_lsn
-  FROM pg_replication_slots WHERE NOT temporary`;
+  pg_wal_lsn_diff(pg_last_wal_replay_lsn(), '0/0')::bigint AS replay_lsn,
+  COALESCE((to_jsonb(s) ->> 'failover')::boolean, false) AS failover
+  FROM pg_replication_slots s
+  WHERE NOT temporary AND NOT (COALESCE((to_jsonb(s) ->> 'failover')::boolean, false) AND COALESCE((to_jsonb(s) ->> 'synced')::boolean, false))`;
+
+/** A logical slot is copied from the leader at most once in this long (a copy that does not take must not restart PostgreSQL every cycle). */
+const COPY_AGAIN_AFTER_MILLIS = 5 * 60_000;
 
 const DROP_SLOT = `WITH s AS (SELECT slot_name, active FROM pg_replication_slots WHERE slot_name = $1),
   d AS (SELECT pg_drop_replication_slot(slot_name), true AS dropped FROM s WHERE NOT active)
@@ -77,6 +86,8 @@ export class SlotKeeper {
   #advancing: Promise<void> | undefined;
   /** Logical slots whose advance found their WAL gone: copied from the leader again. */
   readonly #recopy = new Set<string>();
+  /** When each logical slot was last copied from the leader. */
+  readonly #copiedAt = new Map<string, number>();
   /** Log lines already written (each configuration problem or repeated failure once). */
   readonly #said = new Set<string>();
 
@@ -117,6 +128,7 @@ export class SlotKeeper {
 
     // 1. drop what nobody wants, what changed its kind, and what lost its WAL
     for (const s of have) {
+      if (s.type === 'logical' && s.failover) continue;
       const w = wanted.get(s.name);
       const lost = s.walStatus === 'lost';
       if (w && !lost) {
@@ -172,7 +184,10 @@ export class SlotKeeper {
       } else if ((!s || this.#recopy.has(name)) && w.lsn) copy.push(name); // only slots the leader reports a position for
     }
     if (advance.length && !this.#advancing) this.#advancing = this.#advance(advance).finally(() => (this.#advancing = undefined));
-    if (copy.length && snap.leader) await this.#copyLogical(snap, copy, wanted);
+    const now = Date.now();
+    const due = copy.filter((n) => now - (this.#copiedAt.get(n) ?? -Infinity) >= COPY_AGAIN_AFTER_MILLIS);
+    for (const n of copy.filter((x) => !due.includes(x))) this.#once(`replication slots: logical slot ${n} was copied from the leader less than ${COPY_AGAIN_AFTER_MILLIS / 60_000} minutes ago and is still missing or behind; not copying again yet`);
+    if (due.length && snap.leader) await this.#copyLogical(snap, due, wanted);
   }
 
   /** pg_replication_slots on this node. */
@@ -190,6 +205,7 @@ export class SlotKeeper {
         restartLsn: num(r.restart_lsn),
         confirmedFlushLsn: num(r.confirmed_flush_lsn),
         walStatus: r.wal_status,
+        failover: r.failover === true,
       })),
     };
   }
@@ -250,7 +266,8 @@ export class SlotKeeper {
    */
   async #copyLogical(snap: DcsSnapshot, names: string[], wanted: Map<string, WantedSlot>): Promise<void> {
     const host = this.#host;
-    const [level] = await host.postgres.query<{ wal_level: string }>('SHOW wal_level');
+    const [level] = await host.postgres.query<{ wal_level: string; feedback: string }>("SELECT current_setting('wal_level') AS wal_level, current_setting('hot_standby_feedback') AS feedback");
+    if (level?.feedback !== 'on') this.#once(`replication slots: hot_standby_feedback is off on this replica: the logical slots copied here may be unusable after a failover (the leader may remove catalog rows they need); Patroni turns it on for replicas with logical slots`);
     if (level?.wal_level !== 'logical') {
       this.#once(`replication slots: not copying logical slots ${names.join(', ')} from the leader: wal_level on this replica is ${level?.wal_level ?? 'unknown'}, and PostgreSQL does not start with a logical slot below wal_level logical; set wal_level: logical in postgresql.parameters and restart`);
       return;
@@ -281,6 +298,7 @@ export class SlotKeeper {
       await client.end().catch(() => {});
     }
     if (!files.length) return;
+    for (const f of files) this.#copiedAt.set(f.name, Date.now());
     host.log(`copying logical replication slots ${files.map((f) => f.name).join(', ')} from the leader ${snap.leader}: restarting PostgreSQL`);
     host.state = 'stopping';
     await host.withHeartbeat(() => host.postgres.stop('fast'));
