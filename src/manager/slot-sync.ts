@@ -88,19 +88,19 @@ export class SlotKeeper {
   readonly #recopy = new Set<string>();
   /** When each logical slot was last copied from the leader. */
   readonly #copiedAt = new Map<string, number>();
-  /** Log lines already written (each configuration problem or repeated failure once). */
-  readonly #said = new Set<string>();
+  /** Lines logged in the previous cycle and in this one: a condition that persists is logged once, again when it comes back. */
+  #saidBefore = new Set<string>();
+  #said = new Set<string>();
 
   constructor(host: SlotHost) {
     this.#host = host;
   }
 
-  /** Logs `line` once (until {@link forget} or a different line). */
+  /** Logs `line` unless it was logged in this cycle or the previous one. */
   #once(line: string): void {
     if (this.#said.has(line)) return;
-    if (this.#said.size > 200) this.#said.clear();
     this.#said.add(line);
-    this.#host.log(line);
+    if (!this.#saidBefore.has(line)) this.#host.log(line);
   }
 
   /** The slot settings of the `config` key; what Patroni would skip is skipped here too, with one log line each. */
@@ -116,6 +116,8 @@ export class SlotKeeper {
    */
   async sync(snap: DcsSnapshot, role: 'primary' | 'replica', useSlots: boolean): Promise<void> {
     if (snap.revisions.config === '0') return; // Patroni: nothing before the cluster has a configuration
+    this.#saidBefore = this.#said;
+    this.#said = new Set();
     if (role === 'replica') this.#leading = false;
     const settings = this.settings(snap, useSlots);
     const t = this.#host.config.tags;
