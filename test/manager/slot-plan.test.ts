@@ -7,6 +7,7 @@
 import { describe, expect, it } from 'vitest';
 import type { DcsSnapshot, MemberData } from '../../src/manager/agent-view';
 import { slotSettingsOf } from '../../src/manager/slot-config';
+import { slotNameFor } from '../../src/manager/postgres';
 import { planSlots, RetainedSlots, slotNameOf, slotNameOnPrimary, statusSlotsFor, type OwnSlotTags, type SlotPlanSettings } from '../../src/manager/slot-plan';
 
 type Snap = Pick<DcsSnapshot, 'leader' | 'members' | 'status'>;
@@ -127,6 +128,9 @@ describe('planSlots: which slots a node keeps (Patroni 4, member_slots_ttl > 0)'
 
   it('slot names are member names lower-cased with anything but [a-z0-9_] as _; a permanent logical slot may not take a member slot name', () => {
     expect(slotNameOf('Postgres-0.dc1')).toBe('postgres_0_dc1');
+    const long = 'N'.repeat(70);
+    expect(slotNameOf(long)).toBe('n'.repeat(63));
+    expect(slotNameFor(long)).toBe(slotNameOf(long)); // the name a replica asks for in primary_slot_name
     const s = snap('a', { a: {}, 'Node-B': {} });
     const plan = planSlots('a', 'primary', {}, s, settings({ slots: { node_b: { type: 'logical', database: 'd', plugin: 'p' } } }));
     expect(plan.slots.get('node_b')).toMatchObject({ type: 'physical' });
