@@ -22,8 +22,8 @@ export interface DcsSnapshot {
   failover: { leader?: string; member?: string; scheduled_at?: string } | undefined;
   /** `history`: [[timeline, lsn, reason, iso time, new leader], …]. */
   history: unknown[];
-  /** `status`: { optime, slots? }. */
-  status: { optime?: number; slots?: Record<string, number> } | undefined;
+  /** `status`: { optime, slots?, retain_slots? } (slot positions on the leader, member slots it retains). */
+  status: { optime?: number; slots?: Record<string, number> | null; retain_slots?: string[] | null } | undefined;
   /** etcd revision of the read. */
   revision: string;
   /**

@@ -12,6 +12,7 @@ import { parseLagBytes } from './api-views';
 import { CALLBACK_ACTIONS, splitCommandLine, type CallbackAction } from './callbacks';
 import type { Credentials, DynamicConfig, HostPort, LoadedConfig, PatroniNodeConfig } from './config';
 import { RESTAPI_SECURITY_KEYS, validateCtl, validateRestApiSecurity } from './config-restapi-security';
+import { SLOT_KEYS, slotSettingsOf } from './slot-config';
 
 export type Raw = Record<string, unknown>;
 
@@ -309,10 +310,11 @@ function validateEtcd(w: Walker, raw: Raw, others: string[]): PatroniNodeConfig[
 
 function validateDcs(w: Walker, dcs: Raw): DynamicConfig | undefined {
   const P = 'bootstrap.dcs';
-  w.unknownKeys(dcs, P, ['ttl', 'loop_wait', 'retry_timeout', 'maximum_lag_on_failover', 'maximum_lag_on_syncnode', 'synchronous_node_count', 'synchronous_mode', 'synchronous_mode_strict', 'postgresql'], [
-    'member_slots_ttl', 'primary_start_timeout', 'primary_stop_timeout', 'master_start_timeout', 'master_stop_timeout',
-    'standby_cluster', 'failsafe_mode', 'check_timeline', 'slots', 'ignore_slots', 'max_timelines_history', 'pause',
+  w.unknownKeys(dcs, P, ['ttl', 'loop_wait', 'retry_timeout', 'maximum_lag_on_failover', 'maximum_lag_on_syncnode', 'synchronous_node_count', 'synchronous_mode', 'synchronous_mode_strict', 'postgresql', ...SLOT_KEYS], [
+    'primary_start_timeout', 'primary_stop_timeout', 'master_start_timeout', 'master_stop_timeout',
+    'standby_cluster', 'failsafe_mode', 'check_timeline', 'max_timelines_history', 'pause',
   ]);
+  for (const p of slotSettingsOf(dcs, `${P}.`).problems) w.problem(p.key, p.message);
   const ttl = w.number(dcs, 'ttl', P, { min: 2, integer: true }) ?? 30;
   const loopWait = w.number(dcs, 'loop_wait', P, { min: 0.1 }) ?? 10;
   const retry = w.number(dcs, 'retry_timeout', P, { min: 0.5 }) ?? 10;

@@ -19,8 +19,8 @@ import { MANAGER_VERSION, readNodeStatus } from './node-status';
 import { ARCHIVE_SOURCE, NodeStateMachine } from './node-state';
 import { findPgBinaries, type PgBinaries } from './pg-binaries';
 import { BASE_PARAMETERS, PostgresServer, quoteConninfo, resolveServerUser, slotNameFor } from './postgres';
-import { syncPhysicalSlots } from './slots';
-import { slotsFor, type Upstream } from './upstream';
+import { sameStatus, SlotKeeper } from './slot-sync';
+import type { Upstream } from './upstream';
 import { buildApiUrl, buildConnUrl, DEFAULT_PRIMARY_ROLE, REPLICA_ROLE, STANDBY_LEADER_ROLE, type PrimaryRoleWord } from '../patroni-contract';
 
 const debug = createDebug('pg-failover:manager');
@@ -103,6 +103,8 @@ export class NodeContext {
   scheduledRestart: { at: number; timer: NodeJS.Timeout } | undefined;
   /** The leader we are waiting on to leave recovery before pg_rewind (logged once). */
   waitingForPromotionOf: string | undefined;
+  /** Replication slots (slot-sync.ts): members', permanent, ignored; and the leader's `status`. */
+  readonly slotKeeper: SlotKeeper;
   readonly #hooks: NodeContextHooks;
   readonly #callbacks: CallbackRunner;
   #pool: pg.Pool | undefined;
@@ -121,6 +123,7 @@ export class NodeContext {
     this.#callbacks = new CallbackRunner({ scope: config.scope, commands: config.postgresql.callbacks ?? {}, log: (line) => this.log(line) });
     this.node = new NodeStateMachine(({ action, role }) => this.#callbacks.fire(action, role === 'primary' ? this.primaryRole : REPLICA_ROLE));
     this.dyn = initialDynamic(config);
+    this.slotKeeper = new SlotKeeper(this);
     const su = config.postgresql.authentication.superuser;
     this.postgres = new PostgresServer({
       dataDir: config.postgresql.dataDir,
@@ -342,9 +345,15 @@ export class NodeContext {
     return to.name;
   }
 
-  /** Leader or replica: a slot for each member streaming from us (upstream.ts), other inactive ones dropped. */
+  /** Leader or replica: the slots Patroni 4 keeps (members', permanent, logical copies), unknown unignored ones dropped (slot-sync.ts). */
   async ensureSlots(snap: DcsSnapshot): Promise<void> {
-    await syncPhysicalSlots(this.localPool(), slotsFor(this.name, snap), slotNameFor(this.name));
+    await this.slotKeeper.sync(snap, this.node.role === 'primary' ? 'primary' : 'replica', this.dyn.useSlots);
+  }
+
+  /** Leader: writes `status` ({optime, slots, retain_slots}) when it changed; only while `leader` is ours (compare-and-set). */
+  async writeStatus(snap: DcsSnapshot, optime: number): Promise<void> {
+    const value = this.slotKeeper.statusFor(snap, optime, this.dyn.useSlots);
+    if (!sameStatus(snap, value)) await this.dcs.setStatus(value);
   }
 }
 

@@ -442,9 +442,9 @@ export function defaultHba(password: boolean): string[] {
   ];
 }
 
-/** Replication slot name for a member, as Patroni derives it: lower-case, `-`/`.` → `_`. */
+/** Replication slot name for a member, as Patroni derives it: lower-case, anything but `[a-z0-9_]` → `_`, at most 63 characters. */
 export function slotNameFor(member: string): string {
-  return member.toLowerCase().replace(/[^a-z0-9_]/g, '_');
+  return member.toLowerCase().replace(/[^a-z0-9_]/g, '_').slice(0, 63);
 }
 
 export function quoteConninfo(v: string): string {

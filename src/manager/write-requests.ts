@@ -7,6 +7,7 @@
 import { rmSync } from 'node:fs';
 import type { DcsSnapshot, WriteOutcome } from './agent-view';
 import { patchConfig } from './config-patch';
+import { slotSettingsOf } from './slot-config';
 import type { Executor } from './executor';
 import { errText, type NodeContext } from './node-context';
 import { cloneSource } from './upstream';
@@ -32,6 +33,10 @@ export class WriteRequests {
     }
     if (!replace && snap.revisions.config === '0') return { status: 503, body: 'the cluster has no dynamic configuration yet' };
     const next = replace ? { config: patch, changed: JSON.stringify(patch) !== JSON.stringify(snap.config) } : patchConfig(snap.config, patch);
+    // Patroni stores any value and skips a bad slot at run time with an error line; a new bad value is refused here instead.
+    const before = new Set(slotSettingsOf(snap.config).problems.map((p) => p.message));
+    const introduced = slotSettingsOf(next.config).problems.filter((p) => !before.has(p.message));
+    if (introduced.length) return { status: 400, body: introduced.map((p) => p.message).join('; ') };
     if (next.changed && !(await this.#ctx.dcs.setConfig(next.config, snap.revisions.config))) return { status: 409, body: 'the configuration changed meanwhile; re-read it and try again' };
     this.#ctx.wakeUp();
     return { status: 200, body: next.config };

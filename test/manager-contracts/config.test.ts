@@ -121,12 +121,12 @@ describe('warnings', () => {
 tagz: { nofailover: true }
 consul: { host: 127.0.0.1:8500 }
 bootstrap:
-  dcs: { ttl: 30, member_slots_ttl: 1800, loop_wiat: 10 }
+  dcs: { ttl: 30, check_timeline: true, loop_wiat: 10 }
 `));
     const paths = warnings.map((w) => w.split(' ')[0]);
-    expect(paths).toEqual(expect.arrayContaining(['tagz', 'consul', 'bootstrap.dcs.member_slots_ttl', 'bootstrap.dcs.loop_wiat']));
+    expect(paths).toEqual(expect.arrayContaining(['tagz', 'consul', 'bootstrap.dcs.check_timeline', 'bootstrap.dcs.loop_wiat']));
     expect(warnings.find((w) => w.startsWith('tagz'))).toMatch(/not a known Patroni setting/);
-    expect(warnings.find((w) => w.startsWith('bootstrap.dcs.member_slots_ttl'))).toMatch(/does not implement/);
+    expect(warnings.find((w) => w.startsWith('bootstrap.dcs.check_timeline'))).toMatch(/does not implement/);
   });
 
   it('refuses at startup, by name, the Patroni features whose absence would change what the cluster does', () => {

@@ -115,7 +115,7 @@ describe.skipIf(!havePatroni)('etcd key layout: our manager vs Patroni 3.0.2, sa
       const want = fieldsOf(theirs[key]!);
       const got = fieldsOf(mine[key] ?? '');
       const extra = [...got.keys()].filter((f) => !want.has(f));
-      const expectedExtra = key.startsWith('members/') && isReplica(mine[key] ?? '') ? NEWER_PATRONI_REPLICA_FIELDS : [];
+      const expectedExtra = key.startsWith('members/') && isReplica(mine[key] ?? '') ? NEWER_PATRONI_REPLICA_FIELDS : key === 'status' ? NEWER_PATRONI_STATUS_FIELDS : [];
       for (const [f, t] of want) if (got.get(f) !== t) diffs.push(`${key}: field ${f} is ${got.get(f) ?? 'missing'}, Patroni has ${t}`);
       for (const f of extra) if (!expectedExtra.includes(f)) diffs.push(`${key}: extra field ${f}`);
       for (const f of expectedExtra) if (!got.has(f)) diffs.push(`${key}: listed newer-Patroni field ${f} is missing`);
@@ -132,6 +132,13 @@ describe.skipIf(!havePatroni)('etcd key layout: our manager vs Patroni 3.0.2, sa
  * tools ignore unknown fields.
  */
 const NEWER_PATRONI_REPLICA_FIELDS = ['receive_lsn', 'replay_lsn', 'replication_state'];
+
+/**
+ * Fields of `status` in Patroni ≥ 4.0 (dcs/__init__.py, update_leader): `slots` (positions of the
+ * leader's member and permanent slots; 3.0.2 writes it only with permanent slots) and
+ * `retain_slots` (member_slots_ttl). Replicas advance their slot copies from them.
+ */
+const NEWER_PATRONI_STATUS_FIELDS = ['retain_slots', 'slots'];
 
 /** `{a:string,b:number}` → Map(a → string, b → number); a non-object shape → empty. */
 function fieldsOf(shape: string): Map<string, string> {

@@ -138,10 +138,13 @@ describe('agent scheduled switchover', () => {
     await h.until('failover key cleared', async () => (await h.keys()).failover === '{}', 10_000);
   }, 60_000);
 
-  it('drops the slot of a member that left etcd', async () => {
+  it('drops the slot of a member that left etcd once member_slots_ttl has passed', async () => {
     const leaving = h.agents.get(first)!;
     await h.until('old leader streaming', () => leaving.role === 'replica');
+    // Patroni 4 keeps a departed member's slot for member_slots_ttl (default 30 min)
+    expect((await h.agents.get(second)!.patchConfig({ member_slots_ttl: '2s' })).status).toBe(200);
     await leaving.stop({ release: true });
+    expect((await h.query(second, 'SELECT 1 FROM pg_replication_slots')).length).toBe(1);
     await h.until('slot dropped', async () => (await h.query(second, 'SELECT 1 FROM pg_replication_slots')).length === 0, 20_000);
   }, 60_000);
 });

@@ -78,7 +78,7 @@ export async function switchover(ctx: NodeContext, snap: DcsSnapshot, member: st
     await sleep(10);
   }
   const t3 = Date.now();
-  if (finalLsn !== undefined) await ctx.dcs.setStatus({ optime: finalLsn }).catch(() => {});
+  if (finalLsn !== undefined) await ctx.dcs.setStatus(ctx.slotKeeper.finalStatus(finalLsn)).catch(() => {});
   await ctx.dcs.releaseLeader();
   ctx.log(`switchover to ${chosen.name}: checkpoint ${t1 - t0} ms, stop ${t2 - t1} ms, candidate caught up ${t3 - t2} ms, key released ${Date.now() - t3} ms later`);
   ctx.holdsLock = false;

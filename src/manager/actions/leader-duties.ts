@@ -13,7 +13,7 @@ export async function leaderDuties(ctx: NodeContext, snap: DcsSnapshot, local: N
   if (ctx.dyn.useSlots) await ctx.ensureSlots(snap).catch((e) => ctx.log(`replication slots: ${errText(e)}`));
   if (ctx.dyn.synchronousMode) await manageSync(ctx, snap).catch((e) => ctx.log(`synchronous standby: ${errText(e)}`));
   const optime = walPosition(local);
-  if (optime !== undefined && snap.status?.optime !== optime) await ctx.dcs.setStatus({ optime }).catch(() => {});
+  if (optime !== undefined) await ctx.writeStatus(snap, optime).catch(() => {});
   return 'no action. I am the leader with the lock';
 }
 

@@ -138,7 +138,7 @@ export async function becomePrimary(ctx: NodeContext, reason: string): Promise<v
   if (snap) {
     if (ctx.dyn.useSlots) await ctx.ensureSlots(snap).catch(() => {});
     const optime = walPosition(after);
-    if (optime !== undefined) await ctx.dcs.setStatus({ optime }).catch(() => {});
+    if (optime !== undefined) await ctx.writeStatus(snap, optime).catch(() => {});
   }
   ctx.emit('promoted', { timeline: after?.timeline, reason });
 }
