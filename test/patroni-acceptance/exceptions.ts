@@ -29,32 +29,8 @@ export const KNOWN_FAILURES: Readonly<Record<string, string>> = {
     "failsafe_mode (and the permanent slots its later scenarios sync) is not implemented yet; a failed scenario leaves the next ones a cluster in the wrong state",
   "dcs_failsafe_mode :: check that permanent slots are in sync between nodes while DCS is down":
     "failsafe_mode (and the permanent slots its later scenarios sync) is not implemented yet; a failed scenario leaves the next ones a cluster in the wrong state",
-  "ignored_slots :: check ignored slots aren't removed on failover/switchover":
-    "ignore_slots is not implemented yet: the manager drops unmanaged slots it should keep",
-  "nostream_node :: check permanent logical replication slots are not copied":
-    "permanent logical slots and member slots in the status key (Patroni 4.0) are not implemented yet",
-  "nostream_node :: check that slots are written to the /status key":
-    "permanent logical slots and member slots in the status key (Patroni 4.0) are not implemented yet",
   "patroni_api :: check API requests for the primary-replica pair in the pause mode":
     "the judge, not the product: `patronictl reinit --from-leader` is a Patroni 4.x flag that Debian's patronictl 3.0.2 rejects (usage error, exit 2) before sending any request; POST /reinitialize with from_leader is covered by test/manager/api-writes.test.ts",
-  "permanent_slots :: check that physical permanent slots are created":
-    "permanent slots (slots: in the dynamic config), member slots on replicas and the status key slots/retain_slots are not implemented yet",
-  "permanent_slots :: check that logical permanent slots are created":
-    "permanent slots (slots: in the dynamic config), member slots on replicas and the status key slots/retain_slots are not implemented yet",
-  "permanent_slots :: check that permanent slots are created on replicas":
-    "permanent slots (slots: in the dynamic config), member slots on replicas and the status key slots/retain_slots are not implemented yet",
-  "permanent_slots :: check permanent physical slots that match with member names":
-    "permanent slots (slots: in the dynamic config), member slots on replicas and the status key slots/retain_slots are not implemented yet",
-  "permanent_slots :: check that permanent slots are advanced on replicas":
-    "permanent slots (slots: in the dynamic config), member slots on replicas and the status key slots/retain_slots are not implemented yet",
-  "permanent_slots :: check that permanent slots and member slots are written to the /status key":
-    "permanent slots (slots: in the dynamic config), member slots on replicas and the status key slots/retain_slots are not implemented yet",
-  "permanent_slots :: check that only non-permanent member slots are written to the retain_slots in /status key":
-    "permanent slots (slots: in the dynamic config), member slots on replicas and the status key slots/retain_slots are not implemented yet",
-  "permanent_slots :: check permanent physical replication slot after failover":
-    "permanent slots (slots: in the dynamic config), member slots on replicas and the status key slots/retain_slots are not implemented yet",
-  "permanent_slots :: check permanent physical replication slot on replica after failover":
-    "permanent slots (slots: in the dynamic config), member slots on replicas and the status key slots/retain_slots are not implemented yet",
   "priority_failover :: check conflicting configuration handling":
     "a failover_priority tag is published as a number where Patroni keeps the string it was given",
   "priority_sync :: check replica with sync_priority=0 does not become a synchronous replica":
