@@ -3,8 +3,8 @@
  * twice: with Debian's Patroni as the baseline and with `pg-failover manager` where the suite starts
  * patroni.py; prints scenarios passed/failed/skipped side by side.
  *
- *   npm run test:patroni-acceptance -- [--features basic_replication,patroni_api|all] [--impl both|ours|patroni]
- *                                      [--parallel] [--keep] [--json out.json] [--timeout seconds] [--min-ours-passed N]
+ *   npm run test:patroni-acceptance -- [--features basic_replication,patroni_api|ci|all] [--impl both|ours|patroni]
+ *                                      [--parallel] [--keep] [--json out.json] [--timeout seconds] [--gate [--reruns 1]] [--min-ours-passed N]
  *
  * Each run gets its own directory (a copy of features/ plus the adapter's patroni.py/patronictl.py), its
  * own network namespace (`unshare -n`, loopback only: the suite hard-codes etcd on 2379, REST on 8008+ and
@@ -31,6 +31,13 @@ const PATRONI_PACKAGE = '/usr/lib/python3/dist-packages/patroni';
 
 /** The features this adapter runs by default (the fast core), for both implementations. */
 export const DEFAULT_FEATURES = ['basic_replication', 'patroni_api'];
+
+/**
+ * `--features ci`: what `npm test` runs, both implementations side by side (≈10 min on 2 cores). The
+ * whole suite (`--features all`, ≈20 min) is `npm run test:patroni-acceptance:full`, whose JSON is
+ * the README's table: CI would otherwise pass 30 minutes.
+ */
+export const CI_FEATURES = ['basic_replication', 'patroni_api', 'cascading_replication', 'nostream_node', 'ignored_slots', 'permanent_slots', 'recovery', 'priority_failover'];
 
 /**
  * Every feature of Patroni v4.1.4 that `--features all` does not run, with the reason.
@@ -188,7 +195,7 @@ export async function main(argv: string[]): Promise<number> {
     throw Object.assign(new Error('Patroni\'s acceptance suite needs root: it runs in its own network and PID namespaces (unshare -n -p) and starts the servers as the unprivileged pgfailover user. Run it as root (CI does), or leave it out of `npm test` with PGF_SKIP_ACCEPTANCE=1.'), { code: 'ACCEPTANCE_NEEDS_ROOT' });
   }
   const given = arg('features') ?? DEFAULT_FEATURES.join(',');
-  const features = given === 'all' ? runnableFeatures() : given.split(',').filter(Boolean);
+  const features = given === 'all' ? runnableFeatures() : given === 'ci' ? CI_FEATURES : given.split(',').filter(Boolean);
   for (const f of features) if (!existsSync(join(VENDOR, 'features', `${f}.feature`))) throw Object.assign(new Error(`unknown feature ${f}`), { code: 'ACCEPTANCE_UNKNOWN_FEATURE' });
   const implArg = (arg('impl') ?? 'both') as Impl | 'both';
   const impls: Impl[] = implArg === 'both' ? ['patroni', 'ours'] : [implArg];
