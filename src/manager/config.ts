@@ -155,6 +155,8 @@ export interface PatroniNodeConfig {
     nostream: boolean;
     /** Every other tag, as given (published in the member key). */
     custom: Record<string, unknown>;
+    /** The tags' keys in the order the file gives them (the member key lists them in that order, as Patroni does). */
+    order?: string[];
   };
   watchdog: { mode: 'off' | 'automatic' | 'required'; device?: string; safetyMarginSeconds?: number };
   log: { level: string; dir?: string; type?: 'plain' | 'json' };

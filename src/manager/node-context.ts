@@ -106,7 +106,7 @@ export class NodeContext {
   readonly #hooks: NodeContextHooks;
   readonly #callbacks: CallbackRunner;
   #pool: pg.Pool | undefined;
-  #warnedQuorum = false;
+  #warned = new Set<string>();
   /** JSON of the parameters last written to pgfailover.conf by applyParameters. */
   #appliedParameters: string | undefined;
   #wake: (() => void) | undefined;
@@ -208,7 +208,7 @@ export class NodeContext {
     const t = this.config.tags;
     // Like Patroni, the boolean tags are published only when true (`nostream: false` is no tag)
     const custom = Object.fromEntries(Object.entries(t.custom).filter(([k, v]) => !(BOOLEAN_TAGS.has(k) && !v)));
-    return {
+    const tags: Record<string, unknown> = {
       ...custom,
       ...(t.nofailover ? { nofailover: true } : {}),
       ...(t.noloadbalance ? { noloadbalance: true } : {}),
@@ -218,6 +218,9 @@ export class NodeContext {
       ...(t.nosync ? { nosync: true } : {}),
       ...(t.failoverPriority !== undefined ? { failover_priority: t.failoverPriority } : {}),
     };
+    // Patroni publishes nosync even when false while sync_priority is set (both are needed to read the node)
+    if (!t.nosync && 'sync_priority' in t.custom && t.order?.includes('nosync')) tags.nosync = false;
+    return orderedLike(tags, t.order);
   }
 
   async localStatus(): Promise<NodeStatus | undefined> {
@@ -253,11 +256,10 @@ export class NodeContext {
   }
 
   applyConfig(config: Record<string, unknown>): void {
-    const { dyn, quorum } = dynamicFrom(config, this.dyn);
-    if (quorum && !this.#warnedQuorum) {
-      this.#warnedQuorum = true;
-      this.log('synchronous_mode: quorum (quorum commit) is not supported by this manager; running without synchronous replication');
-    }
+    const { dyn, warnings } = dynamicFrom(config, this.dyn);
+    // each wrong-typed setting once per value (it is re-read every cycle)
+    for (const w of warnings) if (!this.#warned.has(w)) this.log(`warning: dynamic configuration: ${w}`);
+    this.#warned = new Set(warnings);
     this.dyn = dyn;
     if (this.dyn.ttl !== this.dcs.ttlSeconds) this.dcs.setTtl(this.dyn.ttl);
   }
@@ -358,6 +360,14 @@ export function walPosition(s: NodeStatus | undefined): number | undefined {
   if (!s?.xlog) return undefined;
   if ('location' in s.xlog) return s.xlog.location;
   return Math.max(s.xlog.received_location ?? 0, s.xlog.replayed_location ?? 0);
+}
+
+/** `tags` with its keys in `order` first (the configuration file's order), the rest after. */
+function orderedLike(tags: Record<string, unknown>, order: readonly string[] | undefined): Record<string, unknown> {
+  if (!order) return tags;
+  const out: Record<string, unknown> = {};
+  for (const k of order) if (k in tags) out[k] = tags[k];
+  return Object.assign(out, tags);
 }
 
 const BOOLEAN_TAGS = new Set(['nofailover', 'noloadbalance', 'clonefrom', 'nosync', 'nostream']);
