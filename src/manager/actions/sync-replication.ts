@@ -100,7 +100,7 @@ function settingsOf(ctx: NodeContext) {
 
 function logCap(ctx: NodeContext, memory: LeaderSyncMemory, state: SyncState): void {
   const eligible = state.active.length;
-  const text = ctx.dyn.syncNodeCount > eligible ? `synchronous_node_count ${ctx.dyn.syncNodeCount} is more than the ${eligible} eligible streaming standbys; using ${eligible}` : undefined;
+  const text = ctx.dyn.syncNodeCount > Math.max(eligible, 1) ? `synchronous_node_count ${ctx.dyn.syncNodeCount} is more than the ${eligible} eligible streaming standbys; using ${eligible}` : undefined;
   if (text && text !== memory.cappedLogged) ctx.log(text);
   memory.cappedLogged = text;
 }
