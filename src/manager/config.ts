@@ -278,7 +278,7 @@ export function configFromFlags(flags: Record<string, string | number | boolean 
         ...(s('loop-wait') ? { loop_wait: s('loop-wait') } : {}),
         ...(s('retry-timeout') ? { retry_timeout: s('retry-timeout') } : {}),
         ...(s('maximum-lag-on-failover') ? { maximum_lag_on_failover: s('maximum-lag-on-failover') } : {}),
-        ...(f.has('synchronous-mode') ? { synchronous_mode: bool('synchronous-mode') } : {}),
+        ...(f.has('synchronous-mode') ? { synchronous_mode: s('synchronous-mode')?.toLowerCase() === 'quorum' ? 'quorum' : bool('synchronous-mode') } : {}),
       },
     },
     postgresql: {
