@@ -19,6 +19,7 @@ import { MANAGER_VERSION, readNodeStatus } from './node-status';
 import { ARCHIVE_SOURCE, NodeStateMachine } from './node-state';
 import { findPgBinaries, type PgBinaries } from './pg-binaries';
 import { BASE_PARAMETERS, PostgresServer, quoteConninfo, resolveServerUser, slotNameFor } from './postgres';
+import { memberTags } from './member-tags';
 import { syncPhysicalSlots } from './slots';
 import { slotsFor, type Upstream } from './upstream';
 import { buildApiUrl, buildConnUrl, DEFAULT_PRIMARY_ROLE, REPLICA_ROLE, STANDBY_LEADER_ROLE, type PrimaryRoleWord } from '../patroni-contract';
@@ -204,23 +205,9 @@ export class NodeContext {
     await this.dcs.touchMember(data);
   }
 
+  /** The member key's `tags` (see {@link memberTags}). */
   tags(): Record<string, unknown> {
-    const t = this.config.tags;
-    // Like Patroni, the boolean tags are published only when true (`nostream: false` is no tag)
-    const custom = Object.fromEntries(Object.entries(t.custom).filter(([k, v]) => !(BOOLEAN_TAGS.has(k) && !v)));
-    const tags: Record<string, unknown> = {
-      ...custom,
-      ...(t.nofailover ? { nofailover: true } : {}),
-      ...(t.noloadbalance ? { noloadbalance: true } : {}),
-      ...(t.clonefrom ? { clonefrom: true } : {}),
-      ...(t.replicatefrom !== undefined ? { replicatefrom: t.replicatefrom } : {}),
-      ...(t.nostream ? { nostream: true } : {}),
-      ...(t.nosync ? { nosync: true } : {}),
-      ...(t.failoverPriority !== undefined ? { failover_priority: t.failoverPriority } : {}),
-    };
-    // Patroni publishes nosync even when false while sync_priority is set (both are needed to read the node)
-    if (!t.nosync && 'sync_priority' in t.custom && t.order?.includes('nosync')) tags.nosync = false;
-    return orderedLike(tags, t.order);
+    return memberTags(this.config.tags);
   }
 
   async localStatus(): Promise<NodeStatus | undefined> {
@@ -361,16 +348,6 @@ export function walPosition(s: NodeStatus | undefined): number | undefined {
   if ('location' in s.xlog) return s.xlog.location;
   return Math.max(s.xlog.received_location ?? 0, s.xlog.replayed_location ?? 0);
 }
-
-/** `tags` with its keys in `order` first (the configuration file's order), the rest after. */
-function orderedLike(tags: Record<string, unknown>, order: readonly string[] | undefined): Record<string, unknown> {
-  if (!order) return tags;
-  const out: Record<string, unknown> = {};
-  for (const k of order) if (k in tags) out[k] = tags[k];
-  return Object.assign(out, tags);
-}
-
-const BOOLEAN_TAGS = new Set(['nofailover', 'noloadbalance', 'clonefrom', 'nosync', 'nostream']);
 
 /** An SQL identifier, quoted. */
 export function quoteIdent(name: string): string {

@@ -114,8 +114,10 @@ async function processQuorum(ctx: NodeContext, snap: DcsSnapshot, memory: Leader
   if (!key?.leader) return;
   let leader = key.leader;
   const timedOut = (offsetSeconds = 0) => Date.now() - start + offsetSeconds * 1000 >= ctx.dyn.loopWait * 1000;
-  for (;;) {
-    const state = await memory.tracker.read(pool, ctx.name, await ctx.dcs.snapshot(), settingsOf(ctx), (l) => ctx.log(l));
+  for (let pass = 0; ; pass++) {
+    // a restart re-reads the members too (a standby that just connected may have published its state)
+    const members = pass === 0 ? snap : await ctx.dcs.snapshot();
+    const state = await memory.tracker.read(pool, ctx.name, members, settingsOf(ctx), (l) => ctx.log(l));
     logCap(ctx, memory, state);
     let steps;
     try {
