@@ -43,6 +43,8 @@ export interface DcsStore {
   clearFailover(expected: string): Promise<boolean>;
   /** `sync`: txn `mod_revision == expected → put({leader, quorum, sync_standby})` (Patroni 4's layout). */
   setSync(value: SyncKeyValue, expected: string): Promise<boolean>;
+  /** `sync`: txn `mod_revision == expected → delete` (synchronous mode switched off). */
+  deleteSync(expected: string): Promise<boolean>;
   /** `history`: txn `mod_revision == expected → put(list)` (append after a promotion). */
   setHistory(history: unknown[], expected: string): Promise<boolean>;
   /** `status`: txn `value(leader) == me → put({optime, …})`: only the leader writes it. */

@@ -324,6 +324,14 @@ export class Dcs implements DcsStore {
     return this.compareAndSet(KEYS.config, JSON.stringify(config), expected);
   }
 
+  /** Deletes `sync` (synchronous mode switched off), if unchanged since `expected`. */
+  async deleteSync(expected: string): Promise<boolean> {
+    const key = this.prefix + KEYS.sync;
+    const res = await this.#call(this.client.if(key, 'Mod', '==', expected).then(this.client.delete().key(key)).commit());
+    this.#lastContactAt = Date.now();
+    return res.succeeded;
+  }
+
   /**
    * Clears `failover` the way Patroni 3 leaves it (`{}`), only if it is still the request read at
    * `expected`: a stale clear cannot erase a newer request.

@@ -49,8 +49,9 @@ describe('agent quorum commit', () => {
       return k?.sync_standby === standbys.join(',') && k.quorum === 1 ? k : undefined;
     }, 60_000);
     expect(key.leader).toBe(leader);
-    const [{ v }] = await h.query<{ v: string }>(leader, `SELECT current_setting('synchronous_standby_names') AS v`);
-    expect(v).toBe(`ANY 1 (${standbys.join(',')})`);
+    // the key may lead the GUC by a step (voters ⊇ listed names while a standby joins): both get there
+    const guc = async () => (await h.query<{ v: string }>(leader, `SELECT current_setting('synchronous_standby_names') AS v`))[0]!.v;
+    await h.until('both listed in the GUC', async () => (await guc()) === `ANY 1 (${standbys.join(',')})`, 20_000);
     const rows = await h.query<{ application_name: string; sync_state: string }>(leader, 'SELECT application_name, sync_state FROM pg_stat_replication ORDER BY 1');
     expect(rows.map((r) => r.sync_state)).toEqual(['quorum', 'quorum']);
   }, 90_000);
@@ -105,4 +106,17 @@ describe('agent quorum commit', () => {
     }, 30_000);
     expect(key.sync_standby).toBe(next === lonely ? away : lonely);
   }, 150_000);
+
+  it('synchronous_node_count above the standbys is capped (and logged); synchronous_mode false clears the key, then the GUC', async () => {
+    onTestFailed(() => console.log([...h.lines.slice(-30), ...cycles.slice(-10)].join('\n')));
+    const now = (await h.leader())!;
+    const agent = h.agents.get(now)!;
+    expect((await agent.patchConfig({ synchronous_node_count: 5 })).status).toBe(200);
+    await h.until('cap logged', () => h.lines.some((l) => l.includes('synchronous_node_count 5 is more than the 1 eligible streaming standbys; using 1')), 20_000);
+    const [{ v }] = await h.query<{ v: string }>(now, `SELECT current_setting('synchronous_standby_names') AS v`);
+    expect(v).toMatch(/^ANY 1 \(n\d\)$/);
+    expect((await agent.patchConfig({ synchronous_mode: false })).status).toBe(200);
+    await h.until('sync key deleted', async () => (await h.keys()).sync === undefined, 20_000);
+    await h.until('GUC reset', async () => (await h.query<{ v: string }>(now, `SELECT current_setting('synchronous_standby_names') AS v`))[0]!.v === '', 10_000);
+  }, 60_000);
 });

@@ -11,7 +11,7 @@ export async function leaderDuties(ctx: NodeContext, snap: DcsSnapshot, local: N
   // Stale or pointless request (another leader named, or us as the candidate): clear it, as Patroni does.
   if (clearStaleFailover) await ctx.dcs.clearFailover(snap.revisions.failover).catch(() => {});
   if (ctx.dyn.useSlots) await ctx.ensureSlots(snap).catch((e) => ctx.log(`replication slots: ${errText(e)}`));
-  if (ctx.dyn.synchronousMode) await processSyncReplication(ctx, snap).catch((e) => ctx.log(`synchronous standby: ${errText(e)}`));
+  if (ctx.dyn.synchronousMode || snap.sync?.leader) await processSyncReplication(ctx, snap).catch((e) => ctx.log(`synchronous standby: ${errText(e)}`));
   const optime = walPosition(local);
   if (optime !== undefined && snap.status?.optime !== optime) await ctx.dcs.setStatus({ optime }).catch(() => {});
   return 'no action. I am the leader with the lock';

@@ -62,9 +62,9 @@ function keyOf(snap: DcsSnapshot): SyncKey {
   return { leader, voters: leader ? syncStandbyList(snap.sync?.sync_standby) : [], quorum, revision: snap.revisions.sync };
 }
 
-/** Leader cycle, synchronous mode on: the GUC and the key (see the module header). */
+/** Leader cycle: the GUC and the key (see the module header); synchronous mode off, both cleared. */
 export async function processSyncReplication(ctx: NodeContext, snap: DcsSnapshot): Promise<void> {
-  if (!ctx.dyn.synchronousMode) return;
+  if (!ctx.dyn.synchronousMode) return disableSyncReplication(ctx, snap);
   const memory = memoryOf(ctx);
   if (ctx.dyn.quorumCommit) {
     const now = Date.now();
@@ -73,6 +73,20 @@ export async function processSyncReplication(ctx: NodeContext, snap: DcsSnapshot
   } else {
     await processMultisync(ctx, snap, memory);
   }
+}
+
+/**
+ * Synchronous mode switched off (Patroni's `disable_synchronous_replication`): the key goes first
+ * (nobody may rely on it any more), then our `synchronous_standby_names` (ALTER SYSTEM RESET: the
+ * value the configuration files give, usually none).
+ */
+async function disableSyncReplication(ctx: NodeContext, snap: DcsSnapshot): Promise<void> {
+  if (!snap.sync?.leader) return;
+  if (!(await ctx.dcs.deleteSync(snap.revisions.sync))) return;
+  const pool = ctx.localPool();
+  await pool.query('ALTER SYSTEM RESET synchronous_standby_names');
+  await pool.query('SELECT pg_reload_conf()');
+  ctx.log('Disabled synchronous replication');
 }
 
 /** Writes the key by compare-and-set; returns the key as written (with its new revision), or undefined when someone else changed it. */
