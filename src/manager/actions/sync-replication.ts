@@ -38,6 +38,9 @@ interface LeaderSyncMemory {
 
 const memories = new WeakMap<NodeContext, LeaderSyncMemory>();
 
+/** How long a quorum pass may wait for newly listed standbys to confirm (the multisync wait is 2 s too). */
+const RESTART_BUDGET_MILLIS = 2000;
+
 function memoryOf(ctx: NodeContext): LeaderSyncMemory {
   let m = memories.get(ctx);
   if (!m) memories.set(ctx, (m = { tracker: new SyncTracker(), term: undefined, firstPassAt: 0, cappedLogged: undefined }));
@@ -171,8 +174,10 @@ async function processQuorum(ctx: NodeContext, snap: DcsSnapshot, memory: Leader
       if (state.kind === 'priority' && state.sync.length) await memory.tracker.write(pool, state.sync, state.numsync, true);
       else if (minSync && !state.sync.length && !key.voters.length) await memory.tracker.write(pool, [], minSync, true);
     }
-    if (last !== 'restart' || timedOut(1)) return;
-    // the list just went from empty to names: standbys need a moment to become synchronous
+    // the list just went from empty to names: standbys need a moment to become synchronous. Patroni
+    // retries for up to loop_wait; here at most RESTART_BUDGET_MILLIS, because our cycle sleeps a full
+    // loop_wait after this one and the lease is renewed only at a cycle's start (the fence must not see a gap)
+    if (last !== 'restart' || timedOut(1) || Date.now() - start + 1000 > RESTART_BUDGET_MILLIS) return;
     await sleep(1000);
   }
 }
