@@ -17,7 +17,7 @@ export interface DcsSnapshot {
   /** `initialize` (system identifier), when present. */
   initialize: string | undefined;
   /** `sync`, parsed, when present (synchronous mode). */
-  sync: { leader: string | null; sync_standby: string | null } | undefined;
+  sync: { leader: string | null; sync_standby: string | null; quorum?: number } | undefined;
   /** `failover`, parsed, when present (a pending switchover/failover request). */
   failover: { leader?: string; member?: string; scheduled_at?: string } | undefined;
   /** `history`: [[timeline, lsn, reason, iso time, new leader], …]. */
@@ -65,6 +65,8 @@ export interface NodeStatus {
   replication_state?: string;
   /** Replica only: true when this node is the `sync` key's standby (synchronous mode). */
   sync_standby?: boolean;
+  /** Replica only: true when this node is a voter in the `sync` key (quorum commit). */
+  quorum_standby?: boolean;
   patroni: { version: string; scope: string; name: string };
 }
 

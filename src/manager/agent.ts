@@ -206,7 +206,8 @@ export class Agent extends EventEmitter implements AgentView {
       primaryRole: this.#ctx.primaryRole,
       tags: this.#ctx.tags(),
       dcsLastSeen: this.dcs.lastContactAt ? Math.floor(this.dcs.lastContactAt / 1000) : undefined,
-      syncStandby: this.#ctx.dyn.synchronousMode && syncStandbyList(this.#ctx.lastSnap?.sync?.sync_standby).includes(this.name),
+      syncStandby: this.#ctx.dyn.synchronousMode && !this.#ctx.dyn.quorumCommit && syncStandbyList(this.#ctx.lastSnap?.sync?.sync_standby).includes(this.name),
+      quorumStandby: this.#ctx.dyn.quorumCommit && syncStandbyList(this.#ctx.lastSnap?.sync?.sync_standby).includes(this.name),
     } as const;
     if (this.#ctx.state !== 'running' || !this.postgres.isRunning()) {
       return offlineNodeStatus({ ...meta, role: this.#ctx.node.role === 'primary' ? meta.primaryRole : this.#ctx.node.role === 'replica' ? 'replica' : this.#ctx.node.role === 'demoted' ? 'demoted' : 'uninitialized' });

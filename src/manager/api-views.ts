@@ -38,15 +38,25 @@ export function parseLagBytes(value: string | undefined): number | undefined {
   return Math.round(Number(m[1]) * factor);
 }
 
-import { isSynchronousMode } from './dynamic-config';
+import { isQuorumCommitMode, isSynchronousMode } from './dynamic-config';
 import { formatLsn } from '../lsn';
 export { isSynchronousMode };
 
-/** Does the `sync` key name `member` as a synchronous standby (comma lists allowed)? */
-export function syncNames(snapshot: DcsSnapshot | undefined, member: string): boolean {
+/** Is `member` listed in the `sync` key's `sync_standby` (comma lists allowed) while synchronous replication is on? */
+function listedInSync(snapshot: DcsSnapshot | undefined, member: string): boolean {
   const s = snapshot?.sync?.sync_standby;
-  if (!s || !isSynchronousMode(snapshot?.config)) return false;
+  if (!s || !snapshot?.sync?.leader || !isSynchronousMode(snapshot?.config)) return false;
   return s.split(',').map((x) => x.trim()).includes(member);
+}
+
+/** Does the `sync` key name `member` as a synchronous standby (synchronous mode, not quorum commit)? */
+export function syncNames(snapshot: DcsSnapshot | undefined, member: string): boolean {
+  return !isQuorumCommitMode(snapshot?.config) && listedInSync(snapshot, member);
+}
+
+/** Does the `sync` key name `member` as a quorum standby (a voter, quorum commit)? */
+export function quorumNames(snapshot: DcsSnapshot | undefined, member: string): boolean {
+  return isQuorumCommitMode(snapshot?.config) && listedInSync(snapshot, member);
 }
 
 /** The leader's last known WAL position: the `status` key's optime, else the leader member's xlog_location. */
@@ -99,6 +109,7 @@ export function healthStatusCode(rawPath: string, query: URLSearchParams, input:
   let ignoreTags = false;
   const leaderLike = primary === 200 || standbyLeader === 200;
   const isSync = status.role === 'replica' && (status.sync_standby === true || syncNames(input.snapshot, input.name));
+  const isQuorum = status.role === 'replica' && (status.quorum_standby === true || quorumNames(input.snapshot, input.name));
   if (path.includes('standby_leader') || path.includes('standby-leader')) {
     code = standbyLeader;
     ignoreTags = true;
@@ -116,7 +127,9 @@ export function healthStatusCode(rawPath: string, query: URLSearchParams, input:
     code = isRunning(status.state) ? 200 : 503;
   } else if (input.snapshot) {
     if ((path === '/sync' || path === '/synchronous') && isSync) code = replicaCode;
-    else if ((path === '/async' || path === '/asynchronous') && !isSync) code = replicaCode;
+    else if (path === '/quorum' && isQuorum) code = replicaCode;
+    else if ((path === '/async' || path === '/asynchronous') && !isSync && !isQuorum) code = replicaCode;
+    else if (path === '/read-only-quorum') code = leaderLike ? 200 : isQuorum ? replicaCode : 503;
     else if (path === '/read-only-sync' || path === '/read-only-synchronous') code = leaderLike ? 200 : isSync ? replicaCode : 503;
   }
 
@@ -134,7 +147,7 @@ export function healthStatusCode(rawPath: string, query: URLSearchParams, input:
 
 /** Does the path need the DCS snapshot to be decided (sync lists, lag bound)? */
 export function needsSnapshot(path: string): boolean {
-  return /replica|read-only|sync|async/.test(path);
+  return /replica|read-only|sync|async|quorum/.test(path);
 }
 
 function truthyTag(v: unknown): boolean {
@@ -175,7 +188,7 @@ export function hostPortOf(connUrl: string | undefined): { host?: string; port?:
 /** One member as `/cluster` lists it. */
 export interface ClusterMemberJson {
   name: string;
-  role: 'leader' | 'standby_leader' | 'sync_standby' | 'replica';
+  role: 'leader' | 'standby_leader' | 'sync_standby' | 'quorum_standby' | 'replica';
   state: string;
   api_url: string | undefined;
   host?: string;
@@ -208,7 +221,7 @@ export function clusterJson(snapshot: DcsSnapshot, scope: string): { scope: stri
 
 function memberJson(name: string, data: MemberData, snapshot: DcsSnapshot, standbyCluster: boolean, clusterLsn: number): ClusterMemberJson {
   const isLeader = name === snapshot.leader;
-  const role: ClusterMemberJson['role'] = isLeader ? (standbyCluster ? 'standby_leader' : 'leader') : syncNames(snapshot, name) ? 'sync_standby' : 'replica';
+  const role: ClusterMemberJson['role'] = isLeader ? (standbyCluster ? 'standby_leader' : 'leader') : syncNames(snapshot, name) ? 'sync_standby' : quorumNames(snapshot, name) ? 'quorum_standby' : 'replica';
   const state = (role !== 'leader' && typeof data.replication_state === 'string' && data.replication_state) || (typeof data.state === 'string' ? data.state : '');
   const m: ClusterMemberJson = { name, role, state, api_url: typeof data.api_url === 'string' ? data.api_url : undefined, ...hostPortOf(data.conn_url) };
   for (const k of ['timeline', 'pending_restart', 'pending_restart_reason', 'scheduled_restart', 'tags'] as const) {
@@ -264,6 +277,7 @@ export function metricsText(input: MetricsInput): string {
     ['patroni_standby_leader', 'Value is 1 if this node is the standby_leader, 0 otherwise.', 'gauge', +(status.role === 'standby_leader')],
     ['patroni_replica', 'Value is 1 if this node is a replica, 0 otherwise.', 'gauge', +(status.role === 'replica')],
     ['patroni_sync_standby', 'Value is 1 if this node is a sync standby, 0 otherwise.', 'gauge', +isSync],
+    ['patroni_quorum_standby', 'Value is 1 if this node is a quorum standby, 0 otherwise.', 'gauge', +(status.role === 'replica' && (status.quorum_standby === true || quorumNames(input.snapshot, input.name)))],
     ['patroni_xlog_received_location', 'Current location of the received Postgres transaction log, 0 if this node is not a replica.', 'counter', num(xlog.received_location)],
     ['patroni_xlog_replayed_location', 'Current location of the replayed Postgres transaction log, 0 if this node is not a replica.', 'counter', num(xlog.replayed_location)],
     ['patroni_xlog_replayed_timestamp', 'Current timestamp of the replayed Postgres transaction log, 0 if null.', 'gauge', epoch(xlog.replayed_timestamp)],

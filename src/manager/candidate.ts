@@ -10,6 +10,7 @@
 import pg from 'pg';
 import type { DcsSnapshot, MemberData } from './agent-view';
 import { parseConnUrl } from '../patroni-contract';
+import type { QuorumKey } from './sync';
 
 /** What a probe of one member's PostgreSQL found. */
 export type PeerState =
@@ -75,6 +76,12 @@ export interface CandidateInput {
    * asynchronous replica may have received more WAL than the sync standby, yet may not take over.
    */
   syncCandidates?: ReadonlySet<string>;
+  /**
+   * Quorum commit with a `sync` key: the old leader, its voters and the quorum. Only a node that
+   * sees `quorum` voters (itself counted when it is one) not ahead of it may win: then at least
+   * one node that acknowledged every commit is among those it compared itself with.
+   */
+  quorum?: QuorumKey;
   /** Probe of another member (injectable for tests). */
   probe: (name: string, data: MemberData) => Promise<PeerState>;
 }
@@ -102,18 +109,58 @@ export async function isHealthiestNode(input: CandidateInput): Promise<Candidate
   }
   const others = snap.members.filter((m) => m.name !== me);
   const states = await Promise.all(others.map(async (m) => ({ m, state: await input.probe(m.name, m.data) })));
+  const q = input.quorum;
+  const voting = new Set(q ? [q.leader, ...q.voters] : []);
+  // the former leader (synchronous mode) may be ahead (WAL it wrote but no standby acknowledged) and its priority does not count
+  const formerLeader = input.syncCandidates ? snap.sync?.leader : undefined;
+  let votes = voting.has(me) ? 0 : -1;
+  const voters: string[] = [];
+  let ahead = 0;
   for (const { m, state } of states) {
     if (state.kind === 'unreachable') continue;
     if (state.kind === 'primary') return { ok: false, reason: `${m.name} is still running as a primary` };
     if (m.data.tags?.nofailover === true) continue;
     if (input.syncCandidates && !input.syncCandidates.has(m.name)) continue;
-    if (state.walPosition > input.myWalPosition) return { ok: false, reason: `Wal position of ${m.name} is ahead of my wal position (${state.walPosition} > ${input.myWalPosition})` };
-    if (state.walPosition === input.myWalPosition && priorityOf(m.data) > input.myPriority) {
+    if (state.walPosition > input.myWalPosition) {
+      ahead++;
+      if (m.name !== formerLeader) return { ok: false, reason: `Wal position of ${m.name} is ahead of my wal position (${state.walPosition} > ${input.myWalPosition})` };
+      continue; // Patroni: ignoring the former leader being ahead of us
+    }
+    if (state.walPosition <= 0) continue; // votes only from nodes whose PostgreSQL runs
+    const vote = voting.has(m.name);
+    const lowPriority = state.walPosition === input.myWalPosition && priorityOf(m.data) > input.myPriority && m.name !== formerLeader;
+    if (lowPriority && (!q || vote)) {
       // Patroni's words (its acceptance suite greps for them)
       return { ok: false, reason: `${m.name} has equally tolerable WAL position and priority ${priorityOf(m.data)}, while this node has priority ${input.myPriority}` };
     }
+    if (vote) {
+      votes++;
+      voters.push(m.name);
+    }
   }
-  return { ok: true, reason: 'I am the healthiest node' };
+  if (q && !quorumReached({ votes, quorum: q.quorum, ahead, formerLeaderIsMe: q.leader === me })) {
+    return { ok: false, reason: `quorum not reached: ${Math.max(votes, 0)} vote(s)${voters.length ? ` (${voters.join(', ')})` : ''} of the ${q.quorum} needed from ${[q.leader, ...q.voters].join(', ')}` };
+  }
+  return { ok: true, reason: q ? `I am the healthiest node (quorum ${q.quorum}, votes: ${voters.length ? voters.join(', ') : 'none needed'})` : 'I am the healthiest node' };
+}
+
+/**
+ * Patroni's quorum rule for the leader race: `votes` counts the voters seen not ahead of us
+ * (starting at 0 when we are a voter ourselves, else -1: we then need one more), and must reach
+ * `quorum`; the former leader itself needs no votes while nobody is ahead of it.
+ */
+export function quorumReached(v: { votes: number; quorum: number; ahead: number; formerLeaderIsMe: boolean }): boolean {
+  return v.votes >= v.quorum || (v.ahead === 0 && v.formerLeaderIsMe);
+}
+
+/**
+ * Leader side (switchover, Patroni's `is_failover_possible`): with quorum commit active and no
+ * named candidate, enough healthy voters must exist to form a quorum after we stop: at least
+ * `quorum + 1` of them. Otherwise one healthy candidate suffices.
+ */
+export function failoverPossible(v: { healthy: number; quorum: QuorumKey | undefined; candidateNamed: boolean }): boolean {
+  if (v.quorum && !v.candidateNamed && v.healthy - 1 < v.quorum.quorum) return false;
+  return v.healthy >= 1;
 }
 
 function priorityOf(data: MemberData): number {

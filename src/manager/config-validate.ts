@@ -199,16 +199,27 @@ export function validateNodeConfig(raw: Raw, opts: { flagOfKey?: Record<string, 
   const custom: Raw = {};
   for (const [k, v] of Object.entries(tagsRaw)) if (!['nofailover', 'noloadbalance', 'clonefrom', 'nosync', 'nostream', 'replicatefrom', 'failover_priority'].includes(k)) custom[k] = v;
   const replicatefrom = tagsRaw.replicatefrom === undefined || tagsRaw.replicatefrom === null ? undefined : String(tagsRaw.replicatefrom);
-  for (const k of ['sync_priority']) if (tagsRaw[k] !== undefined && tagsRaw[k] !== false) w.warn(`tags.${k}`, 'is a Patroni tag this manager does not act on; it is published but has no effect');
+  // sync_priority (Patroni ≥ 4): higher is preferred as synchronous standby, ≤ 0 means nosync unless nosync says otherwise
+  const syncPriorityRaw = tagsRaw.sync_priority;
+  const syncPriority = typeof syncPriorityRaw === 'number' ? Math.trunc(syncPriorityRaw) : typeof syncPriorityRaw === 'string' && /^\s*[+-]?\d+\s*$/.test(syncPriorityRaw) ? Number(syncPriorityRaw) : undefined;
+  if (syncPriorityRaw !== undefined && syncPriorityRaw !== null && syncPriority === undefined) w.problem('tags.sync_priority', `tags.sync_priority must be an integer, got ${typeName(syncPriorityRaw)}`);
+  const nosyncGiven = tagsRaw.nosync !== undefined && tagsRaw.nosync !== null;
+  const nosyncTag = w.bool(tagsRaw, 'nosync', 'tags') ?? false;
+  if (nosyncGiven && syncPriority !== undefined && (nosyncTag ? syncPriority > 0 : syncPriority <= 0)) {
+    // Patroni's warning word for word (its priority_sync feature greps for it); nosync wins
+    const py = (b: boolean) => (b ? 'True' : 'False');
+    w.warn('tags.sync_priority', `: Conflicting configuration between nosync: ${py(nosyncTag)} and sync_priority: ${syncPriority}. Defaulting to nosync: ${py(nosyncTag)}`);
+  }
   const tags: PatroniNodeConfig['tags'] = {
     nofailover: tagsRaw.nofailover !== undefined ? nofailover : failoverPriority === 0,
     noloadbalance: w.bool(tagsRaw, 'noloadbalance', 'tags') ?? false,
     clonefrom: w.bool(tagsRaw, 'clonefrom', 'tags') ?? false,
-    nosync: w.bool(tagsRaw, 'nosync', 'tags') ?? false,
+    nosync: nosyncGiven ? nosyncTag : syncPriority !== undefined && syncPriority <= 0,
     nostream: w.bool(tagsRaw, 'nostream', 'tags') ?? false,
     ...(replicatefrom ? { replicatefrom } : {}),
     ...(failoverPriority !== undefined ? { failoverPriority } : {}),
     custom,
+    order: Object.keys(tagsRaw),
   };
 
   // watchdog
@@ -337,12 +348,15 @@ function validateDcs(w: Walker, dcs: Raw): DynamicConfig | undefined {
   let sync = false;
   const sm = dcs.synchronous_mode;
   if (sm !== undefined && sm !== null) {
-    if (synchronousModeOf(dcs) === 'quorum') w.problem(`${P}.synchronous_mode`, `${P}.synchronous_mode: quorum commit is not supported by this manager; use true or false`);
+    if (synchronousModeOf(dcs) === 'quorum') sync = true; // quorum commit (quorum.ts); the raw value keeps the word
     else {
       const b = w.bool(dcs, 'synchronous_mode', P);
       sync = b ?? false;
     }
   }
+  // Patroni's validator: an integer ≥ 1 (more than the standbys is capped at run time, with a log line)
+  w.number(dcs, 'synchronous_node_count', P, { min: 1, integer: true });
+  w.number(dcs, 'maximum_lag_on_syncnode', P, { min: -1, integer: true });
   const pgDcs = w.section(dcs, 'postgresql', P) ?? {};
   w.unknownKeys(pgDcs, `${P}.postgresql`, ['parameters', 'use_slots', 'use_pg_rewind', 'pg_hba'], ['rewind', 'basebackup', 'pg_ident', 'pg_ctl_timeout', 'recovery_conf']);
   const parameters = validateParameters(w, pgDcs, `${P}.postgresql`);

@@ -159,6 +159,8 @@ export interface PatroniNodeConfig {
     nostream: boolean;
     /** Every other tag, as given (published in the member key). */
     custom: Record<string, unknown>;
+    /** The tags' keys in the order the file gives them (the member key lists them in that order, as Patroni does). */
+    order?: string[];
   };
   watchdog: { mode: 'off' | 'automatic' | 'required'; device?: string; safetyMarginSeconds?: number };
   log: { level: string; dir?: string; type?: 'plain' | 'json' };
@@ -280,7 +282,7 @@ export function configFromFlags(flags: Record<string, string | number | boolean 
         ...(s('loop-wait') ? { loop_wait: s('loop-wait') } : {}),
         ...(s('retry-timeout') ? { retry_timeout: s('retry-timeout') } : {}),
         ...(s('maximum-lag-on-failover') ? { maximum_lag_on_failover: s('maximum-lag-on-failover') } : {}),
-        ...(f.has('synchronous-mode') ? { synchronous_mode: bool('synchronous-mode') } : {}),
+        ...(f.has('synchronous-mode') ? { synchronous_mode: s('synchronous-mode')?.toLowerCase() === 'quorum' ? 'quorum' : bool('synchronous-mode') } : {}),
       },
     },
     postgresql: {

@@ -8,6 +8,13 @@
  */
 import type { DcsSnapshot, MemberData } from './agent-view';
 
+/** The `sync` key's value: the leader, its synchronous standbys (sorted, comma-joined) and, in quorum commit, how many of them a new leader must see. */
+export interface SyncKeyValue {
+  leader: string;
+  sync_standby: string | null;
+  quorum?: number;
+}
+
 export interface DcsStore {
   /** One range read of the whole cluster prefix, with each CAS key's mod_revision. */
   snapshot(): Promise<DcsSnapshot>;
@@ -34,8 +41,10 @@ export interface DcsStore {
   setFailover(req: { leader?: string; member?: string; scheduled_at?: string }, expected: string): Promise<boolean>;
   /** `failover`: txn `mod_revision == expected → put('{}')`: only the request that was read is cleared. */
   clearFailover(expected: string): Promise<boolean>;
-  /** `sync`: txn `mod_revision == expected → put({leader, sync_standby})`. */
-  setSync(value: { leader: string; sync_standby: string | null }, expected: string): Promise<boolean>;
+  /** `sync`: txn `mod_revision == expected → put({leader, quorum, sync_standby})` (Patroni 4's layout). */
+  setSync(value: SyncKeyValue, expected: string): Promise<boolean>;
+  /** `sync`: txn `mod_revision == expected → delete` (synchronous mode switched off). */
+  deleteSync(expected: string): Promise<boolean>;
   /** `history`: txn `mod_revision == expected → put(list)` (append after a promotion). */
   setHistory(history: unknown[], expected: string): Promise<boolean>;
   /** `status`: txn `value(leader) == me → put({optime, …})`: only the leader writes it. */

@@ -21,7 +21,7 @@ import createDebug from 'debug';
 import { FailoverError } from '../errors';
 import type { DcsSnapshot, MemberData } from './agent-view';
 import { etcdFaultHandling } from '../etcd-fault-handling';
-import type { DcsStore } from './dcs-store';
+import type { DcsStore, SyncKeyValue } from './dcs-store';
 import { DEFAULT_NAMESPACE, PATRONI_KEYS, memberNameOfKey, patroniPrefix } from '../patroni-contract';
 
 const debug = createDebug('pg-failover:manager:dcs');
@@ -314,14 +314,22 @@ export class Dcs implements DcsStore {
     return this.compareAndSet(KEYS.failover, JSON.stringify(req), expected);
   }
 
-  /** Writes `sync` (`{leader, sync_standby}`), synchronous mode, if unchanged since `expected`. */
-  async setSync(value: { leader: string; sync_standby: string | null }, expected: string): Promise<boolean> {
-    return this.compareAndSet(KEYS.sync, JSON.stringify(value), expected);
+  /** Writes `sync` as Patroni 4 does (`{leader, quorum, sync_standby}`), synchronous mode, if unchanged since `expected`. */
+  async setSync(value: SyncKeyValue, expected: string): Promise<boolean> {
+    return this.compareAndSet(KEYS.sync, JSON.stringify({ leader: value.leader, quorum: value.quorum ?? 0, sync_standby: value.sync_standby }), expected);
   }
 
   /** Writes the dynamic configuration if unchanged since `expected` (PATCH/PUT /config, patronictl edit-config). */
   async setConfig(config: Record<string, unknown>, expected: string): Promise<boolean> {
     return this.compareAndSet(KEYS.config, JSON.stringify(config), expected);
+  }
+
+  /** Deletes `sync` (synchronous mode switched off), if unchanged since `expected`. */
+  async deleteSync(expected: string): Promise<boolean> {
+    const key = this.prefix + KEYS.sync;
+    const res = await this.#call(this.client.if(key, 'Mod', '==', expected).then(this.client.delete().key(key)).commit());
+    this.#lastContactAt = Date.now();
+    return res.succeeded;
   }
 
   /**

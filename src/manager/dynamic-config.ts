@@ -3,9 +3,8 @@
  * the REST API and the YAML validator, the way Patroni reads it: flags through Patroni's
  * parse_bool (true/false, on/off, yes/no, 1/0, any case), numbers from numbers or numeric strings.
  *
- * `synchronous_mode: quorum` (Patroni ≥ 4.0 quorum commit) is not implemented: it reads as
- * `quorum`, which nothing treats as synchronous mode (the agent warns; the YAML validator refuses
- * it at startup), so the API never reports a mode the agent does not manage.
+ * `synchronous_mode: quorum` (Patroni ≥ 4.0 quorum commit) reads as `quorum`: synchronous mode
+ * with quorum commit (quorum.ts).
  */
 
 export type SyncModeSetting = 'off' | 'on' | 'quorum';
@@ -29,9 +28,15 @@ export function synchronousModeOf(config: Record<string, unknown> | undefined): 
   return b === undefined ? undefined : b ? 'on' : 'off';
 }
 
-/** Is the synchronous mode this manager implements on (`synchronous_mode: true`)? */
+/** Is synchronous replication on (`synchronous_mode: true` or `quorum`, Patroni's is_synchronous_mode)? */
 export function isSynchronousMode(config: Record<string, unknown> | undefined): boolean {
-  return synchronousModeOf(config) === 'on';
+  const mode = synchronousModeOf(config);
+  return mode === 'on' || mode === 'quorum';
+}
+
+/** Is quorum commit on (`synchronous_mode: quorum`)? */
+export function isQuorumCommitMode(config: Record<string, unknown> | undefined): boolean {
+  return synchronousModeOf(config) === 'quorum';
 }
 
 /** A number setting (number or numeric string), else `fallback`. */

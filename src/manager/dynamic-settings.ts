@@ -16,10 +16,15 @@ export interface Dynamic {
   maxLag: number;
   useSlots: boolean;
   usePgRewind: boolean;
+  /** `synchronous_mode` true or quorum (Patroni's is_synchronous_mode). */
   synchronousMode: boolean;
+  /** `synchronous_mode: quorum` (quorum commit, Patroni ≥ 4). */
+  quorumCommit: boolean;
+  /** `synchronous_mode_strict`: never let writes go on without a synchronous standby. */
+  synchronousModeStrict: boolean;
   /** `maximum_lag_on_syncnode` in bytes; ≤ 0: no bound (Patroni's default -1). */
   maxLagOnSyncnode: number;
-  /** `synchronous_node_count`: how many synchronous standbys (default 1). */
+  /** `synchronous_node_count`: how many synchronous standbys (default 1, at least 1). */
   syncNodeCount: number;
 }
 
@@ -33,23 +38,51 @@ export function initialDynamic(config: PatroniNodeConfig): Dynamic {
     maxLag: dcsCfg.maximumLagOnFailoverBytes,
     useSlots: dcsCfg.postgresql.useSlots,
     usePgRewind: config.postgresql.usePgRewind ?? dcsCfg.postgresql.usePgRewind,
-    synchronousMode: dcsCfg.synchronousMode,
+    synchronousMode: dcsCfg.synchronousMode || synchronousModeOf(dcsCfg.raw) === 'quorum',
+    quorumCommit: synchronousModeOf(dcsCfg.raw) === 'quorum',
+    synchronousModeStrict: dcsCfg.synchronousModeStrict,
     maxLagOnSyncnode: Number(dcsCfg.raw.maximum_lag_on_syncnode ?? -1) || -1,
-    syncNodeCount: Number(dcsCfg.raw.synchronous_node_count ?? 1) || 1,
+    syncNodeCount: Math.max(integerSetting(dcsCfg.raw.synchronous_node_count) ?? 1, 1),
   };
 }
 
+/** An integer setting as Patroni's parse_int reads it (integer, or a numeric string; a fraction rounds), else undefined. */
+export function integerSetting(v: unknown): number | undefined {
+  if (typeof v === 'number') return Number.isFinite(v) ? Math.round(v) : undefined;
+  if (typeof v === 'string' && /^\s*[+-]?\d+(\.\d+)?\s*$/.test(v)) return Math.round(Number(v));
+  return undefined;
+}
+
 /**
- * The settings from a `config` key value, `prev` for what it leaves unset. `quorum` is true when it
- * asks for `synchronous_mode: quorum`, which this manager does not implement (runs without
- * synchronous replication; the caller warns once).
+ * The settings from a `config` key value, `prev` for what it leaves unset, and a warning for
+ * each value of the wrong type (named with its key and value; the setting then falls back the
+ * way Patroni's does). The caller logs each warning once.
  */
-export function dynamicFrom(config: Record<string, unknown>, prev: Dynamic): { dyn: Dynamic; quorum: boolean } {
+export function dynamicFrom(config: Record<string, unknown>, prev: Dynamic): { dyn: Dynamic; warnings: string[] } {
   const num = numberSetting;
   const mode = synchronousModeOf(config);
   const pgc = (config.postgresql ?? {}) as Record<string, unknown>;
+  const warnings: string[] = [];
+  const shown = (v: unknown) => JSON.stringify(v);
+  if (config.synchronous_mode !== undefined && config.synchronous_mode !== null && mode === undefined) {
+    warnings.push(`synchronous_mode: ${shown(config.synchronous_mode)} is neither a boolean nor "quorum"; keeping synchronous_mode ${prev.quorumCommit ? 'quorum' : prev.synchronousMode}`);
+  }
+  const strictRaw = config.synchronous_mode_strict;
+  const strictParsed = strictRaw === undefined || strictRaw === null ? false : parseBool(strictRaw);
+  if (strictParsed === undefined) warnings.push(`synchronous_mode_strict: ${shown(strictRaw)} is not a boolean; using false`);
+  const strict = strictParsed ?? false;
+  const countRaw = config.synchronous_node_count;
+  let count = integerSetting(countRaw);
+  if (countRaw !== undefined && countRaw !== null && count === undefined) warnings.push(`synchronous_node_count: ${shown(countRaw)} is not an integer; using 1`);
+  if (count !== undefined && count < 1) {
+    // Patroni's configuration validator requires at least 1 (a quorum of 0 standbys has no meaning)
+    warnings.push(`synchronous_node_count: ${count} is less than 1; using 1`);
+    count = 1;
+  }
+  const lagRaw = config.maximum_lag_on_syncnode;
+  if (lagRaw !== undefined && lagRaw !== null && integerSetting(lagRaw) === undefined) warnings.push(`maximum_lag_on_syncnode: ${shown(lagRaw)} is not an integer (bytes); using -1 (no bound)`);
   return {
-    quorum: mode === 'quorum',
+    warnings,
     dyn: {
       ttl: num(config.ttl, prev.ttl),
       loopWait: num(config.loop_wait, prev.loopWait),
@@ -57,9 +90,12 @@ export function dynamicFrom(config: Record<string, unknown>, prev: Dynamic): { d
       maxLag: num(config.maximum_lag_on_failover, prev.maxLag),
       useSlots: parseBool(pgc.use_slots) ?? prev.useSlots,
       usePgRewind: parseBool(pgc.use_pg_rewind) ?? prev.usePgRewind,
-      synchronousMode: mode === undefined ? prev.synchronousMode : mode === 'on',
-      maxLagOnSyncnode: num(config.maximum_lag_on_syncnode, -1),
-      syncNodeCount: Math.max(1, num(config.synchronous_node_count, 1)),
+      synchronousMode: mode === undefined ? prev.synchronousMode : mode !== 'off',
+      quorumCommit: mode === undefined ? prev.quorumCommit : mode === 'quorum',
+      synchronousModeStrict: strict,
+      maxLagOnSyncnode: integerSetting(lagRaw) ?? -1,
+      // more than the eligible standbys is capped where it is used (the sync processes log it)
+      syncNodeCount: count ?? 1,
     },
   };
 }
@@ -73,7 +109,7 @@ export function configJson(raw: Record<string, unknown>, dyn: Dynamic): Record<s
     loop_wait: dyn.loopWait,
     retry_timeout: dyn.retryTimeout,
     maximum_lag_on_failover: dyn.maxLag,
-    ...(dyn.synchronousMode ? { synchronous_mode: true } : {}),
+    ...(dyn.synchronousMode ? { synchronous_mode: dyn.quorumCommit ? 'quorum' : true } : {}),
     postgresql: { ...rawPg, use_slots: dyn.useSlots, use_pg_rewind: dyn.usePgRewind },
   };
 }

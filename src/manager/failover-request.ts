@@ -4,6 +4,7 @@
  * pure, so the agent only reads the snapshot, writes the `failover` key and waits.
  */
 import type { DcsSnapshot, FailoverOutcome, FailoverRequest } from './agent-view';
+import { isQuorumCommitMode } from './dynamic-config';
 import { syncStandbyList } from './sync';
 
 /** What {@link checkFailoverRequest} needs beyond the request and the snapshot. */
@@ -29,7 +30,8 @@ export function checkFailoverRequest(kind: 'switchover' | 'failover', req: Failo
     if (!cand) return { status: 412, message: 'candidate does not exists' };
     if (req.candidate === snap.leader) return { status: 412, message: `Member ${req.candidate} is already the leader of cluster ${ctx.scope}` };
     if (cand.data.tags?.nofailover === true) return { status: 412, message: `candidate ${req.candidate} is tagged nofailover` };
-    if (ctx.synchronousMode && snap.sync?.leader && !syncStandbyList(snap.sync.sync_standby).includes(req.candidate)) {
+    // quorum commit: any candidate (it must gather the votes when it races)
+    if (kind === 'switchover' && ctx.synchronousMode && !isQuorumCommitMode(snap.config) && snap.sync?.leader && !syncStandbyList(snap.sync.sync_standby).includes(req.candidate)) {
       return { status: 412, message: 'candidate name does not match with sync_standby' };
     }
   } else {

@@ -19,6 +19,7 @@ import { MANAGER_VERSION, readNodeStatus } from './node-status';
 import { ARCHIVE_SOURCE, NodeStateMachine } from './node-state';
 import { findPgBinaries, type PgBinaries } from './pg-binaries';
 import { BASE_PARAMETERS, PostgresServer, quoteConninfo, resolveServerUser, slotNameFor } from './postgres';
+import { memberTags } from './member-tags';
 import { sameStatus, SlotKeeper } from './slot-sync';
 import type { Upstream } from './upstream';
 import { buildApiUrl, buildConnUrl, DEFAULT_PRIMARY_ROLE, REPLICA_ROLE, STANDBY_LEADER_ROLE, type PrimaryRoleWord } from '../patroni-contract';
@@ -108,7 +109,7 @@ export class NodeContext {
   readonly #hooks: NodeContextHooks;
   readonly #callbacks: CallbackRunner;
   #pool: pg.Pool | undefined;
-  #warnedQuorum = false;
+  #warned = new Set<string>();
   /** JSON of the parameters last written to pgfailover.conf by applyParameters. */
   #appliedParameters: string | undefined;
   #wake: (() => void) | undefined;
@@ -207,20 +208,9 @@ export class NodeContext {
     await this.dcs.touchMember(data);
   }
 
+  /** The member key's `tags` (see {@link memberTags}). */
   tags(): Record<string, unknown> {
-    const t = this.config.tags;
-    // Like Patroni, the boolean tags are published only when true (`nostream: false` is no tag)
-    const custom = Object.fromEntries(Object.entries(t.custom).filter(([k, v]) => !(BOOLEAN_TAGS.has(k) && !v)));
-    return {
-      ...custom,
-      ...(t.nofailover ? { nofailover: true } : {}),
-      ...(t.noloadbalance ? { noloadbalance: true } : {}),
-      ...(t.clonefrom ? { clonefrom: true } : {}),
-      ...(t.replicatefrom !== undefined ? { replicatefrom: t.replicatefrom } : {}),
-      ...(t.nostream ? { nostream: true } : {}),
-      ...(t.nosync ? { nosync: true } : {}),
-      ...(t.failoverPriority !== undefined ? { failover_priority: t.failoverPriority } : {}),
-    };
+    return memberTags(this.config.tags);
   }
 
   async localStatus(): Promise<NodeStatus | undefined> {
@@ -256,11 +246,10 @@ export class NodeContext {
   }
 
   applyConfig(config: Record<string, unknown>): void {
-    const { dyn, quorum } = dynamicFrom(config, this.dyn);
-    if (quorum && !this.#warnedQuorum) {
-      this.#warnedQuorum = true;
-      this.log('synchronous_mode: quorum (quorum commit) is not supported by this manager; running without synchronous replication');
-    }
+    const { dyn, warnings } = dynamicFrom(config, this.dyn);
+    // each wrong-typed setting once per value (it is re-read every cycle)
+    for (const w of warnings) if (!this.#warned.has(w)) this.log(`warning: dynamic configuration: ${w}`);
+    this.#warned = new Set(warnings);
     this.dyn = dyn;
     if (this.dyn.ttl !== this.dcs.ttlSeconds) this.dcs.setTtl(this.dyn.ttl);
   }
@@ -368,8 +357,6 @@ export function walPosition(s: NodeStatus | undefined): number | undefined {
   if ('location' in s.xlog) return s.xlog.location;
   return Math.max(s.xlog.received_location ?? 0, s.xlog.replayed_location ?? 0);
 }
-
-const BOOLEAN_TAGS = new Set(['nofailover', 'noloadbalance', 'clonefrom', 'nosync', 'nostream']);
 
 /** An SQL identifier, quoted. */
 export function quoteIdent(name: string): string {

@@ -30,6 +30,8 @@ export interface NodeStatusMeta {
   standbyLeader?: boolean;
   /** This node is the synchronous standby named in the `sync` key (synchronous mode). */
   syncStandby?: boolean;
+  /** This node is a voter (quorum standby) in the `sync` key (quorum commit). */
+  quorumStandby?: boolean;
   /** Member tags, reported as they are. */
   tags?: Record<string, unknown>;
   /** Unix seconds of the last successful DCS contact. */
@@ -109,6 +111,7 @@ export async function readNodeStatus(client: StatusQueryable, meta: NodeStatusMe
     if (row.receiver_status === 'streaming') status.replication_state = 'streaming';
     else if (typeof row.restore_command === 'string' && row.restore_command !== '') status.replication_state = 'in archive recovery';
     if (meta.syncStandby) status.sync_standby = true;
+    if (meta.quorumStandby) status.quorum_standby = true;
   } else {
     status.xlog = { location: num(row.location) ?? 0 };
     status.timeline = num(row.primary_timeline) ?? num(row.checkpoint_timeline);

@@ -1,25 +1,18 @@
 /**
- * Synchronous mode, Patroni's way (docs/replication_modes.rst): the leader
- * names one synchronous standby in PostgreSQL's `synchronous_standby_names`
- * and in the `sync` key, in an order that never lets the key claim more than
- * PostgreSQL guarantees:
- * - adding a standby: PostgreSQL first, then `sync`;
- * - removing one: `sync` first, then PostgreSQL.
- * Non-strict: with no healthy standby, `synchronous_standby_names` is emptied
- * (writes continue, asynchronously) and `sync_standby` is null.
- * Only the `sync` leader or its standby may win a failover, and the winner
- * writes `sync` before promoting.
+ * Synchronous mode, read from the `sync` key (Patroni's `SyncState`): who is
+ * recorded as leader and synchronous standbys, and who may therefore be
+ * promoted. The leader's side (the GUC and the key, in a safe order) is in
+ * actions/sync-replication.ts; quorum commit's steps in quorum.ts.
+ *
+ * - Synchronous mode (`synchronous_mode: true`): only the `sync` leader or one
+ *   of its standbys may win a failover, and the winner writes `sync` before promoting.
+ * - Quorum commit (`synchronous_mode: quorum`): any member may race, but it
+ *   wins only when it sees enough voters (candidate.ts): `quorum` of the
+ *   `sync_standby` voters plus the old leader are known to hold every
+ *   acknowledged commit.
  */
-import type pg from 'pg';
 import type { DcsSnapshot } from './agent-view';
-
-/** One decision about the synchronous standby. */
-export interface SyncPlan {
-  /** The standby to name, or null for none. */
-  standby: string | null;
-  /** Current `sync_standby` as the key has it for this leader (null when none or another leader's). */
-  current: string | null;
-}
+import { isQuorumCommitMode } from './dynamic-config';
 
 /** The names in a `sync_standby` value (Patroni writes several comma-separated). */
 export function syncStandbyList(value: string | null | undefined): string[] {
@@ -27,23 +20,8 @@ export function syncStandbyList(value: string | null | undefined): string[] {
 }
 
 /**
- * Chooses the synchronous standbys (`synchronous_node_count`, default 1): keep the current ones
- * while they stream, then add streaming members by name that are not tagged `nosync`. The plan's
- * `standby` is the sorted comma-joined list, as Patroni writes it in `sync`, or null for none.
- */
-export function chooseSyncStandby(me: string, snap: DcsSnapshot, streaming: readonly string[], count = 1): SyncPlan {
-  const current = snap.sync?.leader === me ? (snap.sync.sync_standby ?? null) : null;
-  const eligible = new Set(snap.members.filter((m) => m.name !== me && m.data.tags?.nosync !== true).map((m) => m.name));
-  const ok = (n: string) => eligible.has(n) && streaming.includes(n);
-  const keep = syncStandbyList(current).filter(ok);
-  const rest = [...streaming].filter((n) => ok(n) && !keep.includes(n)).sort();
-  const pick = [...keep, ...rest].slice(0, Math.max(1, count)).sort();
-  return { standby: pick.length ? pick.join(',') : null, current };
-}
-
-/**
- * In synchronous mode, who may be promoted: the `sync` leader and its standby (Patroni's
- * `sync.matches`). Undefined while nothing is recorded: no guarantee to keep yet.
+ * In synchronous mode, who may be promoted: the `sync` leader and its standbys (Patroni's
+ * `sync.matches(name, check_leader=True)`). Undefined while nothing is recorded: no guarantee to keep yet.
  */
 export function syncCandidates(snap: DcsSnapshot): ReadonlySet<string> | undefined {
   const s = snap.sync;
@@ -51,52 +29,29 @@ export function syncCandidates(snap: DcsSnapshot): ReadonlySet<string> | undefin
   return new Set([s.leader, ...syncStandbyList(s.sync_standby)]);
 }
 
-/** In synchronous mode, may `me` race for the leader key? Only a sync candidate. */
+/**
+ * May `me` race for the leader key? In synchronous mode only a sync candidate; in quorum commit
+ * anyone (the vote count decides, candidate.ts).
+ */
 export function maySyncFailover(me: string, snap: DcsSnapshot): boolean {
+  if (isQuorumCommitMode(snap.config)) return true;
   return syncCandidates(snap)?.has(me) ?? true;
 }
 
-/**
- * `synchronous_standby_names` for the plan's standbys (identifiers quoted): one name as itself,
- * several as `N ("a","b")` (all of them synchronous, Patroni's synchronous_node_count), '' for none.
- */
-export function standbyNamesFor(standby: string | null): string {
-  const names = syncStandbyList(standby).map((n) => `"${n.replace(/"/g, '""')}"`);
-  if (names.length <= 1) return names[0] ?? '';
-  return `${names.length} (${names.join(',')})`;
+/** What the quorum rule needs from the `sync` key: undefined while it names no leader (quorum commit not active yet). */
+export interface QuorumKey {
+  /** The leader recorded (the old leader during a failover). */
+  leader: string;
+  /** `sync_standby` as a list: the voters. */
+  voters: string[];
+  /** How many voters besides itself a new leader must see (Patroni's `quorum`). */
+  quorum: number;
 }
 
-/** Sets `synchronous_standby_names` through ALTER SYSTEM and reloads, when it differs. Returns true when changed. */
-export async function applyStandbyNames(pool: pg.Pool, value: string): Promise<boolean> {
-  const { rows } = await pool.query<{ v: string }>(`SELECT current_setting('synchronous_standby_names') AS v`);
-  if (rows[0]?.v === value) return false;
-  await pool.query(`ALTER SYSTEM SET synchronous_standby_names = ${literal(value)}`);
-  await pool.query('SELECT pg_reload_conf()');
-  // pg_reload_conf() only signals; wait (bounded) until this backend's view shows the value.
-  for (let i = 0; i < 50; i++) {
-    const r = await pool.query<{ v: string }>(`SELECT current_setting('synchronous_standby_names') AS v`);
-    if (r.rows[0]?.v === value) break;
-    await new Promise((res) => setTimeout(res, 20));
-  }
-  return true;
-}
-
-/**
- * Application names of the standbys streaming from this primary now. With `maxLagBytes` > 0
- * (Patroni's `maximum_lag_on_syncnode`), a standby further behind than that is left out, so a
- * stuck synchronous standby is swapped for a healthy one; the lag is measured at the position
- * `synchronous_commit` waits for (replay for remote_apply, else flush), as Patroni does.
- */
-export async function streamingStandbys(pool: pg.Pool, maxLagBytes = -1): Promise<string[]> {
-  const { rows } = await pool.query<{ a: string; lag: string | null }>(
-    `SELECT application_name AS a,
-            pg_wal_lsn_diff(pg_current_wal_lsn(),
-              CASE current_setting('synchronous_commit') WHEN 'remote_apply' THEN replay_lsn ELSE flush_lsn END)::bigint::text AS lag
-       FROM pg_stat_replication WHERE state = 'streaming'`,
-  );
-  return rows.filter((r) => maxLagBytes <= 0 || r.lag === null || Number(r.lag) <= maxLagBytes).map((r) => r.a);
-}
-
-function literal(v: string): string {
-  return `'${v.replace(/'/g, "''")}'`;
+/** The `sync` key read for the quorum rule (Patroni's SyncState.from_node: quorum 0 unless a leader and a number). */
+export function quorumOf(snap: DcsSnapshot): QuorumKey | undefined {
+  const s = snap.sync;
+  if (!s?.leader) return undefined;
+  const q = Math.trunc(Number(s.quorum ?? 0));
+  return { leader: s.leader, voters: syncStandbyList(s.sync_standby), quorum: Number.isFinite(q) && q > 0 ? q : 0 };
 }

@@ -7,6 +7,7 @@ import { describe, it, expect } from 'vitest';
 import { join } from 'node:path';
 import { readFileSync } from 'node:fs';
 import { inspect } from 'node:util';
+import { memberTags } from '../../src/manager/member-tags';
 import { loadManagerConfig, configFromFlags, type ConfigProblem } from '../../src/manager/config';
 import { FailoverError } from '../../src/errors';
 
@@ -167,6 +168,22 @@ describe('tags', () => {
     expect(warnings.some((w) => w.includes('Conflicting configuration between nofailover: True and failover_priority: 1. Defaulting to nofailover: True'))).toBe(true);
     expect(loadManagerConfig(base('tags: { nofailover: false, failover_priority: 2 }')).warnings.join()).not.toContain('Conflicting');
   });
+
+  it('sync_priority as Patroni 4 reads it: ≤ 0 means nosync unless nosync is given; a conflict warns and nosync wins; published in file order', () => {
+    expect(loadManagerConfig(base("tags: { sync_priority: '0' }")).config.tags.nosync).toBe(true);
+    expect(loadManagerConfig(base("tags: { sync_priority: '2' }")).config.tags.nosync).toBe(false);
+    const on = loadManagerConfig(base("tags: { nosync: true, sync_priority: '2' }"));
+    expect(on.config.tags.nosync).toBe(true);
+    expect(on.warnings.some((w) => w.includes('Conflicting configuration between nosync: True and sync_priority: 2. Defaulting to nosync: True'))).toBe(true);
+    expect(memberTags(on.config.tags)).toEqual({ nosync: true, sync_priority: '2' });
+    expect(Object.keys(memberTags(on.config.tags))).toEqual(['nosync', 'sync_priority']);
+    const off = loadManagerConfig(base("tags: { nosync: false, sync_priority: '0' }"));
+    expect(off.config.tags.nosync).toBe(false);
+    expect(off.warnings.some((w) => w.includes('Conflicting configuration between nosync: False and sync_priority: 0. Defaulting to nosync: False'))).toBe(true);
+    // Patroni keeps nosync: false in the member key while sync_priority is set (both are needed to read the node)
+    expect(memberTags(off.config.tags)).toEqual({ nosync: false, sync_priority: '0' });
+    expect(memberTags(loadManagerConfig(base('tags: { nosync: false, noloadbalance: false }')).config.tags)).toEqual({});
+  });
 });
 
 describe('errors', () => {
@@ -174,7 +191,8 @@ describe('errors', () => {
     ['ttl below loop_wait + 2 * retry_timeout', 'bootstrap:\n  dcs: { ttl: 20, loop_wait: 10, retry_timeout: 10 }', 'bootstrap.dcs.ttl'],
     ['ttl of the wrong type', 'bootstrap:\n  dcs: { ttl: thirty }', 'bootstrap.dcs.ttl'],
     ['negative lag', 'bootstrap:\n  dcs: { maximum_lag_on_failover: -5 }', 'bootstrap.dcs.maximum_lag_on_failover'],
-    ['quorum sync mode', 'bootstrap:\n  dcs: { synchronous_mode: quorum }', 'bootstrap.dcs.synchronous_mode'],
+    ['synchronous_node_count not an integer', 'bootstrap:\n  dcs: { synchronous_node_count: two }', 'bootstrap.dcs.synchronous_node_count'],
+    ['sync_priority not an integer', 'tags: { sync_priority: high }', 'tags.sync_priority'],
     ['initdb not a list', 'bootstrap:\n  initdb: data-checksums', 'bootstrap.initdb'],
     ['watchdog required', 'watchdog: { mode: required }', 'watchdog.mode'],
     ['bad tag type', 'tags: { noloadbalance: maybe }', 'tags.noloadbalance'],

@@ -5,10 +5,10 @@
  */
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { DcsSnapshot, MemberData } from '../agent-view';
-import type { PeerState } from '../candidate';
+import { failoverPossible, type PeerState } from '../candidate';
 import { errText, walPosition, type NodeContext } from '../node-context';
 import { run } from '../run';
-import { syncStandbyList } from '../sync';
+import { quorumOf, syncStandbyList } from '../sync';
 import { lsnToPosition } from '../../patroni-contract';
 
 /** Stops being a writable primary at once (immediate stop); the next cycles rejoin as a replica. */
@@ -50,15 +50,23 @@ export async function switchover(ctx: NodeContext, snap: DcsSnapshot, member: st
     (m) => m.name !== ctx.name && (!member || m.name === member) && (syncOnly === undefined || syncOnly.includes(m.name)) && m.data.tags?.nofailover !== true,
   );
   let chosen: { name: string; data: MemberData; state: PeerState } | undefined;
+  const mine = walPosition(await ctx.localStatus()) ?? 0;
+  let healthy = 0;
   for (const m of candidates) {
     const state = await ctx.probe(m.data);
     if (state.kind !== 'replica') continue;
+    if (mine - state.walPosition <= ctx.dyn.maxLag) healthy++;
     if (!chosen || (chosen.state.kind === 'replica' && state.walPosition > chosen.state.walPosition)) chosen = { ...m, state };
   }
-  const mine = walPosition(await ctx.localStatus()) ?? 0;
   if (!chosen || chosen.state.kind !== 'replica' || mine - chosen.state.walPosition > ctx.dyn.maxLag) {
     await ctx.dcs.clearFailover(snap.revisions.failover).catch(() => {});
     return `switchover refused: ${member ?? 'no member'} is not a healthy replica within maximum_lag_on_failover`;
+  }
+  // quorum commit: after we stop, enough voters must remain to form a quorum (Patroni's is_failover_possible)
+  const quorum = ctx.dyn.quorumCommit ? quorumOf(snap) : undefined;
+  if (!failoverPossible({ healthy, quorum, candidateNamed: member !== undefined })) {
+    await ctx.dcs.clearFailover(snap.revisions.failover).catch(() => {});
+    return `switchover refused: Quorum requirement ${quorum?.quorum} can not be reached (${healthy} healthy voter(s))`;
   }
   ctx.log(`switchover to ${chosen.name}: stopping with a shutdown checkpoint`);
   if (!member) await ctx.dcs.setFailover({ leader: ctx.name, member: chosen.name }, snap.revisions.failover).catch(() => {});

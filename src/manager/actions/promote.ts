@@ -13,7 +13,9 @@ import { isHealthiestNode } from '../candidate';
 import { splitCommandLine } from '../callbacks';
 import { errText, walPosition, type NodeContext } from '../node-context';
 import { run } from '../run';
-import { applyStandbyNames, syncCandidates } from '../sync';
+import { quorumOf, syncCandidates } from '../sync';
+import { setStandbyNames } from '../sync-state';
+import { syncBeforePromote } from './sync-replication';
 import { lsnToPosition } from '../../patroni-contract';
 
 const timing = createDebug('pg-failover:manager:timing');
@@ -31,6 +33,7 @@ export async function electionRound(ctx: NodeContext, snap: DcsSnapshot, local: 
     maximumLagOnFailoverBytes: ctx.dyn.maxLag,
     snapshot: snap,
     syncCandidates: ctx.dyn.synchronousMode ? syncCandidates(snap) : undefined,
+    quorum: ctx.dyn.quorumCommit ? quorumOf(snap) : undefined,
     probe: (_name, data) => ctx.probe(data),
   });
   // Patroni's words for the two cases (its suite and operators grep for them)
@@ -50,14 +53,12 @@ export async function electionRound(ctx: NodeContext, snap: DcsSnapshot, local: 
     await ctx.dcs.releaseLeader().catch((e) => ctx.log(`releasing the leader key: ${errText(e)}`));
     return `no leader: not promoting, ${fenceScript}`;
   }
-  if (ctx.dyn.synchronousMode) {
-    // Patroni's order: the winner records itself in `sync` before promoting; no standby is synchronous yet.
-    if (!(await ctx.dcs.setSync({ leader: ctx.name, sync_standby: null }, snap.revisions.sync))) {
-      ctx.holdsLock = false;
-      await ctx.dcs.releaseLeader().catch(() => {});
-      return 'no leader: not promoting, the sync key changed since this cycle read it';
-    }
-    await applyStandbyNames(ctx.localPool(), '').catch((e) => ctx.log(`synchronous_standby_names: ${errText(e)}`));
+  // Patroni's order: synchronous mode records the winner in `sync` before promoting (no standby synchronous
+  // yet); quorum commit keeps syncing to the old voters and rewrites the key after promotion.
+  if (!(await syncBeforePromote(ctx, snap))) {
+    ctx.holdsLock = false;
+    await ctx.dcs.releaseLeader().catch(() => {});
+    return 'no leader: not promoting, the sync key changed since this cycle read it';
   }
   await becomePrimary(ctx, snap.failover?.member === ctx.name ? 'switchover' : 'failover');
   if (snap.failover) await ctx.dcs.clearFailover(snap.revisions.failover).catch(() => {});
@@ -163,7 +164,8 @@ export async function promote(ctx: NodeContext): Promise<void> {
     await sleep(10);
   }
   ctx.postgres.clearStandbyConfig({ keepSignal: false });
-  if (ctx.dyn.synchronousMode) await applyStandbyNames(ctx.localPool(), '').catch((e) => ctx.log(`synchronous_standby_names: ${errText(e)}`));
+  // quorum commit: the list set before promotion stays (it keeps the quorum invariant)
+  if (ctx.dyn.synchronousMode && !ctx.dyn.quorumCommit && !ctx.dyn.synchronousModeStrict) await setStandbyNames(ctx.localPool(), '').catch((e) => ctx.log(`synchronous_standby_names: ${errText(e)}`));
   void ctx.localPool()
     .query('CHECKPOINT')
     .catch((e) => ctx.log(`checkpoint after promotion: ${errText(e)}`));
