@@ -33,24 +33,8 @@ export const KNOWN_FAILURES: Readonly<Record<string, string>> = {
     "the judge, not the product: `patronictl reinit --from-leader` is a Patroni 4.x flag that Debian's patronictl 3.0.2 rejects (usage error, exit 2) before sending any request; POST /reinitialize with from_leader is covered by test/manager/api-writes.test.ts",
   "priority_failover :: check conflicting configuration handling":
     "a failover_priority tag is published as a number where Patroni keeps the string it was given",
-  "priority_sync :: check replica with sync_priority=0 does not become a synchronous replica":
-    "the sync_priority tag and its synchronous standby choice are not implemented yet",
-  "priority_sync :: check higher synchronous replicas priority is respected":
-    "the sync_priority tag and its synchronous standby choice are not implemented yet",
-  "priority_sync :: check conflicting configuration handling":
-    "the sync_priority tag and its synchronous standby choice are not implemented yet",
-  "quorum_commit :: check enable quorum commit and that the only leader promotes after restart":
-    "synchronous_mode: quorum is not implemented yet",
-  "quorum_commit :: check failover with one quorum standby":
-    "synchronous_mode: quorum is not implemented yet",
-  "quorum_commit :: check behavior with three nodes and different replication factor":
-    "synchronous_mode: quorum is not implemented yet",
-  "quorum_commit :: switch from quorum replication to good old multisync and back":
-    "synchronous_mode: quorum is not implemented yet",
   "quorum_commit :: REST API and patronictl":
     "the judge: Debian's patronictl 3.0.2 `list` has no \"Quorum Standby\" role (Patroni 4.0)",
-  "quorum_commit :: nosync node is removed from voters and synchronous_standby_names":
-    "synchronous_mode: quorum is not implemented yet",
   "recovery :: check immediate failover when master_start_timeout=0":
     "master_start_timeout (restart a crashed primary in place within it; 0 = fail over at once) is not implemented yet",
   "recovery :: check crashed primary demotes after failed attempt to start":
