@@ -305,9 +305,9 @@ function validateEtcd(w: Walker, raw: Raw, others: string[]): PatroniNodeConfig[
 
 function validateDcs(w: Walker, dcs: Raw): DynamicConfig | undefined {
   const P = 'bootstrap.dcs';
-  w.unknownKeys(dcs, P, ['ttl', 'loop_wait', 'retry_timeout', 'maximum_lag_on_failover', 'maximum_lag_on_syncnode', 'synchronous_node_count', 'synchronous_mode', 'synchronous_mode_strict', 'postgresql'], [
+  w.unknownKeys(dcs, P, ['ttl', 'loop_wait', 'retry_timeout', 'maximum_lag_on_failover', 'maximum_lag_on_syncnode', 'synchronous_node_count', 'synchronous_mode', 'synchronous_mode_strict', 'postgresql', 'failsafe_mode'], [
     'member_slots_ttl', 'primary_start_timeout', 'primary_stop_timeout', 'master_start_timeout', 'master_stop_timeout',
-    'standby_cluster', 'failsafe_mode', 'check_timeline', 'slots', 'ignore_slots', 'max_timelines_history', 'pause',
+    'standby_cluster', 'check_timeline', 'slots', 'ignore_slots', 'max_timelines_history', 'pause',
   ]);
   const ttl = w.number(dcs, 'ttl', P, { min: 2, integer: true }) ?? 30;
   const loopWait = w.number(dcs, 'loop_wait', P, { min: 0.1 }) ?? 10;
@@ -322,9 +322,8 @@ function validateDcs(w: Walker, dcs: Raw): DynamicConfig | undefined {
     if (maxLag === undefined || maxLag < 0) w.problem(`${P}.maximum_lag_on_failover`, `${P}.maximum_lag_on_failover must be bytes (e.g. 1048576 or 1MB), got ${typeName(ml)}`);
   }
   // Patroni features whose absence would silently change what the cluster does: refused, by name
-  if (parseBool(dcs.failsafe_mode) === true) {
-    w.problem(`${P}.failsafe_mode`, `${P}.failsafe_mode: true (DCS failsafe mode) is not supported by this manager: without it a primary that loses etcd demotes; remove it or set false`);
-  }
+  // DCS failsafe mode (failsafe.ts): a flag; the agent reads it from the `config` key each cycle
+  if (dcs.failsafe_mode !== undefined && dcs.failsafe_mode !== null) w.bool(dcs, 'failsafe_mode', P);
   if (dcs.standby_cluster !== undefined && dcs.standby_cluster !== null) {
     w.problem(`${P}.standby_cluster`, `${P}.standby_cluster (a standby cluster replicating from another cluster) is not supported by this manager; it would bootstrap an independent primary instead`);
   }
