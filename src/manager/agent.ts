@@ -39,7 +39,7 @@ import { WriteRequests } from './write-requests';
 import { checkFailoverRequest, checkRequestShape } from './failover-request';
 import { bootstrap } from './actions/bootstrap';
 import { fence } from './actions/demote';
-import { answerFailsafePost, failsafeEnabled, failsafeRound, type FailsafePostAnswer } from './actions/failsafe';
+import { answerFailsafePost, failsafeEnabled, failsafeRound, startReadOnly, type FailsafePostAnswer } from './actions/failsafe';
 import { withFailsafeLeader } from './failsafe';
 import { isFailoverError } from '../errors';
 import { memberNameOfKey, PATRONI_KEYS } from '../patroni-contract';
@@ -210,7 +210,7 @@ export class Agent extends EventEmitter implements AgentView {
 
   /** GET /failsafe: the `failsafe` key as last read, while failsafe mode is on (else undefined: 502). */
   failsafeTopology(): Record<string, string> | undefined {
-    return failsafeEnabled(this.#ctx) ? this.#ctx.lastSnap?.failsafe : undefined;
+    return failsafeEnabled(this.#ctx) ? this.#ctx.failsafe.topology : undefined;
   }
 
   /** POST /failsafe: a leader cut off from etcd asks this member to accept it (see actions/failsafe.ts). */
@@ -335,6 +335,7 @@ export class Agent extends EventEmitter implements AgentView {
     }
     this.#ctx.applyConfig(snap.config);
     this.#ctx.lastSnap = snap;
+    this.#ctx.failsafe.topology = snap.failsafe;
     // etcd answers: a primary is ruled by its lease again, not by failsafe confirmations.
     if (this.#ctx.node.role === 'primary') this.#ctx.failsafe.reset();
     await this.#ctx.applyParameters(snap.config).catch((e) => this.#ctx.log(`postgresql parameters: ${errText(e)}`));
@@ -382,8 +383,12 @@ export class Agent extends EventEmitter implements AgentView {
       if (line) return line;
     } else {
       this.#ctx.lease.check();
-      // for the `lsn` header of POST /failsafe answers
-      if (failsafeEnabled(this.#ctx)) this.#ctx.failsafe.lastWalPosition = walPosition(await this.#ctx.localStatus());
+      if (failsafeEnabled(this.#ctx)) {
+        // fenced meanwhile: read-only, as after a failsafe demotion
+        await startReadOnly(this.#ctx);
+        // for the `lsn` header of POST /failsafe answers
+        this.#ctx.failsafe.lastWalPosition = walPosition(await this.#ctx.localStatus());
+      }
     }
     return this.#ctx.node.role === 'primary' ? `etcd unreachable (lease renewed ${age} ms ago)` : 'etcd unreachable: waiting';
   }

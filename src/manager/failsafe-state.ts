@@ -9,7 +9,7 @@
  *
  * Failsafe mode is "active" while either is younger than `ttl`. The clock is injectable.
  */
-import type { FailsafeLeader } from './failsafe';
+import type { FailsafeLeader, FailsafeTopology } from './failsafe';
 
 /** A `POST /failsafe` body as Patroni 4 sends it. */
 export interface FailsafePost {
@@ -26,6 +26,12 @@ export class FailsafeState {
   #leader: FailsafeLeader | undefined;
   /** This node's last known WAL position (received/replayed on a replica), answered in the `lsn` header. */
   lastWalPosition: number | undefined;
+  /**
+   * The `failsafe` key as this node last knew it: read each cycle, and replaced by what this leader
+   * wrote the moment the write succeeded (Patroni's `_last_failsafe`). A primary cut off from etcd
+   * asks exactly these members — never an older list that lacks a member it already published.
+   */
+  topology: FailsafeTopology | undefined;
 
   constructor(now: () => number = Date.now) {
     this.#now = now;

@@ -34,7 +34,10 @@ export async function writeFailsafeKey(ctx: NodeContext, snap: DcsSnapshot): Pro
   if (!failsafeModeOf(snap.config)) return;
   const value = failsafeKeyUpdate(snap.failsafe, failsafeTopology(ctx.name, ownUrls(ctx).api_url, snap.members));
   if (!value) return;
-  if (await ctx.dcs.setFailsafe(value, snap.revisions.failsafe ?? '0')) ctx.log(`failsafe key: ${Object.keys(value).join(', ')}`);
+  if (await ctx.dcs.setFailsafe(value, snap.revisions.failsafe ?? '0')) {
+    ctx.failsafe.topology = value;
+    ctx.log(`failsafe key: ${Object.keys(value).join(', ')}`);
+  }
 }
 
 /**
@@ -45,7 +48,7 @@ export async function writeFailsafeKey(ctx: NodeContext, snap: DcsSnapshot): Pro
 export async function failsafeRound(ctx: NodeContext): Promise<string | undefined> {
   const enabled = failsafeEnabled(ctx);
   if (!enabled) return undefined;
-  const key = ctx.lastSnap?.failsafe;
+  const key = ctx.failsafe.topology;
   const startedAt = Date.now();
   const peers = failsafePeers(ctx.name, key);
   const acks: Record<string, boolean> = {};
@@ -82,25 +85,44 @@ export async function failsafeRound(ctx: NodeContext): Promise<string | undefine
 
 /**
  * Patroni's `demote('offline')`: stop (fast, a shutdown checkpoint) and start read-only with no
- * upstream; the node rejoins whoever leads once etcd answers (pg_rewind checked first).
+ * upstream; the node rejoins whoever leads once etcd answers (pg_rewind checked first). When the
+ * fencing watchdog stopped it meanwhile (immediate), only the read-only start is left to do.
  */
 export async function demoteOffline(ctx: NodeContext, reason: string): Promise<void> {
-  ctx.log(`demoting: ${reason}`);
-  ctx.node.moveTo({ role: 'demoted' });
-  ctx.holdsLock = false;
-  ctx.needsRewind = true;
-  ctx.state = 'stopping';
-  await ctx.postgres.stop('fast').catch(async (e) => {
-    ctx.log(`demote stop (fast): ${errText(e)}; stopping immediately`);
-    await ctx.postgres.stop('immediate').catch(() => {});
-  });
-  ctx.state = 'stopped';
-  ctx.emit('demoted', { reason });
+  if (ctx.node.role === 'primary') {
+    ctx.log(`demoting: ${reason}`);
+    ctx.node.moveTo({ role: 'demoted' });
+    ctx.holdsLock = false;
+    ctx.needsRewind = true;
+    ctx.state = 'stopping';
+    await stopFast(ctx);
+    ctx.state = 'stopped';
+    ctx.emit('demoted', { reason });
+  } else {
+    await stopFast(ctx); // the watchdog's immediate stop may still be under way: wait for it
+  }
+  await startReadOnly(ctx);
+}
+
+/**
+ * A demoted node (failsafe demotion or fence) while etcd is unreachable: PostgreSQL runs again,
+ * read-only with no upstream, as after Patroni's offline demotion — it serves reads, never writes.
+ */
+export async function startReadOnly(ctx: NodeContext): Promise<void> {
+  if (ctx.node.role !== 'demoted' || ctx.postgres.isRunning() || !ctx.running) return;
   ctx.postgres.writeStandbyConfig({ primaryConninfo: '' });
   ctx.state = 'starting';
   await ctx.postgres.start();
   ctx.node.moveTo({ role: 'replica', following: undefined });
   ctx.state = 'running';
+  ctx.log('started PostgreSQL read-only (no upstream) after the demotion, until etcd answers');
+}
+
+async function stopFast(ctx: NodeContext): Promise<void> {
+  await ctx.postgres.stop('fast').catch(async (e) => {
+    ctx.log(`demote stop (fast): ${errText(e)}; stopping immediately`);
+    await ctx.postgres.stop('immediate').catch(() => {});
+  });
 }
 
 /** What the primary sends: name, conn_url, api_url, and its slots with its own position (Patroni's `slots()`). */
