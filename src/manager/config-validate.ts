@@ -389,10 +389,13 @@ function validateParameters(w: Walker, sec: Raw, path: string): Record<string, s
 function validatePostgresql(w: Walker, pg: Raw | undefined): PatroniNodeConfig['postgresql'] | undefined {
   if (!pg) return undefined;
   const P = 'postgresql';
+  const methods = w.stringList(pg, 'create_replica_methods', P) ?? ['basebackup'];
+  // a user-defined replica method's options live in a section named after it (Patroni's contract)
+  const customMethods = methods.filter((m) => m !== 'basebackup');
   w.unknownKeys(pg, P, [
     'listen', 'connect_address', 'data_dir', 'bin_dir', 'pgpass', 'authentication', 'parameters', 'pg_hba', 'create_replica_methods',
     'basebackup', 'use_pg_rewind', 'pg_ctl_timeout', 'remove_data_directory_on_rewind_failure', 'remove_data_directory_on_diverged_timelines',
-    'callbacks', 'pre_promote',
+    'callbacks', 'pre_promote', ...customMethods,
   ], [
     'proxy_address', 'config_dir', 'bin_name', 'use_unix_socket', 'use_unix_socket_repl', 'recovery_conf', 'custom_conf', 'parameters_primary',
     'parameters_replica', 'parameters_standby_leader', 'pg_hba_primary', 'pg_hba_replica', 'pg_hba_standby_leader', 'pg_ident', 'pg_ident_primary',
@@ -423,8 +426,13 @@ function validatePostgresql(w: Walker, pg: Raw | undefined): PatroniNodeConfig['
   }
   const parameters = validateParameters(w, pg, P);
   const pgHba = w.stringList(pg, 'pg_hba', P);
-  const methods = w.stringList(pg, 'create_replica_methods', P) ?? ['basebackup'];
-  for (const m of methods) if (m !== 'basebackup') w.warn(`${P}.create_replica_methods`, `lists "${m}", which this manager does not implement; only basebackup is used`);
+  const replicaMethodOptions: Record<string, Record<string, unknown>> = {};
+  for (const m of customMethods) {
+    const section = w.section(pg, m, P);
+    const command = section ? (section.command ?? m) : m;
+    if (typeof command !== 'string' || command.trim() === '') w.problem(`${P}.${m}.command`, `${P}.${m}.command must be a command line (the replica method "${m}" runs it)`);
+    replicaMethodOptions[m] = { ...(section ?? {}) };
+  }
   const binDir = w.string(pg, 'bin_dir', P);
   const pgpass = w.string(pg, 'pgpass', P);
   const usePgRewind = w.bool(pg, 'use_pg_rewind', P);
@@ -450,6 +458,7 @@ function validatePostgresql(w: Walker, pg: Raw | undefined): PatroniNodeConfig['
     parameters,
     ...(pgHba ? { pgHba } : {}),
     createReplicaMethods: methods,
+    replicaMethodOptions,
     ...(usePgRewind !== undefined ? { usePgRewind } : {}),
     ...(pgCtl !== undefined ? { pgCtlTimeoutSeconds: pgCtl } : {}),
     removeDataDirectoryOnRewindFailure: w.bool(pg, 'remove_data_directory_on_rewind_failure', P) ?? false,

@@ -84,7 +84,6 @@ describe('Patroni example configurations', () => {
     for (const path of [
       'bootstrap.post_init',
       'postgresql.authentication.replication.sslmode',
-      'postgresql.create_replica_methods',
       'watchdog.mode',
       'log.loggers',
     ]) {
@@ -97,6 +96,10 @@ describe('Patroni example configurations', () => {
     expect(warnings.some((w) => w.startsWith('restapi.certfile') || w.startsWith('ctl'))).toBe(false);
     expect(warnings.some((w) => w.startsWith('postgresql.callbacks'))).toBe(false); // implemented
     expect(warnings.some((w) => w.startsWith('bootstrap.dcs.failsafe_mode'))).toBe(false); // implemented (failsafe.ts)
+    // user-defined replica methods run their command (actions/replica-methods.ts): the method name when it has no section
+    expect(config.postgresql.createReplicaMethods).toEqual(['pgbackrest', 'basebackup']);
+    expect(config.postgresql.replicaMethodOptions).toEqual({ pgbackrest: {} });
+    expect(warnings.some((w) => w.startsWith('postgresql.create_replica_methods') || w.startsWith('postgresql.pgbackrest'))).toBe(false);
   });
 
   it('never shows a password: not in warnings, JSON, inspect output or errors', () => {
