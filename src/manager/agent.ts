@@ -41,6 +41,7 @@ import { bootstrap } from './actions/bootstrap';
 import { fence } from './actions/demote';
 import { answerFailsafePost, failsafeEnabled, failsafeRound, startReadOnly, type FailsafePostAnswer } from './actions/failsafe';
 import { withFailsafeLeader } from './failsafe';
+import { clearRewindCheck } from './rewind-marker';
 import { isFailoverError } from '../errors';
 import { memberNameOfKey, PATRONI_KEYS } from '../patroni-contract';
 
@@ -92,6 +93,8 @@ export class Agent extends EventEmitter implements AgentView {
     this.dcs = ctx.dcs;
     // Failsafe mode: a leader recorded from POST /failsafe must not outlive our own promotion (Patroni #2803).
     this.on('promoted', () => ctx.failsafe.reset());
+    // A demoted primary's rewind marker (rewind-marker.ts) is done with once it follows a leader or leads.
+    for (const e of ['promoted', 'following'] as const) this.on(e, () => clearRewindCheck(ctx.postgres.dataDir));
   }
 
   /** Creates an agent for one node; nothing runs until {@link start}. */

@@ -53,7 +53,7 @@ async function askOne(member: { name: string; apiUrl: string }, body: string, op
     const left = opts.timeoutMillis - (Date.now() - started);
     if (left <= 0) break;
     try {
-      const reply = await post(failsafeEndpoint(member.apiUrl), body, left, opts);
+      const reply = await send('POST', failsafeEndpoint(member.apiUrl), body, left, opts);
       const lsn = Number(reply.lsn);
       const accepted = reply.status === 200 && reply.text === 'Accepted';
       return { name: member.name, accepted, ...(reply.lsn !== undefined && Number.isFinite(lsn) ? { lsn } : {}), detail: `${reply.status} ${reply.text.slice(0, 200)}` };
@@ -66,16 +66,31 @@ async function askOne(member: { name: string; apiUrl: string }, body: string, op
   return { name: member.name, accepted: false, detail: lastError || 'no answer in time' };
 }
 
-function post(url: string, body: string, timeoutMillis: number, opts: FailsafePingOptions): Promise<{ status: number; text: string; lsn: string | undefined }> {
+/**
+ * `GET api_url` (a member's `/patroni`) within the bound: true when it answers that it runs as a
+ * primary (`role` primary/master, `state` running). Used before racing in failsafe mode, for
+ * members of the failsafe key without a member key (Patroni asks them too).
+ */
+export async function runsAsPrimary(apiUrl: string, opts: FailsafePingOptions): Promise<boolean> {
+  try {
+    const reply = await send('GET', apiUrl, undefined, opts.timeoutMillis, opts);
+    const doc = JSON.parse(reply.text) as { role?: unknown; state?: unknown };
+    return (doc.role === 'primary' || doc.role === 'master') && doc.state === 'running';
+  } catch {
+    return false;
+  }
+}
+
+function send(method: 'GET' | 'POST', url: string, body: string | undefined, timeoutMillis: number, opts: FailsafePingOptions): Promise<{ status: number; text: string; lsn: string | undefined }> {
   return new Promise((resolve, reject) => {
     const u = new URL(url);
-    const headers: Record<string, string> = { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) };
-    if (opts.auth) headers.Authorization = `Basic ${Buffer.from(`${opts.auth.username}:${opts.auth.password}`).toString('base64')}`;
-    const common = { method: 'POST', headers, agent: false as const, signal: AbortSignal.timeout(timeoutMillis) };
+    const headers: Record<string, string> = body === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) };
+    if (opts.auth && method === 'POST') headers.Authorization = `Basic ${Buffer.from(`${opts.auth.username}:${opts.auth.password}`).toString('base64')}`;
+    const common = { method, headers, agent: false as const, signal: AbortSignal.timeout(timeoutMillis) };
     const onResponse = (res: IncomingMessage) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => {
-        if (chunks.length < 64) chunks.push(c);
+        if (chunks.length < 256) chunks.push(c);
       });
       res.on('end', () => {
         const lsn = res.headers.lsn;

@@ -7,6 +7,9 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { REWIND_MARKER } from '../../src/manager/rewind-marker';
 import { Harness } from './harness';
 import { startApi, type RunningApi } from '../../src/manager/api';
 import type { Agent } from '../../src/manager/agent';
@@ -122,6 +125,8 @@ describe('agent in DCS failsafe mode', () => {
       await h.until('the old leader runs read-only', () => inRecovery(leader), 20_000);
       await expect(h.query(leader, 'INSERT INTO fs VALUES (2)')).rejects.toThrow(/read-only/);
       expect(agent(leader).isLeader()).toBe(false);
+      // a restart must still know this was a primary (standby.signal alone would say replica)
+      expect(existsSync(join(h.configs.get(leader)!.postgresql.dataDir, REWIND_MARKER))).toBe(true);
       // the failsafe round (a member did not accept) or, when the lease deadline came first, the fence
       expect(demotions[0]).toMatch(new RegExp(`^${leader}: (DCS is not accessible and failsafe mode cannot confirm the leader: ${replica} did not accept|fenced)`));
       console.log(`failsafe: etcd frozen, replica killed → leader demoted after ${demotedAt - frozenAt} ms; ${demotions[0]}`);

@@ -17,6 +17,7 @@ import { BASE_PARAMETERS, defaultHba, quoteConninfo } from '../postgres';
 import { cloneSource, upstreamFor } from '../upstream';
 import { rejoin, waitForSlot } from './replica';
 import { createReplica, methodsWithoutLeader } from './replica-methods';
+import { hasRewindCheck } from '../rewind-marker';
 
 export async function bootstrap(ctx: NodeContext): Promise<void> {
   const deadline = Date.now() + (ctx.options.bootstrapTimeoutMillis ?? 300_000);
@@ -147,7 +148,7 @@ export async function cloneFrom(ctx: NodeContext, source: string, data: MemberDa
 
 /** A data directory that already exists: start it read-only (as a standby); the HA loop decides the rest. */
 export async function startExisting(ctx: NodeContext, snap: DcsSnapshot): Promise<void> {
-  const wasPrimary = !existsSync(join(ctx.postgres.dataDir, 'standby.signal'));
+  const wasPrimary = !existsSync(join(ctx.postgres.dataDir, 'standby.signal')) || hasRewindCheck(ctx.postgres.dataDir);
   ctx.needsRewind = wasPrimary;
   if (ctx.postgres.isRunning()) {
     ctx.node.moveTo((await ctx.postgres.isInRecovery().catch(() => true)) ? { role: 'replica', following: undefined } : { role: 'primary' });

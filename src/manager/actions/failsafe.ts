@@ -10,11 +10,12 @@
  */
 import { readFileSync } from 'node:fs';
 import type { DcsSnapshot } from '../agent-view';
-import { askMembers, type FailsafePingOptions } from '../failsafe-ping';
+import { askMembers, runsAsPrimary, type FailsafePingOptions } from '../failsafe-ping';
 import type { FailsafePost } from '../failsafe-state';
 import { failsafeKeyUpdate, failsafeModeOf, failsafePeers, failsafeTopology, judgeFailsafe } from '../failsafe';
 import { errText, type NodeContext } from '../node-context';
 import { slotNameFor } from '../postgres';
+import { markRewindCheck } from '../rewind-marker';
 import { buildApiUrl, buildConnUrl } from '../../patroni-contract';
 
 /** This node's `api_url` and `conn_url`, as its member key publishes them. */
@@ -110,6 +111,7 @@ export async function demoteOffline(ctx: NodeContext, reason: string): Promise<v
  */
 export async function startReadOnly(ctx: NodeContext): Promise<void> {
   if (ctx.node.role !== 'demoted' || ctx.postgres.isRunning() || !ctx.running) return;
+  markRewindCheck(ctx.postgres.dataDir); // standby.signal below hides that this was a primary
   ctx.postgres.writeStandbyConfig({ primaryConninfo: '' });
   ctx.state = 'starting';
   await ctx.postgres.start();
@@ -123,6 +125,20 @@ async function stopFast(ctx: NodeContext): Promise<void> {
     ctx.log(`demote stop (fast): ${errText(e)}; stopping immediately`);
     await ctx.postgres.stop('immediate').catch(() => {});
   });
+}
+
+/**
+ * Before racing with failsafe mode on: a member of the `failsafe` key that has no member key (cut
+ * off from etcd) but answers that it runs as the primary — a leader on failsafe whose pings this
+ * node missed (it restarted, say). Patroni's is_healthiest_node asks those members too. Returns its name.
+ */
+export async function failsafePrimaryAlive(ctx: NodeContext, snap: DcsSnapshot): Promise<string | undefined> {
+  if (!failsafeModeOf(snap.config) || !snap.failsafe) return undefined;
+  const known = new Set(snap.members.map((m) => m.name));
+  const others = Object.entries(snap.failsafe).filter(([name]) => name !== ctx.name && !known.has(name));
+  const opts = { ...pingOptions(ctx), timeoutMillis: 2000 };
+  const alive = await Promise.all(others.map(async ([name, url]) => ((await runsAsPrimary(url, opts)) ? name : undefined)));
+  return alive.find((n) => n !== undefined);
 }
 
 /** What the primary sends: name, conn_url, api_url, and its slots with its own position (Patroni's `slots()`). */

@@ -14,6 +14,7 @@ import { splitCommandLine } from '../callbacks';
 import { errText, walPosition, type NodeContext } from '../node-context';
 import { run } from '../run';
 import { applyStandbyNames, syncCandidates } from '../sync';
+import { failsafePrimaryAlive } from './failsafe';
 import { lsnToPosition } from '../../patroni-contract';
 
 const timing = createDebug('pg-failover:manager:timing');
@@ -33,6 +34,9 @@ export async function electionRound(ctx: NodeContext, snap: DcsSnapshot, local: 
     syncCandidates: ctx.dyn.synchronousMode ? syncCandidates(snap) : undefined,
     probe: (_name, data) => ctx.probe(data),
   });
+  // failsafe mode: a member of the failsafe key cut off from etcd may still run as the primary
+  const onFailsafe = verdict.ok && !named ? await failsafePrimaryAlive(ctx, snap) : undefined;
+  if (onFailsafe) return `following a different leader because i am not the healthiest node (${onFailsafe} is still running as a primary)`;
   // Patroni's words for the two cases (its suite and operators grep for them)
   if (!verdict.ok) return ctx.config.tags.nofailover ? `following a different leader because I am not allowed to promote (${verdict.reason})` : `following a different leader because i am not the healthiest node (${verdict.reason})`;
   if (snap.failover?.member === ctx.name && typeof snap.status?.optime === 'number') await waitForReplay(ctx, snap.status.optime);
