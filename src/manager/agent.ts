@@ -346,7 +346,13 @@ export class Agent extends EventEmitter implements AgentView {
     const local = await this.#ctx.localStatus();
     this.#ctx.failsafe.lastWalPosition = walPosition(local);
     timing('%s: cycle: local status +%d', this.name, Date.now() - tc);
-    await this.#ctx.publish(local).catch((e) => this.#ctx.log(`member key: ${errText(e)}`));
+    try {
+      await this.#ctx.publish(local);
+    } catch (e) {
+      // etcd stopped answering since the snapshot: the unreachable path now, not another call's timeout later
+      if (isFailoverError(e) && e.code === 'DCS_ERROR') return this.#dcsUnreachable();
+      this.#ctx.log(`member key: ${errText(e)}`);
+    }
     timing('%s: cycle: published +%d', this.name, Date.now() - tc);
     if (!this.#ctx.running) return 'stopping';
 

@@ -55,7 +55,7 @@ export class Dcs implements DcsStore {
   readonly name: string;
   readonly client: Etcd3;
   #ttlSeconds: number;
-  readonly #callTimeoutMillis: number;
+  #callTimeoutMillis: number;
   #lease: Lease | undefined;
   #leaseId: string | undefined;
   #leaseTtlSeconds: number | undefined;
@@ -79,7 +79,7 @@ export class Dcs implements DcsStore {
       hosts,
       ...(options.auth ? { auth: options.auth } : {}),
       dialTimeout: timeout,
-      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
+      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + this.#callTimeoutMillis }),
       faultHandling: etcdFaultHandling(),
       ...options.clientOptions,
     });
@@ -141,6 +141,14 @@ export class Dcs implements DcsStore {
       debug('%s: keepalive failed: %s', this.name, errorText(e));
       return false;
     }
+  }
+
+  /**
+   * Changes the deadline of each unary call (the dynamic configuration changed `retry_timeout`):
+   * a primary must find etcd unreachable within the new bound, not the one it started with.
+   */
+  setCallTimeout(millis: number): void {
+    this.#callTimeoutMillis = millis;
   }
 
   /** TTL in seconds of the lease in use; undefined before the first grant. */

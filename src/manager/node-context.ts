@@ -263,6 +263,7 @@ export class NodeContext {
     }
     this.dyn = dyn;
     if (this.dyn.ttl !== this.dcs.ttlSeconds) this.dcs.setTtl(this.dyn.ttl);
+    this.dcs.setCallTimeout(Math.max(500, (this.dyn.retryTimeout * 1000) / 2));
   }
 
   /**
