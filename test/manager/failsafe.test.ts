@@ -20,6 +20,8 @@ import {
 } from '../../src/manager/failsafe';
 import { FailsafeState } from '../../src/manager/failsafe-state';
 import { LeaseKeeper } from '../../src/manager/lease-keeper';
+import { writeFailsafeKey } from '../../src/manager/actions/failsafe';
+import type { NodeContext } from '../../src/manager/node-context';
 
 const NOW = Date.parse('2026-12-01T12:00:00Z');
 const api = (n: number) => `http://127.0.0.1:${8008 + n}/patroni`;
@@ -188,5 +190,29 @@ describe('failsafe: a replica', () => {
     };
     expect(decide(base).action).toEqual({ kind: 'idle', line: expect.stringContaining('not racing (failsafe mode: n7 is not in the failsafe key') });
     expect(decide({ ...base, snapshot: snapshot({ failover: { member: 'n7' } }) }).action).toEqual({ kind: 'election', named: true });
+  });
+});
+
+describe('failsafe: what the leader remembers of the key (stub DCS store: the write path only)', () => {
+  it('regression (behave dcs_failsafe_mode): after writing the key it asks the members it wrote, not the older list the cycle read', async () => {
+    const writes: Array<[Record<string, string>, string]> = [];
+    const logs: string[] = [];
+    const ctx = {
+      name: 'n0',
+      config: { restapi: { connectAddress: { host: '127.0.0.1', port: 8008 } }, postgresql: { connectAddress: { host: '127.0.0.1', port: 5430 } } },
+      dcs: { setFailsafe: async (v: Record<string, string>, rev: string) => (writes.push([v, rev]), true) },
+      failsafe: new FailsafeState(() => NOW),
+      log: (l: string) => logs.push(l),
+    } as unknown as NodeContext;
+    // the cycle read a key from before n1 and n2 joined
+    const snap = snapshot({ failsafe: { n0: api(0) } });
+    ctx.failsafe.topology = snap.failsafe;
+    await writeFailsafeKey(ctx, snap);
+    expect(writes).toEqual([[KEY, '7']]);
+    expect(ctx.failsafe.topology).toEqual(KEY); // etcd may vanish before the next read: these are the members to ask
+    // unchanged: no write; failsafe_mode off: no write
+    await writeFailsafeKey(ctx, snapshot());
+    await writeFailsafeKey(ctx, snapshot({ config: {}, failsafe: undefined }));
+    expect(writes).toHaveLength(1);
   });
 });
