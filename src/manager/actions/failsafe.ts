@@ -48,7 +48,8 @@ export async function writeFailsafeKey(ctx: NodeContext, snap: DcsSnapshot): Pro
  */
 export async function failsafeRound(ctx: NodeContext): Promise<string | undefined> {
   const enabled = failsafeEnabled(ctx);
-  if (!enabled) return undefined;
+  // maintenance mode (pause): Patroni neither demotes nor runs the failsafe check
+  if (!enabled || ctx.lastSnap?.config.pause === true) return undefined;
   const key = ctx.failsafe.topology;
   const startedAt = Date.now();
   const peers = failsafePeers(ctx.name, key);
