@@ -40,7 +40,7 @@ import { checkFailoverRequest, checkRequestShape } from './failover-request';
 import { bootstrap } from './actions/bootstrap';
 import { fence } from './actions/demote';
 import { answerFailsafePost, failsafeEnabled, failsafeRound, startReadOnly, type FailsafePostAnswer } from './actions/failsafe';
-import { withFailsafeLeader } from './failsafe';
+import { failsafeSlotsView, withFailsafeLeader } from './failsafe';
 import { clearRewindCheck } from './rewind-marker';
 import { isFailoverError } from '../errors';
 import { memberNameOfKey, PATRONI_KEYS } from '../patroni-contract';
@@ -397,6 +397,11 @@ export class Agent extends EventEmitter implements AgentView {
         await startReadOnly(this.#ctx);
         // for the `lsn` header of POST /failsafe answers
         this.#ctx.failsafe.lastWalPosition = walPosition(await this.#ctx.localStatus());
+        // slots keep following the leader's positions it sent (Patroni's _sync_replication_slots(dcs_failed))
+        const leader = this.#ctx.failsafe.leader(this.#ctx.dyn.ttl * 1000);
+        if (leader && this.#ctx.lastSnap && this.#ctx.dyn.useSlots && this.#ctx.node.role === 'replica' && this.postgres.isRunning()) {
+          await this.#ctx.ensureSlots(failsafeSlotsView(this.#ctx.lastSnap, leader)).catch((e) => this.#ctx.log(`replication slots (failsafe): ${errText(e)}`));
+        }
       }
     }
     return this.#ctx.node.role === 'primary' ? `etcd unreachable (lease renewed ${age} ms ago)` : 'etcd unreachable: waiting';

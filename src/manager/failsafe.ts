@@ -136,6 +136,23 @@ export function withFailsafeLeader(snap: DcsSnapshot, me: string, leader: Failsa
 }
 
 /**
+ * A replica's view while etcd is unreachable and a leader pings it (Patroni's
+ * `Failsafe.update_cluster`): the last snapshot read, with that leader as the leader and the slot
+ * positions it sent as `status.slots`, so the replica's copies of the permanent slots keep
+ * advancing (its `pg_wal` does not grow) until etcd answers again.
+ */
+export function failsafeSlotsView(snap: DcsSnapshot, leader: FailsafeLeader): DcsSnapshot {
+  const known = snap.members.find((m) => m.name === leader.name);
+  const data: MemberData = known ? known.data : { conn_url: leader.conn_url, api_url: leader.api_url, state: 'running', role: 'primary' };
+  return {
+    ...snap,
+    leader: leader.name,
+    members: [...snap.members.filter((m) => m.name !== leader.name), { name: leader.name, data }],
+    ...(leader.slots ? { status: { ...(snap.status ?? {}), slots: leader.slots } } : {}),
+  };
+}
+
+/**
  * Why this node may not race for the leader key under failsafe mode: the `failsafe` key exists,
  * is not empty and does not name it (a member that joined while etcd was gone, or one restored
  * from a backup, never promotes). Undefined when it may race.

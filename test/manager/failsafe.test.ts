@@ -12,6 +12,7 @@ import {
   failsafeModeOf,
   failsafePeers,
   failsafeRaceBlock,
+  failsafeSlotsView,
   failsafeTopology,
   judgeFailsafe,
   parseFailsafeKey,
@@ -176,6 +177,18 @@ describe('failsafe: a replica', () => {
     expect(withFailsafeLeader(snapshot(), 'n0', leader, NOW, 20_000).leader).toBeUndefined();
     expect(withFailsafeLeader(snapshot({ config: {} }), 'n1', leader, NOW, 20_000).leader).toBeUndefined();
     expect(withFailsafeLeader(snapshot(), 'n1', undefined, NOW, 20_000).leader).toBeUndefined();
+  });
+
+  it('while etcd is unreachable, keeps its slots on the positions the pinging leader sent (status.slots)', () => {
+    const last = snapshot({ leader: 'n0', members: [member('n0', { role: 'primary' }), member('n1')], status: { optime: 10, slots: { dcs_slot_1: 10 } } });
+    const view = failsafeSlotsView(last, { ...leader, slots: { dcs_slot_1: 99, n0: 120 } });
+    expect(view.leader).toBe('n0');
+    expect(view.status).toEqual({ optime: 10, slots: { dcs_slot_1: 99, n0: 120 } });
+    expect(view.members.find((m) => m.name === 'n0')?.data.role).toBe('primary'); // the member key as last read
+    // a leader the last snapshot did not know, without slots: the snapshot's status stays
+    const other = failsafeSlotsView(snapshot({ status: { optime: 5 } }), { ...leader, name: 'n9' });
+    expect(other.members.find((m) => m.name === 'n9')?.data).toMatchObject({ conn_url: leader.conn_url, role: 'primary' });
+    expect(other.status).toEqual({ optime: 5 });
   });
 
   it('may race only when the failsafe key names it (a replica restored from a backup is not promoted); a named failover candidate may', () => {
