@@ -40,6 +40,8 @@ export const PATRONI_KEYS = {
   failover: 'failover',
   /** Synchronous mode: `{leader, sync_standby}`. */
   sync: 'sync',
+  /** DCS failsafe mode: `{member name: api_url}` of the members the leader knew (Patroni ≥ 3.0). */
+  failsafe: 'failsafe',
   /** The directory of member keys (with the trailing slash). */
   membersDir: 'members/',
   /** `members/<name>`: one member's document, on its lease. */

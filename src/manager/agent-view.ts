@@ -24,6 +24,12 @@ export interface DcsSnapshot {
   history: unknown[];
   /** `status`: { optime, slots?, retain_slots? } (slot positions on the leader, member slots it retains). */
   status: { optime?: number; slots?: Record<string, number> | null; retain_slots?: string[] | null } | undefined;
+  /**
+   * `failsafe` (DCS failsafe mode): `{member name: api_url}` as the leader last wrote it; undefined
+   * when absent or not such an object (Patroni treats both alike). Optional: snapshots built
+   * by hand (tests, other views) may leave it out.
+   */
+  failsafe?: Record<string, string> | undefined;
   /** etcd revision of the read. */
   revision: string;
   /**
@@ -40,6 +46,8 @@ export interface KeyRevisions {
   sync: string;
   history: string;
   initialize: string;
+  /** `failsafe` (optional: absent = not read, treated as '0'). */
+  failsafe?: string;
 }
 
 /** A member key's JSON, as Patroni writes it (the shared contract's document). */
@@ -67,6 +75,8 @@ export interface NodeStatus {
   sync_standby?: boolean;
   /** Replica only: true when this node is a voter in the `sync` key (quorum commit). */
   quorum_standby?: boolean;
+  /** DCS failsafe mode is active: this primary runs on its members' acceptance, or this replica was pinged within ttl. */
+  failsafe_mode_is_active?: boolean;
   patroni: { version: string; scope: string; name: string };
 }
 
@@ -119,4 +129,8 @@ export interface AgentView {
   reinitialize?(req: { force: boolean; fromLeader?: boolean }): Promise<WriteOutcome>;
   cancelSwitchover?(): Promise<WriteOutcome>;
   cancelRestart?(): Promise<WriteOutcome>;
+  /** GET /failsafe: the `failsafe` key (`{member: api_url}`) while failsafe mode is on; undefined answers 502. */
+  failsafeTopology?(): Record<string, string> | undefined;
+  /** POST /failsafe: a leader asks this member to accept it; the status, text and headers to answer. */
+  acceptFailsafe?(body: unknown): { status: number; text: string; headers: Record<string, string> };
 }

@@ -30,7 +30,7 @@ import type { PatroniNodeConfig } from './config';
 import type { Dcs } from './dcs';
 import { decide } from './decide';
 import { Executor, localRoleOf } from './executor';
-import { errText, NodeContext, type AgentEvents, type AgentOptions } from './node-context';
+import { errText, NodeContext, walPosition, type AgentEvents, type AgentOptions } from './node-context';
 import type { AgentRole } from './node-state';
 import { offlineNodeStatus, readNodeStatus } from './node-status';
 import type { PostgresServer } from './postgres';
@@ -39,6 +39,10 @@ import { WriteRequests } from './write-requests';
 import { checkFailoverRequest, checkRequestShape } from './failover-request';
 import { bootstrap } from './actions/bootstrap';
 import { fence } from './actions/demote';
+import { answerFailsafePost, failsafeEnabled, failsafeRound, startReadOnly, type FailsafePostAnswer } from './actions/failsafe';
+import { failsafeSlotsView, withFailsafeLeader } from './failsafe';
+import { clearRewindCheck } from './rewind-marker';
+import { isFailoverError } from '../errors';
 import { memberNameOfKey, PATRONI_KEYS } from '../patroni-contract';
 
 export { AGENT_PARAMETERS, type AgentEvents, type AgentOptions } from './node-context';
@@ -87,6 +91,10 @@ export class Agent extends EventEmitter implements AgentView {
     this.namespace = config.namespace;
     this.postgres = ctx.postgres;
     this.dcs = ctx.dcs;
+    // Failsafe mode: a leader recorded from POST /failsafe must not outlive our own promotion (Patroni #2803).
+    this.on('promoted', () => ctx.failsafe.reset());
+    // A demoted primary's rewind marker (rewind-marker.ts) is done with once it follows a leader or leads.
+    for (const e of ['promoted', 'following'] as const) this.on(e, () => clearRewindCheck(ctx.postgres.dataDir));
   }
 
   /** Creates an agent for one node; nothing runs until {@link start}. */
@@ -199,6 +207,21 @@ export class Agent extends EventEmitter implements AgentView {
   }
 
   async status(): Promise<NodeStatus> {
+    const status = await this.#status();
+    return this.#ctx.failsafe.isActive(this.#ctx.dyn.ttl * 1000) ? { ...status, failsafe_mode_is_active: true } : status;
+  }
+
+  /** GET /failsafe: the `failsafe` key as last read, while failsafe mode is on (else undefined: 502). */
+  failsafeTopology(): Record<string, string> | undefined {
+    return failsafeEnabled(this.#ctx) ? this.#ctx.failsafe.topology : undefined;
+  }
+
+  /** POST /failsafe: a leader cut off from etcd asks this member to accept it (see actions/failsafe.ts). */
+  acceptFailsafe(body: unknown): FailsafePostAnswer {
+    return answerFailsafePost(this.#ctx, body);
+  }
+
+  async #status(): Promise<NodeStatus> {
     const meta = {
       name: this.name,
       scope: this.scope,
@@ -339,17 +362,29 @@ export class Agent extends EventEmitter implements AgentView {
     }
     this.#ctx.applyConfig(snap.config);
     this.#ctx.lastSnap = snap;
+    this.#ctx.failsafe.topology = snap.failsafe;
+    // etcd answers: a primary is ruled by its lease again, not by failsafe confirmations.
+    if (this.#ctx.node.role === 'primary') this.#ctx.failsafe.reset();
     await this.#ctx.applyParameters(snap.config).catch((e) => this.#ctx.log(`postgresql parameters: ${errText(e)}`));
     timing('%s: cycle: snapshot +%d', this.name, Date.now() - tc);
     const local = await this.#ctx.localStatus();
+    this.#ctx.failsafe.lastWalPosition = walPosition(local);
     timing('%s: cycle: local status +%d', this.name, Date.now() - tc);
-    await this.#ctx.publish(local).catch((e) => this.#ctx.log(`member key: ${errText(e)}`));
+    try {
+      await this.#ctx.publish(local);
+    } catch (e) {
+      // etcd stopped answering since the snapshot: the unreachable path now, not another call's timeout later
+      if (isFailoverError(e) && e.code === 'DCS_ERROR') return this.#dcsUnreachable();
+      this.#ctx.log(`member key: ${errText(e)}`);
+    }
     timing('%s: cycle: published +%d', this.name, Date.now() - tc);
     if (!this.#ctx.running) return 'stopping';
 
+    // Failsafe mode: no leader key, but a leader pinged us (POST /failsafe) within ttl: it leads.
+    const view = withFailsafeLeader(snap, this.name, this.#ctx.failsafe.lastLeader, Date.now(), this.#ctx.dyn.ttl * 1000);
     const { action, noLeaderSince } = decide({
       me: this.name,
-      snapshot: snap,
+      snapshot: view,
       node: this.#ctx.node.state,
       needsRewind: this.#ctx.needsRewind,
       local: localRoleOf(local),
@@ -361,12 +396,38 @@ export class Agent extends EventEmitter implements AgentView {
     });
     this.#noLeaderSince = noLeaderSince;
     if (action.kind !== 'keep-leader-key') this.#ctx.holdsLock = false;
-    return this.#executor.execute(action, snap, local);
+    try {
+      return await this.#executor.execute(action, view, local);
+    } catch (e) {
+      // Any etcd failure in the action (the leader key's compare-and-set …) is an unreachable DCS,
+      // handled as one — never a demotion by another path (Patroni's #3572/#3687 pitfalls).
+      if (isFailoverError(e) && e.code === 'DCS_ERROR') return this.#dcsUnreachable();
+      throw e;
+    }
   }
 
-  #dcsUnreachable(): string {
+  /** etcd did not answer: a primary with failsafe mode on asks the members (actions/failsafe.ts); the lease watchdog fences otherwise. */
+  async #dcsUnreachable(): Promise<string> {
     const age = this.#ctx.lease.leaseAgeMillis();
-    this.#ctx.lease.check();
+    const primary = this.#ctx.node.role === 'primary' && this.postgres.isRunning();
+    if (primary) {
+      const line = await failsafeRound(this.#ctx);
+      this.#ctx.lease.check();
+      if (line) return line;
+    } else {
+      this.#ctx.lease.check();
+      if (failsafeEnabled(this.#ctx)) {
+        // fenced meanwhile: read-only, as after a failsafe demotion
+        await startReadOnly(this.#ctx);
+        // for the `lsn` header of POST /failsafe answers
+        this.#ctx.failsafe.lastWalPosition = walPosition(await this.#ctx.localStatus());
+        // slots keep following the leader's positions it sent (Patroni's _sync_replication_slots(dcs_failed))
+        const leader = this.#ctx.failsafe.leader(this.#ctx.dyn.ttl * 1000);
+        if (leader && this.#ctx.lastSnap && this.#ctx.dyn.useSlots && this.#ctx.node.role === 'replica' && this.postgres.isRunning()) {
+          await this.#ctx.ensureSlots(failsafeSlotsView(this.#ctx.lastSnap, leader)).catch((e) => this.#ctx.log(`replication slots (failsafe): ${errText(e)}`));
+        }
+      }
+    }
     return this.#ctx.node.role === 'primary' ? `etcd unreachable (lease renewed ${age} ms ago)` : 'etcd unreachable: waiting';
   }
 

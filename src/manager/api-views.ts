@@ -286,7 +286,7 @@ export function metricsText(input: MetricsInput): string {
     ['patroni_postgres_in_archive_recovery', 'Value is 1 if Postgres is replicating from archive, 0 otherwise.', 'gauge', +(status.replication_state === 'in archive recovery')],
     ['patroni_postgres_server_version', 'Version of Postgres (if running), 0 otherwise.', 'gauge', status.server_version ?? 0],
     ['patroni_cluster_unlocked', 'Value is 1 if the cluster is unlocked, 0 if locked.', 'gauge', input.snapshot ? +(input.snapshot.leader === undefined) : 0],
-    ['patroni_failsafe_mode_is_active', 'Value is 1 if failsafe mode is active, 0 if inactive.', 'gauge', 0], // no failsafe mode here: never active
+    ['patroni_failsafe_mode_is_active', 'Value is 1 if failsafe mode is active, 0 if inactive.', 'gauge', +(status.failsafe_mode_is_active === true)],
     // Patroni typed it a counter until 4.1.3 and a gauge from 4.1.4: follow the version we report
     ['patroni_postgres_timeline', 'Postgres timeline of this node (if running), 0 otherwise.', versionAtLeast(status.patroni.version, [4, 1, 4]) ? 'gauge' : 'counter', status.timeline ?? 0],
     ['patroni_dcs_last_seen', 'Epoch timestamp when DCS was last contacted successfully by Patroni.', 'gauge', status.dcs_last_seen ?? 0],

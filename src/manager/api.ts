@@ -181,10 +181,12 @@ class ApiHandler {
     if (method === 'POST' && (first === 'switchover' || first === 'failover')) return this.#postFailover(req, res, first);
     const write = WRITES[`${method} ${first}`];
     if (write) return this.#write(req, res, write);
+    if (method === 'POST' && first === 'failsafe') return this.#postFailsafe(req, res);
     if (method === 'GET' && first === 'failsafe') {
-      // Patroni answers send_error(502) (an HTML error page) while failsafe_mode is not active; it never is here
       req.resume();
-      return this.#text(res, 502, ERROR_502);
+      const topology = this.#o.view.failsafeTopology?.();
+      // Patroni answers send_error(502) (an HTML error page) while failsafe_mode is off
+      return topology ? this.#json(res, 200, topology) : this.#text(res, 502, ERROR_502);
     }
     if (!HEALTH_METHODS.has(method)) {
       req.resume();
@@ -266,6 +268,27 @@ class ApiHandler {
       const request = toFailoverRequest(body, kind);
       const outcome = await this.#bounded(() => this.#o.view.requestFailover(kind, request), 'requestFailover', this.#o.failoverTimeoutMillis ?? 30_000);
       this.#text(res, outcome.status, outcome.message);
+    } catch (e) {
+      if (!(e instanceof HttpRefusal)) throw e;
+      if (!req.complete) req.resume();
+      this.#text(res, e.status, e.message, e.headers);
+    }
+  }
+
+  /**
+   * POST /failsafe (DCS failsafe mode): a leader cut off from etcd asks this member to accept it.
+   * Patroni's check_access without the members' hosts (`allowlist_check_members=False`), then basic
+   * auth; 502 (Patroni's error page) while failsafe mode is off, else the view's answer with its `lsn` header.
+   */
+  async #postFailsafe(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    try {
+      const refusal = await this.access?.check(req.socket, { members: false });
+      if (refusal) throw new HttpRefusal(refusal.status, refusal.message);
+      this.#checkAuth(req);
+      const body = await this.#readJson(req);
+      const answer = this.#o.view.acceptFailsafe?.(body);
+      if (!answer || answer.status === 502) return this.#text(res, 502, ERROR_502);
+      this.#text(res, answer.status, answer.text, answer.headers);
     } catch (e) {
       if (!(e instanceof HttpRefusal)) throw e;
       if (!req.complete) req.resume();

@@ -321,9 +321,9 @@ function validateEtcd(w: Walker, raw: Raw, others: string[]): PatroniNodeConfig[
 
 function validateDcs(w: Walker, dcs: Raw): DynamicConfig | undefined {
   const P = 'bootstrap.dcs';
-  w.unknownKeys(dcs, P, ['ttl', 'loop_wait', 'retry_timeout', 'maximum_lag_on_failover', 'maximum_lag_on_syncnode', 'synchronous_node_count', 'synchronous_mode', 'synchronous_mode_strict', 'postgresql', ...SLOT_KEYS], [
+  w.unknownKeys(dcs, P, ['ttl', 'loop_wait', 'retry_timeout', 'maximum_lag_on_failover', 'maximum_lag_on_syncnode', 'synchronous_node_count', 'synchronous_mode', 'synchronous_mode_strict', 'postgresql', ...SLOT_KEYS, 'failsafe_mode'], [
     'primary_start_timeout', 'primary_stop_timeout', 'master_start_timeout', 'master_stop_timeout',
-    'standby_cluster', 'failsafe_mode', 'check_timeline', 'max_timelines_history', 'pause',
+    'standby_cluster', 'check_timeline', 'max_timelines_history', 'pause',
   ]);
   for (const p of slotSettingsOf(dcs, `${P}.`).problems) w.problem(p.key, p.message);
   const ttl = w.number(dcs, 'ttl', P, { min: 2, integer: true }) ?? 30;
@@ -339,9 +339,8 @@ function validateDcs(w: Walker, dcs: Raw): DynamicConfig | undefined {
     if (maxLag === undefined || maxLag < 0) w.problem(`${P}.maximum_lag_on_failover`, `${P}.maximum_lag_on_failover must be bytes (e.g. 1048576 or 1MB), got ${typeName(ml)}`);
   }
   // Patroni features whose absence would silently change what the cluster does: refused, by name
-  if (parseBool(dcs.failsafe_mode) === true) {
-    w.problem(`${P}.failsafe_mode`, `${P}.failsafe_mode: true (DCS failsafe mode) is not supported by this manager: without it a primary that loses etcd demotes; remove it or set false`);
-  }
+  // DCS failsafe mode (failsafe.ts): a flag; the agent reads it from the `config` key each cycle
+  if (dcs.failsafe_mode !== undefined && dcs.failsafe_mode !== null) w.bool(dcs, 'failsafe_mode', P);
   if (dcs.standby_cluster !== undefined && dcs.standby_cluster !== null) {
     w.problem(`${P}.standby_cluster`, `${P}.standby_cluster (a standby cluster replicating from another cluster) is not supported by this manager; it would bootstrap an independent primary instead`);
   }
@@ -410,10 +409,13 @@ function validateParameters(w: Walker, sec: Raw, path: string): Record<string, s
 function validatePostgresql(w: Walker, pg: Raw | undefined): PatroniNodeConfig['postgresql'] | undefined {
   if (!pg) return undefined;
   const P = 'postgresql';
+  const methods = w.stringList(pg, 'create_replica_methods', P) ?? ['basebackup'];
+  // a user-defined replica method's options live in a section named after it (Patroni's contract)
+  const customMethods = methods.filter((m) => m !== 'basebackup');
   w.unknownKeys(pg, P, [
     'listen', 'connect_address', 'data_dir', 'bin_dir', 'pgpass', 'authentication', 'parameters', 'pg_hba', 'create_replica_methods',
     'basebackup', 'use_pg_rewind', 'pg_ctl_timeout', 'remove_data_directory_on_rewind_failure', 'remove_data_directory_on_diverged_timelines',
-    'callbacks', 'pre_promote',
+    'callbacks', 'pre_promote', ...customMethods,
   ], [
     'proxy_address', 'config_dir', 'bin_name', 'use_unix_socket', 'use_unix_socket_repl', 'recovery_conf', 'custom_conf', 'parameters_primary',
     'parameters_replica', 'parameters_standby_leader', 'pg_hba_primary', 'pg_hba_replica', 'pg_hba_standby_leader', 'pg_ident', 'pg_ident_primary',
@@ -444,8 +446,13 @@ function validatePostgresql(w: Walker, pg: Raw | undefined): PatroniNodeConfig['
   }
   const parameters = validateParameters(w, pg, P);
   const pgHba = w.stringList(pg, 'pg_hba', P);
-  const methods = w.stringList(pg, 'create_replica_methods', P) ?? ['basebackup'];
-  for (const m of methods) if (m !== 'basebackup') w.warn(`${P}.create_replica_methods`, `lists "${m}", which this manager does not implement; only basebackup is used`);
+  const replicaMethodOptions: Record<string, Record<string, unknown>> = {};
+  for (const m of customMethods) {
+    const section = w.section(pg, m, P);
+    const command = section ? (section.command ?? m) : m;
+    if (typeof command !== 'string' || command.trim() === '') w.problem(`${P}.${m}.command`, `${P}.${m}.command must be a command line (the replica method "${m}" runs it)`);
+    replicaMethodOptions[m] = { ...(section ?? {}) };
+  }
   const binDir = w.string(pg, 'bin_dir', P);
   const pgpass = w.string(pg, 'pgpass', P);
   const usePgRewind = w.bool(pg, 'use_pg_rewind', P);
@@ -471,6 +478,7 @@ function validatePostgresql(w: Walker, pg: Raw | undefined): PatroniNodeConfig['
     parameters,
     ...(pgHba ? { pgHba } : {}),
     createReplicaMethods: methods,
+    replicaMethodOptions,
     ...(usePgRewind !== undefined ? { usePgRewind } : {}),
     ...(pgCtl !== undefined ? { pgCtlTimeoutSeconds: pgCtl } : {}),
     removeDataDirectoryOnRewindFailure: w.bool(pg, 'remove_data_directory_on_rewind_failure', P) ?? false,

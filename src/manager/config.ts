@@ -133,6 +133,12 @@ export interface PatroniNodeConfig {
     parameters: Record<string, string | number | boolean>;
     pgHba?: string[];
     createReplicaMethods: string[];
+    /**
+     * Options of each user-defined method in `create_replica_methods` (its `postgresql.<method>`
+     * section: `command`, `no_leader`, `keep_data`, `no_params`, and anything else, passed as
+     * `--key=value`). See actions/replica-methods.ts.
+     */
+    replicaMethodOptions?: Record<string, Record<string, unknown>>;
     usePgRewind?: boolean;
     pgCtlTimeoutSeconds?: number;
     removeDataDirectoryOnRewindFailure: boolean;

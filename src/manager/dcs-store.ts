@@ -47,6 +47,8 @@ export interface DcsStore {
   deleteSync(expected: string): Promise<boolean>;
   /** `history`: txn `mod_revision == expected → put(list)` (append after a promotion). */
   setHistory(history: unknown[], expected: string): Promise<boolean>;
+  /** `failsafe`: txn `value(leader) == me and mod_revision == expected → put({member: api_url})`. */
+  setFailsafe(topology: Record<string, string>, expected: string): Promise<boolean>;
   /** `status`: txn `value(leader) == me → put({optime, …})`: only the leader writes it. */
   setStatus(status: { optime: number; [k: string]: unknown }): Promise<boolean>;
 

@@ -22,6 +22,7 @@ import { FailoverError } from '../errors';
 import type { DcsSnapshot, MemberData } from './agent-view';
 import { etcdFaultHandling } from '../etcd-fault-handling';
 import type { DcsStore, SyncKeyValue } from './dcs-store';
+import { parseFailsafeKey } from './failsafe';
 import { DEFAULT_NAMESPACE, PATRONI_KEYS, memberNameOfKey, patroniPrefix } from '../patroni-contract';
 
 const debug = createDebug('pg-failover:manager:dcs');
@@ -54,7 +55,7 @@ export class Dcs implements DcsStore {
   readonly name: string;
   readonly client: Etcd3;
   #ttlSeconds: number;
-  readonly #callTimeoutMillis: number;
+  #callTimeoutMillis: number;
   #lease: Lease | undefined;
   #leaseId: string | undefined;
   #leaseTtlSeconds: number | undefined;
@@ -78,7 +79,7 @@ export class Dcs implements DcsStore {
       hosts,
       ...(options.auth ? { auth: options.auth } : {}),
       dialTimeout: timeout,
-      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
+      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + this.#callTimeoutMillis }),
       faultHandling: etcdFaultHandling(),
       ...options.clientOptions,
     });
@@ -140,6 +141,14 @@ export class Dcs implements DcsStore {
       debug('%s: keepalive failed: %s', this.name, errorText(e));
       return false;
     }
+  }
+
+  /**
+   * Changes the deadline of each unary call (the dynamic configuration changed `retry_timeout`):
+   * a primary must find etcd unreachable within the new bound, not the one it started with.
+   */
+  setCallTimeout(millis: number): void {
+    this.#callTimeoutMillis = millis;
   }
 
   /** TTL in seconds of the lease in use; undefined before the first grant. */
@@ -210,8 +219,9 @@ export class Dcs implements DcsStore {
       failover: failover && (failover.leader || failover.member) ? failover : undefined,
       history: parseJson<unknown[]>(kv.get(KEYS.history)) ?? [],
       status: parseJson(kv.get(KEYS.status)),
+      failsafe: parseFailsafeKey(kv.get(KEYS.failsafe)),
       revision: res.header.revision,
-      revisions: { config: rev(KEYS.config), failover: rev(KEYS.failover), sync: rev(KEYS.sync), history: rev(KEYS.history), initialize: rev(KEYS.initialize) },
+      revisions: { config: rev(KEYS.config), failover: rev(KEYS.failover), sync: rev(KEYS.sync), history: rev(KEYS.history), initialize: rev(KEYS.initialize), failsafe: rev(KEYS.failsafe) },
     };
   }
 
@@ -301,6 +311,22 @@ export class Dcs implements DcsStore {
     const leader = this.prefix + KEYS.leader;
     const res = await this.#call(this.client.if(leader, 'Value', '==', this.name).then(this.client.put(this.prefix + KEYS.status).value(JSON.stringify(status))).commit());
     this.#lastContactAt = Date.now();
+    return res.succeeded;
+  }
+
+  /**
+   * Writes `failsafe` (`{member: api_url}`, failsafe mode) only while `leader` holds our name and the key
+   * is unchanged since `expected` (its mod_revision; '0' = absent): a demoted leader cannot overwrite
+   * its successor's topology, nor a stale cycle a newer one.
+   */
+  async setFailsafe(topology: Record<string, string>, expected: string): Promise<boolean> {
+    const leader = this.prefix + KEYS.leader;
+    const key = this.prefix + KEYS.failsafe;
+    const txn = this.client.if(leader, 'Value', '==', this.name);
+    const cmp = expected === '0' ? txn.and(key, 'Create', '==', 0) : txn.and(key, 'Mod', '==', expected);
+    const res = await this.#call(cmp.then(this.client.put(key).value(JSON.stringify(topology))).commit());
+    this.#lastContactAt = Date.now();
+    if (!res.succeeded) debug('%s: failsafe key not written: not the leader, or the key changed since revision %s', this.name, expected);
     return res.succeeded;
   }
 

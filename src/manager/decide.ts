@@ -11,6 +11,7 @@
  * is re-read between the two: the fencing watchdog may have acted meanwhile).
  */
 import type { DcsSnapshot, MemberData } from './agent-view';
+import { failsafeRaceBlock } from './failsafe';
 import type { NodeState } from './node-state';
 import { ARCHIVE_SOURCE } from './node-state';
 import { maySyncFailover } from './sync';
@@ -101,7 +102,11 @@ function election(input: CycleInput): CycleAction {
     return idle(`no leader: not racing (synchronous mode: only ${snap.sync?.sync_standby ?? 'nobody'} may be promoted)`);
   }
   // The named candidate of a switchover/failover races at once, as in Patroni.
-  return { kind: 'election', named: snap.failover?.member === me && !input.tags.nofailover };
+  const named = snap.failover?.member === me && !input.tags.nofailover;
+  // DCS failsafe mode: only a member the leader listed in the `failsafe` key may race (failsafe.ts).
+  const notListed = named ? undefined : failsafeRaceBlock(me, snap);
+  if (notListed) return idle(`no leader: not racing (failsafe mode: ${notListed})`);
+  return { kind: 'election', named };
 }
 
 /** Another member leads: a primary steps down; anything else follows it. */

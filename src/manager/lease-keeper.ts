@@ -32,6 +32,12 @@ export interface FenceGuard {
   primary: boolean;
   /** This node holds the leader key (then an overdue renewal is sent from the watchdog too). */
   holdsLock: boolean;
+  /**
+   * DCS failsafe mode: when the last round in which every member accepted this primary started
+   * (ms). The members honour it for `ttl` from then, as etcd honours a renewal: the fence counts
+   * from the later of the two.
+   */
+  failsafeConfirmedAt?: number | undefined;
 }
 
 /** Options of {@link LeaseKeeper}. */
@@ -121,14 +127,14 @@ export class LeaseKeeper {
   /**
    * One watchdog tick. A leader renews when due even while its HA cycle is busy (a promotion, a
    * slow etcd read): the lease must not age towards the fence limit just because the next cycle
-   * is a loop_wait away. A primary whose lease is older than {@link fenceAfterMillis} is fenced.
-   * Returns true when it fenced.
+   * is a loop_wait away. A primary whose lease — or failsafe confirmation, whichever is later —
+   * is older than {@link fenceAfterMillis} is fenced. Returns true when it fenced.
    */
   check(): boolean {
     const g = this.#o.guard();
     if (!g.primary) return false;
     if (g.holdsLock && this.due() && !this.#renewing) void this.renew().catch(() => false);
-    const age = this.leaseAgeMillis();
+    const age = this.#now() - Math.max(this.#o.store.lastKeepaliveOkAt, g.failsafeConfirmedAt ?? 0);
     const limit = this.fenceAfterMillis();
     if (age <= limit) return false;
     this.#o.onFence({ leaseAgeMillis: age, limitMillis: limit });

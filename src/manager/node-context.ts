@@ -14,6 +14,7 @@ import { configJson, dynamicFrom, initialDynamic, type Dynamic } from './dynamic
 import { probePeer, parseConnUrl, type PeerState } from './candidate';
 import { CallbackRunner } from './callbacks';
 import { Dcs } from './dcs';
+import { FailsafeState } from './failsafe-state';
 import { LeaseKeeper } from './lease-keeper';
 import { MANAGER_VERSION, readNodeStatus } from './node-status';
 import { ARCHIVE_SOURCE, NodeStateMachine } from './node-state';
@@ -102,6 +103,8 @@ export class NodeContext {
   lastSnap: DcsSnapshot | undefined;
   /** A restart scheduled through POST /restart (published in the member key). */
   scheduledRestart: { at: number; timer: NodeJS.Timeout } | undefined;
+  /** DCS failsafe mode: this primary's last confirmation, or the leader that pinged this replica (failsafe-state.ts). */
+  readonly failsafe = new FailsafeState();
   /** The leader we are waiting on to leave recovery before pg_rewind (logged once). */
   waitingForPromotionOf: string | undefined;
   /** Replication slots (slot-sync.ts): members', permanent, ignored; and the leader's `status`. */
@@ -149,7 +152,7 @@ export class NodeContext {
     this.lease = new LeaseKeeper({
       store: this.dcs,
       timing: () => this.dyn,
-      guard: () => ({ primary: this.node.role === 'primary' && this.running, holdsLock: this.holdsLock }),
+      guard: () => ({ primary: this.node.role === 'primary' && this.running, holdsLock: this.holdsLock, failsafeConfirmedAt: this.failsafe.confirmedAt }),
       onFence: ({ leaseAgeMillis, limitMillis }) => this.#hooks.onFence(leaseAgeMillis, limitMillis),
     });
   }
@@ -252,6 +255,7 @@ export class NodeContext {
     this.#warned = new Set(warnings);
     this.dyn = dyn;
     if (this.dyn.ttl !== this.dcs.ttlSeconds) this.dcs.setTtl(this.dyn.ttl);
+    this.dcs.setCallTimeout(Math.max(500, (this.dyn.retryTimeout * 1000) / 2));
   }
 
   /**

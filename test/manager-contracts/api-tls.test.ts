@@ -186,6 +186,10 @@ describe('REST API over HTTPS, with client certificates and an allowlist', () =>
     const a = await api({ certfile: certs.serverCert, keyfile: certs.serverKey, allowlist: ['127.0.0.2/32'], allowlist_include_members: true });
     await putKeys(a.url); // n0's api_url is on 127.0.0.1
     expect((await call(a.url, '/switchover', { method: 'POST', body: SWITCH, headers: JSON_HEADERS, ca: certs.ca })).status).toBe(401);
+    // POST /failsafe leaves the members out (Patroni 4's allowlist_check_members=False: they come from the DCS that is down)
+    const failsafe = await call(a.url, '/failsafe', { method: 'POST', body: '{}', headers: { ...JSON_HEADERS, authorization: basic('admin', 'api-pw') }, ca: certs.ca });
+    expect([failsafe.status, failsafe.body]).toEqual([403, 'Access is denied']);
+    expect((await call(a.url, '/failsafe', { method: 'POST', body: '{}', headers: JSON_HEADERS, ca: certs.ca, localAddress: '127.0.0.2' })).status).toBe(401);
     await putKeys('https://127.0.0.5:8008', 'https://127.0.0.6:8008/patroni');
     const denied = await call(a.url, '/switchover', { method: 'POST', body: SWITCH, headers: JSON_HEADERS, ca: certs.ca });
     expect(denied.status).toBe(403);

@@ -83,10 +83,8 @@ describe('Patroni example configurations', () => {
     expect(config.watchdog.mode).toBe('automatic');
     expect(config.log).toEqual({ level: 'DEBUG', dir: '/var/log/patroni' });
     for (const path of [
-      'bootstrap.dcs.failsafe_mode',
       'bootstrap.post_init',
       'postgresql.authentication.replication.sslmode',
-      'postgresql.create_replica_methods',
       'watchdog.mode',
       'log.loggers',
     ]) {
@@ -98,6 +96,11 @@ describe('Patroni example configurations', () => {
     expect(config.ctl).toEqual({ insecure: false });
     expect(warnings.some((w) => w.startsWith('restapi.certfile') || w.startsWith('ctl'))).toBe(false);
     expect(warnings.some((w) => w.startsWith('postgresql.callbacks'))).toBe(false); // implemented
+    expect(warnings.some((w) => w.startsWith('bootstrap.dcs.failsafe_mode'))).toBe(false); // implemented (failsafe.ts)
+    // user-defined replica methods run their command (actions/replica-methods.ts): the method name when it has no section
+    expect(config.postgresql.createReplicaMethods).toEqual(['pgbackrest', 'basebackup']);
+    expect(config.postgresql.replicaMethodOptions).toEqual({ pgbackrest: {} });
+    expect(warnings.some((w) => w.startsWith('postgresql.create_replica_methods') || w.startsWith('postgresql.pgbackrest'))).toBe(false);
   });
 
   it('never shows a password: not in warnings, JSON, inspect output or errors', () => {
@@ -131,10 +134,18 @@ bootstrap:
   });
 
   it('refuses at startup, by name, the Patroni features whose absence would change what the cluster does', () => {
-    for (const [dcs, key] of [['failsafe_mode: true', 'bootstrap.dcs.failsafe_mode'], ['standby_cluster: { host: 10.0.0.1 }', 'bootstrap.dcs.standby_cluster']]) {
+    for (const [dcs, key] of [['standby_cluster: { host: 10.0.0.1 }', 'bootstrap.dcs.standby_cluster']]) {
       expect(keysOf(configError(() => loadManagerConfig(base(`bootstrap:\n  dcs:\n    ${dcs}\n`)))), dcs).toEqual([key]);
     }
-    expect(loadManagerConfig(base('bootstrap:\n  dcs:\n    failsafe_mode: off\n')).config.scope).toBe('demo');
+  });
+
+  it('accepts failsafe_mode (implemented) as a flag, and names a value that is not one', () => {
+    for (const v of ['true', 'off', 'yes']) {
+      const { config, warnings } = loadManagerConfig(base(`bootstrap:\n  dcs:\n    failsafe_mode: ${v}\n`));
+      expect(config.bootstrap.dcs.raw.failsafe_mode).toBe(v === 'true' ? true : v === 'yes' ? true : false);
+      expect(warnings.some((w) => w.startsWith('bootstrap.dcs.failsafe_mode'))).toBe(false);
+    }
+    expect(keysOf(configError(() => loadManagerConfig(base('bootstrap:\n  dcs:\n    failsafe_mode: sometimes\n'))))).toEqual(['bootstrap.dcs.failsafe_mode']);
   });
 
   it('a clean config gives no warnings, and overrides merge over the file', () => {

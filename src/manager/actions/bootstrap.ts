@@ -13,9 +13,11 @@ import { parseConnUrl } from '../candidate';
 import { planLeaderDuties } from '../decide';
 import { executeAsLeader } from '../executor';
 import { AGENT_PARAMETERS, errText, quoteIdent, type NodeContext } from '../node-context';
-import { BASE_PARAMETERS, defaultHba } from '../postgres';
+import { BASE_PARAMETERS, defaultHba, quoteConninfo } from '../postgres';
 import { cloneSource, upstreamFor } from '../upstream';
 import { rejoin, waitForSlot } from './replica';
+import { createReplica, methodsWithoutLeader } from './replica-methods';
+import { hasRewindCheck } from '../rewind-marker';
 
 export async function bootstrap(ctx: NodeContext): Promise<void> {
   const deadline = Date.now() + (ctx.options.bootstrapTimeoutMillis ?? 300_000);
@@ -44,6 +46,15 @@ export async function bootstrap(ctx: NodeContext): Promise<void> {
     }
     const source = snap.leader ? cloneSource(ctx.name, snap) : undefined;
     if (source) return cloneFrom(ctx, source.name, source.data, source.name === snap.leader ? 'leader' : 'replica');
+    // No leader: a replica method marked `no_leader` (a restore from a backup) may create the data directory.
+    if (methodsWithoutLeader(ctx).length > 0) {
+      ctx.state = 'creating replica';
+      await ctx.publish(undefined).catch(() => {});
+      if (await createReplica(ctx, undefined)) {
+        ctx.postgres.writeStandbyConfig({ primaryConninfo: '' });
+        return startExisting(ctx, snap);
+      }
+    }
     await ctx.publish(undefined).catch(() => {});
     ctx.log(`waiting for a leader to bootstrap from`);
     await ctx.sleepOrWake(1000);
@@ -119,7 +130,11 @@ export async function cloneFrom(ctx: NodeContext, source: string, data: MemberDa
   await ctx.publish(undefined).catch(() => {});
   ctx.log(`cloning from ${sourceRole} ${source} (${addr.host}:${addr.port})`);
   const repl = ctx.config.postgresql.authentication.replication;
-  await ctx.withHeartbeat(() => ctx.postgres.basebackup({ host: addr.host, port: addr.port, user: repl.username, ...(repl.password !== undefined ? { password: repl.password } : {}) }, { timeoutMillis: ctx.options.bootstrapTimeoutMillis ?? 300_000 }));
+  const basebackup = () => ctx.withHeartbeat(() => ctx.postgres.basebackup({ host: addr.host, port: addr.port, user: repl.username, ...(repl.password !== undefined ? { password: repl.password } : {}) }, { timeoutMillis: ctx.options.bootstrapTimeoutMillis ?? 300_000 }));
+  const connstring = `host=${quoteConninfo(addr.host)} port=${addr.port} user=${quoteConninfo(repl.username)} dbname=postgres`;
+  if (!(await createReplica(ctx, { connstring, ...(repl.password !== undefined ? { password: repl.password } : {}), basebackup }))) {
+    throw new FailoverError('COMMAND_FAILED', `${ctx.name}: no replica creation method worked (${ctx.config.postgresql.createReplicaMethods.join(', ')})`);
+  }
   const snap = await ctx.dcs.snapshot().catch(() => undefined);
   const to = (snap && upstreamFor(ctx.name, ctx.config.tags, snap)) ?? { name: source, data };
   const following = ctx.writeStandby(to);
@@ -133,7 +148,7 @@ export async function cloneFrom(ctx: NodeContext, source: string, data: MemberDa
 
 /** A data directory that already exists: start it read-only (as a standby); the HA loop decides the rest. */
 export async function startExisting(ctx: NodeContext, snap: DcsSnapshot): Promise<void> {
-  const wasPrimary = !existsSync(join(ctx.postgres.dataDir, 'standby.signal'));
+  const wasPrimary = !existsSync(join(ctx.postgres.dataDir, 'standby.signal')) || hasRewindCheck(ctx.postgres.dataDir);
   ctx.needsRewind = wasPrimary;
   if (ctx.postgres.isRunning()) {
     ctx.node.moveTo((await ctx.postgres.isInRecovery().catch(() => true)) ? { role: 'replica', following: undefined } : { role: 'primary' });

@@ -5,6 +5,7 @@
 import type { DcsSnapshot, NodeStatus } from '../agent-view';
 import { errText, walPosition, type NodeContext } from '../node-context';
 import { processSyncReplication } from './sync-replication';
+import { writeFailsafeKey } from './failsafe';
 
 /** Leader cycle: slots for members, the synchronous standbys, `status` (a stale failover request cleared first). */
 export async function leaderDuties(ctx: NodeContext, snap: DcsSnapshot, local: NodeStatus | undefined, clearStaleFailover: boolean): Promise<string> {
@@ -14,5 +15,6 @@ export async function leaderDuties(ctx: NodeContext, snap: DcsSnapshot, local: N
   if (ctx.dyn.synchronousMode || snap.sync?.leader) await processSyncReplication(ctx, snap).catch((e) => ctx.log(`synchronous standby: ${errText(e)}`));
   const optime = walPosition(local);
   if (optime !== undefined) await ctx.writeStatus(snap, optime).catch(() => {});
+  await writeFailsafeKey(ctx, snap).catch((e) => ctx.log(`failsafe key: ${errText(e)}`));
   return 'no action. I am the leader with the lock';
 }

@@ -16,6 +16,7 @@ import { run } from '../run';
 import { quorumOf, syncCandidates } from '../sync';
 import { setStandbyNames } from '../sync-state';
 import { syncBeforePromote } from './sync-replication';
+import { failsafePrimaryAlive } from './failsafe';
 import { lsnToPosition } from '../../patroni-contract';
 
 const timing = createDebug('pg-failover:manager:timing');
@@ -36,6 +37,9 @@ export async function electionRound(ctx: NodeContext, snap: DcsSnapshot, local: 
     quorum: ctx.dyn.quorumCommit ? quorumOf(snap) : undefined,
     probe: (_name, data) => ctx.probe(data),
   });
+  // failsafe mode: a member of the failsafe key cut off from etcd may still run as the primary
+  const onFailsafe = verdict.ok && !named ? await failsafePrimaryAlive(ctx, snap) : undefined;
+  if (onFailsafe) return `following a different leader because i am not the healthiest node (${onFailsafe} is still running as a primary)`;
   // Patroni's words for the two cases (its suite and operators grep for them)
   if (!verdict.ok) return ctx.config.tags.nofailover ? `following a different leader because I am not allowed to promote (${verdict.reason})` : `following a different leader because i am not the healthiest node (${verdict.reason})`;
   if (snap.failover?.member === ctx.name && typeof snap.status?.optime === 'number') await waitForReplay(ctx, snap.status.optime);
