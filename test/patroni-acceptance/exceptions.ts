@@ -9,26 +9,12 @@ export const KNOWN_FAILURES: Readonly<Record<string, string>> = {
     "bootstrap methods from the YAML (clone of another cluster, restore from a backup) are not implemented yet",
   "custom_bootstrap :: make a backup and do a restore into a new cluster":
     "bootstrap methods from the YAML (clone of another cluster, restore from a backup) are not implemented yet",
-  "dcs_failsafe_mode :: check failsafe mode can be successfully enabled":
-    "failsafe_mode (and the permanent slots its later scenarios sync) is not implemented yet; a failed scenario leaves the next ones a cluster in the wrong state",
-  "dcs_failsafe_mode :: check one-node cluster is functioning while DCS is down":
-    "failsafe_mode (and the permanent slots its later scenarios sync) is not implemented yet; a failed scenario leaves the next ones a cluster in the wrong state",
-  "dcs_failsafe_mode :: check new replica isn't promoted when leader is down and DCS is up":
-    "failsafe_mode (and the permanent slots its later scenarios sync) is not implemented yet; a failed scenario leaves the next ones a cluster in the wrong state",
-  "dcs_failsafe_mode :: check leader and replica are both in /failsafe key after leader is back":
-    "failsafe_mode (and the permanent slots its later scenarios sync) is not implemented yet; a failed scenario leaves the next ones a cluster in the wrong state",
   "dcs_failsafe_mode :: check leader and replica are functioning while DCS is down":
-    "failsafe_mode (and the permanent slots its later scenarios sync) is not implemented yet; a failed scenario leaves the next ones a cluster in the wrong state",
-  "dcs_failsafe_mode :: check primary is demoted when one replica is shut down and DCS is down":
-    "failsafe_mode (and the permanent slots its later scenarios sync) is not implemented yet; a failed scenario leaves the next ones a cluster in the wrong state",
-  "dcs_failsafe_mode :: scale to three-node cluster":
-    "failsafe_mode (and the permanent slots its later scenarios sync) is not implemented yet; a failed scenario leaves the next ones a cluster in the wrong state",
+    "permanent slots kept in sync on replicas while etcd is down (the failsafe and the slot work were built apart and are not yet proven together)",
   "dcs_failsafe_mode :: make sure permanent slots exist on replicas":
-    "failsafe_mode (and the permanent slots its later scenarios sync) is not implemented yet; a failed scenario leaves the next ones a cluster in the wrong state",
-  "dcs_failsafe_mode :: check three-node cluster is functioning while DCS is down":
-    "failsafe_mode (and the permanent slots its later scenarios sync) is not implemented yet; a failed scenario leaves the next ones a cluster in the wrong state",
+    "permanent slots kept in sync on replicas while etcd is down (the failsafe and the slot work were built apart and are not yet proven together)",
   "dcs_failsafe_mode :: check that permanent slots are in sync between nodes while DCS is down":
-    "failsafe_mode (and the permanent slots its later scenarios sync) is not implemented yet; a failed scenario leaves the next ones a cluster in the wrong state",
+    "permanent slots kept in sync on replicas while etcd is down (the failsafe and the slot work were built apart and are not yet proven together)",
   "patroni_api :: check API requests for the primary-replica pair in the pause mode":
     "the judge, not the product: `patronictl reinit --from-leader` is a Patroni 4.x flag that Debian's patronictl 3.0.2 rejects (usage error, exit 2) before sending any request; POST /reinitialize with from_leader is covered by test/manager/api-writes.test.ts",
   "priority_failover :: check conflicting configuration handling":
