@@ -9,12 +9,6 @@ export const KNOWN_FAILURES: Readonly<Record<string, string>> = {
     "bootstrap methods from the YAML (clone of another cluster, restore from a backup) are not implemented yet",
   "custom_bootstrap :: make a backup and do a restore into a new cluster":
     "bootstrap methods from the YAML (clone of another cluster, restore from a backup) are not implemented yet",
-  "dcs_failsafe_mode :: check leader and replica are functioning while DCS is down":
-    "permanent slots kept in sync on replicas while etcd is down (the failsafe and the slot work were built apart and are not yet proven together)",
-  "dcs_failsafe_mode :: make sure permanent slots exist on replicas":
-    "permanent slots kept in sync on replicas while etcd is down (the failsafe and the slot work were built apart and are not yet proven together)",
-  "dcs_failsafe_mode :: check that permanent slots are in sync between nodes while DCS is down":
-    "permanent slots kept in sync on replicas while etcd is down (the failsafe and the slot work were built apart and are not yet proven together)",
   "patroni_api :: check API requests for the primary-replica pair in the pause mode":
     "the judge, not the product: `patronictl reinit --from-leader` is a Patroni 4.x flag that Debian's patronictl 3.0.2 rejects (usage error, exit 2) before sending any request; POST /reinitialize with from_leader is covered by test/manager/api-writes.test.ts",
   "priority_failover :: check conflicting configuration handling":

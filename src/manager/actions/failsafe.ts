@@ -54,10 +54,12 @@ export async function failsafeRound(ctx: NodeContext): Promise<string | undefine
   const startedAt = Date.now();
   const peers = failsafePeers(ctx.name, key);
   const acks: Record<string, boolean> = {};
+  const positions: Record<string, number> = {};
   if ('peers' in peers && peers.peers.length > 0) {
     const answers = await askMembers(peers.peers, await postBody(ctx), pingOptions(ctx));
     for (const a of answers) {
       acks[a.name] = a.accepted;
+      if (a.accepted && a.lsn !== undefined) positions[a.name] = a.lsn;
       if (!a.accepted) ctx.log(`failsafe: ${a.name} did not accept POST /failsafe (${a.detail})`);
     }
   }
@@ -75,6 +77,7 @@ export async function failsafeRound(ctx: NodeContext): Promise<string | undefine
     case 'continue':
       ctx.failsafe.confirm(startedAt);
       ctx.holdsLock = true;
+      await keepMemberSlots(ctx, positions).catch((e) => ctx.log(`failsafe: replication slots: ${errText(e)}`));
       return verdict.line;
     case 'wait':
       return verdict.line;
@@ -83,6 +86,19 @@ export async function failsafeRound(ctx: NodeContext): Promise<string | undefine
       await demoteOffline(ctx, verdict.reason);
       return verdict.line;
   }
+}
+
+/**
+ * While etcd is gone the primary still keeps its slots, and the member slots of members that do
+ * not stream from it (cascading replicas, kept for a failover) move on with the positions those
+ * members sent in their `POST /failsafe` answers (Patroni 4 does the same): the last snapshot's
+ * member positions, with each answer's `lsn` in place of the member's `xlog_location`.
+ */
+async function keepMemberSlots(ctx: NodeContext, positions: Readonly<Record<string, number>>): Promise<void> {
+  const snap = ctx.lastSnap;
+  if (!snap || !ctx.dyn.useSlots) return;
+  const members = snap.members.map((m) => (positions[m.name] !== undefined ? { ...m, data: { ...m.data, xlog_location: positions[m.name] } } : m));
+  await ctx.slotKeeper.sync({ ...snap, members }, 'primary', ctx.dyn.useSlots);
 }
 
 /**
