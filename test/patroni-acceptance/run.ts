@@ -37,7 +37,7 @@ export const DEFAULT_FEATURES = ['basic_replication', 'patroni_api'];
  * whole suite (`--features all`, ≈20 min) is `npm run test:patroni-acceptance:full`, whose JSON is
  * the README's table: CI would otherwise pass 30 minutes.
  */
-export const CI_FEATURES = ['basic_replication', 'patroni_api', 'cascading_replication', 'nostream_node', 'ignored_slots', 'permanent_slots', 'recovery', 'priority_failover'];
+export const CI_FEATURES = ['basic_replication', 'patroni_api', 'cascading_replication', 'nostream_node', 'permanent_slots', 'dcs_failsafe_mode', 'quorum_commit', 'recovery'];
 
 /**
  * Every feature of Patroni v4.1.4 that `--features all` does not run, with the reason.
