@@ -73,6 +73,12 @@ export interface PatroniClusterOptions {
   /** Keep the directory after stop() (for post-mortems). Default false. */
   keepDir?: boolean;
   /**
+   * Called once per node right after its directory is created (before anything is written in
+   * it), e.g. to mount a size-limited tmpfs there for disk-full faults; the returned function, if
+   * any, runs in stop() once the node's processes are gone (e.g. the unmount).
+   */
+  prepareNodeDir?: (name: string, nodeDir: string) => (() => void) | void;
+  /**
    * Progress of start()'s slow steps, one line each, with durations (`pg-failover up` prints
    * them on stderr): etcd, the first node's initdb + bootstrap, each replica's base backup.
    */
@@ -130,6 +136,7 @@ export class PatroniCluster {
   readonly #superuserPassword = randomBytes(12).toString('hex');
   readonly #replicationPassword = randomBytes(12).toString('hex');
   #ownsEtcd = false;
+  readonly #undoNodeDirs: Array<() => void> = [];
   #stopped = false;
   /** Per daemon PID: settles when Node has reaped it (no zombie left behind). */
   readonly #reaped = new Map<number, Promise<void>>();
@@ -440,6 +447,13 @@ export class PatroniCluster {
       await waitGroupGone(pid, 5000);
     }
     if (this.#ownsEtcd) await this.etcd?.stop();
+    for (const undo of this.#undoNodeDirs.splice(0)) {
+      try {
+        undo();
+      } catch {
+        /* best effort: the caller's own cleanup reports what is left */
+      }
+    }
     if (!this.#options.keepDir) rmSync(this.dir, { recursive: true, force: true });
   }
 
@@ -462,6 +476,8 @@ export class PatroniCluster {
   async #prepareNode(name: string, timing: { ttl: number; loopWait: number; retryTimeout: number }): Promise<PatroniMember> {
     const nodeDir = join(this.dir, name);
     mkdirSync(nodeDir, { recursive: true, mode: 0o700 });
+    const undo = this.#options.prepareNodeDir?.(name, nodeDir);
+    if (undo) this.#undoNodeDirs.push(undo);
     this.#chown(nodeDir);
     const pgPort = await freePort();
     const apiPort = await freePort();

@@ -29,6 +29,8 @@ export interface CampaignOptions {
   minutes: number;
   synchronousMode?: boolean;
   daemon?: 'pg-failover' | 'patroni';
+  /** Each node on its own size-limited tmpfs, for the disk-full fault (default true; off with keepDirs). */
+  nodeDisks?: boolean;
   /** etcd members (default 3: the etcd member faults need a quorum that survives one member). */
   etcdMembers?: number;
   /** Leader TTL in seconds (default 10). */
@@ -59,7 +61,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport & 
   const startedAt = new Date();
   const t0 = Date.now();
   try {
-    const c = await NamespacedCluster.start({ daemon: o.daemon, synchronousMode: o.synchronousMode ?? true, ttl: o.ttl ?? 10, etcdMembers: o.etcdMembers ?? 3, keepDirs: o.keepDirs ?? false, log });
+    const c = await NamespacedCluster.start({ daemon: o.daemon, synchronousMode: o.synchronousMode ?? true, ttl: o.ttl ?? 10, etcdMembers: o.etcdMembers ?? 3, keepDirs: o.keepDirs ?? false, nodeDisks: o.nodeDisks ?? true, log });
     cleanup.add('cluster and network', () => c.stop());
     const kinds = (o.kinds ?? availableKinds(c)).filter((k) => availableKinds(c).includes(k));
     log(`fault kinds: ${kinds.join(', ')}`);

@@ -5,7 +5,9 @@
  * moment of injection, from the cluster's current view.
  */
 import { setTimeout as sleep } from 'node:timers/promises';
+import { dirname } from 'node:path';
 import { isAlive } from '../../src/manager/postgres';
+import { fillDisk, freeDisk } from './node-disks';
 import type { NamespacedCluster } from './ns-cluster';
 import type { Prng } from './prng';
 
@@ -23,7 +25,8 @@ export type FaultKind =
   | 'etcd-restart'
   | 'etcd-isolate'
   | 'etcd-leader-kill'
-  | 'manual-failover';
+  | 'manual-failover'
+  | 'disk-full';
 
 /** Every kind, in the order the report lists them. */
 export const FAULT_KINDS: readonly FaultKind[] = [
@@ -41,6 +44,7 @@ export const FAULT_KINDS: readonly FaultKind[] = [
   'etcd-isolate',
   'etcd-leader-kill',
   'manual-failover',
+  'disk-full',
 ];
 
 /** Kinds that may start while another fault is active (network faults touch no process). */
@@ -66,7 +70,7 @@ export interface FaultContext {
 /** Kinds this cluster can run (packet-delay needs netem; the etcd member faults a 3-member etcd, which keeps its quorum through them). */
 export function availableKinds(c: NamespacedCluster): FaultKind[] {
   const quorumSurvives = c.etcd.members.length >= 3;
-  return FAULT_KINDS.filter((k) => (k !== 'packet-delay' || c.net.netem) && ((k !== 'etcd-isolate' && k !== 'etcd-leader-kill') || quorumSurvives));
+  return FAULT_KINDS.filter((k) => (k !== 'packet-delay' || c.net.netem) && ((k !== 'etcd-isolate' && k !== 'etcd-leader-kill') || quorumSurvives) && (k !== 'disk-full' || c.nodeDisks));
 }
 
 /** The index of etcd's current raft leader, asked of any member that answers (its gRPC gateway's maintenance status). */
@@ -174,6 +178,12 @@ export async function inject(kind: FaultKind, ctx: FaultContext): Promise<Active
       const candidate = standbys.length ? prng.pick(standbys) : undefined;
       if (candidate) await c.cluster.failover(candidate).catch((e) => ctx.log(`failover refused: ${(e as Error).message.split('\n')[0]}`));
       return done(candidate ?? leader, async () => {}, true);
+    }
+    case 'disk-full': {
+      // the primary's disk (its own tmpfs) filled to the last byte, then freed
+      const dir = dirname(c.cluster.member(leader).dataDir);
+      const bytes = fillDisk(dir);
+      return done(`${leader} (${Math.round(bytes / 1048576)} MiB filled)`, async () => freeDisk(dir));
     }
     case 'etcd-restart': {
       const i = prng.int(0, c.etcd.members.length - 1);

@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { EtcdCluster } from '../../src/local/etcd-server';
 import { PatroniCluster } from '../../src/local/patroni-cluster';
 import { CampaignNetwork } from './netns';
+import { NODE_DISK_MIB, tmpfsNodeDirs } from './node-disks';
 
 export interface NamespacedClusterOptions {
   /** `pg-failover` (our manager, default) or `patroni` (real Patroni 3.0.2). */
@@ -24,6 +25,8 @@ export interface NamespacedClusterOptions {
   scope?: string;
   /** Keep the data/log directories after stop() (post-mortems): their paths are logged. */
   keepDirs?: boolean;
+  /** Each node's directory on its own size-limited tmpfs (for the disk-full fault; not with keepDirs). */
+  nodeDisks?: boolean;
   log?: (line: string) => void;
 }
 
@@ -36,6 +39,7 @@ export class NamespacedCluster {
     readonly nodeNames: string[],
     readonly dir: string,
     readonly keepDirs = false,
+    readonly nodeDisks = false,
   ) {}
 
   static async start(o: NamespacedClusterOptions = {}): Promise<NamespacedCluster> {
@@ -65,10 +69,11 @@ export class NamespacedCluster {
         placement,
         clientCidrs: [net.cidr],
         keepDir: o.keepDirs ?? false,
+        ...(o.nodeDisks && !o.keepDirs ? { prepareNodeDir: tmpfsNodeDirs(NODE_DISK_MIB, o.log) } : {}),
       });
       if (o.keepDirs) o.log?.(`keeping ${cluster.dir} and ${dir} after the run`);
       o.log?.(`cluster up: ${cluster.members.map((m) => `${m.name} ${m.host}:${m.pgPort}`).join(', ')}`);
-      return new NamespacedCluster(net, etcd, cluster, etcdNames, nodeNames, dir, o.keepDirs ?? false);
+      return new NamespacedCluster(net, etcd, cluster, etcdNames, nodeNames, dir, o.keepDirs ?? false, !!o.nodeDisks && !o.keepDirs);
     } catch (e) {
       await cluster?.stop().catch(() => {});
       await etcd?.stop().catch(() => {});
