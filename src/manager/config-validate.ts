@@ -204,6 +204,7 @@ export function validateNodeConfig(raw: Raw, opts: { flagOfKey?: Record<string, 
     ...(replicatefrom ? { replicatefrom } : {}),
     ...(failoverPriority !== undefined ? { failoverPriority } : {}),
     custom,
+    asGiven: { ...tagsRaw },
   };
 
   // watchdog

@@ -155,6 +155,12 @@ export interface PatroniNodeConfig {
     nostream: boolean;
     /** Every other tag, as given (published in the member key). */
     custom: Record<string, unknown>;
+    /**
+     * The `tags` section exactly as the file gives it (order and values), when read from a file:
+     * the member key publishes it by Patroni's rule (tags.ts `publishedTags`), so
+     * `failover_priority: '1'` stays a string there, as in Patroni.
+     */
+    asGiven?: Record<string, unknown>;
   };
   watchdog: { mode: 'off' | 'automatic' | 'required'; device?: string; safetyMarginSeconds?: number };
   log: { level: string; dir?: string; type?: 'plain' | 'json' };

@@ -17,6 +17,7 @@ import { Dcs } from './dcs';
 import { LeaseKeeper } from './lease-keeper';
 import { MANAGER_VERSION, readNodeStatus } from './node-status';
 import { ARCHIVE_SOURCE, NodeStateMachine } from './node-state';
+import { publishedTags } from './tags';
 import { findPgBinaries, type PgBinaries } from './pg-binaries';
 import { BASE_PARAMETERS, PostgresServer, quoteConninfo, resolveServerUser, slotNameFor } from './postgres';
 import { syncPhysicalSlots } from './slots';
@@ -206,6 +207,7 @@ export class NodeContext {
 
   tags(): Record<string, unknown> {
     const t = this.config.tags;
+    if (t.asGiven) return publishedTags(t.asGiven);
     // Like Patroni, the boolean tags are published only when true (`nostream: false` is no tag)
     const custom = Object.fromEntries(Object.entries(t.custom).filter(([k, v]) => !(BOOLEAN_TAGS.has(k) && !v)));
     return {

@@ -9,6 +9,7 @@ import type { PeerState } from '../candidate';
 import { errText, walPosition, type NodeContext } from '../node-context';
 import { run } from '../run';
 import { syncStandbyList } from '../sync';
+import { tagNoFailover } from '../tags';
 import { lsnToPosition } from '../../patroni-contract';
 
 /** Stops being a writable primary at once (immediate stop); the next cycles rejoin as a replica. */
@@ -47,7 +48,7 @@ export function fence(ctx: NodeContext, age: number, limit: number): void {
 export async function switchover(ctx: NodeContext, snap: DcsSnapshot, member: string | undefined): Promise<string> {
   const syncOnly = ctx.dyn.synchronousMode && snap.sync?.leader === ctx.name ? syncStandbyList(snap.sync.sync_standby) : undefined;
   const candidates = snap.members.filter(
-    (m) => m.name !== ctx.name && (!member || m.name === member) && (syncOnly === undefined || syncOnly.includes(m.name)) && m.data.tags?.nofailover !== true,
+    (m) => m.name !== ctx.name && (!member || m.name === member) && (syncOnly === undefined || syncOnly.includes(m.name)) && !tagNoFailover(m.data.tags),
   );
   let chosen: { name: string; data: MemberData; state: PeerState } | undefined;
   for (const m of candidates) {
