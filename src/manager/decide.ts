@@ -13,6 +13,7 @@
 import type { DcsSnapshot, MemberData } from './agent-view';
 import type { NodeState } from './node-state';
 import { ARCHIVE_SOURCE } from './node-state';
+import { primaryStartTimeoutSeconds } from './primary-start-timeout';
 import { maySyncFailover } from './sync';
 import { upstreamFor, type StreamTags, type Upstream } from './upstream';
 
@@ -136,6 +137,12 @@ export type LeaderAction =
   | { kind: 'lost-key'; demote: boolean; line: string }
   /** Holding the key without a writable primary here: promote (or start) PostgreSQL. */
   | { kind: 'become-primary'; reason: string; line: string }
+  /**
+   * PostgreSQL crashed under the running primary (Patroni's `recover` with the key): fail over at
+   * once when `primary_start_timeout` is 0 and a replica can take over, else start it again in
+   * place within that many seconds (crash-recovery.ts).
+   */
+  | { kind: 'recover-crashed-primary'; startTimeoutSeconds: number }
   /** A switchover or failover request that is due: hand over (to `member`, or the best replica). */
   | { kind: 'switchover'; member: string | undefined }
   /** The routine: slots, synchronous standby, `status`; clear a stale failover request first. */
@@ -151,12 +158,17 @@ export interface LeaderInput {
   snapshot: DcsSnapshot;
   node: Readonly<NodeState>;
   local: LocalRole | undefined;
+  /** Whether the PostgreSQL process runs (it may run yet not answer). */
+  postgresRunning: boolean;
   now: number;
 }
 
 /** The leader's decision once the key's compare-and-set answered. */
 export function decideAsLeader(input: LeaderInput): LeaderAction {
   if (!input.keyKept) return { kind: 'lost-key', demote: input.node.role === 'primary', line: 'lost the leader key' };
+  if (input.node.role === 'primary' && !input.postgresRunning && input.snapshot.config.pause !== true) {
+    return { kind: 'recover-crashed-primary', startTimeoutSeconds: primaryStartTimeoutSeconds(input.snapshot.config) };
+  }
   if (input.node.role !== 'primary' || input.local !== 'primary') {
     return { kind: 'become-primary', reason: 'I had the leader key', line: 'promoted self to leader because I had the session lock' };
   }

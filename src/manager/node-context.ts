@@ -120,7 +120,7 @@ export class NodeContext {
     this.name = config.name;
     this.scope = config.scope;
     this.#callbacks = new CallbackRunner({ scope: config.scope, commands: config.postgresql.callbacks ?? {}, log: (line) => this.log(line) });
-    this.node = new NodeStateMachine(({ action, role }) => this.#callbacks.fire(action, role === 'primary' ? this.primaryRole : REPLICA_ROLE));
+    this.node = new NodeStateMachine(({ action, role }) => this.#callbacks.fire(action, role === 'primary' ? this.primaryRole : role === 'demoted' ? 'demoted' : REPLICA_ROLE));
     this.dyn = initialDynamic(config);
     const su = config.postgresql.authentication.superuser;
     this.postgres = new PostgresServer({

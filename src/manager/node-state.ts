@@ -41,7 +41,8 @@ export type AnnouncedRole = 'primary' | 'replica' | undefined;
 /** One callback to fire: the action and the agent role it is about. */
 export interface CallbackCall {
   action: CallbackAction;
-  role: 'primary' | 'replica';
+  /** `demoted` only for a primary that failed to start again after a crash ({@link NodeStateMachine.failedToStart}). */
+  role: 'primary' | 'replica' | 'demoted';
 }
 
 /** The outcome of a transition: callbacks to fire, in order, and the role now announced. */
@@ -109,6 +110,18 @@ export class NodeStateMachine {
     this.#state = next;
     this.#announced = result.announced;
     for (const call of result.callbacks) this.#fire(call);
+  }
+
+  /**
+   * A crashed primary could not be started again: it becomes demoted and announces it with
+   * `on_role_change demoted` (Patroni's post_recover), not `on_stop`: it was not running.
+   * The announced role stays, so rejoining as a replica later fires `on_role_change replica`.
+   * Throws `INTERNAL_STATE` unless a primary.
+   */
+  failedToStart(): void {
+    if (this.#state.role !== 'primary') throw illegal(this.#state.role, 'demoted');
+    this.#state = { role: 'demoted' };
+    this.#fire({ action: 'on_role_change', role: 'demoted' });
   }
 
   /** A replica now streams from `source` (same role: no callback). Throws `INTERNAL_STATE` unless a replica. */

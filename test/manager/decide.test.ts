@@ -168,7 +168,7 @@ describe('decide: no leader key', () => {
 });
 
 describe('decideAsLeader: the key is confirmed ours', () => {
-  const base = { keyKept: true, me: 'n0', snapshot: snapshot({ leader: 'n0' }), now: NOW };
+  const base = { keyKept: true, me: 'n0', snapshot: snapshot({ leader: 'n0' }), postgresRunning: true, now: NOW };
 
   it('the compare-and-set lost the key: a primary here demotes at once; anything else just says so', () => {
     expect(decideAsLeader({ ...base, keyKept: false, node: { role: 'primary' }, local: 'primary' })).toEqual({ kind: 'lost-key', demote: true, line: 'lost the leader key' });
@@ -184,6 +184,20 @@ describe('decideAsLeader: the key is confirmed ours', () => {
     ] as const) {
       expect(decideAsLeader({ ...base, node, local })).toEqual({ kind: 'become-primary', reason: 'I had the leader key', line: 'promoted self to leader because I had the session lock' });
     }
+  });
+
+  it('PostgreSQL crashed under the primary: recover it, within primary_start_timeout (Patroni default 300 s)', () => {
+    const crashed = { ...base, node: { role: 'primary' } as const, local: undefined, postgresRunning: false };
+    expect(decideAsLeader(crashed)).toEqual({ kind: 'recover-crashed-primary', startTimeoutSeconds: 300 });
+    const withConfig = (config: Record<string, unknown>) => decideAsLeader({ ...crashed, snapshot: snapshot({ leader: 'n0', config }) });
+    expect(withConfig({ master_start_timeout: 0 })).toEqual({ kind: 'recover-crashed-primary', startTimeoutSeconds: 0 });
+    expect(withConfig({ primary_start_timeout: 20, master_start_timeout: 0 })).toEqual({ kind: 'recover-crashed-primary', startTimeoutSeconds: 20 });
+    // a key set to null (PATCH) is Patroni's default again, even beside the old name
+    expect(withConfig({ primary_start_timeout: null, master_start_timeout: 0 })).toEqual({ kind: 'recover-crashed-primary', startTimeoutSeconds: 300 });
+    // paused: no automatic recovery decision, the old start-in-place path
+    expect(withConfig({ pause: true, master_start_timeout: 0 }).kind).toBe('become-primary');
+    // a demoted node (fenced) that still holds the key starts as it was, as before
+    expect(decideAsLeader({ ...crashed, node: { role: 'demoted' } }).kind).toBe('become-primary');
   });
 
   it('a running primary with no request does its duties', () => {
