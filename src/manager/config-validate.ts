@@ -9,6 +9,7 @@
 import { FailoverError } from '../errors';
 import { parseBool, synchronousModeOf } from './dynamic-config';
 import { parseLagBytes } from './api-views';
+import { customBootstrapOf } from './bootstrap-method';
 import { CALLBACK_ACTIONS, splitCommandLine, type CallbackAction } from './callbacks';
 import type { Credentials, DynamicConfig, HostPort, LoadedConfig, PatroniNodeConfig } from './config';
 import { RESTAPI_SECURITY_KEYS, validateCtl, validateRestApiSecurity } from './config-restapi-security';
@@ -174,7 +175,7 @@ export function validateNodeConfig(raw: Raw, opts: { flagOfKey?: Record<string, 
 
   // bootstrap
   const boot = w.section(raw, 'bootstrap', '') ?? {};
-  w.unknownKeys(boot, 'bootstrap', ['dcs', 'initdb', 'pg_hba'], ['method', 'post_bootstrap', 'post_init', 'users', ...(typeof boot.method === 'string' ? [boot.method] : [])]);
+  w.unknownKeys(boot, 'bootstrap', ['dcs', 'initdb', 'pg_hba', 'method', ...(typeof boot.method === 'string' ? [boot.method] : [])], ['post_bootstrap', 'post_init', 'users']);
   const dcs = validateDcs(w, w.section(boot, 'dcs', 'bootstrap') ?? {});
   const initdb = validateInitdb(w, boot.initdb);
   const bootHba = w.stringList(boot, 'pg_hba', 'bootstrap');
@@ -231,6 +232,8 @@ export function validateNodeConfig(raw: Raw, opts: { flagOfKey?: Record<string, 
   const logDir = w.string(lg, 'dir', 'log');
   const log: PatroniNodeConfig['log'] = { level, ...(logDir ? { dir: logDir } : {}), ...(logType ? { type: logType as 'plain' | 'json' } : {}) };
 
+  const method = pgc && scope ? customBootstrapOf(boot, { scope, dataDir: pgc.dataDir }, { warn: (at, why) => w.warn(at, why), problem: (at, why) => w.problem(at, why) }) : undefined;
+
   if (w.problems.length || !scope || !name || !restapi || !etcd || !pgc || !dcs) {
     if (!w.problems.length) w.problem('(root)', 'configuration is incomplete');
     throw configError(w.problems);
@@ -244,7 +247,7 @@ export function validateNodeConfig(raw: Raw, opts: { flagOfKey?: Record<string, 
     name,
     restapi,
     etcd,
-    bootstrap: { dcs, initdb, ...(bootHba ? { pgHba: bootHba } : {}) },
+    bootstrap: { dcs, initdb, ...(bootHba ? { pgHba: bootHba } : {}), ...(method ? { method } : {}) },
     postgresql: pgc,
     tags,
     watchdog,

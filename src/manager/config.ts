@@ -13,6 +13,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
+import type { CustomBootstrap } from './bootstrap-method';
 import type { CallbackAction } from './callbacks';
 import { configFromEnvironment } from './config-env';
 import { configError, deepMerge, isMap, validateNodeConfig, type ConfigProblem, type Raw } from './config-validate';
@@ -113,6 +114,8 @@ export interface PatroniNodeConfig {
     initdb: string[];
     /** `bootstrap.pg_hba` (the pre-dynamic-config location). */
     pgHba?: string[];
+    /** `bootstrap.method` with a command: create the cluster with it instead of initdb (bootstrap-method.ts). */
+    method?: CustomBootstrap;
   };
   postgresql: {
     /** Listen hosts (Patroni allows `a,b:5432`) and the port. */

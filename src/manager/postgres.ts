@@ -335,6 +335,18 @@ export class PostgresServer {
     this.#writeOwned(join(this.dataDir, 'standby.signal'), '');
   }
 
+  /**
+   * Archive recovery that ends in promotion (a restored backup): these recovery settings
+   * (`restore_command`, `recovery_target_*` …) in `pgfailover.replication.conf`, and
+   * recovery.signal instead of standby.signal.
+   */
+  writeRecoveryConfig(settings: Record<string, string | number | boolean>): void {
+    const lines = Object.entries(settings).map(([k, v]) => `${k} = ${formatValue(v)}`);
+    this.#writeOwned(join(this.dataDir, 'pgfailover.replication.conf'), `# written by pg-failover\n${lines.join('\n')}\n`);
+    rmSync(join(this.dataDir, 'standby.signal'), { force: true });
+    this.#writeOwned(join(this.dataDir, 'recovery.signal'), '');
+  }
+
   /** Removes standby settings (after promotion). */
   clearStandbyConfig(options: { keepSignal?: boolean } = {}): void {
     const file = join(this.dataDir, 'pgfailover.replication.conf');

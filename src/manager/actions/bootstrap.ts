@@ -15,6 +15,7 @@ import { executeAsLeader } from '../executor';
 import { AGENT_PARAMETERS, errText, quoteIdent, type NodeContext } from '../node-context';
 import { BASE_PARAMETERS, defaultHba } from '../postgres';
 import { cloneSource, upstreamFor } from '../upstream';
+import { customBootstrap } from './custom-bootstrap';
 import { rejoin, waitForSlot } from './replica';
 
 export async function bootstrap(ctx: NodeContext): Promise<void> {
@@ -56,16 +57,22 @@ export async function initializeCluster(ctx: NodeContext): Promise<void> {
   ctx.state = 'initializing new cluster';
   try {
     const dcs = ctx.config.bootstrap.dcs;
-    await ctx.withHeartbeat(() => ctx.postgres.initdb({
-      parameters: { ...BASE_PARAMETERS, ...AGENT_PARAMETERS, ...dcs.postgresql.parameters, ...ctx.config.postgresql.parameters },
-      hba: ctx.config.postgresql.pgHba ?? dcs.postgresql.pgHba ?? ctx.config.bootstrap.pgHba ?? defaultHba(ctx.postgres.password !== undefined),
-      dataChecksums: true,
-      extraArgs: ctx.config.bootstrap.initdb.filter((a) => a !== '--data-checksums' && a !== '-k'),
-    }));
-    ctx.state = 'starting';
-    await ctx.withHeartbeat(() => ctx.postgres.start());
-    if (!(await ctx.lease.renew())) throw new FailoverError('DCS_ERROR', `${ctx.name}: etcd unreachable after initdb`);
-    await createReplicationUser(ctx);
+    const method = ctx.config.bootstrap.method;
+    if (method) {
+      // bootstrap.method with a command (clone of another cluster, backup restore): PostgreSQL runs as a primary after it, roles set
+      await customBootstrap(ctx, method);
+    } else {
+      await ctx.withHeartbeat(() => ctx.postgres.initdb({
+        parameters: { ...BASE_PARAMETERS, ...AGENT_PARAMETERS, ...dcs.postgresql.parameters, ...ctx.config.postgresql.parameters },
+        hba: ctx.config.postgresql.pgHba ?? dcs.postgresql.pgHba ?? ctx.config.bootstrap.pgHba ?? defaultHba(ctx.postgres.password !== undefined),
+        dataChecksums: true,
+        extraArgs: ctx.config.bootstrap.initdb.filter((a) => a !== '--data-checksums' && a !== '-k'),
+      }));
+      ctx.state = 'starting';
+      await ctx.withHeartbeat(() => ctx.postgres.start());
+    }
+    if (!(await ctx.lease.renew())) throw new FailoverError('DCS_ERROR', `${ctx.name}: etcd unreachable after ${method ? `bootstrap.method ${method.name}` : 'initdb'}`);
+    if (!method) await createReplicationUser(ctx);
     if (!(await ctx.dcs.attemptToAcquireLeader())) throw new FailoverError('DCS_ERROR', `${ctx.name}: could not take the leader key after winning /initialize`);
     ctx.holdsLock = true;
     ctx.node.moveTo({ role: 'primary' });
