@@ -10,6 +10,7 @@ import { FailoverError } from '../errors';
 import { parseBool, synchronousModeOf } from './dynamic-config';
 import { parseLagBytes } from './api-views';
 import { customBootstrapOf } from './bootstrap-method';
+import { STANDBY_CLUSTER_KEYS, standbyClusterOf } from './standby-cluster';
 import { CALLBACK_ACTIONS, splitCommandLine, type CallbackAction } from './callbacks';
 import type { Credentials, DynamicConfig, HostPort, LoadedConfig, PatroniNodeConfig } from './config';
 import { RESTAPI_SECURITY_KEYS, validateCtl, validateRestApiSecurity } from './config-restapi-security';
@@ -330,7 +331,17 @@ function validateDcs(w: Walker, dcs: Raw): DynamicConfig | undefined {
     w.problem(`${P}.failsafe_mode`, `${P}.failsafe_mode: true (DCS failsafe mode) is not supported by this manager: without it a primary that loses etcd demotes; remove it or set false`);
   }
   if (dcs.standby_cluster !== undefined && dcs.standby_cluster !== null) {
-    w.problem(`${P}.standby_cluster`, `${P}.standby_cluster (a standby cluster replicating from another cluster) is not supported by this manager; it would bootstrap an independent primary instead`);
+    // a standby cluster (standby-cluster.ts): its first leader clones the remote with pg_basebackup
+    const sc = dcs.standby_cluster;
+    if (!isMap(sc)) w.problem(`${P}.standby_cluster`, `${P}.standby_cluster must be a mapping (host, port, primary_slot_name, restore_command …)`);
+    else {
+      w.unknownKeys(sc, `${P}.standby_cluster`, STANDBY_CLUSTER_KEYS.filter((k) => k !== 'leader_tags' && k !== 'create_replica_methods'), ['leader_tags']);
+      if (sc.create_replica_methods !== undefined) w.warn(`${P}.standby_cluster.create_replica_methods`, 'is accepted, but a new standby cluster is always cloned from standby_cluster.host with pg_basebackup');
+      if (!standbyClusterOf(sc)) w.problem(`${P}.standby_cluster`, `${P}.standby_cluster needs a host (or a restore_command) to replicate from`);
+      else if (typeof sc.host !== 'string' || !sc.host) {
+        w.problem(`${P}.standby_cluster.host`, `${P}.standby_cluster without a host cannot bootstrap here: a new standby cluster is cloned from the remote host with pg_basebackup (restore_command alone would need create_replica_methods, which this manager does not implement); set host, or add restore_command later with PATCH /config`);
+      }
+    }
   }
   let sync = false;
   const sm = dcs.synchronous_mode;

@@ -14,6 +14,7 @@ import type { DcsSnapshot, MemberData } from './agent-view';
 import type { NodeState } from './node-state';
 import { ARCHIVE_SOURCE } from './node-state';
 import { primaryStartTimeoutSeconds } from './primary-start-timeout';
+import { describeStandbySource, standbySignature, type StandbyCluster } from './standby-cluster';
 import { maySyncFailover } from './sync';
 import { upstreamFor, type StreamTags, type Upstream } from './upstream';
 
@@ -143,6 +144,12 @@ export type LeaderAction =
    * place within that many seconds (crash-recovery.ts).
    */
   | { kind: 'recover-crashed-primary'; startTimeoutSeconds: number }
+  /**
+   * A standby cluster (standby-cluster.ts): hold the key as its standby leader — point the
+   * standby configuration at the remote (or the archive) and start or reload PostgreSQL;
+   * a running primary here is stopped and restarted as a standby first ("demote cluster").
+   */
+  | { kind: 'become-standby-leader'; standby: StandbyCluster; line: string }
   /** A switchover or failover request that is due: hand over (to `member`, or the best replica). */
   | { kind: 'switchover'; member: string | undefined }
   /** The routine: slots, synchronous standby, `status`; clear a stale failover request first. */
@@ -152,6 +159,8 @@ export type LeaderAction =
 
 /** Inputs of {@link decideAsLeader}, read after the leader key's compare-and-set answered. */
 export interface LeaderInput {
+  /** The standby cluster in effect (the `config` key's `standby_cluster`), or undefined. */
+  standby?: StandbyCluster | undefined;
   /** Whether the compare-and-set kept the key ours. */
   keyKept: boolean;
   me: string;
@@ -166,6 +175,7 @@ export interface LeaderInput {
 /** The leader's decision once the key's compare-and-set answered. */
 export function decideAsLeader(input: LeaderInput): LeaderAction {
   if (!input.keyKept) return { kind: 'lost-key', demote: input.node.role === 'primary', line: 'lost the leader key' };
+  if (input.standby) return decideAsStandbyLeader(input, input.standby);
   if (input.node.role === 'primary' && !input.postgresRunning && input.snapshot.config.pause !== true) {
     return { kind: 'recover-crashed-primary', startTimeoutSeconds: primaryStartTimeoutSeconds(input.snapshot.config) };
   }
@@ -173,6 +183,20 @@ export function decideAsLeader(input: LeaderInput): LeaderAction {
     return { kind: 'become-primary', reason: 'I had the leader key', line: 'promoted self to leader because I had the session lock' };
   }
   return planLeaderDuties(input.me, input.snapshot, input.now);
+}
+
+/**
+ * The key holder of a standby cluster: a running standby leader replicating with the settings
+ * in effect does the leader's routine (a switchover request included); anything else — a
+ * replica that just won the key, a stopped node, a primary of a cluster being demoted, a
+ * standby leader whose `standby_cluster` settings changed — becomes the standby leader.
+ */
+function decideAsStandbyLeader(input: LeaderInput, sc: StandbyCluster): LeaderAction {
+  const { node } = input;
+  if (node.role === 'standby_leader' && input.local === 'replica' && node.source === standbySignature(sc)) return planLeaderDuties(input.me, input.snapshot, input.now);
+  if (node.role === 'primary' && input.local === 'primary') return { kind: 'become-standby-leader', standby: sc, line: `demoting the primary to a standby leader replicating from ${describeStandbySource(sc)} (standby_cluster is configured)` };
+  if (node.role === 'standby_leader' && input.local === 'replica') return { kind: 'become-standby-leader', standby: sc, line: `standby_cluster changed: now replicating from ${describeStandbySource(sc)}` };
+  return { kind: 'become-standby-leader', standby: sc, line: `no action. I am (${input.me}) the standby leader with the lock, replicating from ${describeStandbySource(sc)}` };
 }
 
 /**

@@ -18,6 +18,8 @@ import { LeaseKeeper } from './lease-keeper';
 import { MANAGER_VERSION, readNodeStatus } from './node-status';
 import { ARCHIVE_SOURCE, NodeStateMachine } from './node-state';
 import { publishedTags } from './tags';
+import { effectiveStandbyCluster } from './standby-cluster';
+import { writeDynamicJson } from './dynamic-json';
 import { findPgBinaries, type PgBinaries } from './pg-binaries';
 import { BASE_PARAMETERS, PostgresServer, quoteConninfo, resolveServerUser, slotNameFor } from './postgres';
 import { syncPhysicalSlots } from './slots';
@@ -120,7 +122,7 @@ export class NodeContext {
     this.name = config.name;
     this.scope = config.scope;
     this.#callbacks = new CallbackRunner({ scope: config.scope, commands: config.postgresql.callbacks ?? {}, log: (line) => this.log(line) });
-    this.node = new NodeStateMachine(({ action, role }) => this.#callbacks.fire(action, role === 'primary' ? this.primaryRole : role === 'demoted' ? 'demoted' : REPLICA_ROLE));
+    this.node = new NodeStateMachine(({ action, role }) => this.#callbacks.fire(action, role === 'primary' ? this.primaryRole : role === 'replica' ? REPLICA_ROLE : role));
     this.dyn = initialDynamic(config);
     const su = config.postgresql.authentication.superuser;
     this.postgres = new PostgresServer({
@@ -178,7 +180,7 @@ export class NodeContext {
     const pgc = this.config.postgresql.connectAddress;
     const api = this.config.restapi.connectAddress;
     const role =
-      this.node.role === 'primary' ? (this.options.primaryRole ?? DEFAULT_PRIMARY_ROLE) : this.node.role === 'replica' ? 'replica' : this.node.role === 'demoted' ? 'demoted' : 'uninitialized';
+      this.node.role === 'primary' ? (this.options.primaryRole ?? DEFAULT_PRIMARY_ROLE) : this.node.role === 'replica' ? 'replica' : this.node.role === 'standby_leader' ? 'standby_leader' : this.node.role === 'demoted' ? 'demoted' : 'uninitialized';
     const data: MemberData = {
       conn_url: buildConnUrl(pgc.host, pgc.port),
       api_url: buildApiUrl(api.host, api.port, this.config.restapi.tls ? 'https' : 'http'),
@@ -225,7 +227,7 @@ export class NodeContext {
   async localStatus(): Promise<NodeStatus | undefined> {
     if (!this.postgres.isRunning()) return undefined;
     try {
-      return await readNodeStatus(this.localPool(), { name: this.name, scope: this.scope, primaryRole: this.options.primaryRole ?? DEFAULT_PRIMARY_ROLE });
+      return await readNodeStatus(this.localPool(), { name: this.name, scope: this.scope, primaryRole: this.options.primaryRole ?? DEFAULT_PRIMARY_ROLE, standbyLeader: this.node.role === 'standby_leader' });
     } catch {
       return undefined;
     }
@@ -260,8 +262,11 @@ export class NodeContext {
       this.#warnedQuorum = true;
       this.log('synchronous_mode: quorum (quorum commit) is not supported by this manager; running without synchronous replication');
     }
+    // A standby cluster has no synchronous replication (Patroni ignores synchronous_mode there).
+    if (effectiveStandbyCluster({ config }, this.config.bootstrap.dcs.raw)) dyn.synchronousMode = false;
     this.dyn = dyn;
     if (this.dyn.ttl !== this.dcs.ttlSeconds) this.dcs.setTtl(this.dyn.ttl);
+    writeDynamicJson(this.postgres.dataDir, config);
   }
 
   /**

@@ -130,10 +130,14 @@ bootstrap:
   });
 
   it('refuses at startup, by name, the Patroni features whose absence would change what the cluster does', () => {
-    for (const [dcs, key] of [['failsafe_mode: true', 'bootstrap.dcs.failsafe_mode'], ['standby_cluster: { host: 10.0.0.1 }', 'bootstrap.dcs.standby_cluster']]) {
+    for (const [dcs, key] of [['failsafe_mode: true', 'bootstrap.dcs.failsafe_mode'], ['standby_cluster: { restore_command: cp }', 'bootstrap.dcs.standby_cluster.host'], ['standby_cluster: {}', 'bootstrap.dcs.standby_cluster']]) {
       expect(keysOf(configError(() => loadManagerConfig(base(`bootstrap:\n  dcs:\n    ${dcs}\n`)))), dcs).toEqual([key]);
     }
     expect(loadManagerConfig(base('bootstrap:\n  dcs:\n    failsafe_mode: off\n')).config.scope).toBe('demo');
+    // a standby cluster with a remote host to clone and stream from is supported
+    const standby = loadManagerConfig(base('bootstrap:\n  dcs:\n    standby_cluster: { host: 10.0.0.1, port: 5433, primary_slot_name: s1, create_replica_methods: [basebackup] }\n'));
+    expect(standby.config.bootstrap.dcs.raw.standby_cluster).toMatchObject({ host: '10.0.0.1', port: 5433 });
+    expect(standby.warnings.join()).toMatch(/create_replica_methods is accepted/);
   });
 
   it('a clean config gives no warnings, and overrides merge over the file', () => {

@@ -200,6 +200,27 @@ describe('decideAsLeader: the key is confirmed ours', () => {
     expect(decideAsLeader({ ...crashed, node: { role: 'demoted' } }).kind).toBe('become-primary');
   });
 
+  it('standby cluster: the key holder becomes (or stays) the standby leader of the remote, never a primary', () => {
+    const standby = { host: 'remote', port: 5433, primarySlotName: 'pm_1' };
+    const sig = JSON.stringify(standby);
+    // a replica that holds the key, or a stopped node: become the standby leader
+    for (const [node, local, running] of [
+      [{ role: 'replica', following: undefined }, 'replica', true],
+      [{ role: 'demoted' }, undefined, false],
+    ] as const) {
+      expect(decideAsLeader({ ...base, standby, node, local, postgresRunning: running })).toMatchObject({ kind: 'become-standby-leader', standby });
+    }
+    // the running standby leader with the same settings: the routine (and a switchover request, as a leader)
+    expect(decideAsLeader({ ...base, standby, node: { role: 'standby_leader', source: sig }, local: 'replica' })).toEqual({ kind: 'leader-duties', clearStaleFailover: false });
+    expect(decideAsLeader({ ...base, standby, snapshot: snapshot({ leader: 'n0', failover: { leader: 'n0', member: 'n1' } }), node: { role: 'standby_leader', source: sig }, local: 'replica' })).toEqual({ kind: 'switchover', member: 'n1' });
+    // the settings changed (e.g. archive recovery only): re-point
+    expect(decideAsLeader({ ...base, standby: { restoreCommand: 'cp' }, node: { role: 'standby_leader', source: sig }, local: 'replica' })).toMatchObject({ kind: 'become-standby-leader', line: expect.stringMatching(/standby_cluster changed/) });
+    // demote cluster: the running primary is restarted as a standby leader
+    expect(decideAsLeader({ ...base, standby, node: { role: 'primary' }, local: 'primary' })).toMatchObject({ kind: 'become-standby-leader', line: expect.stringMatching(/^demoting the primary/) });
+    // standby_cluster removed: the standby leader promotes (the ordinary path)
+    expect(decideAsLeader({ ...base, node: { role: 'standby_leader', source: sig }, local: 'replica' }).kind).toBe('become-primary');
+  });
+
   it('a running primary with no request does its duties', () => {
     expect(decideAsLeader({ ...base, node: { role: 'primary' }, local: 'primary' })).toEqual({ kind: 'leader-duties', clearStaleFailover: false });
   });

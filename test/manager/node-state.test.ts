@@ -104,4 +104,22 @@ describe('node state transitions', () => {
     ]);
     expect(() => m.failedToStart()).toThrow(/no transition from replica to demoted/);
   });
+
+  it('standby cluster: replica → standby_leader → replica fire on_role_change each way; a standby leader may be demoted (switchover)', () => {
+    const { m, fired } = machine();
+    m.moveTo({ role: 'replica', following: 'n0' });
+    m.moveTo({ role: 'standby_leader', source: 'remote' });
+    m.moveTo({ role: 'demoted' });
+    m.moveTo({ role: 'replica', following: 'n2' });
+    m.moveTo({ role: 'standby_leader', source: 'remote' });
+    m.moveTo({ role: 'primary' });
+    expect(fired.map((c) => `${c.action} ${c.role}`)).toEqual([
+      'on_start replica',
+      'on_role_change standby_leader',
+      'on_stop standby_leader',
+      'on_role_change replica',
+      'on_role_change standby_leader',
+      'on_role_change primary',
+    ]);
+  });
 });

@@ -16,6 +16,8 @@ import { AGENT_PARAMETERS, errText, quoteIdent, type NodeContext } from '../node
 import { BASE_PARAMETERS, defaultHba } from '../postgres';
 import { cloneSource, upstreamFor } from '../upstream';
 import { customBootstrap } from './custom-bootstrap';
+import { bootstrapStandbyLeader } from './standby-leader';
+import { standbyClusterOf } from '../standby-cluster';
 import { rejoin, waitForSlot } from './replica';
 
 export async function bootstrap(ctx: NodeContext): Promise<void> {
@@ -57,6 +59,13 @@ export async function initializeCluster(ctx: NodeContext): Promise<void> {
   ctx.state = 'initializing new cluster';
   try {
     const dcs = ctx.config.bootstrap.dcs;
+    const standby = standbyClusterOf(dcs.raw.standby_cluster);
+    if (standby) {
+      // a new standby cluster: its first member clones the remote and leads as a standby leader
+      await bootstrapStandbyLeader(ctx, standby);
+      ctx.log('initialized a new standby cluster');
+      return;
+    }
     const method = ctx.config.bootstrap.method;
     if (method) {
       // bootstrap.method with a command (clone of another cluster, backup restore): PostgreSQL runs as a primary after it, roles set

@@ -61,6 +61,8 @@ export async function switchover(ctx: NodeContext, snap: DcsSnapshot, member: st
     await ctx.dcs.clearFailover(snap.revisions.failover).catch(() => {});
     return `switchover refused: ${member ?? 'no member'} is not a healthy replica within maximum_lag_on_failover`;
   }
+  // a standby leader (standby cluster) has not written WAL of its own: nothing to rewind after it
+  const wasStandbyLeader = ctx.node.role === 'standby_leader';
   ctx.log(`switchover to ${chosen.name}: stopping with a shutdown checkpoint`);
   if (!member) await ctx.dcs.setFailover({ leader: ctx.name, member: chosen.name }, snap.revisions.failover).catch(() => {});
   ctx.node.moveTo({ role: 'demoted' });
@@ -83,7 +85,7 @@ export async function switchover(ctx: NodeContext, snap: DcsSnapshot, member: st
   await ctx.dcs.releaseLeader();
   ctx.log(`switchover to ${chosen.name}: checkpoint ${t1 - t0} ms, stop ${t2 - t1} ms, candidate caught up ${t3 - t2} ms, key released ${Date.now() - t3} ms later`);
   ctx.holdsLock = false;
-  ctx.needsRewind = true;
+  ctx.needsRewind = !wasStandbyLeader;
   ctx.emit('demoted', { reason: `switchover to ${chosen.name}` });
   return `switchover: released the leader key to ${chosen.name}`;
 }

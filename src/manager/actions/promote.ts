@@ -13,6 +13,7 @@ import { isHealthiestNode } from '../candidate';
 import { splitCommandLine } from '../callbacks';
 import { errText, walPosition, type NodeContext } from '../node-context';
 import { run } from '../run';
+import { becomeStandbyLeader, standbyClusterFor } from './standby-leader';
 import { applyStandbyNames, syncCandidates } from '../sync';
 import { lsnToPosition } from '../../patroni-contract';
 
@@ -49,6 +50,13 @@ export async function electionRound(ctx: NodeContext, snap: DcsSnapshot, local: 
     ctx.holdsLock = false;
     await ctx.dcs.releaseLeader().catch((e) => ctx.log(`releasing the leader key: ${errText(e)}`));
     return `no leader: not promoting, ${fenceScript}`;
+  }
+  const standby = standbyClusterFor(ctx, snap);
+  if (standby) {
+    // a standby cluster's new leader: a standby leader of the remote, never a primary
+    await becomeStandbyLeader(ctx, snap, standby, '');
+    if (snap.failover) await ctx.dcs.clearFailover(snap.revisions.failover).catch(() => {});
+    return `took the leader key as the standby leader (${verdict.reason})`;
   }
   if (ctx.dyn.synchronousMode) {
     // Patroni's order: the winner records itself in `sync` before promoting; no standby is synchronous yet.
