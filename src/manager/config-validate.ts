@@ -310,9 +310,9 @@ function validateEtcd(w: Walker, raw: Raw, others: string[]): PatroniNodeConfig[
 
 function validateDcs(w: Walker, dcs: Raw): DynamicConfig | undefined {
   const P = 'bootstrap.dcs';
-  w.unknownKeys(dcs, P, ['ttl', 'loop_wait', 'retry_timeout', 'maximum_lag_on_failover', 'maximum_lag_on_syncnode', 'synchronous_node_count', 'synchronous_mode', 'synchronous_mode_strict', 'postgresql'], [
-    'member_slots_ttl', 'primary_start_timeout', 'primary_stop_timeout', 'master_start_timeout', 'master_stop_timeout',
-    'standby_cluster', 'failsafe_mode', 'check_timeline', 'slots', 'ignore_slots', 'max_timelines_history', 'pause',
+  w.unknownKeys(dcs, P, ['ttl', 'loop_wait', 'retry_timeout', 'maximum_lag_on_failover', 'maximum_lag_on_syncnode', 'synchronous_node_count', 'synchronous_mode', 'synchronous_mode_strict', 'postgresql', 'primary_start_timeout', 'master_start_timeout', 'standby_cluster'], [
+    'member_slots_ttl', 'primary_stop_timeout', 'master_stop_timeout',
+    'failsafe_mode', 'check_timeline', 'slots', 'ignore_slots', 'max_timelines_history', 'pause',
   ]);
   const ttl = w.number(dcs, 'ttl', P, { min: 2, integer: true }) ?? 30;
   const loopWait = w.number(dcs, 'loop_wait', P, { min: 0.1 }) ?? 10;
@@ -335,7 +335,7 @@ function validateDcs(w: Walker, dcs: Raw): DynamicConfig | undefined {
     const sc = dcs.standby_cluster;
     if (!isMap(sc)) w.problem(`${P}.standby_cluster`, `${P}.standby_cluster must be a mapping (host, port, primary_slot_name, restore_command …)`);
     else {
-      w.unknownKeys(sc, `${P}.standby_cluster`, STANDBY_CLUSTER_KEYS.filter((k) => k !== 'leader_tags' && k !== 'create_replica_methods'), ['leader_tags']);
+      w.unknownKeys(sc, `${P}.standby_cluster`, STANDBY_CLUSTER_KEYS.filter((k) => k !== 'leader_tags'), ['leader_tags']);
       if (sc.create_replica_methods !== undefined) w.warn(`${P}.standby_cluster.create_replica_methods`, 'is accepted, but a new standby cluster is always cloned from standby_cluster.host with pg_basebackup');
       if (!standbyClusterOf(sc)) w.problem(`${P}.standby_cluster`, `${P}.standby_cluster needs a host (or a restore_command) to replicate from`);
       else if (typeof sc.host !== 'string' || !sc.host) {

@@ -9,6 +9,9 @@ import { FailoverError } from '../../errors';
 import type { DcsSnapshot } from '../agent-view';
 import { AGENT_PARAMETERS, errText, type NodeContext } from '../node-context';
 import { BASE_PARAMETERS, defaultHba } from '../postgres';
+import { archiveCommandOf, buildArchiverCommand } from '../archiver-command';
+import { parseControldata } from '../controldata';
+import { run } from '../run';
 import { describeStandbySource, effectiveStandbyCluster, standbyLeaderSettings, standbySignature, type StandbyCluster } from '../standby-cluster';
 
 /** The standby cluster in effect for this node now (the `config` key's, else its bootstrap.dcs). */
@@ -27,8 +30,12 @@ export async function becomeStandbyLeader(ctx: NodeContext, snap: DcsSnapshot, s
   const wasPrimary = ctx.node.role === 'primary' && ctx.postgres.isRunning();
   if (wasPrimary) {
     ctx.log(`demoting: standby_cluster is configured; restarting as a standby leader of ${describeStandbySource(sc)}`);
+    const rows = await ctx.postgres.query<{ name: string; setting: string }>("SELECT name, setting FROM pg_settings WHERE name IN ('archive_mode', 'archive_command')").catch(() => []);
+    const archiveCommand = archiveCommandOf(Object.fromEntries(rows.map((r) => [r.name, r.setting])));
     ctx.state = 'stopping';
     await ctx.postgres.stop('fast');
+    if (archiveCommand) await archiveShutdownCheckpoint(ctx, archiveCommand);
+    else ctx.log('Not archiving latest checkpoint WAL file. Archiving is not configured.');
   }
   ctx.postgres.writeRecoveryConfig(settings, 'standby');
   if (ctx.postgres.isRunning()) {
@@ -45,6 +52,27 @@ export async function becomeStandbyLeader(ctx: NodeContext, snap: DcsSnapshot, s
   await ensureClusterKeys(ctx, snap).catch((e) => ctx.log(`cluster keys: ${errText(e)}`));
   await ctx.publish(await ctx.localStatus()).catch(() => {});
   return line;
+}
+
+/**
+ * Sends the WAL file holding the shutdown checkpoint to the archive (Patroni does the same): the
+ * archiver never sends that unfinished segment, and a standby cluster that replicates from the
+ * archive and gets promoted would fork before it, leaving this node unable to follow.
+ */
+async function archiveShutdownCheckpoint(ctx: NodeContext, archiveCommand: string): Promise<void> {
+  try {
+    const { stdout } = await run(ctx.postgres.bin.path('pg_controldata'), ['-D', ctx.postgres.dataDir], { ...(ctx.postgres.user ? { user: ctx.postgres.user } : {}), timeoutMillis: 10_000 });
+    const walFile = parseControldata(stdout)["Latest checkpoint's REDO WAL file"];
+    if (!walFile) {
+      ctx.log("Cannot extract latest checkpoint's WAL file name");
+      return;
+    }
+    const cmd = buildArchiverCommand(archiveCommand, 'pg_wal', walFile);
+    await run('/bin/sh', ['-c', cmd], { ...(ctx.postgres.user ? { user: ctx.postgres.user } : {}), cwd: ctx.postgres.dataDir, timeoutMillis: 120_000 });
+    ctx.log(`archived ${walFile} (the shutdown checkpoint) before starting as a standby leader`);
+  } catch (e) {
+    ctx.log(`Failed to archive WAL file with the shutdown checkpoint: ${errText(e)}`);
+  }
 }
 
 /** `initialize` and `config` when the cluster has none yet (see the module header). */
