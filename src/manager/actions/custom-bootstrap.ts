@@ -6,9 +6,10 @@
  * a primary. The data directory comes with another cluster's roles and passwords, so the node
  * connects over a trust-only pg_hba.conf until it has set its own superuser and replication
  * passwords, then writes its configured pg_hba.conf and reloads (Patroni's post_bootstrap).
- * The command runs in the manager's working directory, as the PostgreSQL OS user.
+ * The command runs in the manager's working directory, as the PostgreSQL OS user (a manager run
+ * as root creates the empty data directory for it first; otherwise the command creates it).
  */
-import { chmodSync, existsSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readdirSync, rmdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FailoverError, redact } from '../../errors';
@@ -29,6 +30,13 @@ export async function customBootstrap(ctx: NodeContext, method: CustomBootstrap)
   if (existsSync(dataDir) && readdirSync(dataDir).length === 0) rmdirSync(dataDir);
   if (existsSync(dataDir)) {
     throw new FailoverError('DATA_DIR_EXISTS', `${ctx.name}: bootstrap.method ${method.name}: data directory ${dataDir} is not empty`, { node: ctx.name });
+  }
+  const user = ctx.postgres.user;
+  if (user) {
+    // Run as root, the command runs as the PostgreSQL user, who may not write the parent
+    // directory: it gets an empty data directory of its own (pg_basebackup fills one).
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    chownSync(dataDir, user.uid, user.gid);
   }
   const [file, ...args] = splitCommandLine(method.command);
   if (!file) throw new FailoverError('INVALID_OPTION', `${ctx.name}: bootstrap.${method.name}.command is empty`);
