@@ -176,7 +176,8 @@ export function validateNodeConfig(raw: Raw, opts: { flagOfKey?: Record<string, 
 
   // bootstrap
   const boot = w.section(raw, 'bootstrap', '') ?? {};
-  w.unknownKeys(boot, 'bootstrap', ['dcs', 'initdb', 'pg_hba', 'method', ...(typeof boot.method === 'string' ? [boot.method] : [])], ['post_bootstrap', 'post_init', 'users']);
+  w.unknownKeys(boot, 'bootstrap', ['dcs', 'initdb', 'pg_hba', 'method', 'post_bootstrap', 'post_init', ...(typeof boot.method === 'string' ? [boot.method] : [])], ['users']);
+  const postBootstrap = w.string(boot, 'post_bootstrap', 'bootstrap') ?? w.string(boot, 'post_init', 'bootstrap');
   const dcs = validateDcs(w, w.section(boot, 'dcs', 'bootstrap') ?? {});
   const initdb = validateInitdb(w, boot.initdb);
   const bootHba = w.stringList(boot, 'pg_hba', 'bootstrap');
@@ -248,7 +249,7 @@ export function validateNodeConfig(raw: Raw, opts: { flagOfKey?: Record<string, 
     name,
     restapi,
     etcd,
-    bootstrap: { dcs, initdb, ...(bootHba ? { pgHba: bootHba } : {}), ...(method ? { method } : {}) },
+    bootstrap: { dcs, initdb, ...(bootHba ? { pgHba: bootHba } : {}), ...(method ? { method } : {}), ...(postBootstrap ? { postBootstrap } : {}) },
     postgresql: pgc,
     tags,
     watchdog,

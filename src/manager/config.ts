@@ -116,6 +116,8 @@ export interface PatroniNodeConfig {
     pgHba?: string[];
     /** `bootstrap.method` with a command: create the cluster with it instead of initdb (bootstrap-method.ts). */
     method?: CustomBootstrap;
+    /** `bootstrap.post_bootstrap` (or `post_init`): run once after the new cluster started (actions/post-bootstrap.ts). */
+    postBootstrap?: string;
   };
   postgresql: {
     /** Listen hosts (Patroni allows `a,b:5432`) and the port. */

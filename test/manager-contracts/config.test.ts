@@ -80,10 +80,10 @@ describe('Patroni example configurations', () => {
     expect(config.postgresql.binDir).toBe('/usr/lib/postgresql/15/bin');
     expect(config.tags).toMatchObject({ failoverPriority: 2, nofailover: false, custom: { datacenter: 'dc1' } });
     expect(config.watchdog.mode).toBe('automatic');
+    expect(config.bootstrap.postBootstrap).toBe('/usr/local/bin/setup_cluster.sh'); // post_init: post_bootstrap's old name
     expect(config.log).toEqual({ level: 'DEBUG', dir: '/var/log/patroni' });
     for (const path of [
       'bootstrap.dcs.failsafe_mode',
-      'bootstrap.post_init',
       'postgresql.authentication.replication.sslmode',
       'postgresql.create_replica_methods',
       'watchdog.mode',

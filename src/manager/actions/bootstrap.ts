@@ -16,6 +16,7 @@ import { AGENT_PARAMETERS, errText, quoteIdent, type NodeContext } from '../node
 import { BASE_PARAMETERS, defaultHba } from '../postgres';
 import { cloneSource, upstreamFor } from '../upstream';
 import { customBootstrap } from './custom-bootstrap';
+import { runPostBootstrap } from './post-bootstrap';
 import { bootstrapStandbyLeader } from './standby-leader';
 import { standbyClusterOf } from '../standby-cluster';
 import { rejoin, waitForSlot } from './replica';
@@ -82,6 +83,7 @@ export async function initializeCluster(ctx: NodeContext): Promise<void> {
     }
     if (!(await ctx.lease.renew())) throw new FailoverError('DCS_ERROR', `${ctx.name}: etcd unreachable after ${method ? `bootstrap.method ${method.name}` : 'initdb'}`);
     if (!method) await createReplicationUser(ctx);
+    await runPostBootstrap(ctx);
     if (!(await ctx.dcs.attemptToAcquireLeader())) throw new FailoverError('DCS_ERROR', `${ctx.name}: could not take the leader key after winning /initialize`);
     ctx.holdsLock = true;
     ctx.node.moveTo({ role: 'primary' });
