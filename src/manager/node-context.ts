@@ -17,7 +17,7 @@ import { Dcs } from './dcs';
 import { LeaseKeeper } from './lease-keeper';
 import { MANAGER_VERSION, readNodeStatus } from './node-status';
 import { ARCHIVE_SOURCE, NodeStateMachine } from './node-state';
-import { publishedTags } from './tags';
+import { configuredTags, publishedTags } from './tags';
 import { effectiveStandbyCluster } from './standby-cluster';
 import { writeDynamicJson } from './dynamic-json';
 import { findPgBinaries, type PgBinaries } from './pg-binaries';
@@ -209,7 +209,7 @@ export class NodeContext {
 
   tags(): Record<string, unknown> {
     const t = this.config.tags;
-    if (t.asGiven) return publishedTags(t.asGiven);
+    if (t.asGiven) return publishedTags(configuredTags(t));
     // Like Patroni, the boolean tags are published only when true (`nostream: false` is no tag)
     const custom = Object.fromEntries(Object.entries(t.custom).filter(([k, v]) => !(BOOLEAN_TAGS.has(k) && !v)));
     return {

@@ -45,6 +45,41 @@ export function tagFailoverPriority(tags: Readonly<Record<string, unknown>> | un
   return intTag(tags?.failover_priority) ?? 1;
 }
 
+/** The node's tags as the agent holds them (config.ts `tags`), for {@link configuredTags}. */
+export interface NodeTags {
+  nofailover: boolean;
+  noloadbalance: boolean;
+  clonefrom: boolean;
+  nosync: boolean;
+  nostream: boolean;
+  failoverPriority?: number;
+  replicatefrom?: string;
+  custom: Record<string, unknown>;
+  asGiven?: Record<string, unknown>;
+}
+
+/**
+ * The `tags` section to publish by {@link publishedTags}: the section as the file gave it (order,
+ * `failover_priority: '1'` as a string), with the typed fields winning where they were changed
+ * since (by code, not the file). A `nofailover` that is only derived from `failover_priority: 0`
+ * is not added, as Patroni would not publish it.
+ */
+export function configuredTags(t: NodeTags): Record<string, unknown> {
+  const given = t.asGiven ?? {};
+  const out: Record<string, unknown> = { ...given, ...t.custom };
+  const priorityGiven = intTag(given.failover_priority);
+  if (t.failoverPriority !== undefined) out.failover_priority = priorityGiven === t.failoverPriority ? given.failover_priority : t.failoverPriority;
+  else delete out.failover_priority;
+  const derivedNoFailover = !('nofailover' in given) && t.failoverPriority !== undefined && t.failoverPriority <= 0;
+  if ('nofailover' in given || (t.nofailover && !derivedNoFailover)) out.nofailover = boolTag(given.nofailover) === t.nofailover && 'nofailover' in given ? given.nofailover : t.nofailover;
+  for (const k of ['noloadbalance', 'clonefrom', 'nosync', 'nostream'] as const) {
+    if (k in given || t[k]) out[k] = boolTag(given[k]) === t[k] && k in given ? given[k] : t[k];
+  }
+  if (t.replicatefrom !== undefined) out.replicatefrom = t.replicatefrom;
+  else delete out.replicatefrom;
+  return out;
+}
+
 /** Python's truth of a YAML/JSON value (what Patroni's filter tests): '', 0, false, null, [] and {} are false. */
 function pythonTruthy(v: unknown): boolean {
   if (v === null || v === undefined || v === false || v === 0 || v === '') return false;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { publishedTags, tagFailoverPriority, tagNoFailover } from '../../src/manager/tags';
+import { configuredTags, publishedTags, tagFailoverPriority, tagNoFailover, type NodeTags } from '../../src/manager/tags';
 
 describe("member key tags (Patroni's Tags rules)", () => {
   it('publishes the tags as configured: order and value types kept, unset boolean tags left out', () => {
@@ -30,5 +30,15 @@ describe("member key tags (Patroni's Tags rules)", () => {
     expect(tagFailoverPriority({ failover_priority: 3, nofailover: true })).toBe(0);
     expect(tagFailoverPriority({ failover_priority: 'high' })).toBe(1);
     expect(tagFailoverPriority({})).toBe(1);
+  });
+
+  it('publishes the file as given, with typed fields changed since (by code) winning, and no nofailover derived from priority 0', () => {
+    const base: NodeTags = { nofailover: false, noloadbalance: false, clonefrom: false, nosync: false, nostream: false, custom: {} };
+    const fromFile = { ...base, failoverPriority: 1, nofailover: true, asGiven: { failover_priority: '1', nofailover: true } };
+    expect(Object.entries(publishedTags(configuredTags(fromFile)))).toEqual([['failover_priority', '1'], ['nofailover', true]]);
+    // the regression: a tag set on the typed config (tests, reload paths) was lost when only the file's section was published
+    expect(publishedTags(configuredTags({ ...base, clonefrom: true, replicatefrom: 'n1', asGiven: {} }))).toEqual({ clonefrom: true, replicatefrom: 'n1' });
+    expect(publishedTags(configuredTags({ ...base, failoverPriority: 0, nofailover: true, asGiven: { failover_priority: 0 } }))).toEqual({ failover_priority: 0 });
+    expect(publishedTags(configuredTags({ ...base, failoverPriority: 3, asGiven: { failover_priority: '2' } }))).toEqual({ failover_priority: 3 });
   });
 });
