@@ -1,10 +1,10 @@
 /**
  * `bootstrap.post_bootstrap` (Patroni's hook, old name `post_init`) against real PostgreSQL and
  * etcd: run once after the new cluster started, with the superuser's conninfo as its last
- * argument and Patroni's PGOPTIONS; a script that fails fails the bootstrap and gives the
- * `/initialize` race back.
+ * argument and Patroni's PGOPTIONS; a script that fails fails the bootstrap, gives the
+ * `/initialize` race back and moves the data directory aside.
  */
-import { chmodSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Harness } from './harness';
@@ -36,6 +36,9 @@ describe('bootstrap.post_bootstrap', () => {
     await expect(agent.start()).rejects.toMatchObject({ code: 'COMMAND_FAILED' });
     expect((await h.keys()).initialize).toBeUndefined();
     expect(agent.postgres.isRunning()).toBe(false);
+    // the half-made data directory is moved aside (Patroni's move_data_directory), not left to be started later
+    expect(existsSync(c.postgresql.dataDir)).toBe(false);
+    expect(readdirSync(join(c.postgresql.dataDir, '..')).some((f) => /^data_\d{4}-\d\d-\d\d-\d\d-\d\d-\d\d$/.test(f))).toBe(true);
   }, 90_000);
 
   it('runs once after the cluster started, with the conninfo last and PGOPTIONS set, before the node leads', async () => {

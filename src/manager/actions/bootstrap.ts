@@ -4,7 +4,7 @@
  * configuration), or clone from the leader or a `clonefrom` member, or start an existing data
  * directory read-only for the HA loop to decide the rest.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FailoverError } from '../../errors';
@@ -100,7 +100,24 @@ export async function initializeCluster(ctx: NodeContext): Promise<void> {
     ctx.log(`bootstrap failed: ${errText(e)}; giving the /initialize race back`);
     await ctx.dcs.cancelInitialize('').catch(() => false);
     await ctx.postgres.stop('immediate').catch(() => {});
+    moveAside(ctx);
     throw e;
+  }
+}
+
+/**
+ * A failed bootstrap's data directory is renamed `<data_dir>_<YYYY-MM-DD-HH-MM-SS>` (Patroni's
+ * move_data_directory): started again, the node must not take a half-made cluster for one.
+ */
+function moveAside(ctx: NodeContext): void {
+  const dir = ctx.postgres.dataDir;
+  if (!existsSync(dir)) return;
+  const stamp = new Date().toISOString().slice(0, 19).replace(/[T:]/g, '-');
+  try {
+    renameSync(dir, `${dir}_${stamp}`);
+    ctx.log(`moved the data directory of the failed bootstrap to ${dir}_${stamp}`);
+  } catch (e) {
+    ctx.log(`could not move the data directory of the failed bootstrap aside: ${errText(e)}`);
   }
 }
 
