@@ -195,7 +195,7 @@ export class Agent extends EventEmitter implements AgentView {
   // ---------------------------------------------------------------- AgentView
 
   isLeader(): boolean {
-    return this.#ctx.holdsLock && this.#ctx.node.role === 'primary';
+    return this.#ctx.holdsLock && (this.#ctx.node.role === 'primary' || this.#ctx.node.role === 'standby_leader');
   }
 
   lastCycleAt(): number {
@@ -229,16 +229,17 @@ export class Agent extends EventEmitter implements AgentView {
       primaryRole: this.#ctx.primaryRole,
       tags: this.#ctx.tags(),
       dcsLastSeen: this.dcs.lastContactAt ? Math.floor(this.dcs.lastContactAt / 1000) : undefined,
+      standbyLeader: this.#ctx.node.role === 'standby_leader',
       syncStandby: this.#ctx.dyn.synchronousMode && !this.#ctx.dyn.quorumCommit && syncStandbyList(this.#ctx.lastSnap?.sync?.sync_standby).includes(this.name),
       quorumStandby: this.#ctx.dyn.quorumCommit && syncStandbyList(this.#ctx.lastSnap?.sync?.sync_standby).includes(this.name),
     } as const;
     if (this.#ctx.state !== 'running' || !this.postgres.isRunning()) {
-      return offlineNodeStatus({ ...meta, role: this.#ctx.node.role === 'primary' ? meta.primaryRole : this.#ctx.node.role === 'replica' ? 'replica' : this.#ctx.node.role === 'demoted' ? 'demoted' : 'uninitialized' });
+      return offlineNodeStatus({ ...meta, role: this.#ctx.node.role === 'primary' ? meta.primaryRole : this.#ctx.node.role === 'replica' || this.#ctx.node.role === 'standby_leader' ? this.#ctx.node.role : this.#ctx.node.role === 'demoted' ? 'demoted' : 'uninitialized' });
     }
     try {
       return await readNodeStatus(this.#ctx.localPool(), meta);
     } catch {
-      return offlineNodeStatus({ ...meta, role: this.#ctx.node.role === 'primary' ? meta.primaryRole : 'replica' });
+      return offlineNodeStatus({ ...meta, role: this.#ctx.node.role === 'primary' ? meta.primaryRole : this.#ctx.node.role === 'standby_leader' ? 'standby_leader' : 'replica' });
     }
   }
 

@@ -40,6 +40,7 @@ export function parseLagBytes(value: string | undefined): number | undefined {
 
 import { isQuorumCommitMode, isSynchronousMode } from './dynamic-config';
 import { formatLsn } from '../lsn';
+import { tagFailoverPriority } from './tags';
 export { isSynchronousMode };
 
 /** Is `member` listed in the `sync` key's `sync_standby` (comma lists allowed) while synchronous replication is on? */
@@ -265,7 +266,7 @@ export function metricsText(input: MetricsInput): string {
   const isPrimary = status.role === 'primary' || status.role === 'master';
   const isSync = status.role === 'replica' && (status.sync_standby === true || syncNames(input.snapshot, input.name));
   const tags = status.tags ?? {};
-  const priority = truthyTag(tags.nofailover) ? 0 : typeof tags.failover_priority === 'number' ? tags.failover_priority : 1;
+  const priority = tagFailoverPriority(tags);
   const version = status.patroni.version.split('.').map((p) => p.padStart(2, '0')).join('');
   const rows: Array<[string, string, 'gauge' | 'counter', number | string]> = [
     ['patroni_version', 'Patroni semver without periods.', 'gauge', version],

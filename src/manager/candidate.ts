@@ -11,6 +11,7 @@ import pg from 'pg';
 import type { DcsSnapshot, MemberData } from './agent-view';
 import { parseConnUrl } from '../patroni-contract';
 import type { QuorumKey } from './sync';
+import { tagFailoverPriority, tagNoFailover } from './tags';
 
 /** What a probe of one member's PostgreSQL found. */
 export type PeerState =
@@ -104,7 +105,7 @@ export async function isHealthiestNode(input: CandidateInput): Promise<Candidate
   }
   // A pending switchover/failover to another member: let that member go first while it is alive.
   const requested = request?.member ? snap.members.find((m) => m.name === request.member) : undefined;
-  if (requested && requested.data.state === 'running' && requested.data.tags?.nofailover !== true) {
+  if (requested && requested.data.state === 'running' && !tagNoFailover(requested.data.tags)) {
     return { ok: false, reason: `waiting for the requested candidate ${requested.name}` };
   }
   const others = snap.members.filter((m) => m.name !== me);
@@ -119,7 +120,7 @@ export async function isHealthiestNode(input: CandidateInput): Promise<Candidate
   for (const { m, state } of states) {
     if (state.kind === 'unreachable') continue;
     if (state.kind === 'primary') return { ok: false, reason: `${m.name} is still running as a primary` };
-    if (m.data.tags?.nofailover === true) continue;
+    if (tagNoFailover(m.data.tags)) continue;
     if (input.syncCandidates && !input.syncCandidates.has(m.name)) continue;
     if (state.walPosition > input.myWalPosition) {
       ahead++;
@@ -164,6 +165,5 @@ export function failoverPossible(v: { healthy: number; quorum: QuorumKey | undef
 }
 
 function priorityOf(data: MemberData): number {
-  const p = Number(data.tags?.failover_priority ?? 1);
-  return Number.isFinite(p) ? p : 1;
+  return tagFailoverPriority(data.tags);
 }

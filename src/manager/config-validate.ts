@@ -9,6 +9,8 @@
 import { FailoverError } from '../errors';
 import { parseBool, synchronousModeOf } from './dynamic-config';
 import { parseLagBytes } from './api-views';
+import { customBootstrapOf } from './bootstrap-method';
+import { STANDBY_CLUSTER_KEYS, standbyClusterOf } from './standby-cluster';
 import { CALLBACK_ACTIONS, splitCommandLine, type CallbackAction } from './callbacks';
 import type { Credentials, DynamicConfig, HostPort, LoadedConfig, PatroniNodeConfig } from './config';
 import { RESTAPI_SECURITY_KEYS, validateCtl, validateRestApiSecurity } from './config-restapi-security';
@@ -179,7 +181,8 @@ export function validateNodeConfig(raw: Raw, opts: { flagOfKey?: Record<string, 
 
   // bootstrap
   const boot = w.section(raw, 'bootstrap', '') ?? {};
-  w.unknownKeys(boot, 'bootstrap', ['dcs', 'initdb', 'pg_hba'], ['method', 'post_bootstrap', 'post_init', 'users', ...(typeof boot.method === 'string' ? [boot.method] : [])]);
+  w.unknownKeys(boot, 'bootstrap', ['dcs', 'initdb', 'pg_hba', 'method', 'post_bootstrap', 'post_init', ...(typeof boot.method === 'string' ? [boot.method] : [])], ['users']);
+  const postBootstrap = w.string(boot, 'post_bootstrap', 'bootstrap') ?? w.string(boot, 'post_init', 'bootstrap');
   const dcs = validateDcs(w, w.section(boot, 'dcs', 'bootstrap') ?? {});
   const initdb = validateInitdb(w, boot.initdb);
   const bootHba = w.stringList(boot, 'pg_hba', 'bootstrap');
@@ -220,6 +223,7 @@ export function validateNodeConfig(raw: Raw, opts: { flagOfKey?: Record<string, 
     ...(failoverPriority !== undefined ? { failoverPriority } : {}),
     custom,
     order: Object.keys(tagsRaw),
+    asGiven: { ...tagsRaw },
   };
 
   // watchdog
@@ -246,6 +250,8 @@ export function validateNodeConfig(raw: Raw, opts: { flagOfKey?: Record<string, 
   const logDir = w.string(lg, 'dir', 'log');
   const log: PatroniNodeConfig['log'] = { level, ...(logDir ? { dir: logDir } : {}), ...(logType ? { type: logType as 'plain' | 'json' } : {}) };
 
+  const method = pgc && scope ? customBootstrapOf(boot, { scope, dataDir: pgc.dataDir }, { warn: (at, why) => w.warn(at, why), problem: (at, why) => w.problem(at, why) }) : undefined;
+
   if (w.problems.length || !scope || !name || !restapi || !etcd || !pgc || !dcs) {
     if (!w.problems.length) w.problem('(root)', 'configuration is incomplete');
     throw configError(w.problems);
@@ -259,7 +265,7 @@ export function validateNodeConfig(raw: Raw, opts: { flagOfKey?: Record<string, 
     name,
     restapi,
     etcd,
-    bootstrap: { dcs, initdb, ...(bootHba ? { pgHba: bootHba } : {}) },
+    bootstrap: { dcs, initdb, ...(bootHba ? { pgHba: bootHba } : {}), ...(method ? { method } : {}), ...(postBootstrap ? { postBootstrap } : {}) },
     postgresql: pgc,
     tags,
     watchdog,
@@ -321,9 +327,9 @@ function validateEtcd(w: Walker, raw: Raw, others: string[]): PatroniNodeConfig[
 
 function validateDcs(w: Walker, dcs: Raw): DynamicConfig | undefined {
   const P = 'bootstrap.dcs';
-  w.unknownKeys(dcs, P, ['ttl', 'loop_wait', 'retry_timeout', 'maximum_lag_on_failover', 'maximum_lag_on_syncnode', 'synchronous_node_count', 'synchronous_mode', 'synchronous_mode_strict', 'postgresql', ...SLOT_KEYS, 'failsafe_mode'], [
-    'primary_start_timeout', 'primary_stop_timeout', 'master_start_timeout', 'master_stop_timeout',
-    'standby_cluster', 'check_timeline', 'max_timelines_history', 'pause',
+  w.unknownKeys(dcs, P, ['ttl', 'loop_wait', 'retry_timeout', 'maximum_lag_on_failover', 'maximum_lag_on_syncnode', 'synchronous_node_count', 'synchronous_mode', 'synchronous_mode_strict', 'postgresql', ...SLOT_KEYS, 'failsafe_mode', 'primary_start_timeout', 'master_start_timeout', 'standby_cluster'], [
+    'primary_stop_timeout', 'master_stop_timeout',
+    'check_timeline', 'max_timelines_history', 'pause',
   ]);
   for (const p of slotSettingsOf(dcs, `${P}.`).problems) w.problem(p.key, p.message);
   const ttl = w.number(dcs, 'ttl', P, { min: 2, integer: true }) ?? 30;
@@ -342,7 +348,17 @@ function validateDcs(w: Walker, dcs: Raw): DynamicConfig | undefined {
   // DCS failsafe mode (failsafe.ts): a flag; the agent reads it from the `config` key each cycle
   if (dcs.failsafe_mode !== undefined && dcs.failsafe_mode !== null) w.bool(dcs, 'failsafe_mode', P);
   if (dcs.standby_cluster !== undefined && dcs.standby_cluster !== null) {
-    w.problem(`${P}.standby_cluster`, `${P}.standby_cluster (a standby cluster replicating from another cluster) is not supported by this manager; it would bootstrap an independent primary instead`);
+    // a standby cluster (standby-cluster.ts): its first leader clones the remote with pg_basebackup
+    const sc = dcs.standby_cluster;
+    if (!isMap(sc)) w.problem(`${P}.standby_cluster`, `${P}.standby_cluster must be a mapping (host, port, primary_slot_name, restore_command …)`);
+    else {
+      w.unknownKeys(sc, `${P}.standby_cluster`, STANDBY_CLUSTER_KEYS.filter((k) => k !== 'leader_tags'), ['leader_tags']);
+      if (sc.create_replica_methods !== undefined) w.warn(`${P}.standby_cluster.create_replica_methods`, 'is accepted, but a new standby cluster is always cloned from standby_cluster.host with pg_basebackup');
+      if (!standbyClusterOf(sc)) w.problem(`${P}.standby_cluster`, `${P}.standby_cluster needs a host (or a restore_command) to replicate from`);
+      else if (typeof sc.host !== 'string' || !sc.host) {
+        w.problem(`${P}.standby_cluster.host`, `${P}.standby_cluster without a host cannot bootstrap here: a new standby cluster is cloned from the remote host with pg_basebackup (restore_command alone would need create_replica_methods, which this manager does not implement); set host, or add restore_command later with PATCH /config`);
+      }
+    }
   }
   let sync = false;
   const sm = dcs.synchronous_mode;

@@ -13,6 +13,7 @@
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { parseDocument } from 'yaml';
+import type { CustomBootstrap } from './bootstrap-method';
 import type { CallbackAction } from './callbacks';
 import { configFromEnvironment } from './config-env';
 import { configError, deepMerge, isMap, validateNodeConfig, type ConfigProblem, type Raw } from './config-validate';
@@ -117,6 +118,10 @@ export interface PatroniNodeConfig {
     initdb: string[];
     /** `bootstrap.pg_hba` (the pre-dynamic-config location). */
     pgHba?: string[];
+    /** `bootstrap.method` with a command: create the cluster with it instead of initdb (bootstrap-method.ts). */
+    method?: CustomBootstrap;
+    /** `bootstrap.post_bootstrap` (or `post_init`): run once after the new cluster started (actions/post-bootstrap.ts). */
+    postBootstrap?: string;
   };
   postgresql: {
     /** Listen hosts (Patroni allows `a,b:5432`) and the port. */
@@ -167,6 +172,12 @@ export interface PatroniNodeConfig {
     custom: Record<string, unknown>;
     /** The tags' keys in the order the file gives them (the member key lists them in that order, as Patroni does). */
     order?: string[];
+    /**
+     * The `tags` section exactly as the file gives it (order and values), when read from a file:
+     * the member key publishes it by Patroni's rule (tags.ts `publishedTags`), so
+     * `failover_priority: '1'` stays a string there, as in Patroni.
+     */
+    asGiven?: Record<string, unknown>;
   };
   watchdog: { mode: 'off' | 'automatic' | 'required'; device?: string; safetyMarginSeconds?: number };
   log: { level: string; dir?: string; type?: 'plain' | 'json' };

@@ -14,6 +14,8 @@ import type { DcsSnapshot, MemberData } from './agent-view';
 import { failsafeRaceBlock } from './failsafe';
 import type { NodeState } from './node-state';
 import { ARCHIVE_SOURCE } from './node-state';
+import { primaryStartTimeoutSeconds } from './primary-start-timeout';
+import { describeStandbySource, standbySignature, type StandbyCluster } from './standby-cluster';
 import { maySyncFailover } from './sync';
 import { upstreamFor, type StreamTags, type Upstream } from './upstream';
 
@@ -141,6 +143,18 @@ export type LeaderAction =
   | { kind: 'lost-key'; demote: boolean; line: string }
   /** Holding the key without a writable primary here: promote (or start) PostgreSQL. */
   | { kind: 'become-primary'; reason: string; line: string }
+  /**
+   * PostgreSQL crashed under the running primary (Patroni's `recover` with the key): fail over at
+   * once when `primary_start_timeout` is 0 and a replica can take over, else start it again in
+   * place within that many seconds (crash-recovery.ts).
+   */
+  | { kind: 'recover-crashed-primary'; startTimeoutSeconds: number }
+  /**
+   * A standby cluster (standby-cluster.ts): hold the key as its standby leader — point the
+   * standby configuration at the remote (or the archive) and start or reload PostgreSQL;
+   * a running primary here is stopped and restarted as a standby first ("demote cluster").
+   */
+  | { kind: 'become-standby-leader'; standby: StandbyCluster; line: string }
   /** A switchover or failover request that is due: hand over (to `member`, or the best replica). */
   | { kind: 'switchover'; member: string | undefined }
   /** The routine: slots, synchronous standby, `status`; clear a stale failover request first. */
@@ -150,22 +164,44 @@ export type LeaderAction =
 
 /** Inputs of {@link decideAsLeader}, read after the leader key's compare-and-set answered. */
 export interface LeaderInput {
+  /** The standby cluster in effect (the `config` key's `standby_cluster`), or undefined. */
+  standby?: StandbyCluster | undefined;
   /** Whether the compare-and-set kept the key ours. */
   keyKept: boolean;
   me: string;
   snapshot: DcsSnapshot;
   node: Readonly<NodeState>;
   local: LocalRole | undefined;
+  /** Whether the PostgreSQL process runs (it may run yet not answer). */
+  postgresRunning: boolean;
   now: number;
 }
 
 /** The leader's decision once the key's compare-and-set answered. */
 export function decideAsLeader(input: LeaderInput): LeaderAction {
   if (!input.keyKept) return { kind: 'lost-key', demote: input.node.role === 'primary', line: 'lost the leader key' };
+  if (input.standby) return decideAsStandbyLeader(input, input.standby);
+  if (input.node.role === 'primary' && !input.postgresRunning && input.snapshot.config.pause !== true) {
+    return { kind: 'recover-crashed-primary', startTimeoutSeconds: primaryStartTimeoutSeconds(input.snapshot.config) };
+  }
   if (input.node.role !== 'primary' || input.local !== 'primary') {
     return { kind: 'become-primary', reason: 'I had the leader key', line: 'promoted self to leader because I had the session lock' };
   }
   return planLeaderDuties(input.me, input.snapshot, input.now);
+}
+
+/**
+ * The key holder of a standby cluster: a running standby leader replicating with the settings
+ * in effect does the leader's routine (a switchover request included); anything else — a
+ * replica that just won the key, a stopped node, a primary of a cluster being demoted, a
+ * standby leader whose `standby_cluster` settings changed — becomes the standby leader.
+ */
+function decideAsStandbyLeader(input: LeaderInput, sc: StandbyCluster): LeaderAction {
+  const { node } = input;
+  if (node.role === 'standby_leader' && input.local === 'replica' && node.source === standbySignature(sc)) return planLeaderDuties(input.me, input.snapshot, input.now);
+  if (node.role === 'primary' && input.local === 'primary') return { kind: 'become-standby-leader', standby: sc, line: `demoting the primary to a standby leader replicating from ${describeStandbySource(sc)} (standby_cluster is configured)` };
+  if (node.role === 'standby_leader' && input.local === 'replica') return { kind: 'become-standby-leader', standby: sc, line: `standby_cluster changed: now replicating from ${describeStandbySource(sc)}` };
+  return { kind: 'become-standby-leader', standby: sc, line: `no action. I am (${input.me}) the standby leader with the lock, replicating from ${describeStandbySource(sc)}` };
 }
 
 /**

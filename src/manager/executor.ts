@@ -7,7 +7,9 @@
 import type { DcsSnapshot, NodeStatus } from './agent-view';
 import { decideAsLeader, type CycleAction, type LeaderAction, type LocalRole } from './decide';
 import { errText, isReplica, type NodeContext } from './node-context';
+import { recoverCrashedPrimary } from './actions/crash-recovery';
 import { leaderDuties } from './actions/leader-duties';
+import { becomeStandbyLeader, standbyClusterFor } from './actions/standby-leader';
 import { becomePrimary, electionRound } from './actions/promote';
 import { demote, switchover } from './actions/demote';
 import { follow, rejoin } from './actions/replica';
@@ -60,7 +62,7 @@ export async function execute(ctx: NodeContext, action: CycleAction, snap: DcsSn
       const keyKept = await ctx.dcs.updateLeader();
       ctx.holdsLock = keyKept;
       // Re-read the node after the compare-and-set: the fencing watchdog may have acted meanwhile.
-      return executeAsLeader(ctx, decideAsLeader({ keyKept, me: ctx.name, snapshot: snap, node: ctx.node.state, local: localRoleOf(local), now: Date.now() }), snap, local);
+      return executeAsLeader(ctx, decideAsLeader({ keyKept, me: ctx.name, snapshot: snap, node: ctx.node.state, local: localRoleOf(local), postgresRunning: ctx.postgres.isRunning(), standby: standbyClusterFor(ctx, snap), now: Date.now() }), snap, local);
     }
     case 'reacquire-or-demote':
       // Running as a primary without the key (e.g. it expired): take it back or step down.
@@ -106,10 +108,16 @@ export async function executeAsLeader(ctx: NodeContext, action: LeaderAction, sn
     case 'become-primary':
       await becomePrimary(ctx, action.reason);
       return action.line;
+    case 'recover-crashed-primary':
+      return recoverCrashedPrimary(ctx, snap, action.startTimeoutSeconds);
+    case 'become-standby-leader':
+      return becomeStandbyLeader(ctx, snap, action.standby, action.line);
     case 'switchover':
       return switchover(ctx, snap, action.member);
-    case 'leader-duties':
-      return leaderDuties(ctx, snap, local, action.clearStaleFailover);
+    case 'leader-duties': {
+      const line = await leaderDuties(ctx, snap, local, action.clearStaleFailover);
+      return ctx.node.role === 'standby_leader' ? `no action. I am (${ctx.name}), the standby leader with the lock` : line;
+    }
     case 'idle':
       return action.line;
   }

@@ -6,6 +6,7 @@
 import type { DcsSnapshot, FailoverOutcome, FailoverRequest } from './agent-view';
 import { isQuorumCommitMode } from './dynamic-config';
 import { syncStandbyList } from './sync';
+import { tagNoFailover } from './tags';
 
 /** What {@link checkFailoverRequest} needs beyond the request and the snapshot. */
 export interface FailoverCheckContext {
@@ -29,14 +30,15 @@ export function checkFailoverRequest(kind: 'switchover' | 'failover', req: Failo
     const cand = snap.members.find((m) => m.name === req.candidate);
     if (!cand) return { status: 412, message: 'candidate does not exists' };
     if (req.candidate === snap.leader) return { status: 412, message: `Member ${req.candidate} is already the leader of cluster ${ctx.scope}` };
-    if (cand.data.tags?.nofailover === true) return { status: 412, message: `candidate ${req.candidate} is tagged nofailover` };
+    // Patroni's words: a candidate that may not promote is no good candidate
+    if (tagNoFailover(cand.data.tags)) return { status: 412, message: `${kind} is not possible: no good candidates have been found` };
     // quorum commit: any candidate (it must gather the votes when it races)
     if (kind === 'switchover' && ctx.synchronousMode && !isQuorumCommitMode(snap.config) && snap.sync?.leader && !syncStandbyList(snap.sync.sync_standby).includes(req.candidate)) {
       return { status: 412, message: 'candidate name does not match with sync_standby' };
     }
   } else {
     if (kind === 'switchover' && !snap.members.some((m) => m.name !== snap.leader)) return { status: 412, message: 'switchover is not possible: cluster does not have members except leader' };
-    const eligible = snap.members.filter((m) => m.name !== snap.leader && m.data.tags?.nofailover !== true && m.data.state === 'running');
+    const eligible = snap.members.filter((m) => m.name !== snap.leader && !tagNoFailover(m.data.tags) && m.data.state === 'running');
     if (!eligible.length) return { status: 412, message: 'Switchover is not possible: no good candidates have been found' };
   }
   if (req.scheduled_at !== undefined) {

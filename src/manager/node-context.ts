@@ -18,6 +18,9 @@ import { FailsafeState } from './failsafe-state';
 import { LeaseKeeper } from './lease-keeper';
 import { MANAGER_VERSION, readNodeStatus } from './node-status';
 import { ARCHIVE_SOURCE, NodeStateMachine } from './node-state';
+import { configuredTags, publishedTags } from './tags';
+import { effectiveStandbyCluster } from './standby-cluster';
+import { writeDynamicJson } from './dynamic-json';
 import { findPgBinaries, type PgBinaries } from './pg-binaries';
 import { BASE_PARAMETERS, PostgresServer, quoteConninfo, resolveServerUser, slotNameFor } from './postgres';
 import { memberTags } from './member-tags';
@@ -125,7 +128,7 @@ export class NodeContext {
     this.name = config.name;
     this.scope = config.scope;
     this.#callbacks = new CallbackRunner({ scope: config.scope, commands: config.postgresql.callbacks ?? {}, log: (line) => this.log(line) });
-    this.node = new NodeStateMachine(({ action, role }) => this.#callbacks.fire(action, role === 'primary' ? this.primaryRole : REPLICA_ROLE));
+    this.node = new NodeStateMachine(({ action, role }) => this.#callbacks.fire(action, role === 'primary' ? this.primaryRole : role === 'replica' ? REPLICA_ROLE : role));
     this.dyn = initialDynamic(config);
     this.slotKeeper = new SlotKeeper(this);
     const su = config.postgresql.authentication.superuser;
@@ -184,7 +187,7 @@ export class NodeContext {
     const pgc = this.config.postgresql.connectAddress;
     const api = this.config.restapi.connectAddress;
     const role =
-      this.node.role === 'primary' ? (this.options.primaryRole ?? DEFAULT_PRIMARY_ROLE) : this.node.role === 'replica' ? 'replica' : this.node.role === 'demoted' ? 'demoted' : 'uninitialized';
+      this.node.role === 'primary' ? (this.options.primaryRole ?? DEFAULT_PRIMARY_ROLE) : this.node.role === 'replica' ? 'replica' : this.node.role === 'standby_leader' ? 'standby_leader' : this.node.role === 'demoted' ? 'demoted' : 'uninitialized';
     const data: MemberData = {
       conn_url: buildConnUrl(pgc.host, pgc.port),
       api_url: buildApiUrl(api.host, api.port, this.config.restapi.tls ? 'https' : 'http'),
@@ -213,13 +216,16 @@ export class NodeContext {
 
   /** The member key's `tags` (see {@link memberTags}). */
   tags(): Record<string, unknown> {
-    return memberTags(this.config.tags);
+    const t = this.config.tags;
+    // read from a file: the section as given, by Patroni's rule (tags.ts); from flags: memberTags
+    if (t.asGiven) return publishedTags(configuredTags(t));
+    return memberTags(t);
   }
 
   async localStatus(): Promise<NodeStatus | undefined> {
     if (!this.postgres.isRunning()) return undefined;
     try {
-      return await readNodeStatus(this.localPool(), { name: this.name, scope: this.scope, primaryRole: this.options.primaryRole ?? DEFAULT_PRIMARY_ROLE });
+      return await readNodeStatus(this.localPool(), { name: this.name, scope: this.scope, primaryRole: this.options.primaryRole ?? DEFAULT_PRIMARY_ROLE, standbyLeader: this.node.role === 'standby_leader' });
     } catch {
       return undefined;
     }
@@ -253,9 +259,12 @@ export class NodeContext {
     // each wrong-typed setting once per value (it is re-read every cycle)
     for (const w of warnings) if (!this.#warned.has(w)) this.log(`warning: dynamic configuration: ${w}`);
     this.#warned = new Set(warnings);
+    // A standby cluster has no synchronous replication (Patroni ignores synchronous_mode there).
+    if (effectiveStandbyCluster({ config }, this.config.bootstrap.dcs.raw)) dyn.synchronousMode = false;
     this.dyn = dyn;
     if (this.dyn.ttl !== this.dcs.ttlSeconds) this.dcs.setTtl(this.dyn.ttl);
     this.dcs.setCallTimeout(Math.max(500, (this.dyn.retryTimeout * 1000) / 2));
+    writeDynamicJson(this.postgres.dataDir, config);
   }
 
   /**

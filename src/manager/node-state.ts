@@ -13,7 +13,7 @@ import { FailoverError } from '../errors';
 import type { CallbackAction } from './callbacks';
 
 /** The agent's role words (the public `Agent.role`). */
-export type AgentRole = 'uninitialized' | 'primary' | 'replica' | 'demoted' | 'stopped';
+export type AgentRole = 'uninitialized' | 'primary' | 'replica' | 'standby_leader' | 'demoted' | 'stopped';
 
 /** `following` while a nostream replica recovers from the archive (no member name can be empty). */
 export const ARCHIVE_SOURCE = '';
@@ -30,18 +30,25 @@ export type NodeState =
    * (an existing data directory started as it was, or read-only with no leader).
    */
   | { role: 'replica'; following: string | undefined }
+  /**
+   * Leads a standby cluster: holds the leader key, runs as a standby of the remote (or the
+   * archive) and never promotes while `standby_cluster` is configured. `source`: the settings it
+   * replicates with (standby-cluster.ts `standbySignature`).
+   */
+  | { role: 'standby_leader'; source: string }
   /** Was the primary, stopped being writable (lost the key, fenced, switched over); must rejoin. */
   | { role: 'demoted' }
   /** The agent stopped PostgreSQL on its way out. */
   | { role: 'stopped' };
 
-/** The role last announced to the callbacks: only primary and replica are announced. */
-export type AnnouncedRole = 'primary' | 'replica' | undefined;
+/** The role last announced to the callbacks: only primary, replica and standby_leader are announced. */
+export type AnnouncedRole = 'primary' | 'replica' | 'standby_leader' | undefined;
 
 /** One callback to fire: the action and the agent role it is about. */
 export interface CallbackCall {
   action: CallbackAction;
-  role: 'primary' | 'replica';
+  /** `demoted` only for a primary that failed to start again after a crash ({@link NodeStateMachine.failedToStart}). */
+  role: 'primary' | 'replica' | 'standby_leader' | 'demoted';
 }
 
 /** The outcome of a transition: callbacks to fire, in order, and the role now announced. */
@@ -55,21 +62,21 @@ export interface TransitionResult {
  * time, `on_role_change` when the announced role changes, `on_start` again when coming back
  * from demoted/stopped in the same role. From primary/replica into demoted/stopped: `on_stop`
  * with the role left. Throws `INTERNAL_STATE` for a move no code path may make: back to
- * uninitialized, or into demoted from anything but a primary (or stopped, when the agent's
- * stop overtook a running action).
+ * uninitialized, or into demoted from anything but a primary or standby leader (or stopped,
+ * when the agent's stop overtook a running action).
  */
 export function transition(from: AgentRole, to: AgentRole, announced: AnnouncedRole): TransitionResult {
   if (from === to) return { callbacks: [], announced };
   if (to === 'uninitialized') throw illegal(from, to);
-  if (to === 'demoted' && from !== 'primary' && from !== 'stopped') throw illegal(from, to);
-  if (to === 'primary' || to === 'replica') {
+  if (to === 'demoted' && from !== 'primary' && from !== 'standby_leader' && from !== 'stopped') throw illegal(from, to);
+  if (to === 'primary' || to === 'replica' || to === 'standby_leader') {
     let action: CallbackAction | undefined;
     if (announced === undefined) action = 'on_start';
     else if (announced !== to) action = 'on_role_change';
     else if (from === 'demoted' || from === 'stopped') action = 'on_start';
     return { callbacks: action ? [{ action, role: to }] : [], announced: to };
   }
-  if (from === 'primary' || from === 'replica') return { callbacks: [{ action: 'on_stop', role: from }], announced };
+  if (from === 'primary' || from === 'replica' || from === 'standby_leader') return { callbacks: [{ action: 'on_stop', role: from }], announced };
   return { callbacks: [], announced };
 }
 
@@ -109,6 +116,18 @@ export class NodeStateMachine {
     this.#state = next;
     this.#announced = result.announced;
     for (const call of result.callbacks) this.#fire(call);
+  }
+
+  /**
+   * A crashed primary could not be started again: it becomes demoted and announces it with
+   * `on_role_change demoted` (Patroni's post_recover), not `on_stop`: it was not running.
+   * The announced role stays, so rejoining as a replica later fires `on_role_change replica`.
+   * Throws `INTERNAL_STATE` unless a primary.
+   */
+  failedToStart(): void {
+    if (this.#state.role !== 'primary') throw illegal(this.#state.role, 'demoted');
+    this.#state = { role: 'demoted' };
+    this.#fire({ action: 'on_role_change', role: 'demoted' });
   }
 
   /** A replica now streams from `source` (same role: no callback). Throws `INTERNAL_STATE` unless a replica. */

@@ -335,6 +335,19 @@ export class PostgresServer {
     this.#writeOwned(join(this.dataDir, 'standby.signal'), '');
   }
 
+  /**
+   * Archive recovery that ends in promotion (a restored backup): these recovery settings
+   * (`restore_command`, `recovery_target_*` …) in `pgfailover.replication.conf`, and
+   * recovery.signal instead of standby.signal; `signal: 'standby'` for a standby with these
+   * settings (a standby cluster's leader).
+   */
+  writeRecoveryConfig(settings: Record<string, string | number | boolean>, signal: 'recovery' | 'standby' = 'recovery'): void {
+    const lines = Object.entries(settings).map(([k, v]) => `${k} = ${formatValue(v)}`);
+    this.#writeOwned(join(this.dataDir, 'pgfailover.replication.conf'), `# written by pg-failover\n${lines.join('\n')}\n`);
+    rmSync(join(this.dataDir, signal === 'recovery' ? 'standby.signal' : 'recovery.signal'), { force: true });
+    this.#writeOwned(join(this.dataDir, `${signal}.signal`), '');
+  }
+
   /** Removes standby settings (after promotion). */
   clearStandbyConfig(options: { keepSignal?: boolean } = {}): void {
     const file = join(this.dataDir, 'pgfailover.replication.conf');

@@ -81,9 +81,9 @@ describe('Patroni example configurations', () => {
     expect(config.postgresql.binDir).toBe('/usr/lib/postgresql/15/bin');
     expect(config.tags).toMatchObject({ failoverPriority: 2, nofailover: false, custom: { datacenter: 'dc1' } });
     expect(config.watchdog.mode).toBe('automatic');
+    expect(config.bootstrap.postBootstrap).toBe('/usr/local/bin/setup_cluster.sh'); // post_init: post_bootstrap's old name
     expect(config.log).toEqual({ level: 'DEBUG', dir: '/var/log/patroni' });
     for (const path of [
-      'bootstrap.post_init',
       'postgresql.authentication.replication.sslmode',
       'watchdog.mode',
       'log.loggers',
@@ -134,9 +134,13 @@ bootstrap:
   });
 
   it('refuses at startup, by name, the Patroni features whose absence would change what the cluster does', () => {
-    for (const [dcs, key] of [['standby_cluster: { host: 10.0.0.1 }', 'bootstrap.dcs.standby_cluster']]) {
+    for (const [dcs, key] of [['standby_cluster: { restore_command: cp }', 'bootstrap.dcs.standby_cluster.host'], ['standby_cluster: {}', 'bootstrap.dcs.standby_cluster']]) {
       expect(keysOf(configError(() => loadManagerConfig(base(`bootstrap:\n  dcs:\n    ${dcs}\n`)))), dcs).toEqual([key]);
     }
+    // a standby cluster with a remote host to clone and stream from is supported
+    const standby = loadManagerConfig(base('bootstrap:\n  dcs:\n    standby_cluster: { host: 10.0.0.1, port: 5433, primary_slot_name: s1, create_replica_methods: [basebackup] }\n'));
+    expect(standby.config.bootstrap.dcs.raw.standby_cluster).toMatchObject({ host: '10.0.0.1', port: 5433 });
+    expect(standby.warnings.join()).toMatch(/create_replica_methods is accepted/);
   });
 
   it('accepts failsafe_mode (implemented) as a flag, and names a value that is not one', () => {

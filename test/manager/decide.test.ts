@@ -168,7 +168,7 @@ describe('decide: no leader key', () => {
 });
 
 describe('decideAsLeader: the key is confirmed ours', () => {
-  const base = { keyKept: true, me: 'n0', snapshot: snapshot({ leader: 'n0' }), now: NOW };
+  const base = { keyKept: true, me: 'n0', snapshot: snapshot({ leader: 'n0' }), postgresRunning: true, now: NOW };
 
   it('the compare-and-set lost the key: a primary here demotes at once; anything else just says so', () => {
     expect(decideAsLeader({ ...base, keyKept: false, node: { role: 'primary' }, local: 'primary' })).toEqual({ kind: 'lost-key', demote: true, line: 'lost the leader key' });
@@ -184,6 +184,41 @@ describe('decideAsLeader: the key is confirmed ours', () => {
     ] as const) {
       expect(decideAsLeader({ ...base, node, local })).toEqual({ kind: 'become-primary', reason: 'I had the leader key', line: 'promoted self to leader because I had the session lock' });
     }
+  });
+
+  it('PostgreSQL crashed under the primary: recover it, within primary_start_timeout (Patroni default 300 s)', () => {
+    const crashed = { ...base, node: { role: 'primary' } as const, local: undefined, postgresRunning: false };
+    expect(decideAsLeader(crashed)).toEqual({ kind: 'recover-crashed-primary', startTimeoutSeconds: 300 });
+    const withConfig = (config: Record<string, unknown>) => decideAsLeader({ ...crashed, snapshot: snapshot({ leader: 'n0', config }) });
+    expect(withConfig({ master_start_timeout: 0 })).toEqual({ kind: 'recover-crashed-primary', startTimeoutSeconds: 0 });
+    expect(withConfig({ primary_start_timeout: 20, master_start_timeout: 0 })).toEqual({ kind: 'recover-crashed-primary', startTimeoutSeconds: 20 });
+    // a key set to null (PATCH) is Patroni's default again, even beside the old name
+    expect(withConfig({ primary_start_timeout: null, master_start_timeout: 0 })).toEqual({ kind: 'recover-crashed-primary', startTimeoutSeconds: 300 });
+    // paused: no automatic recovery decision, the old start-in-place path
+    expect(withConfig({ pause: true, master_start_timeout: 0 }).kind).toBe('become-primary');
+    // a demoted node (fenced) that still holds the key starts as it was, as before
+    expect(decideAsLeader({ ...crashed, node: { role: 'demoted' } }).kind).toBe('become-primary');
+  });
+
+  it('standby cluster: the key holder becomes (or stays) the standby leader of the remote, never a primary', () => {
+    const standby = { host: 'remote', port: 5433, primarySlotName: 'pm_1' };
+    const sig = JSON.stringify(standby);
+    // a replica that holds the key, or a stopped node: become the standby leader
+    for (const [node, local, running] of [
+      [{ role: 'replica', following: undefined }, 'replica', true],
+      [{ role: 'demoted' }, undefined, false],
+    ] as const) {
+      expect(decideAsLeader({ ...base, standby, node, local, postgresRunning: running })).toMatchObject({ kind: 'become-standby-leader', standby });
+    }
+    // the running standby leader with the same settings: the routine (and a switchover request, as a leader)
+    expect(decideAsLeader({ ...base, standby, node: { role: 'standby_leader', source: sig }, local: 'replica' })).toEqual({ kind: 'leader-duties', clearStaleFailover: false });
+    expect(decideAsLeader({ ...base, standby, snapshot: snapshot({ leader: 'n0', failover: { leader: 'n0', member: 'n1' } }), node: { role: 'standby_leader', source: sig }, local: 'replica' })).toEqual({ kind: 'switchover', member: 'n1' });
+    // the settings changed (e.g. archive recovery only): re-point
+    expect(decideAsLeader({ ...base, standby: { restoreCommand: 'cp' }, node: { role: 'standby_leader', source: sig }, local: 'replica' })).toMatchObject({ kind: 'become-standby-leader', line: expect.stringMatching(/standby_cluster changed/) });
+    // demote cluster: the running primary is restarted as a standby leader
+    expect(decideAsLeader({ ...base, standby, node: { role: 'primary' }, local: 'primary' })).toMatchObject({ kind: 'become-standby-leader', line: expect.stringMatching(/^demoting the primary/) });
+    // standby_cluster removed: the standby leader promotes (the ordinary path)
+    expect(decideAsLeader({ ...base, node: { role: 'standby_leader', source: sig }, local: 'replica' }).kind).toBe('become-primary');
   });
 
   it('a running primary with no request does its duties', () => {

@@ -38,7 +38,7 @@ describe('switchover/failover request checks', () => {
     expect(checkFailoverRequest('switchover', { leader: 'n1' }, snap(), ctx)?.message).toBe('leader name does not match');
     expect(checkFailoverRequest('switchover', { leader: 'n0', candidate: 'n9' }, snap(), ctx)?.message).toBe('candidate does not exists');
     expect(checkFailoverRequest('failover', { candidate: 'n0' }, snap(), ctx)?.message).toBe('Member n0 is already the leader of cluster demo');
-    expect(checkFailoverRequest('failover', { candidate: 'n1' }, snap({ members: [m('n0'), m('n1', { tags: { nofailover: true } })] }), ctx)?.message).toBe('candidate n1 is tagged nofailover');
+    expect(checkFailoverRequest('failover', { candidate: 'n1' }, snap({ members: [m('n0'), m('n1', { tags: { nofailover: true } })] }), ctx)?.message).toBe('failover is not possible: no good candidates have been found');
     expect(checkFailoverRequest('switchover', { leader: 'n0' }, snap({ members: [m('n0')] }), ctx)?.message).toBe('switchover is not possible: cluster does not have members except leader');
     expect(checkFailoverRequest('switchover', { leader: 'n0' }, snap({ members: [m('n0'), m('n1', { state: 'stopped' })] }), ctx)?.message).toBe('Switchover is not possible: no good candidates have been found');
     for (const r of [checkFailoverRequest('switchover', { leader: 'n1' }, snap(), ctx)]) expect(r?.status).toBe(412);

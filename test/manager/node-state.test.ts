@@ -90,4 +90,36 @@ describe('node state transitions', () => {
     expect(() => machine().m.follow('n0')).toThrow(/cannot follow/);
     expect(fired.length).toBe(1);
   });
+
+  it('a crashed primary that fails to start fires on_role_change demoted (not on_stop), then rejoining fires on_role_change replica', () => {
+    const { m, fired } = machine();
+    m.moveTo({ role: 'primary' });
+    m.failedToStart();
+    expect(m.role).toBe('demoted');
+    m.moveTo({ role: 'replica', following: 'n1' });
+    expect(fired).toEqual([
+      { action: 'on_start', role: 'primary' },
+      { action: 'on_role_change', role: 'demoted' },
+      { action: 'on_role_change', role: 'replica' },
+    ]);
+    expect(() => m.failedToStart()).toThrow(/no transition from replica to demoted/);
+  });
+
+  it('standby cluster: replica → standby_leader → replica fire on_role_change each way; a standby leader may be demoted (switchover)', () => {
+    const { m, fired } = machine();
+    m.moveTo({ role: 'replica', following: 'n0' });
+    m.moveTo({ role: 'standby_leader', source: 'remote' });
+    m.moveTo({ role: 'demoted' });
+    m.moveTo({ role: 'replica', following: 'n2' });
+    m.moveTo({ role: 'standby_leader', source: 'remote' });
+    m.moveTo({ role: 'primary' });
+    expect(fired.map((c) => `${c.action} ${c.role}`)).toEqual([
+      'on_start replica',
+      'on_role_change standby_leader',
+      'on_stop standby_leader',
+      'on_role_change replica',
+      'on_role_change standby_leader',
+      'on_role_change primary',
+    ]);
+  });
 });

@@ -4,7 +4,7 @@
  * configuration), or clone from the leader or a `clonefrom` member, or start an existing data
  * directory read-only for the HA loop to decide the rest.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { FailoverError } from '../../errors';
@@ -15,6 +15,10 @@ import { executeAsLeader } from '../executor';
 import { AGENT_PARAMETERS, errText, quoteIdent, type NodeContext } from '../node-context';
 import { BASE_PARAMETERS, defaultHba, quoteConninfo } from '../postgres';
 import { cloneSource, upstreamFor } from '../upstream';
+import { customBootstrap } from './custom-bootstrap';
+import { runPostBootstrap } from './post-bootstrap';
+import { bootstrapStandbyLeader } from './standby-leader';
+import { standbyClusterOf } from '../standby-cluster';
 import { rejoin, waitForSlot } from './replica';
 import { createReplica, methodsWithoutLeader } from './replica-methods';
 import { hasRewindCheck } from '../rewind-marker';
@@ -67,16 +71,30 @@ export async function initializeCluster(ctx: NodeContext): Promise<void> {
   ctx.state = 'initializing new cluster';
   try {
     const dcs = ctx.config.bootstrap.dcs;
-    await ctx.withHeartbeat(() => ctx.postgres.initdb({
-      parameters: { ...BASE_PARAMETERS, ...AGENT_PARAMETERS, ...dcs.postgresql.parameters, ...ctx.config.postgresql.parameters },
-      hba: ctx.config.postgresql.pgHba ?? dcs.postgresql.pgHba ?? ctx.config.bootstrap.pgHba ?? defaultHba(ctx.postgres.password !== undefined),
-      dataChecksums: true,
-      extraArgs: ctx.config.bootstrap.initdb.filter((a) => a !== '--data-checksums' && a !== '-k'),
-    }));
-    ctx.state = 'starting';
-    await ctx.withHeartbeat(() => ctx.postgres.start());
-    if (!(await ctx.lease.renew())) throw new FailoverError('DCS_ERROR', `${ctx.name}: etcd unreachable after initdb`);
-    await createReplicationUser(ctx);
+    const standby = standbyClusterOf(dcs.raw.standby_cluster);
+    if (standby) {
+      // a new standby cluster: its first member clones the remote and leads as a standby leader
+      await bootstrapStandbyLeader(ctx, standby);
+      ctx.log('initialized a new standby cluster');
+      return;
+    }
+    const method = ctx.config.bootstrap.method;
+    if (method) {
+      // bootstrap.method with a command (clone of another cluster, backup restore): PostgreSQL runs as a primary after it, roles set
+      await customBootstrap(ctx, method);
+    } else {
+      await ctx.withHeartbeat(() => ctx.postgres.initdb({
+        parameters: { ...BASE_PARAMETERS, ...AGENT_PARAMETERS, ...dcs.postgresql.parameters, ...ctx.config.postgresql.parameters },
+        hba: ctx.config.postgresql.pgHba ?? dcs.postgresql.pgHba ?? ctx.config.bootstrap.pgHba ?? defaultHba(ctx.postgres.password !== undefined),
+        dataChecksums: true,
+        extraArgs: ctx.config.bootstrap.initdb.filter((a) => a !== '--data-checksums' && a !== '-k'),
+      }));
+      ctx.state = 'starting';
+      await ctx.withHeartbeat(() => ctx.postgres.start());
+    }
+    if (!(await ctx.lease.renew())) throw new FailoverError('DCS_ERROR', `${ctx.name}: etcd unreachable after ${method ? `bootstrap.method ${method.name}` : 'initdb'}`);
+    if (!method) await createReplicationUser(ctx);
+    await runPostBootstrap(ctx);
     if (!(await ctx.dcs.attemptToAcquireLeader())) throw new FailoverError('DCS_ERROR', `${ctx.name}: could not take the leader key after winning /initialize`);
     ctx.holdsLock = true;
     ctx.node.moveTo({ role: 'primary' });
@@ -93,7 +111,24 @@ export async function initializeCluster(ctx: NodeContext): Promise<void> {
     ctx.log(`bootstrap failed: ${errText(e)}; giving the /initialize race back`);
     await ctx.dcs.cancelInitialize('').catch(() => false);
     await ctx.postgres.stop('immediate').catch(() => {});
+    moveAside(ctx);
     throw e;
+  }
+}
+
+/**
+ * A failed bootstrap's data directory is renamed `<data_dir>_<YYYY-MM-DD-HH-MM-SS>` (Patroni's
+ * move_data_directory): started again, the node must not take a half-made cluster for one.
+ */
+function moveAside(ctx: NodeContext): void {
+  const dir = ctx.postgres.dataDir;
+  if (!existsSync(dir)) return;
+  const stamp = new Date().toISOString().slice(0, 19).replace(/[T:]/g, '-');
+  try {
+    renameSync(dir, `${dir}_${stamp}`);
+    ctx.log(`moved the data directory of the failed bootstrap to ${dir}_${stamp}`);
+  } catch (e) {
+    ctx.log(`could not move the data directory of the failed bootstrap aside: ${errText(e)}`);
   }
 }
 

@@ -9,6 +9,7 @@ import { failoverPossible, type PeerState } from '../candidate';
 import { errText, walPosition, type NodeContext } from '../node-context';
 import { run } from '../run';
 import { quorumOf, syncStandbyList } from '../sync';
+import { tagNoFailover } from '../tags';
 import { lsnToPosition } from '../../patroni-contract';
 
 /** Stops being a writable primary at once (immediate stop); the next cycles rejoin as a replica. */
@@ -47,7 +48,7 @@ export function fence(ctx: NodeContext, age: number, limit: number): void {
 export async function switchover(ctx: NodeContext, snap: DcsSnapshot, member: string | undefined): Promise<string> {
   const syncOnly = ctx.dyn.synchronousMode && snap.sync?.leader === ctx.name ? syncStandbyList(snap.sync.sync_standby) : undefined;
   const candidates = snap.members.filter(
-    (m) => m.name !== ctx.name && (!member || m.name === member) && (syncOnly === undefined || syncOnly.includes(m.name)) && m.data.tags?.nofailover !== true,
+    (m) => m.name !== ctx.name && (!member || m.name === member) && (syncOnly === undefined || syncOnly.includes(m.name)) && !tagNoFailover(m.data.tags),
   );
   let chosen: { name: string; data: MemberData; state: PeerState } | undefined;
   const mine = walPosition(await ctx.localStatus()) ?? 0;
@@ -68,6 +69,8 @@ export async function switchover(ctx: NodeContext, snap: DcsSnapshot, member: st
     await ctx.dcs.clearFailover(snap.revisions.failover).catch(() => {});
     return `switchover refused: Quorum requirement ${quorum?.quorum} can not be reached (${healthy} healthy voter(s))`;
   }
+  // a standby leader (standby cluster) has not written WAL of its own: nothing to rewind after it
+  const wasStandbyLeader = ctx.node.role === 'standby_leader';
   ctx.log(`switchover to ${chosen.name}: stopping with a shutdown checkpoint`);
   if (!member) await ctx.dcs.setFailover({ leader: ctx.name, member: chosen.name }, snap.revisions.failover).catch(() => {});
   ctx.node.moveTo({ role: 'demoted' });
@@ -90,7 +93,7 @@ export async function switchover(ctx: NodeContext, snap: DcsSnapshot, member: st
   await ctx.dcs.releaseLeader();
   ctx.log(`switchover to ${chosen.name}: checkpoint ${t1 - t0} ms, stop ${t2 - t1} ms, candidate caught up ${t3 - t2} ms, key released ${Date.now() - t3} ms later`);
   ctx.holdsLock = false;
-  ctx.needsRewind = true;
+  ctx.needsRewind = !wasStandbyLeader;
   ctx.emit('demoted', { reason: `switchover to ${chosen.name}` });
   return `switchover: released the leader key to ${chosen.name}`;
 }

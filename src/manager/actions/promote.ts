@@ -17,6 +17,7 @@ import { quorumOf, syncCandidates } from '../sync';
 import { setStandbyNames } from '../sync-state';
 import { syncBeforePromote } from './sync-replication';
 import { failsafePrimaryAlive } from './failsafe';
+import { becomeStandbyLeader, standbyClusterFor } from './standby-leader';
 import { lsnToPosition } from '../../patroni-contract';
 
 const timing = createDebug('pg-failover:manager:timing');
@@ -56,6 +57,13 @@ export async function electionRound(ctx: NodeContext, snap: DcsSnapshot, local: 
     ctx.holdsLock = false;
     await ctx.dcs.releaseLeader().catch((e) => ctx.log(`releasing the leader key: ${errText(e)}`));
     return `no leader: not promoting, ${fenceScript}`;
+  }
+  const standby = standbyClusterFor(ctx, snap);
+  if (standby) {
+    // a standby cluster's new leader: a standby leader of the remote, never a primary
+    await becomeStandbyLeader(ctx, snap, standby, '');
+    if (snap.failover) await ctx.dcs.clearFailover(snap.revisions.failover).catch(() => {});
+    return `took the leader key as the standby leader (${verdict.reason})`;
   }
   // Patroni's order: synchronous mode records the winner in `sync` before promoting (no standby synchronous
   // yet); quorum commit keeps syncing to the old voters and rewrites the key after promotion.

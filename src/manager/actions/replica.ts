@@ -27,7 +27,10 @@ export async function follow(ctx: NodeContext, snap: DcsSnapshot, action: Extrac
     return (await rejoin(ctx, action.leader, leaderData, upstream)) ? `rewound and following ${action.source} (this standby had diverged)` : `diverged from ${action.source}: waiting to rewind`;
   }
   const { to, source } = action;
-  ctx.node.follow(ctx.writeStandby(to));
+  const following = ctx.writeStandby(to);
+  // a standby leader that lost the key becomes a plain replica (on_role_change replica)
+  if (ctx.node.role === 'replica') ctx.node.follow(following);
+  else ctx.node.moveTo({ role: 'replica', following });
   await ctx.postgres.query('SELECT pg_reload_conf()');
   ctx.log(to === 'archive' ? 'stopped streaming: recovering from the archive only (nostream)' : `re-pointed replication to ${source}`);
   if (to !== 'archive') ctx.emit('following', { leader: source });
