@@ -77,6 +77,7 @@ export async function switchover(ctx: NodeContext, snap: DcsSnapshot, member: st
   ctx.state = 'stopping';
   const t0 = Date.now();
   await ctx.postgres.query('CHECKPOINT').catch(() => {});
+  const drained = await drainTransactions(ctx, DRAIN_MILLIS);
   const t1 = Date.now();
   await ctx.postgres.stop('fast');
   const t2 = Date.now();
@@ -91,11 +92,43 @@ export async function switchover(ctx: NodeContext, snap: DcsSnapshot, member: st
   const t3 = Date.now();
   if (finalLsn !== undefined) await ctx.dcs.setStatus(ctx.slotKeeper.finalStatus(finalLsn)).catch(() => {});
   await ctx.dcs.releaseLeader();
-  ctx.log(`switchover to ${chosen.name}: checkpoint ${t1 - t0} ms, stop ${t2 - t1} ms, candidate caught up ${t3 - t2} ms, key released ${Date.now() - t3} ms later`);
+  ctx.log(`switchover to ${chosen.name}: checkpoint and drain ${t1 - t0} ms (${drained}), stop ${t2 - t1} ms, candidate caught up ${t3 - t2} ms, key released ${Date.now() - t3} ms later`);
   ctx.holdsLock = false;
   ctx.needsRewind = !wasStandbyLeader;
   ctx.emit('demoted', { reason: `switchover to ${chosen.name}` });
   return `switchover: released the leader key to ${chosen.name}`;
+}
+
+/** Longest a switchover waits for the transactions open when it began to end before the fast stop. */
+const DRAIN_MILLIS = 2000;
+
+/**
+ * Before the fast stop of a switchover: wait (bounded) until every client transaction that was
+ * open when the switchover began has ended. Clients that hold new work from the announcement
+ * (our Pool) then lose nothing: a transaction mid-way commits instead of being cut at its COMMIT.
+ * Transactions begun later (clients that do not watch the announcement) do not extend the wait.
+ * Returns what happened, for the log line.
+ */
+export async function drainTransactions(ctx: NodeContext, boundMillis: number): Promise<string> {
+  const deadline = Date.now() + boundMillis;
+  let since: string | undefined;
+  let open = 0;
+  try {
+    for (;;) {
+      const [r] = await ctx.postgres.query<{ now: string; open: number }>(
+        `SELECT now()::text AS now, count(*) FILTER (WHERE backend_type = 'client backend' AND pid <> pg_backend_pid() AND xact_start IS NOT NULL AND xact_start <= coalesce($1::timestamptz, now()))::int AS open
+           FROM pg_stat_activity`,
+        [since ?? null],
+      );
+      since ??= r?.now;
+      open = r?.open ?? 0;
+      if (open === 0) return 'no transaction left open';
+      if (Date.now() >= deadline) return `${open} transaction(s) still open after ${boundMillis} ms`;
+      await sleep(20);
+    }
+  } catch (e) {
+    return `could not check: ${errText(e)}`;
+  }
 }
 
 /** `Latest checkpoint location` from pg_controldata, as a byte position. */
