@@ -275,6 +275,21 @@ describe('REST API over a real node and a real etcd', () => {
     }
   });
 
+  it('every write request (PATCH/PUT /config, POST /restart /reload /reinitialize /failsafe, DELETE /restart /switchover) is refused without credentials: 401, nothing reaches the agent', async () => {
+    const writes: Array<[string, string, string | undefined]> = [
+      ['PATCH', '/config', '{"ttl": 20}'], ['PUT', '/config', '{"ttl": 20}'], ['POST', '/restart', '{}'], ['POST', '/reload', undefined],
+      ['POST', '/reinitialize', '{"force": true}'], ['POST', '/failsafe', '{"name": "n1"}'], ['DELETE', '/restart', undefined], ['DELETE', '/switchover', undefined],
+    ];
+    const before = views.n0.requests.length;
+    for (const [method, path, body] of writes) {
+      const r = await http(apis.n0.url, path, { method, ...(body !== undefined ? { body, headers: { 'Content-Type': 'application/json' } } : {}) });
+      expect([method, path, r.status]).toEqual([method, path, 401]);
+      const wrong = await http(apis.n0.url, path, { method, ...(body !== undefined ? { body } : {}), headers: { 'Content-Type': 'application/json', Authorization: basic('admin', 'nope') } });
+      expect([method, path, wrong.status]).toEqual([method, path, 401]);
+    }
+    expect(views.n0.requests.length).toBe(before);
+  });
+
   it('POST /switchover and /failover: Basic auth, 400 on bad bodies, 413 over the limit, the view answers', async () => {
     const ok = { 'Content-Type': 'application/json', Authorization: basic('admin', 'api-pw') };
     const body = JSON.stringify({ leader: 'n0', candidate: 'n1' });
