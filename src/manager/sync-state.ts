@@ -94,7 +94,10 @@ export interface Candidate {
 export function eligibleReplicas(me: string, snap: DcsSnapshot, rows: readonly ReplicationRow[], synchronousCommit: string): Candidate[] {
   const col = lsnColumn(synchronousCommit);
   const members = new Map(snap.members.filter((m) => m.data.state === 'running' && !syncTagsOf(m.data).nosync && m.name !== me).map((m) => [m.name, m.data]));
-  const streaming = new Map(rows.filter((r) => r[col] !== null && members.has(r.application_name)).map((r) => [r.application_name, r]));
+  // A walsender whose standby has not sent its first reply yet shows no flush position (until the standby's
+  // wal_receiver_status_interval, 10 s, on an idle primary): it streams, so it may be listed; it is only
+  // confirmed (and named in the key) once it reports the position (syncStateOf), which listing provokes.
+  const streaming = new Map(rows.filter((r) => members.has(r.application_name)).map((r) => [r.application_name, r]));
   const cascades = (name: string, seen = new Set<string>()): boolean => {
     const from = members.get(name)?.tags?.replicatefrom;
     if (typeof from !== 'string' || !members.has(from) || seen.has(from)) return false;
@@ -107,7 +110,7 @@ export function eligibleReplicas(me: string, snap: DcsSnapshot, rows: readonly R
   for (const r of streaming.values()) {
     if (cascades(r.application_name)) continue;
     const t = syncTagsOf(members.get(r.application_name)!);
-    out.push({ name: r.application_name, syncState: r.sync_state, lsn: r[col]!, nofailover: t.nofailover, syncPriority: t.syncPriority });
+    out.push({ name: r.application_name, syncState: r.sync_state, lsn: r[col] ?? 0, nofailover: t.nofailover, syncPriority: t.syncPriority });
   }
   // Python's sort of (priority, sync_state, lsn) reversed: string order of sync_state ('sync' > 'quorum' > 'potential' > 'async')
   out.sort((a, b) => b.syncPriority - a.syncPriority || (a.syncState < b.syncState ? 1 : a.syncState > b.syncState ? -1 : 0) || b.lsn - a.lsn);

@@ -233,6 +233,8 @@ async function processMultisync(ctx: NodeContext, snap: DcsSnapshot, memory: Lea
     if (await writeKey(ctx, ctx.name, [...allowPromote], 0, key.revision)) ctx.log(`Synchronous standby status assigned to ${[...allowPromote].join(', ')}`);
     else ctx.log('Synchronous replication key updated by someone else');
   }
+  // a standby listed but not confirmed within the wait: look again in a second, not a whole loop_wait later
+  if (picked.size && !same(allowPromote, picked)) setTimeout(() => ctx.wakeUp(), 1000).unref();
 }
 
 /**
