@@ -97,7 +97,9 @@ export function eligibleReplicas(me: string, snap: DcsSnapshot, rows: readonly R
   // A walsender whose standby has not sent its first reply yet shows no flush position (until the standby's
   // wal_receiver_status_interval, 10 s, on an idle primary): it streams, so it may be listed; it is only
   // confirmed (and named in the key) once it reports the position (syncStateOf), which listing provokes.
-  const streaming = new Map(rows.filter((r) => members.has(r.application_name)).map((r) => [r.application_name, r]));
+  const listed = new Map(rows.filter((r) => members.has(r.application_name)).map((r) => [r.application_name, r]));
+  // (for cascading, only a standby that reported a position counts as streaming, as in Patroni)
+  const streaming = new Map([...listed].filter(([, r]) => r[col] !== null));
   const cascades = (name: string, seen = new Set<string>()): boolean => {
     const from = members.get(name)?.tags?.replicatefrom;
     if (typeof from !== 'string' || !members.has(from) || seen.has(from)) return false;
@@ -107,7 +109,7 @@ export function eligibleReplicas(me: string, snap: DcsSnapshot, rows: readonly R
     return cascades(from, seen);
   };
   const out: Candidate[] = [];
-  for (const r of streaming.values()) {
+  for (const r of listed.values()) {
     if (cascades(r.application_name)) continue;
     const t = syncTagsOf(members.get(r.application_name)!);
     out.push({ name: r.application_name, syncState: r.sync_state, lsn: r[col] ?? 0, nofailover: t.nofailover, syncPriority: t.syncPriority });

@@ -38,7 +38,9 @@ describe('eligible replicas', () => {
   it('measures the position synchronous_commit waits for and leaves out a member that should cascade from a streaming standby', () => {
     const s = snap([member('a'), member('b', { replicatefrom: 'a' })]);
     const rows: ReplicationRow[] = [{ ...row('a', 10), replay_lsn: null }, row('b', 20)];
-    expect(eligibleReplicas('p', s, rows, 'remote_apply').map((r) => r.name)).toEqual(['b']); // a has no replay position: not streaming for this purpose
+    // a has no replay position yet: not streaming for the cascade rule (b counts), but still a candidate, last (a
+    // standby's first reply can take wal_receiver_status_interval; listing it provokes one — Patroni waits a loop)
+    expect(eligibleReplicas('p', s, rows, 'remote_apply').map((r) => r.name)).toEqual(['b', 'a']);
     expect(eligibleReplicas('p', s, [row('a', 10), row('b', 20)], 'on').map((r) => r.name)).toEqual(['a']); // b belongs under a
   });
 });
