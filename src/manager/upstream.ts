@@ -7,7 +7,6 @@
  * answer from the same keys.
  */
 import type { DcsSnapshot, MemberData } from './agent-view';
-import { slotNameFor } from './postgres';
 
 /** The tags that decide where a member's WAL comes from. */
 export interface StreamTags {
@@ -89,23 +88,6 @@ export function cloneSource(self: string, snap: DcsSnapshot, random: () => numbe
   if (candidates.length) return candidates[Math.floor(random() * candidates.length)];
   const leader = snap.leader ? snap.members.find((m) => m.name === snap.leader) : undefined;
   return leader && leader.data.state === 'running' && leader.data.conn_url ? leader : undefined;
-}
-
-/**
- * The physical slots member `self` keeps: one for each other member that
- * streams from it by {@link streamSource} (Patroni's rule for PostgreSQL < 11
- * or without `member_slots_ttl`: the leader for the members that do not cascade
- * from an existing member, a replica for the members that cascade from it;
- * none for `nostream` members).
- */
-export function slotsFor(self: string, snap: DcsSnapshot): string[] {
-  return snap.members
-    .filter((m) => {
-      if (m.name === self) return false;
-      const src = streamSource(m.name, streamTagsOf(m.data), snap);
-      return src.kind === 'member' && src.name === self;
-    })
-    .map((m) => slotNameFor(m.name));
 }
 
 /** What a replica writes as its standby configuration: stream from a member, or recover from the archive. */

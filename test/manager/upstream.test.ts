@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { DcsSnapshot, MemberData } from '../../src/manager/agent-view';
-import { cloneSource, slotsFor, streamSource, streamTagsOf } from '../../src/manager/upstream';
+import { cloneSource, streamSource, streamTagsOf } from '../../src/manager/upstream';
 
 function snap(leader: string | undefined, members: Record<string, Partial<MemberData>>): DcsSnapshot {
   return {
@@ -43,19 +43,6 @@ describe('streamSource (Patroni _get_node_to_follow)', () => {
 
   it('no leader key: nothing to stream from', () => {
     expect(source('b', snap(undefined, { b: {} }))).toBe('none');
-  });
-});
-
-describe('slotsFor (who keeps whose slot)', () => {
-  it('the leader keeps slots for its direct replicas only; the upstream for its cascade; none for nostream', () => {
-    const s = snap('a', { a: {}, b: {}, c: { tags: { replicatefrom: 'b' } }, d: { tags: { nostream: true } } });
-    expect(slotsFor('a', s)).toEqual(['b']);
-    expect(slotsFor('b', s)).toEqual(['c']);
-    expect(slotsFor('c', s)).toEqual([]);
-  });
-
-  it('the leader takes the cascade back when its upstream is gone', () => {
-    expect(slotsFor('a', snap('a', { a: {}, c: { tags: { replicatefrom: 'b' } } }))).toEqual(['c']);
   });
 });
 
