@@ -110,6 +110,8 @@ export interface AgentView {
   isLeader(): boolean;
   /** Date.now() when the HA loop last completed a cycle (for /liveness). */
   lastCycleAt(): number;
+  /** Maintenance mode (`pause`) at the last cycle; /liveness answers 200 while paused. */
+  isPaused?(): boolean;
   /** Current `ttl` in seconds. */
   ttlSeconds(): number;
   /** Live status of this node (queries PostgreSQL, bounded to ~2 s). */

@@ -137,6 +137,8 @@ export class Agent extends EventEmitter implements AgentView {
   async start(): Promise<void> {
     if (this.#ctx.running) return;
     this.#ctx.running = true;
+    // /liveness counts from here, as Patroni's does from its start: a first clone is not a stall.
+    this.#lastCycleAt = Date.now();
     // Not awaited: with etcd down, creating a watch waits for it; the loop polls meanwhile.
     // Member keys are rewritten by every member every cycle: only a member that appears, goes, or
     // changes role/state wakes the loop (e.g. a replica that starts streaming can become the sync standby).
@@ -200,6 +202,10 @@ export class Agent extends EventEmitter implements AgentView {
 
   lastCycleAt(): number {
     return this.#lastCycleAt;
+  }
+
+  isPaused(): boolean {
+    return this.paused;
   }
 
   ttlSeconds(): number {
@@ -335,6 +341,7 @@ export class Agent extends EventEmitter implements AgentView {
   // ---------------------------------------------------------------- HA loop
 
   async #loop(): Promise<void> {
+    this.#lastCycleAt = Date.now();
     while (this.#ctx.running) {
       const line = await this.#executor.run(() => this.#cycle());
       this.#lastCycleAt = Date.now();

@@ -18,6 +18,7 @@ import { FailoverError } from '../errors';
 import type { ApiTlsMaterial } from './api-tls';
 import type { ApiAccess } from './api-access';
 import { clusterJson, healthStatusCode, INFO_PATHS, metricsText, needsSnapshot, readinessCode, type HealthInput } from './api-views';
+import { livenessStatusCode } from './liveness';
 
 export interface ApiOptions {
   /** The agent, seen read-only plus its switchover/failover entry. */
@@ -197,9 +198,9 @@ class ApiHandler {
     req.resume();
 
     if (first === 'liveness') {
-      const last = this.#o.view.lastCycleAt();
-      const ok = Number.isFinite(last) && Date.now() - last <= this.#o.view.ttlSeconds() * 1000;
-      return this.#statusOnly(res, ok ? 200 : 503);
+      const v = this.#o.view;
+      const code = livenessStatusCode({ lastCycleAt: v.lastCycleAt(), now: Date.now(), ttlSeconds: v.ttlSeconds(), leader: v.isLeader(), paused: v.isPaused?.() ?? false });
+      return this.#statusOnly(res, code);
     }
     if (first === 'readiness') {
       const input = await this.#healthInput(true);
