@@ -25,18 +25,15 @@ interface Pipelining {
   _sentQueryQueue?: unknown[];
 }
 
-/** Whether `text` can be sent as a resolvable write on `client`. */
+/** Whether the statement itself can be wrapped as a resolvable write (one plain DML statement, no cursor). */
+export function resolvableStatement(q: pg.QueryConfig, text: string, a: Analysis): boolean {
+  return a.statements === 1 && a.kind === 'write' && !a.pins && WRAPPABLE.test(text) && !('rows' in q);
+}
+
+/** Whether `text` can be sent as a resolvable write on `client` (the driver must pipeline). */
 export function canResolve(client: pg.PoolClient, q: pg.QueryConfig, text: string, a: Analysis): boolean {
   const c = client as unknown as Pipelining;
-  return (
-    a.statements === 1 &&
-    a.kind === 'write' &&
-    !a.pins &&
-    WRAPPABLE.test(text) &&
-    !('rows' in q) &&
-    typeof c.pipeline === 'boolean' &&
-    Array.isArray(c._sentQueryQueue)
-  );
+  return resolvableStatement(q, text, a) && typeof c.pipeline === 'boolean' && Array.isArray(c._sentQueryQueue);
 }
 
 export interface ResolvableWrite {

@@ -26,7 +26,7 @@ import { channelFor, nodeStats, type PoolStatsSnapshot } from './stats';
 import { asPromiseOf, rejectedOf } from '../custom-promise';
 import { within } from './within';
 import { writeWithPosition } from './positions';
-import { canResolve, resolvableWrite, type ResolvableWrite } from './resolvable-write';
+import { canResolve, resolvableStatement, resolvableWrite, type ResolvableWrite } from './resolvable-write';
 import { resolveCommit } from './outcome';
 import { functionVolatility } from './function-volatility';
 import type { CausalStats, PoolEngine, SessionHost } from './engine';
@@ -290,8 +290,14 @@ export class RoutingEngine implements PoolEngine, SessionHost {
 
   async #write(q: pg.QueryConfig, plain: boolean, statement: Failure['statement'], a: Analysis, text: string): Promise<pg.QueryResult> {
     const deadline = Date.now() + this.#failoverTimeoutMillis;
+    // During an announced switchover a write whose outcome can be resolved is not held: it goes on
+    // to the old primary while that still takes writes, as a resolvable write. Cut by the stop, it is
+    // resolved on the new primary and, when it did not commit, run there (as if it had been held).
+    // Other writes wait at the gate, so none of them is in flight when the old primary stops.
+    let passesHold = resolvableStatement(q, text, a);
     for (let attempt = 0; ; attempt++) {
-      if (this.#state.phase.kind === 'switchover-hold') await this.switchoverGate(deadline);
+      const held = this.#state.phase.kind === 'switchover-hold';
+      if (held && !passesHold) await this.switchoverGate(deadline);
       const key = this.#primaryNow() ?? (await this.primaryNode(deadline));
       const np = this.#nodes.get(key);
       let client: pg.PoolClient;
@@ -309,7 +315,15 @@ export class RoutingEngine implements PoolEngine, SessionHost {
       // runs in a pipelined BEGIN … COMMIT that tells its transaction id first (resolvable-write.ts).
       // Either then releases the session itself.
       const wantsPosition = this.#causal.positionWithWrite;
-      const resolvable = this.#resolveWrites && canResolve(client, q, text, a) ? resolvableWrite(client, q, plain, wantsPosition) : undefined;
+      const passing = held && passesHold && this.#state.phase.kind === 'switchover-hold';
+      if (passing && !this.#resolveWrites && !canResolve(client, q, text, a)) {
+        // This driver cannot pipeline the wrapped write: wait at the gate after all.
+        client.release();
+        np.busy--;
+        passesHold = false;
+        continue;
+      }
+      const resolvable = (this.#resolveWrites || passing) && canResolve(client, q, text, a) ? resolvableWrite(client, q, plain, wantsPosition) : undefined;
       const pending = resolvable ?? (wantsPosition ? writeWithPosition(client, q, plain) : undefined);
       try {
         const result = await (pending ? pending.result : plain ? client.query(q.text, q.values) : client.query(q));
@@ -325,7 +339,10 @@ export class RoutingEngine implements PoolEngine, SessionHost {
         if (!pending) client.release(lost ? (err as Error) : undefined);
         if (resolvable && v.do === 'throw' && (v.error as FailoverError).code === 'TRANSACTION_RESOLUTION_UNKNOWN') {
           this.markDown(key, err as Error);
-          return this.#resolved(resolvable, v.error as FailoverError, key);
+          const outcome = await this.#resolved(resolvable, v.error as FailoverError, key, passing);
+          if (outcome) return outcome;
+          debug('write lost on %s during the switchover did not commit: running it on the new primary', key);
+          continue;
         }
         if (lost) this.markDown(key, err as Error);
         if (v.do === 'retry') {
@@ -352,7 +369,7 @@ export class RoutingEngine implements PoolEngine, SessionHost {
    * TRANSACTION_COMMITTED (do not run it again); not committed → TRANSACTION_ROLLED_BACK (safe
    * to run again); still unknown → the original TRANSACTION_RESOLUTION_UNKNOWN, with the xid.
    */
-  async #resolved(w: ResolvableWrite, unknown: FailoverError, key: string): Promise<pg.QueryResult> {
+  async #resolved(w: ResolvableWrite, unknown: FailoverError, key: string, runAgainIfRolledBack: boolean): Promise<pg.QueryResult | undefined> {
     const xid = await w.xid.catch(() => undefined);
     if (xid === undefined) throw unknown; // lost before even its transaction id came back: nothing to ask
     const outcome = await resolveCommit(this, xid);
@@ -364,6 +381,7 @@ export class RoutingEngine implements PoolEngine, SessionHost {
       throw new FailoverError('TRANSACTION_COMMITTED', `the write committed on ${key} (xid ${xid}), but its result was lost with the connection; do not run it again`, { cause: unknown.cause, node: key, detail: { xid } });
     }
     if (outcome === 'aborted') {
+      if (runAgainIfRolledBack) return undefined; // sent instead of being held at a switchover: the caller runs it again
       throw new FailoverError('TRANSACTION_ROLLED_BACK', `the connection to ${key} was lost while a write was in flight; it did not commit (xid ${xid}) and may be run again`, { cause: unknown.cause, node: key, detail: { xid } });
     }
     throw new FailoverError('TRANSACTION_RESOLUTION_UNKNOWN', `${unknown.message}; the outcome of xid ${xid} could not be resolved`, { cause: unknown.cause, node: key, detail: { xid } });
