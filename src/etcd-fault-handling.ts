@@ -11,7 +11,8 @@
  * recoverable errors) is kept.
  */
 import { circuitBreaker, ConsecutiveBreaker, ExponentialBackoff, handleWhen } from 'cockatiel';
-import { isRecoverableError, type IOptions } from 'etcd3';
+import type { IOptions } from 'etcd3';
+import { etcd3 } from './etcd3-lazy';
 
 type WatchBackoff = NonNullable<NonNullable<IOptions['faultHandling']>['watchBackoff']>;
 
@@ -21,7 +22,7 @@ export const ETCD_HOST_RETRY_AFTER_MILLIS = 1000;
 /** etcd3 `faultHandling` options for a client that must notice etcd's return at once. */
 export function etcdFaultHandling(): NonNullable<IOptions['faultHandling']> {
   return {
-    host: () => circuitBreaker(handleWhen(isRecoverableError), { halfOpenAfter: ETCD_HOST_RETRY_AFTER_MILLIS, breaker: new ConsecutiveBreaker(3) }),
+    host: () => circuitBreaker(handleWhen((e) => etcd3().isRecoverableError(e)), { halfOpenAfter: ETCD_HOST_RETRY_AFTER_MILLIS, breaker: new ConsecutiveBreaker(3) }),
     // etcd3 calls .next() on it for each reconnect chain, as on its own default (a cockatiel ExponentialBackoff);
     // its type names the older IBackoff shape, hence the cast.
     watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1000 }) as unknown as WatchBackoff,

@@ -13,7 +13,8 @@
  */
 import { EventEmitter } from 'node:events';
 import createDebug from 'debug';
-import { Etcd3, type IOptions, type IKeyValue, type Watcher } from 'etcd3';
+import type { Etcd3, IOptions, IKeyValue, Watcher } from 'etcd3';
+import { etcd3 } from '../etcd3-lazy';
 import { FailoverError } from '../errors';
 import { parseEtcdMember, topologyFromEtcd, topologySignature, type ParsedMember } from './patroni-members';
 import type { Topology, TopologySource } from './topology';
@@ -195,7 +196,7 @@ export class EtcdTopology extends EventEmitter implements TopologySource {
     };
     if (this.#options.auth) options.auth = { username: this.#options.auth.username, password: this.#options.auth.password };
     if (this.#options.tls) options.credentials = this.#options.tls;
-    return new Etcd3(options);
+    return new (etcd3().Etcd3)(options);
   }
 
   #watch(client: Etcd3, fromRevision: number): void {
