@@ -26,6 +26,7 @@ import { channelFor, nodeStats, type PoolStatsSnapshot } from './stats';
 import { asPromiseOf, rejectedOf } from '../custom-promise';
 import { within } from './within';
 import { writeWithPosition } from './positions';
+import { endedByServer } from './error-kinds';
 import { canResolve, resolvableStatement, resolvableWrite, type ResolvableWrite } from './resolvable-write';
 import { resolveCommit } from './outcome';
 import { functionVolatility } from './function-volatility';
@@ -41,6 +42,8 @@ type Callback<T> = (err: Error | undefined, result?: T) => void;
 type RoutedQuery = pg.QueryConfig & { route?: RouteOverride; after?: string };
 
 const MAX_LEARNED = 10_000;
+/** How many times a write sent through an announced switchover is run again after it provably did not commit. */
+const RUN_AGAIN_MAX = 5;
 /** The requirement of every read under readFrom 'primary' (the policy alone sends it to the primary; not counted as a causal detour). */
 const PRIMARY_READ: ReadRequirement = Object.freeze({ primaryOnly: false });
 /** A read with nothing to respect (the node is picked first; a wait on it covers the position). */
@@ -339,7 +342,8 @@ export class RoutingEngine implements PoolEngine, SessionHost {
         if (!pending) client.release(lost ? (err as Error) : undefined);
         if (resolvable && v.do === 'throw' && (v.error as FailoverError).code === 'TRANSACTION_RESOLUTION_UNKNOWN') {
           this.markDown(key, err as Error);
-          const outcome = await this.#resolved(resolvable, v.error as FailoverError, key, passing);
+          // Sent instead of held at a switchover: run again when it did not commit (a few times at most).
+          const outcome = await this.#resolved(resolvable, v.error as FailoverError, key, passing && attempt < RUN_AGAIN_MAX);
           if (outcome) return outcome;
           debug('write lost on %s during the switchover did not commit: running it on the new primary', key);
           continue;
@@ -369,9 +373,22 @@ export class RoutingEngine implements PoolEngine, SessionHost {
    * TRANSACTION_COMMITTED (do not run it again); not committed → TRANSACTION_ROLLED_BACK (safe
    * to run again); still unknown → the original TRANSACTION_RESOLUTION_UNKNOWN, with the xid.
    */
-  async #resolved(w: ResolvableWrite, unknown: FailoverError, key: string, runAgainIfRolledBack: boolean): Promise<pg.QueryResult | undefined> {
-    const xid = await w.xid.catch(() => undefined);
-    if (xid === undefined) throw unknown; // lost before even its transaction id came back: nothing to ask
+  async #resolved(w: ResolvableWrite, unknown: FailoverError, key: string, runAgain: boolean): Promise<pg.QueryResult | undefined> {
+    let xidError: unknown;
+    const xid = await w.xid.catch((e: unknown) => {
+      xidError = e;
+      return undefined;
+    });
+    if (xid === undefined) {
+      debug('write lost on %s before its transaction id came back (%s: %s)', key, (xidError as { code?: string })?.code ?? '-', (xidError as Error)?.message);
+      // The server ended the session before answering `BEGIN; SELECT pg_current_xact_id()`: that
+      // answer would have been flushed ahead of its FATAL, so the write behind it never ran.
+      if (endedByServer(xidError)) {
+        if (runAgain) return undefined;
+        throw new FailoverError('TRANSACTION_ROLLED_BACK', `${key} ended the session before the write ran (${(xidError as Error).message}); it did not commit and may be run again`, { cause: unknown.cause, node: key });
+      }
+      throw unknown; // lost without a word from the server: nothing to ask
+    }
     const outcome = await resolveCommit(this, xid);
     debug('write of xid %s lost with its connection to %s, resolved: %s', xid, key, outcome);
     if (outcome === 'committed') {
@@ -381,7 +398,7 @@ export class RoutingEngine implements PoolEngine, SessionHost {
       throw new FailoverError('TRANSACTION_COMMITTED', `the write committed on ${key} (xid ${xid}), but its result was lost with the connection; do not run it again`, { cause: unknown.cause, node: key, detail: { xid } });
     }
     if (outcome === 'aborted') {
-      if (runAgainIfRolledBack) return undefined; // sent instead of being held at a switchover: the caller runs it again
+      if (runAgain) return undefined; // sent instead of being held at a switchover: the caller runs it again
       throw new FailoverError('TRANSACTION_ROLLED_BACK', `the connection to ${key} was lost while a write was in flight; it did not commit (xid ${xid}) and may be run again`, { cause: unknown.cause, node: key, detail: { xid } });
     }
     throw new FailoverError('TRANSACTION_RESOLUTION_UNKNOWN', `${unknown.message}; the outcome of xid ${xid} could not be resolved`, { cause: unknown.cause, node: key, detail: { xid } });

@@ -66,6 +66,24 @@ describe('resolveWriteOutcome', () => {
     }
   });
 
+  it('the server ends the session before the write ran (its FATAL came before the transaction id): TRANSACTION_ROLLED_BACK, the row absent', async () => {
+    // The pool's one session is frozen (SIGSTOP of its real backend) while the write is sent, told to
+    // terminate, then thawed: the backend handles the termination before it reads the write.
+    const p = pool({ readFrom: 'primary', resolveWriteOutcome: true, failoverTimeoutMillis: 5000, max: 1 });
+    const pid = (await p.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+    process.kill(pid, 'SIGSTOP');
+    let w: Promise<string | undefined>;
+    try {
+      w = codeOf(p.query('INSERT INTO outcomes VALUES (7)'));
+      await new Promise((r) => setTimeout(r, 100));
+      await h.cluster.primary.server.query('SELECT pg_terminate_backend($1)', [pid]);
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    expect(await w!).toBe('TRANSACTION_ROLLED_BACK');
+    expect(await rows(7)).toBe(0);
+  });
+
   it('a session lost under a running write, its transaction id in hand: resolved one way or the other, and the verdict matches the table', async () => {
     const p = pool({ readFrom: 'primary', resolveWriteOutcome: true, failoverTimeoutMillis: 5000 });
     await p.query('SELECT 1');
