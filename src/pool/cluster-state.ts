@@ -179,6 +179,12 @@ export class ClusterState {
     this.hooks.refresh(`${key}: ${err.message}`);
   }
 
+  /** The node accepted a session again before its down mark ran out: usable at once. */
+  revived(key: string): void {
+    if (!this.#down.delete(key)) return;
+    this.hooks.announce('nodeUp', { node: key });
+  }
+
   isDown(key: string): boolean {
     const until = this.#down.get(key);
     if (until === undefined) return false;

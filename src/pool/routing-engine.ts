@@ -27,6 +27,7 @@ import { asPromiseOf, rejectedOf } from '../custom-promise';
 import { within } from './within';
 import { writeWithPosition } from './positions';
 import { endedByServer } from './error-kinds';
+import { NodeRevival } from './node-revival';
 import { canResolve, resolvableStatement, resolvableWrite, type ResolvableWrite } from './resolvable-write';
 import { resolveCommit } from './outcome';
 import { functionVolatility } from './function-volatility';
@@ -89,6 +90,7 @@ export class RoutingEngine implements PoolEngine, SessionHost {
   readonly #nodes: NodePools;
   readonly #topology: TopologySource;
   readonly #state: ClusterState;
+  readonly #revival: NodeRevival;
   readonly #learnedWrites = new Set<string>();
   #started: Promise<void> | undefined;
   /** The topology source has started (the first query no longer needs to await it). */
@@ -140,6 +142,17 @@ export class RoutingEngine implements PoolEngine, SessionHost {
       announce: (event, payload) => this.#announce(event, payload),
       retire: (key, why, abortBusy) => this.#nodes.retire(key, why, { abortBusy }),
       refresh: (reason) => this.#topology.refresh(reason),
+    });
+    this.#revival = new NodeRevival({
+      tryConnect: async (key) => {
+        const client = await this.#nodes.get(key).pool.connect();
+        client.release();
+      },
+      wanted: (key) => !this.ending && this.#held > 0 && this.#state.isDown(key),
+      revived: (key) => {
+        this.#state.revived(key);
+        for (const w of this.#waiters) w();
+      },
     });
     this.#topology = o.topology((key) => this.#acceptsWrites(key));
     this.#topology.on('change', (next, previous) => this.#onTopology(next, previous));
@@ -542,6 +555,8 @@ export class RoutingEngine implements PoolEngine, SessionHost {
             if (HOLD.hasSubscribers) HOLD.publish({ pool: this.#host.front, reason: r.wait });
           }
           this.#topology.refresh('a write is waiting for a primary');
+          // The primary the topology names failed a connection: try it again while we wait.
+          if (named !== undefined && primary === undefined) this.#revival.poke(named);
         } else if (req?.minLsn === undefined) {
           // No standby qualifies at all: ask the topology again. (Waiting for a standby to replay a
           // position: its replay is polled by the causal tracker every few ms.)
