@@ -52,3 +52,12 @@ export interface Invariant {
   /** A few examples of violations (ids, times). */
   examples: string[];
 }
+
+/** Something counted and reported but never a violation (e.g. what only synchronous replication prevents). */
+export interface Measurement {
+  name: string;
+  /** How many things were looked at. */
+  checked: number;
+  count: number;
+  examples: string[];
+}
