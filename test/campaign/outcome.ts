@@ -26,10 +26,20 @@ export function classify(err: unknown): Outcome {
   return 'unknown';
 }
 
-/** A short label for an error (its stable code, else its class), for counting. */
+/** pg's errors that carry no code, by their fixed text: node-postgres gives them nothing else to tell them apart. */
+const PG_UNCODED: Array<[string, string]> = [
+  ['Query read timeout', 'query timeout'],
+  ['Connection terminated unexpectedly', 'connection terminated'],
+  ['Connection terminated', 'connection terminated'],
+  ['timeout expired', 'connect timeout'],
+];
+
+/** A short label for an error (its stable code, else what pg's uncoded errors say, else its class), for counting. */
 export function errorLabel(err: unknown): string {
   const e = err as { code?: unknown; name?: unknown; message?: unknown };
   if (typeof e?.code === 'string') return e.code;
+  const known = typeof e?.message === 'string' ? PG_UNCODED.find(([text]) => e.message === text) : undefined;
+  if (known) return known[1];
   return typeof e?.name === 'string' ? e.name : 'unknown';
 }
 

@@ -92,6 +92,9 @@ export interface KindOutages {
   poolWithinBestOther: number;
   /** The largest Pool − best other over the compared faults where the Pool wrote again (negative: the Pool was always shorter); null when none. */
   poolWorstExcessMillis: number | null;
+  /** Like for like (the same job, same table growth — fairer than the prober for disk-full): faults where the plain register wrote again, and of those where the Pool's outage was within its (+ tolerance). */
+  comparedWithPlainRegister: number;
+  poolWithinPlainRegister: number;
 }
 
 /**
@@ -143,7 +146,7 @@ export function median(xs: readonly number[]): number | null {
  * episode of overlapping faults cannot be pinned on one of them: those are
  * summed up under `overlapping`).
  */
-export function outagesByKind(faults: readonly FaultRecord[]): CampaignReport['outages'] {
+export function outagesByKind(faults: readonly FaultRecord[], toleranceMillis = OUTAGE_TOLERANCE_MILLIS): CampaignReport['outages'] {
   const out: CampaignReport['outages'] = {};
   const size = new Map<number, number>();
   for (const f of faults) size.set(f.episode, (size.get(f.episode) ?? 0) + 1);
@@ -159,6 +162,7 @@ export function outagesByKind(faults: readonly FaultRecord[]): CampaignReport['o
     const plainRegister = values(of, (f) => f.plainRegisterWriteOutageMillis);
     const best = values(of, (f) => f.bestOtherWriteOutageMillis);
     const compared = of.filter((f) => f.poolWithinBestOther !== null);
+    const withPlainRegister = of.filter((f) => f.plainRegisterWriteOutageMillis !== null);
     const excess = compared.filter((f) => f.poolWriteOutageMillis !== null).map((f) => f.poolWriteOutageMillis! - f.bestOtherWriteOutageMillis!);
     out[kind] = {
       n: of.length,
@@ -173,6 +177,8 @@ export function outagesByKind(faults: readonly FaultRecord[]): CampaignReport['o
       compared: compared.length,
       poolWithinBestOther: compared.filter((f) => f.poolWithinBestOther).length,
       poolWorstExcessMillis: max(excess),
+      comparedWithPlainRegister: withPlainRegister.length,
+      poolWithinPlainRegister: withPlainRegister.filter((f) => f.poolWriteOutageMillis !== null && f.poolWriteOutageMillis <= f.plainRegisterWriteOutageMillis! + toleranceMillis).length,
     };
   }
   return out;
@@ -190,7 +196,8 @@ export function writeReport(report: CampaignReport, dir: string): string {
 export function withinBest(o: KindOutages): string {
   if (o.compared === 0) return '— (nothing to compare)';
   const excess = o.poolWorstExcessMillis === null ? '' : `, worst ${o.poolWorstExcessMillis > 0 ? '+' : ''}${o.poolWorstExcessMillis} ms`;
-  return `${o.poolWithinBestOther === o.compared ? 'yes' : 'NO'} ${o.poolWithinBestOther}/${o.compared}${excess}`;
+  const likeForLike = o.comparedWithPlainRegister ? `; ≤ plain register ${o.poolWithinPlainRegister}/${o.comparedWithPlainRegister}` : '';
+  return `${o.poolWithinBestOther === o.compared ? 'yes' : 'NO'} ${o.poolWithinBestOther}/${o.compared}${excess}${likeForLike}`;
 }
 
 /** The report as text tables. */

@@ -88,7 +88,7 @@ export class PlainRegisterWorkload implements Workload {
     } catch (e) {
       const outcome = classify(e);
       (outcome === 'failed' ? this.#failed : this.#unknown).add(id);
-      const label = (e as Error).message === 'Query read timeout' ? 'query timeout' : errorLabel(e);
+      const label = errorLabel(e);
       this.#errors.set(label, (this.#errors.get(label) ?? 0) + 1);
       this.ops.push({ workload: this.name, kind: 'write', start, end: Date.now(), outcome, error: label });
       // After any error, a new session (it may be a demoted, cut or frozen node's).
