@@ -15,7 +15,7 @@ import { availableKinds, currentLeader, inject, OVERLAPPING_KINDS, repairAll, ty
 import { NamespacedCluster } from './ns-cluster';
 import type { Invariant } from './outcome';
 import { Prng } from './prng';
-import { compareWithBestOther, formatReport, gaps, longestGap, okWriteEnds, OUTAGE_TOLERANCE_MILLIS, outagesByKind, writeReport, type CampaignReport, type FaultRecord } from './report';
+import { compareFaults, formatReport, gaps, longestGap, okWriteEnds, OUTAGE_TOLERANCE_MILLIS, outagesByKind, writeReport, type CampaignReport, type FaultRecord } from './report';
 import { BankWorkload } from './workloads/bank';
 import { plainClient, type Workload } from './workloads/common';
 import { PinnedPlainSession } from './workloads/pinned-session';
@@ -44,6 +44,8 @@ export interface CampaignOptions {
   overlapChance?: number;
   /** Only these kinds (default: every kind the host supports). */
   kinds?: FaultKind[];
+  /** The plain register client's query timeout (default 2000 ms; 0 = none, pg's default). */
+  plainQueryTimeoutMillis?: number;
   /** Keep every node's data directory and logs after the run (post-mortems). */
   keepDirs?: boolean;
   /** Where the JSON goes (default test/campaign/results). */
@@ -82,7 +84,12 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport & 
     const register = new RegisterWorkload(newPool());
     // The other client the Pool is measured against: plain pg, the register's job, from the Pool's own
     // source address (the bridge's primary address, which client-primary-cut drops), libpq's multi-host string.
-    const plainRegister = new PlainRegisterWorkload(c.cluster.connectionString({ params: { target_session_attrs: 'read-write' } }), { localAddress: c.net.clientAddress, workers: register.workers, pauseMillis: register.pauseMillis });
+    const plainRegister = new PlainRegisterWorkload(c.cluster.connectionString({ params: { target_session_attrs: 'read-write' } }), {
+      localAddress: c.net.clientAddress,
+      workers: register.workers,
+      pauseMillis: register.pauseMillis,
+      ...(o.plainQueryTimeoutMillis !== undefined ? { queryTimeoutMillis: o.plainQueryTimeoutMillis } : {}),
+    });
     const leader = await c.cluster.waitForLeader(60_000);
     const leaderMember = c.cluster.member(leader);
     const pinned = new PinnedPlainSession(leader, { host: leaderMember.host, port: leaderMember.pgPort }, c.net.clientAddress);
@@ -173,8 +180,8 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport & 
       f.poolWriteOutageMillis = longestGap(poolEnds, from, to);
       f.plainWriteOutageMillis = longestGap(plainEnds, from, to);
       f.plainRegisterWriteOutageMillis = longestGap(plainRegisterEnds, from, to);
-      Object.assign(f, compareWithBestOther(f));
     }
+    compareFaults(faults);
 
     const invariants = await checkAll(c, workloads, log);
     const periods = prober.periods();

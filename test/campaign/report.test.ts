@@ -5,9 +5,9 @@
  */
 import { describe, it, expect } from 'vitest';
 import { FailoverError } from '../../src/errors';
-import { classify } from './outcome';
+import { classify, errorLabel } from './outcome';
 import { Prng } from './prng';
-import { compareWithBestOther, gaps, longestGap, median, OUTAGE_TOLERANCE_MILLIS, outagesByKind, withinBest, type FaultRecord } from './report';
+import { compareFaults, compareWithBestOther, gaps, longestGap, median, OUTAGE_TOLERANCE_MILLIS, outagesByKind, withinBest, type FaultRecord } from './report';
 import { parseMultiHostUrl } from './workloads/read-write-session';
 
 describe('longestGap', () => {
@@ -49,6 +49,13 @@ describe('classify', () => {
     expect(classify(Object.assign(new Error('terminating'), { code: '57P01', severity: 'FATAL' }))).toBe('unknown');
     expect(classify(Object.assign(new Error('reset'), { code: 'ECONNRESET' }))).toBe('unknown');
   });
+
+  it('labels errors by code, pg's uncoded ones by what they are, anything else by class', () => {
+    expect(errorLabel(Object.assign(new Error('x'), { code: '53100' }))).toBe('53100');
+    expect(errorLabel(new Error('Query read timeout'))).toBe('query timeout');
+    expect(errorLabel(new Error('Connection terminated unexpectedly'))).toBe('connection terminated');
+    expect(errorLabel(new TypeError('something else'))).toBe('TypeError');
+  });
 });
 
 /** A fault record with the given outages (Pool, prober, plain register), compared as the campaign does. */
@@ -57,7 +64,8 @@ function fault(kind: FaultRecord['kind'], episode: number, overlapping: boolean,
     kind, target: 'n0', at: 0, heldMillis: 0, recoveredMillis: 0, overlapping, episode,
     poolWriteOutageMillis: pool, plainWriteOutageMillis: prober, plainRegisterWriteOutageMillis: plainRegister, bestOtherWriteOutageMillis: null, poolWithinBestOther: null,
   };
-  return Object.assign(f, compareWithBestOther(f));
+  compareFaults([f]);
+  return f;
 }
 
 describe('outagesByKind', () => {
@@ -89,7 +97,7 @@ describe('compareWithBestOther', () => {
   it('takes the shorter of the two plain clients and allows the measuring tolerance', () => {
     expect(compareWithBestOther({ poolWriteOutageMillis: 1000, plainWriteOutageMillis: 2000, plainRegisterWriteOutageMillis: 950 })).toEqual({ bestOtherWriteOutageMillis: 950, poolWithinBestOther: true });
     expect(compareWithBestOther({ poolWriteOutageMillis: 950 + OUTAGE_TOLERANCE_MILLIS + 1, plainWriteOutageMillis: 2000, plainRegisterWriteOutageMillis: 950 })).toMatchObject({ poolWithinBestOther: false });
-    expect(compareWithBestOther({ poolWriteOutageMillis: 3000, plainWriteOutageMillis: 2000, plainRegisterWriteOutageMillis: 950 }, 5000)).toMatchObject({ poolWithinBestOther: true });
+    expect(compareWithBestOther({ poolWriteOutageMillis: 3000, plainWriteOutageMillis: 2000, plainRegisterWriteOutageMillis: 950 }, { toleranceMillis: 5000 })).toMatchObject({ poolWithinBestOther: true });
   });
 
   it('a Pool that never wrote again is not within; a client that never wrote again is left out; nothing to compare is null', () => {
@@ -99,6 +107,19 @@ describe('compareWithBestOther', () => {
     const o = outagesByKind([fault('kill-node', 1, false, 1000, null, null)]);
     expect(o['kill-node']).toMatchObject({ compared: 0, poolWithinBestOther: 0, poolWorstExcessMillis: null });
     expect(withinBest(o['kill-node']!)).toMatch(/^—/);
+  });
+});
+
+describe('compareFaults', () => {
+  it('leaves the prober (not cut: its own address) out of an episode that cut the client off, and only that episode', () => {
+    const cut = fault('client-primary-cut', 1, false, 9000, 80, 8800);
+    const alongside = fault('packet-loss', 1, true, 9000, 80, 8800);
+    const other = fault('packet-loss', 2, false, 500, 80, 450);
+    compareFaults([cut, alongside, other]);
+    expect(cut).toMatchObject({ bestOtherWriteOutageMillis: 8800, poolWithinBestOther: false });
+    expect(alongside).toMatchObject({ bestOtherWriteOutageMillis: 8800 });
+    expect(other).toMatchObject({ bestOtherWriteOutageMillis: 80, poolWithinBestOther: false });
+    expect(compareWithBestOther(cut, { proberComparable: false })).toEqual({ bestOtherWriteOutageMillis: 8800, poolWithinBestOther: false });
   });
 });
 

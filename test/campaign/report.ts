@@ -33,7 +33,7 @@ export interface FaultRecord {
   plainWriteOutageMillis: number | null;
   /** Longest time without an acknowledged write of the plain register client (plain `pg`, multi-host read-write loop) around this fault. */
   plainRegisterWriteOutageMillis: number | null;
-  /** The shorter of the prober's and the plain register's outages (null when neither wrote again). */
+  /** The shorter of the prober's and the plain register's outages (the plain register's alone in an episode that cut the client off: the prober is not cut); null when none wrote again. */
   bestOtherWriteOutageMillis: number | null;
   /** Pool outage ≤ best other + {@link OUTAGE_TOLERANCE_MILLIS}; null when there is nothing to compare with. */
   poolWithinBestOther: boolean | null;
@@ -98,16 +98,34 @@ export interface KindOutages {
 }
 
 /**
- * The Pool against the best other client for one fault: the shorter of the
- * prober's and the plain register's outages, and whether the Pool's was within
- * it (+ tolerance). A Pool that never wrote again is not within; nothing to
- * compare with (neither other client wrote again) gives null.
+ * Kinds that cut the client's address off. The prober writes from an address
+ * of its own (it must keep watching every node), so it is not cut by them and
+ * is no "other client in the same trial" there: only the plain register is.
  */
-export function compareWithBestOther(f: Pick<FaultRecord, 'poolWriteOutageMillis' | 'plainWriteOutageMillis' | 'plainRegisterWriteOutageMillis'>, toleranceMillis = OUTAGE_TOLERANCE_MILLIS): { bestOtherWriteOutageMillis: number | null; poolWithinBestOther: boolean | null } {
-  const others = [f.plainWriteOutageMillis, f.plainRegisterWriteOutageMillis].filter((x): x is number => x !== null);
+export const CLIENT_CUT_KINDS: readonly FaultKind[] = ['client-primary-cut'];
+
+/**
+ * The Pool against the best other client for one fault: the shorter of the
+ * prober's (when `proberComparable`, default true) and the plain register's
+ * outages, and whether the Pool's was within it (+ tolerance). A Pool that
+ * never wrote again is not within; nothing to compare with (no other client
+ * wrote again) gives null.
+ */
+export function compareWithBestOther(
+  f: Pick<FaultRecord, 'poolWriteOutageMillis' | 'plainWriteOutageMillis' | 'plainRegisterWriteOutageMillis'>,
+  o: { proberComparable?: boolean; toleranceMillis?: number } = {},
+): { bestOtherWriteOutageMillis: number | null; poolWithinBestOther: boolean | null } {
+  const toleranceMillis = o.toleranceMillis ?? OUTAGE_TOLERANCE_MILLIS;
+  const others = [o.proberComparable === false ? null : f.plainWriteOutageMillis, f.plainRegisterWriteOutageMillis].filter((x): x is number => x !== null);
   if (others.length === 0) return { bestOtherWriteOutageMillis: null, poolWithinBestOther: null };
   const best = Math.min(...others);
   return { bestOtherWriteOutageMillis: best, poolWithinBestOther: f.poolWriteOutageMillis !== null && f.poolWriteOutageMillis <= best + toleranceMillis };
+}
+
+/** Fills every fault's comparison with the best other client; the prober is left out of episodes that cut the client off. */
+export function compareFaults(faults: FaultRecord[], toleranceMillis = OUTAGE_TOLERANCE_MILLIS): void {
+  const clientCut = new Set(faults.filter((f) => CLIENT_CUT_KINDS.includes(f.kind)).map((f) => f.episode));
+  for (const f of faults) Object.assign(f, compareWithBestOther(f, { proberComparable: !clientCut.has(f.episode), toleranceMillis }));
 }
 
 /** The longest interval without a success that overlaps [from, to]; null when no success came after `from`. */

@@ -23,7 +23,7 @@ export interface PlainRegisterOptions {
   pauseMillis?: number;
   /** Per host when looking for the primary (default 1000). */
   connectTimeoutMillis?: number;
-  /** pg's `query_timeout` on each insert (default 2000): an app's bound on a hung server. */
+  /** pg's `query_timeout` on each insert (default 2000; 0 = none, pg's default): an app's bound on a hung server. */
   queryTimeoutMillis?: number;
   /** Pause between passes over the hosts when none was read-write (default 50). */
   retryMillis?: number;
@@ -66,7 +66,7 @@ export class PlainRegisterWorkload implements Workload {
   /** A read-write session for `worker`, looked for until found or stopped. */
   async #session(worker: number): Promise<pg.Client | undefined> {
     while (!this.#sessions[worker] && !this.#loops.stopped) {
-      const s = await connectReadWrite(this.hosts, { localAddress: this.#o.localAddress, connectTimeoutMillis: this.#o.connectTimeoutMillis, queryTimeoutMillis: this.#o.queryTimeoutMillis });
+      const s = await connectReadWrite(this.hosts, { localAddress: this.#o.localAddress, connectTimeoutMillis: this.#o.connectTimeoutMillis, ...(this.#o.queryTimeoutMillis > 0 ? { queryTimeoutMillis: this.#o.queryTimeoutMillis } : {}) });
       if (s) {
         this.#sessions[worker] = s;
         this.#sessionsOpened++;
@@ -134,6 +134,7 @@ export class PlainRegisterWorkload implements Workload {
       'in doubt → committed (read)': this.#resolved.committed,
       'in doubt → absent (read)': this.#resolved.absent,
       'sessions opened': this.#sessionsOpened,
+      'query timeout ms (0: none)': this.#o.queryTimeoutMillis,
       ...errors,
     };
   }
