@@ -50,7 +50,7 @@ describe('classify', () => {
     expect(classify(Object.assign(new Error('reset'), { code: 'ECONNRESET' }))).toBe('unknown');
   });
 
-  it('labels errors by code, pg's uncoded ones by what they are, anything else by class', () => {
+  it("labels errors by code, pg's uncoded ones by what they are, anything else by class", () => {
     expect(errorLabel(Object.assign(new Error('x'), { code: '53100' }))).toBe('53100');
     expect(errorLabel(new Error('Query read timeout'))).toBe('query timeout');
     expect(errorLabel(new Error('Connection terminated unexpectedly'))).toBe('connection terminated');
