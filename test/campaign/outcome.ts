@@ -34,13 +34,15 @@ const PG_UNCODED: Array<[string, string]> = [
   ['timeout expired', 'connect timeout'],
 ];
 
-/** A short label for an error (its stable code, else what pg's uncoded errors say, else its class), for counting. */
+/** A short label for an error (its stable code, else what pg's uncoded errors say, else its class and a short message without numbers), for counting. */
 export function errorLabel(err: unknown): string {
   const e = err as { code?: unknown; name?: unknown; message?: unknown };
   if (typeof e?.code === 'string') return e.code;
   const known = typeof e?.message === 'string' ? PG_UNCODED.find(([text]) => e.message === text) : undefined;
   if (known) return known[1];
-  return typeof e?.name === 'string' ? e.name : 'unknown';
+  const name = typeof e?.name === 'string' ? e.name : 'unknown';
+  // pg's other uncoded errors are fixed texts too: keep a short one, so the counts say what happened
+  return typeof e?.message === 'string' && e.message && !/\d{3}/.test(e.message) ? `${name}: ${e.message.slice(0, 60)}` : name;
 }
 
 /** One timed operation of a workload. */

@@ -54,7 +54,8 @@ describe('classify', () => {
     expect(errorLabel(Object.assign(new Error('x'), { code: '53100' }))).toBe('53100');
     expect(errorLabel(new Error('Query read timeout'))).toBe('query timeout');
     expect(errorLabel(new Error('Connection terminated unexpectedly'))).toBe('connection terminated');
-    expect(errorLabel(new TypeError('something else'))).toBe('TypeError');
+    expect(errorLabel(new TypeError('something else'))).toBe('TypeError: something else');
+    expect(errorLabel(new Error('connect ETIMEDOUT 10.0.0.1:5432'))).toBe('Error'); // numbers would split the count
   });
 });
 
