@@ -67,7 +67,7 @@ export interface CampaignReport {
   daemonExits: string[];
   /** Liveness: standbys that stopped replaying the leader's WAL for good (not waited for after that), with when it was first seen (ms from the start). */
   stuckStandbys: Array<{ node: string; sinceMillis: number }>;
-  /** Every stretch of ≥ 1 s without an acknowledged write (ms from the start), through our Pool and for the plain prober: to place an outage against the fault log. */
+  /** Every stretch of ≥ 1 s without an acknowledged write (ms from the start), through our Pool, for the plain prober and the plain register: to place an outage against the fault log. */
   writeGaps: { pool: Array<[number, number]>; plain: Array<[number, number]>; plainRegister: Array<[number, number]> };
   /** The sync-mode targets: all zero. */
   totalViolations: number;
