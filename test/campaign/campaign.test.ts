@@ -18,6 +18,7 @@ describe.skipIf(!enabled)('short fault campaign, synchronous mode (PGF_CAMPAIGN=
     const report = await runCampaign({ seed, faults: 12, minutes: 3, synchronousMode: true, log: (l) => process.stderr.write(`[campaign] ${l}\n`) });
     expect(report.faults.length).toBeGreaterThanOrEqual(6); // the run really injected faults
     expect(report.operations.register!.acknowledged).toBeGreaterThan(100); // and really wrote through the Pool
+    expect(report.operations['plain register']!.acknowledged).toBeGreaterThan(100); // and through the plain client it is measured against
     const broken = report.invariants.filter((i) => i.violations > 0).map((i) => `${i.name}: ${i.violations} (${i.examples.slice(0, 3).join('; ')})`);
     expect(broken).toEqual([]);
     expect(report.daemonExits).toEqual([]);

@@ -1,7 +1,8 @@
 /**
- * The Jepsen-style fault campaign: a namespaced cluster, four workloads run
+ * The Jepsen-style fault campaign: a namespaced cluster, six workloads run
  * together (register, bank, read-your-writes through our Pool; the plain
- * one-primary prober), and faults chosen by a seeded PRNG — bounded in count
+ * one-primary prober; plain `pg` clients: a register over a multi-host
+ * read-write reconnect loop and a session pinned to the first leader), and faults chosen by a seeded PRNG — bounded in count
  * and wall time, healed between faults, overlapping sometimes. Ends with the
  * checkers' verdicts in a report. Everything it started is stopped and every
  * namespace removed, on success, failure, SIGINT or SIGTERM.
@@ -14,9 +15,11 @@ import { availableKinds, currentLeader, inject, OVERLAPPING_KINDS, repairAll, ty
 import { NamespacedCluster } from './ns-cluster';
 import type { Invariant } from './outcome';
 import { Prng } from './prng';
-import { formatReport, gaps, longestGap, okWriteEnds, outagesByKind, writeReport, type CampaignReport, type FaultRecord } from './report';
+import { compareFaults, formatReport, gaps, longestGap, okWriteEnds, OUTAGE_TOLERANCE_MILLIS, outagesByKind, writeReport, type CampaignReport, type FaultRecord } from './report';
 import { BankWorkload } from './workloads/bank';
 import { plainClient, type Workload } from './workloads/common';
+import { PinnedPlainSession } from './workloads/pinned-session';
+import { PlainRegisterWorkload } from './workloads/plain-register';
 import { PrimaryProber } from './workloads/prober';
 import { ReadYourWritesWorkload } from './workloads/read-your-writes';
 import { RegisterWorkload } from './workloads/register';
@@ -41,6 +44,8 @@ export interface CampaignOptions {
   overlapChance?: number;
   /** Only these kinds (default: every kind the host supports). */
   kinds?: FaultKind[];
+  /** The plain register client's query timeout (default 2000 ms; 0 = none, pg's default). */
+  plainQueryTimeoutMillis?: number;
   /** Keep every node's data directory and logs after the run (post-mortems). */
   keepDirs?: boolean;
   /** Where the JSON goes (default test/campaign/results). */
@@ -77,9 +82,19 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport & 
     const targets = c.cluster.members.map((m) => ({ name: m.name, host: m.host, port: m.pgPort }));
     const prober = new PrimaryProber(targets, c.net.proberAddress);
     const register = new RegisterWorkload(newPool());
-    const workloads: Workload[] = [register, new BankWorkload(newPool()), new ReadYourWritesWorkload(newPool()), prober];
-
+    // The other client the Pool is measured against: plain pg, the register's job, from the Pool's own
+    // source address (the bridge's primary address, which client-primary-cut drops), libpq's multi-host string.
+    const plainRegister = new PlainRegisterWorkload(c.cluster.connectionString({ params: { target_session_attrs: 'read-write' } }), {
+      localAddress: c.net.clientAddress,
+      workers: register.workers,
+      pauseMillis: register.pauseMillis,
+      ...(o.plainQueryTimeoutMillis !== undefined ? { queryTimeoutMillis: o.plainQueryTimeoutMillis } : {}),
+    });
     const leader = await c.cluster.waitForLeader(60_000);
+    const leaderMember = c.cluster.member(leader);
+    const pinned = new PinnedPlainSession(leader, { host: leaderMember.host, port: leaderMember.pgPort }, c.net.clientAddress);
+    const workloads: Workload[] = [register, new BankWorkload(newPool()), new ReadYourWritesWorkload(newPool()), prober, plainRegister, pinned];
+
     const setupClient = await connectTo(c, leader);
     try {
       for (const w of workloads) await w.setup(setupClient);
@@ -142,6 +157,9 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport & 
           episode: injectedEpisodes,
           poolWriteOutageMillis: null,
           plainWriteOutageMillis: null,
+          plainRegisterWriteOutageMillis: null,
+          bestOtherWriteOutageMillis: null,
+          poolWithinBestOther: null,
         });
       }
       active.length = 0;
@@ -155,12 +173,15 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport & 
     // Outages, now that every operation has finished.
     const poolEnds = okWriteEnds(register.ops);
     const plainEnds = prober.accepts.map((a) => a.end);
+    const plainRegisterEnds = okWriteEnds(plainRegister.ops);
     for (const f of faults) {
       const from = t0 + f.at;
       const to = from + (f.recoveredMillis ?? f.heldMillis);
       f.poolWriteOutageMillis = longestGap(poolEnds, from, to);
       f.plainWriteOutageMillis = longestGap(plainEnds, from, to);
+      f.plainRegisterWriteOutageMillis = longestGap(plainRegisterEnds, from, to);
     }
+    compareFaults(faults);
 
     const invariants = await checkAll(c, workloads, log);
     const periods = prober.periods();
@@ -180,11 +201,13 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport & 
       failovers: Math.max(0, periods.length - 1),
       primaryPeriods: periods.map((p) => ({ node: p.node, from: p.from - t0, to: p.to - t0 })),
       outages: outagesByKind(faults),
+      outageToleranceMillis: OUTAGE_TOLERANCE_MILLIS,
       invariants,
+      measurements: workloads.flatMap((w) => w.measurements?.() ?? []),
       unrecovered,
       daemonExits: recovery.daemonExits,
       stuckStandbys: [...recovery.stuck].map(([node, sinceMillis]) => ({ node, sinceMillis })),
-      writeGaps: { pool: gaps(poolEnds, 1000, t0), plain: gaps(plainEnds, 1000, t0) },
+      writeGaps: { pool: gaps(poolEnds, 1000, t0), plain: gaps(plainEnds, 1000, t0), plainRegister: gaps(plainRegisterEnds, 1000, t0) },
       totalViolations: invariants.reduce((n, i) => n + i.violations, 0),
     };
     const file = writeReport(report, o.resultsDir ?? 'test/campaign/results');

@@ -26,11 +26,23 @@ export function classify(err: unknown): Outcome {
   return 'unknown';
 }
 
-/** A short label for an error (its stable code, else its class), for counting. */
+/** pg's errors that carry no code, by their fixed text: node-postgres gives them nothing else to tell them apart. */
+const PG_UNCODED: Array<[string, string]> = [
+  ['Query read timeout', 'query timeout'],
+  ['Connection terminated unexpectedly', 'connection terminated'],
+  ['Connection terminated', 'connection terminated'],
+  ['timeout expired', 'connect timeout'],
+];
+
+/** A short label for an error (its stable code, else what pg's uncoded errors say, else its class and a short message without numbers), for counting. */
 export function errorLabel(err: unknown): string {
   const e = err as { code?: unknown; name?: unknown; message?: unknown };
   if (typeof e?.code === 'string') return e.code;
-  return typeof e?.name === 'string' ? e.name : 'unknown';
+  const known = typeof e?.message === 'string' ? PG_UNCODED.find(([text]) => e.message === text) : undefined;
+  if (known) return known[1];
+  const name = typeof e?.name === 'string' ? e.name : 'unknown';
+  // pg's other uncoded errors are fixed texts too: keep a short one, so the counts say what happened
+  return typeof e?.message === 'string' && e.message && !/\d{3}/.test(e.message) ? `${name}: ${e.message.slice(0, 60)}` : name;
 }
 
 /** One timed operation of a workload. */
@@ -50,5 +62,14 @@ export interface Invariant {
   checked: number;
   violations: number;
   /** A few examples of violations (ids, times). */
+  examples: string[];
+}
+
+/** Something counted and reported but never a violation (e.g. what only synchronous replication prevents). */
+export interface Measurement {
+  name: string;
+  /** How many things were looked at. */
+  checked: number;
+  count: number;
   examples: string[];
 }

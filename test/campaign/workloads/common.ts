@@ -2,7 +2,7 @@
 import { Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import type { Invariant, Op } from '../outcome';
+import type { Invariant, Measurement, Op } from '../outcome';
 
 /** Where the final checks read: the leader, and the standbys that answer. */
 export interface CheckContext {
@@ -24,6 +24,8 @@ export interface Workload {
   check(ctx: CheckContext): Promise<Invariant[]>;
   /** Counters for the report (operations by outcome, in-doubt resolution …). */
   stats(): Record<string, number>;
+  /** Counted, never violations (after check()). */
+  measurements?(): Measurement[];
 }
 
 /** Runs `workers` copies of `body` until stop() is called; stop() waits for them at most graceMillis. */
@@ -54,8 +56,12 @@ export class Loops {
   }
 }
 
-/** A plain pg.Client to host:port whose socket is bound to `localAddress` (so network rules can tell it apart). */
-export function plainClient(host: string, port: number, localAddress?: string, connectionTimeoutMillis = 2000): pg.Client {
+/**
+ * A plain pg.Client to host:port whose socket is bound to `localAddress` (so
+ * network rules can tell it apart); `queryTimeoutMillis` is pg's client-side
+ * `query_timeout` (none by default).
+ */
+export function plainClient(host: string, port: number, localAddress?: string, connectionTimeoutMillis = 2000, queryTimeoutMillis?: number): pg.Client {
   const client = new pg.Client({
     host,
     port,
@@ -63,6 +69,7 @@ export function plainClient(host: string, port: number, localAddress?: string, c
     database: 'postgres',
     connectionTimeoutMillis,
     keepAlive: true,
+    ...(queryTimeoutMillis !== undefined ? { query_timeout: queryTimeoutMillis } : {}),
     ...(localAddress
       ? {
           stream: () => {
