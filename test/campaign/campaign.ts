@@ -72,8 +72,8 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport & 
     log(`fault kinds: ${kinds.join(', ')}`);
 
     const pools: Pool[] = [];
-    const newPool = () => {
-      const p = new Pool({ connectionString: c.poolConnectionString() });
+    const newPool = (extra: { resolveWriteOutcome?: boolean } = {}) => {
+      const p = new Pool({ connectionString: c.poolConnectionString(), ...extra });
       p.on('error', () => {}); // idle sessions die during faults
       pools.push(p);
       return p;
@@ -81,7 +81,8 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport & 
     cleanup.add('pools', () => Promise.all(pools.map((p) => p.end().catch(() => {}))).then(() => {}));
     const targets = c.cluster.members.map((m) => ({ name: m.name, host: m.host, port: m.pgPort }));
     const prober = new PrimaryProber(targets, c.net.proberAddress);
-    const register = new RegisterWorkload(newPool());
+    // The register's Pool resolves lost autocommit writes (resolveWriteOutcome): what it still leaves in doubt is measured.
+    const register = new RegisterWorkload(newPool({ resolveWriteOutcome: true }));
     // The other client the Pool is measured against: plain pg, the register's job, from the Pool's own
     // source address (the bridge's primary address, which client-primary-cut drops), libpq's multi-host string.
     const plainRegister = new PlainRegisterWorkload(c.cluster.connectionString({ params: { target_session_attrs: 'read-write' } }), {
