@@ -54,7 +54,7 @@ export class RegisterWorkload implements Workload {
       }
       const outcome = classify(e);
       (outcome === 'failed' ? this.#failed : this.#unknown).add(id);
-      if (outcome === 'unknown') this.#leftInDoubt.push(`id ${id}: ${label}`);
+      if (outcome === 'unknown') this.#leftInDoubt.push(`id ${id} at ${new Date(start).toISOString()}: ${label}`);
       this.ops.push({ workload: this.name, kind: 'write', start, end: Date.now(), outcome, error: label });
     } finally {
       this.#pending.delete(id);
