@@ -29,6 +29,7 @@ import { isConnectionLoss, isReadOnlyRefusal } from './error-kinds';
 import type { NodePool } from './node-pools';
 import type { SessionHost } from './engine';
 import { resolveCommit } from './outcome';
+import { STARTED_SQL } from './xid-witness';
 import { afterFailure, COMMIT, ROLLBACK, statementOf } from './retry-policy';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { asPromiseOf, rejectedOf } from '../custom-promise';
@@ -229,9 +230,12 @@ export class BoundClient extends EventEmitter {
     const learned = this.#pool.isLearnedWrite(text);
     const statement = statementOf(text, a, learned);
     let xid: string | null | undefined;
+    let started: string | undefined;
     if (b.role === 'primary' && inTxn && this.#pool.resolveCommitOutcome && statement === 'commit') {
       try {
-        xid = (await b.client.query<{ xid: string | null }>('SELECT pg_current_xact_id_if_assigned()::text AS xid')).rows[0]?.xid ?? null;
+        const row = (await b.client.query<{ xid: string | null; started: string }>(`SELECT pg_current_xact_id_if_assigned()::text AS xid, ${STARTED_SQL} AS started`)).rows[0];
+        xid = row?.xid ?? null;
+        started = row?.started;
       } catch {
         xid = undefined; // the COMMIT below will report what happened
       }
@@ -280,7 +284,7 @@ export class BoundClient extends EventEmitter {
         case 'resolve-commit': {
           this.#lose(b, err);
           // The block ends with its COMMIT, whatever the outcome.
-          const outcome = await resolveCommit(this.#pool, v.xid);
+          const outcome = await resolveCommit(this.#pool, { xid: v.xid, node: b.node.key, started });
           if (outcome === 'committed') {
             debug('COMMIT of xid %s lost with its connection, resolved: committed', v.xid);
             return { command: 'COMMIT', rowCount: null, oid: 0, rows: [], fields: [] } as unknown as pg.QueryResult;

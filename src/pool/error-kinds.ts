@@ -44,13 +44,3 @@ export function neverExecuted(err: unknown): boolean {
   if (isServerError(err)) return SHUTDOWN_STATES.has(err.code ?? '') && (err as { routine?: string }).routine === 'secure_read';
   return err instanceof Error && /not queryable|Client was closed and is not queryable/i.test(err.message);
 }
-
-/**
- * The server itself ended the session (its FATAL 57P01/57P02/57P03 reached us). Everything it
- * answered before was flushed ahead of that message (PostgreSQL flushes its output at each
- * ReadyForQuery and before a FATAL): a statement whose answer did not come before it never
- * completed, and nothing pipelined after it ran.
- */
-export function endedByServer(err: unknown): boolean {
-  return isServerError(err) && SHUTDOWN_STATES.has(err.code ?? '');
-}

@@ -2,10 +2,18 @@
  * An autocommit write whose outcome can be resolved if its connection dies (the Pool's
  * `resolveWriteOutcome` option). Without it, a write in flight when the session is lost is
  * `TRANSACTION_RESOLUTION_UNKNOWN`: it may or may not have committed. With it, the write runs
- * as `BEGIN; SELECT pg_current_xact_id(); <write>; COMMIT` — pipelined, one round trip
- * (node-postgres ≥ 8.23) — so its transaction id is known before the write itself runs, and a
- * lost write is resolved like a lost COMMIT of a checked-out client: `pg_xact_status(xid)` on
- * whoever is primary next (outcome.ts).
+ * in two round trips: `BEGIN; SELECT pg_current_xact_id()` first, then — only once that id is in
+ * hand — `<write>; COMMIT` pipelined (node-postgres ≥ 8.23). So:
+ *
+ * - lost before the id came back: the write was never sent, it did not run, and runs again;
+ * - lost after: it is resolved like a lost COMMIT of a checked-out client, `pg_xact_status(xid)`
+ *   on whoever is primary next, believed only where that id is provably this transaction's
+ *   (outcome.ts, xid-witness.ts).
+ *
+ * One pipelined round trip (the id, the write and COMMIT sent together) was the first design:
+ * a node killed mid-way could take the id's answer with it while the write had run, and 10 of
+ * 19,133 campaign writes stayed unknown that way. The second round trip is the price of 0
+ * (bench/overhead measures it).
  *
  * Only a single INSERT / UPDATE / DELETE / MERGE / WITH / SELECT is wrapped: statements that
  * cannot run inside a transaction block (VACUUM, CREATE INDEX CONCURRENTLY, …), transaction
@@ -14,10 +22,11 @@
 import type pg from 'pg';
 import type { Analysis } from '../routing/classify';
 import { isConnectionLoss } from './error-kinds';
+import { STARTED_SQL } from './xid-witness';
 
 const WRAPPABLE = /^\s*(?:\/\*[\s\S]*?\*\/\s*|--[^\n]*\n\s*)*(?:insert|update|delete|merge|with|select)\b/i;
 const POSITION = 'SELECT pg_current_wal_lsn()::text AS lsn';
-const BEGIN_XID = 'BEGIN; SELECT pg_current_xact_id()::text AS xid';
+const BEGIN_XID = `BEGIN; SELECT pg_current_xact_id()::text AS xid, ${STARTED_SQL} AS started`;
 
 /** pg.Client's pipeline mode, as positions.ts uses it. */
 interface Pipelining {
@@ -39,8 +48,8 @@ export function canResolve(client: pg.PoolClient, q: pg.QueryConfig, text: strin
 export interface ResolvableWrite {
   /** The write's result, once its COMMIT has answered (a write is acknowledged only then). */
   readonly result: Promise<pg.QueryResult>;
-  /** The write's transaction id (known before the write runs; rejects if BEGIN or the id failed). */
-  readonly xid: Promise<string>;
+  /** The write's transaction id and its node's start time (rejects if BEGIN or the id failed: then the write was never sent). */
+  readonly xid: Promise<{ xid: string; started: string }>;
   /** Whether the write's own answer arrived before anything was lost (then only COMMIT's is missing). */
   readonly answered: () => pg.QueryResult | undefined;
   /** The WAL position after the COMMIT, when asked for. */
@@ -55,31 +64,44 @@ export function resolvableWrite(client: pg.PoolClient, q: pg.QueryConfig, plain:
   const c = client as unknown as Pipelining;
   c.pipeline = true;
   let answer: pg.QueryResult | undefined;
-  const sent: Array<Promise<unknown>> = [];
-  let xid: Promise<string>;
-  let write: Promise<pg.QueryResult>;
-  let commit: Promise<pg.QueryResult>;
-  let position: Promise<string> | undefined;
+  let xid: Promise<{ xid: string; started: string }>;
   try {
     // One simple-protocol message for both: a BEGIN inside it makes the block outlive the message.
-    xid = (client.query(BEGIN_XID) as unknown as Promise<pg.QueryResult[]>).then((r) => (r[1]!.rows[0] as { xid: string }).xid);
-    write = (plain ? client.query(q.text, q.values) : client.query(q)).then((r) => (answer = r));
-    commit = client.query('COMMIT');
-    if (withPosition) position = client.query<{ lsn: string }>(POSITION).then((r) => r.rows[0]!.lsn);
+    xid = (client.query(BEGIN_XID) as unknown as Promise<pg.QueryResult[]>).then((r) => r[1]!.rows[0] as { xid: string; started: string });
   } catch (err) {
     c.pipeline = false;
     throw err;
   }
-  sent.push(xid, write, commit, ...(position ? [position] : []));
-  void Promise.allSettled(sent).then((settled) => {
-    c.pipeline = false; // idle again: back to one statement at a time before anyone else gets it
-    const lost = settled.find((s) => s.status === 'rejected' && isConnectionLoss(s.reason));
-    client.release(lost ? ((lost as PromiseRejectedResult).reason as Error) : undefined);
+  // The rest goes out only once the id is in hand (nothing is sent if it never comes).
+  const rest = xid.then(() => {
+    const write = (plain ? client.query(q.text, q.values) : client.query(q)).then((r) => (answer = r));
+    const commit = client.query('COMMIT');
+    const position = withPosition ? client.query<{ lsn: string }>(POSITION).then((r) => r.rows[0]!.lsn) : undefined;
+    return { write, commit, position };
   });
+  void rest
+    .then(
+      ({ write, commit, position }) => Promise.allSettled([xid, write, commit, ...(position ? [position] : [])]),
+      () => Promise.allSettled([xid]),
+    )
+    .then((settled) => {
+      c.pipeline = false; // idle again: back to one statement at a time before anyone else gets it
+      const lost = settled.find((s) => s.status === 'rejected' && isConnectionLoss(s.reason));
+      client.release(lost ? ((lost as PromiseRejectedResult).reason as Error) : undefined);
+    });
   // A failed write aborts the block; its COMMIT then answers ROLLBACK: the write's own error is the answer.
-  const result = write.then(async (r) => {
+  const result = rest.then(async ({ write, commit }) => {
+    const r = await write;
     await commit;
     return r;
   });
+  const position = withPosition ? rest.then(({ position: p }) => p!) : undefined;
+  position?.catch(() => {}); // read only after a committed write; a lost one is answered through `result`
+  // Unobserved rejections of the pieces are answered through `result`.
+  void rest.then(({ write, commit, position: p }) => {
+    write.catch(() => {});
+    commit.catch(() => {});
+    p?.catch(() => {});
+  }, () => {});
   return { result, xid, answered: () => answer, ...(position ? { position } : {}) };
 }

@@ -26,7 +26,6 @@ import { channelFor, nodeStats, type PoolStatsSnapshot } from './stats';
 import { asPromiseOf, rejectedOf } from '../custom-promise';
 import { within } from './within';
 import { writeWithPosition } from './positions';
-import { endedByServer } from './error-kinds';
 import { NodeRevival } from './node-revival';
 import { canResolve, resolvableStatement, resolvableWrite, type ResolvableWrite } from './resolvable-write';
 import { resolveCommit } from './outcome';
@@ -43,7 +42,7 @@ type Callback<T> = (err: Error | undefined, result?: T) => void;
 type RoutedQuery = pg.QueryConfig & { route?: RouteOverride; after?: string };
 
 const MAX_LEARNED = 10_000;
-/** How many times a write sent through an announced switchover is run again after it provably did not commit. */
+/** How many times a resolvable write is run again after it provably did not run (or, sent through an announced switchover, did not commit). */
 const RUN_AGAIN_MAX = 5;
 /** The requirement of every read under readFrom 'primary' (the policy alone sends it to the primary; not counted as a causal detour). */
 const PRIMARY_READ: ReadRequirement = Object.freeze({ primaryOnly: false });
@@ -356,9 +355,9 @@ export class RoutingEngine implements PoolEngine, SessionHost {
         if (resolvable && v.do === 'throw' && (v.error as FailoverError).code === 'TRANSACTION_RESOLUTION_UNKNOWN') {
           this.markDown(key, err as Error);
           // Sent instead of held at a switchover: run again when it did not commit (a few times at most).
-          const outcome = await this.#resolved(resolvable, v.error as FailoverError, key, passing && attempt < RUN_AGAIN_MAX);
+          const outcome = await this.#resolved(resolvable, v.error as FailoverError, key, passing && attempt < RUN_AGAIN_MAX, attempt < RUN_AGAIN_MAX);
           if (outcome) return outcome;
-          debug('write lost on %s during the switchover did not commit: running it on the new primary', key);
+          debug('write lost on %s did not commit: running it on the primary again', key);
           continue;
         }
         if (lost) this.markDown(key, err as Error);
@@ -382,27 +381,27 @@ export class RoutingEngine implements PoolEngine, SessionHost {
 
   /**
    * A resolvable write lost with its connection: what became of it, asked of whoever is primary
-   * next (pg_xact_status). Committed with its answer in hand → that answer; committed without →
-   * TRANSACTION_COMMITTED (do not run it again); not committed → TRANSACTION_ROLLED_BACK (safe
-   * to run again); still unknown → the original TRANSACTION_RESOLUTION_UNKNOWN, with the xid.
+   * next (pg_xact_status). Lost before its transaction id came back → it was never sent: run it
+   * again (`undefined`), or TRANSACTION_ROLLED_BACK once the attempts are used up. Committed with
+   * its answer in hand → that answer; committed without → TRANSACTION_COMMITTED (do not run it
+   * again); not committed → run again when `runAgain` (it passed a switchover hold), else
+   * TRANSACTION_ROLLED_BACK (safe to run again); still unknown → the original
+   * TRANSACTION_RESOLUTION_UNKNOWN, with the xid.
    */
-  async #resolved(w: ResolvableWrite, unknown: FailoverError, key: string, runAgain: boolean): Promise<pg.QueryResult | undefined> {
+  async #resolved(w: ResolvableWrite, unknown: FailoverError, key: string, runAgain: boolean, attemptsLeft: boolean): Promise<pg.QueryResult | undefined> {
     let xidError: unknown;
-    const xid = await w.xid.catch((e: unknown) => {
+    const sent = await w.xid.catch((e: unknown) => {
       xidError = e;
       return undefined;
     });
-    if (xid === undefined) {
-      debug('write lost on %s before its transaction id came back (%s: %s)', key, (xidError as { code?: string })?.code ?? '-', (xidError as Error)?.message);
-      // The server ended the session before answering `BEGIN; SELECT pg_current_xact_id()`: that
-      // answer would have been flushed ahead of its FATAL, so the write behind it never ran.
-      if (endedByServer(xidError)) {
-        if (runAgain) return undefined;
-        throw new FailoverError('TRANSACTION_ROLLED_BACK', `${key} ended the session before the write ran (${(xidError as Error).message}); it did not commit and may be run again`, { cause: unknown.cause, node: key });
-      }
-      throw unknown; // lost without a word from the server: nothing to ask
+    if (sent === undefined) {
+      // The write goes out only after `BEGIN; SELECT pg_current_xact_id()` has answered: it never ran.
+      debug('write lost on %s before its transaction id came back (%s: %s): it was never sent', key, (xidError as { code?: string })?.code ?? '-', (xidError as Error)?.message);
+      if (attemptsLeft) return undefined;
+      throw new FailoverError('TRANSACTION_ROLLED_BACK', `the connection to ${key} was lost before the write was sent (${(xidError as Error)?.message}); it did not run and may be run again`, { cause: unknown.cause, node: key });
     }
-    const outcome = await resolveCommit(this, xid);
+    const { xid, started } = sent;
+    const outcome = await resolveCommit(this, { xid, node: key, started });
     debug('write of xid %s lost with its connection to %s, resolved: %s', xid, key, outcome);
     if (outcome === 'committed') {
       this.noteWrite();

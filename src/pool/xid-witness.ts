@@ -1,0 +1,110 @@
+/**
+ * Whether a node's answer about a lost transaction id is about *that* transaction.
+ *
+ * PostgreSQL does not write a transaction id to the WAL when it hands it out, only with the
+ * first record that uses it. A standby that never received a record of transaction X ends its
+ * recovery with a next transaction id ≤ X, and once promoted hands X out again, to someone
+ * else's transaction. `pg_xact_status(X)` on it then answers for that other transaction:
+ * "committed" although the lost one is gone (measured: a primary killed with X open, its
+ * standby promoted, X was the new primary's first transaction id). The same happens on a
+ * primary restarted after a crash, when X's records had not reached its disk.
+ *
+ * So an answer counts only from a node proven to know every transaction id up to X from the
+ * history X was handed out in:
+ *
+ * - the node X ran on, not restarted since (same `pg_postmaster_start_time()`): a running server
+ *   never hands an id out twice;
+ * - a node seen *in recovery* with a snapshot whose xmax is above X: it had replayed a finished
+ *   transaction ≥ X, so its next id is past X and stays past X after its promotion;
+ * - the node X ran on after a restart, when some standby was seen with such a snapshot: the
+ *   record that standby replayed was on that node's disk (standbys only receive flushed WAL),
+ *   so its crash recovery replays it too.
+ *
+ * What else an answer may say is safe without proof: "aborted" and "in the future" mean the
+ * transaction did not commit in that node's history, whoever's it was.
+ *
+ * Assumed: X was handed out by the cluster's primary of the moment, and standbys follow it (no
+ * second primary of another timeline at the same time; fencing is what guarantees that).
+ */
+import createDebug from 'debug';
+import { nodeKey } from '../topology/topology';
+import type { SessionHost } from './engine';
+
+const debug = createDebug('pg-failover:pool');
+
+/** Taken in one statement: the snapshot at its start, then whether recovery was still going on. */
+const OBSERVE = 'SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xmax, pg_is_in_recovery() AS rec';
+const OBSERVE_EVERY_MILLIS = 100;
+
+/** A transaction lost with its session, as much as is known of where it ran. */
+export interface LostTransaction {
+  /** Its id (`pg_current_xact_id()`, xid8 text). */
+  readonly xid: string;
+  /** The node (`host:port`) it ran on. */
+  readonly node: string;
+  /** That node's `extract(epoch from pg_postmaster_start_time())` when the id was read. */
+  readonly started?: string;
+}
+
+export type WitnessHost = Pick<SessionHost, 'topology' | 'nodePool'>;
+
+/** The server-side expression whose value `LostTransaction.started` holds. */
+export const STARTED_SQL = 'extract(epoch from pg_catalog.pg_postmaster_start_time())::text';
+
+export class XidWitness {
+  readonly #host: WitnessHost;
+  readonly #lost: LostTransaction;
+  readonly #xid: bigint;
+  /** Nodes seen in recovery with a snapshot past the id. */
+  readonly #proven = new Set<string>();
+  /** Nodes seen out of recovery: a snapshot taken there now proves nothing. */
+  readonly #out = new Set<string>();
+  readonly #pending = new Map<string, Promise<void>>();
+  readonly #timer: NodeJS.Timeout;
+
+  /** Starts looking at the standbys at once (before any of them can be promoted), then every 100 ms until `stop()`. */
+  constructor(host: WitnessHost, lost: LostTransaction) {
+    this.#host = host;
+    this.#lost = lost;
+    this.#xid = BigInt(lost.xid);
+    this.#round();
+    this.#timer = setInterval(() => this.#round(), OBSERVE_EVERY_MILLIS);
+    this.#timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.#timer);
+  }
+
+  /** Whether `key`'s answer about the id is about this transaction; `started` is its `STARTED_SQL` now. */
+  async vouchesFor(key: string, started: string | undefined): Promise<boolean> {
+    if (key === this.#lost.node && this.#lost.started !== undefined && started === this.#lost.started) return true;
+    await Promise.allSettled([...this.#pending.values()]); // a snapshot already taken may still be on its way
+    if (this.#proven.has(key)) return true;
+    return key === this.#lost.node && this.#proven.size > 0;
+  }
+
+  #round(): void {
+    for (const m of this.#host.topology?.members ?? []) {
+      const key = nodeKey(m);
+      if (key === this.#lost.node || this.#proven.has(key) || this.#out.has(key) || this.#pending.has(key)) continue;
+      const p = this.#observe(key).finally(() => this.#pending.delete(key));
+      this.#pending.set(key, p);
+    }
+  }
+
+  async #observe(key: string): Promise<void> {
+    try {
+      const { rows } = await this.#host.nodePool(key).pool.query<{ xmax: string; rec: boolean }>(OBSERVE);
+      const row = rows[0];
+      if (!row) return;
+      if (!row.rec) this.#out.add(key);
+      else if (BigInt(row.xmax) > this.#xid) {
+        this.#proven.add(key);
+        debug('%s knows every transaction id up to %s (snapshot xmax %s, in recovery)', key, this.#lost.xid, row.xmax);
+      }
+    } catch {
+      // unreachable now: asked again next round
+    }
+  }
+}

@@ -1,0 +1,129 @@
+/**
+ * A COMMIT lost with its primary, resolved on the promoted standby: PostgreSQL does not log a
+ * transaction id when it hands it out, so a standby that never received the lost transaction
+ * hands the same id out again after its promotion. Its pg_xact_status then answers for someone
+ * else's transaction. Real primary + standby + etcd (the test moves Patroni's leader key itself,
+ * so it decides when the Pool sees the new primary):
+ *
+ * - the lost transaction never reached the standby, and the new primary's first transaction took
+ *   its id and committed: the Pool must not call the lost one committed (it did before:
+ *   "committed", the row absent) → TRANSACTION_RESOLUTION_UNKNOWN;
+ * - the lost transaction did reach the standby (seen there, in recovery, with a snapshot past
+ *   its id): the COMMIT is resolved as committed, and the row is there.
+ */
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
+import { Etcd3 } from 'etcd3';
+import { Pool, FailoverError } from '../../src';
+import { connectTo, killNode, useCluster, type LocalCluster, type LocalNode } from '../support/cluster';
+import { LatencyProxy } from '../support/latency-proxy';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function member(host: string, port: number, role: string): string {
+  return JSON.stringify({ conn_url: `postgres://${host}:${port}/postgres`, api_url: 'http://127.0.0.1:1/patroni', state: 'running', role, version: '3.0.2', xlog_location: 1, timeline: 1 });
+}
+
+/** A cluster whose primary waits for its standby at COMMIT, a proxy in front of the primary, and a Pool reading Patroni's keys. */
+function setup(scope: string) {
+  const h = useCluster({ standbys: 1, etcd: true }, async (c) => {
+    await c.primary.server.query("ALTER SYSTEM SET synchronous_standby_names = '*'"); // the primary's only: the standby, promoted, must not wait
+    await c.primary.server.query('SELECT pg_reload_conf()');
+    await c.primary.server.query('CREATE TABLE reuse (id int PRIMARY KEY)');
+    await c.waitForReplay(c.standbys[0]!.name);
+  });
+  const ctx = {} as { etcd: Etcd3; pool: Pool; proxy: LatencyProxy; standby: LocalNode; c: LocalCluster };
+  beforeAll(async () => {
+    const c = h.cluster;
+    ctx.c = c;
+    ctx.standby = c.standbys[0]!;
+    ctx.proxy = await LatencyProxy.start(c.primary.server.host, c.primary.server.port);
+    ctx.etcd = new Etcd3({ hosts: c.etcd!.endpoints });
+    const s = ctx.standby.server;
+    await ctx.etcd.put(`/service/${scope}/members/${c.primary.name}`).value(member('127.0.0.1', ctx.proxy.port, 'master'));
+    await ctx.etcd.put(`/service/${scope}/members/${ctx.standby.name}`).value(member(s.host, s.port, 'replica'));
+    await ctx.etcd.put(`/service/${scope}/leader`).value(c.primary.name);
+    ctx.pool = new Pool({ connectionString: `postgresql://postgres@127.0.0.1:${ctx.proxy.port}/postgres`, topology: { source: 'etcd', hosts: c.etcd!.endpoints, scope }, failoverTimeoutMillis: 20_000 });
+    ctx.pool.on('error', () => {});
+  });
+  afterAll(async () => {
+    await ctx.pool?.end();
+    ctx.etcd?.close();
+    await ctx.proxy?.close();
+  });
+  /** Promotes the standby, then (after `between`) tells the Pool through etcd. */
+  const failOver = async (between: () => Promise<void> = async () => {}) => {
+    await ctx.c.promote(ctx.standby.name);
+    await between();
+    const s = ctx.standby.server;
+    await ctx.etcd.put(`/service/${scope}/members/${ctx.standby.name}`).value(member(s.host, s.port, 'master'));
+    await ctx.etcd.put(`/service/${scope}/leader`).value(ctx.standby.name);
+  };
+  return { ctx, failOver };
+}
+
+async function outcome(p: Promise<unknown>): Promise<string> {
+  try {
+    await p;
+    return 'committed';
+  } catch (e) {
+    return e instanceof FailoverError ? e.code : `not ours: ${(e as Error).message}`;
+  }
+}
+
+describe('a lost COMMIT whose transaction never reached the promoted standby', () => {
+  const { ctx, failOver } = setup('xid-reuse');
+
+  test('the new primary reuses its id for a committed transaction: not called committed (TRANSACTION_RESOLUTION_UNKNOWN), and the row is absent', async () => {
+    // The standby stops streaming (it stays in recovery): nothing of the transaction reaches it.
+    // (A SIGSTOPped walreceiver is not enough: what the kernel buffered still arrives after SIGCONT.)
+    const s = ctx.standby.server;
+    await s.query("ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=1 connect_timeout=1'");
+    await s.query('SELECT pg_reload_conf()');
+    for (let i = 0; i < 200 && (await s.query('SELECT 1 FROM pg_stat_wal_receiver')).length; i++) await sleep(25);
+    const client = await ctx.pool.connect();
+    client.on('error', () => {});
+    await client.query('BEGIN');
+    await client.query('INSERT INTO reuse VALUES (1)');
+    const xid = (await client.query<{ x: string }>('SELECT pg_current_xact_id()::text AS x')).rows[0]!.x;
+    const commit = outcome(client.query('COMMIT')); // waits for a standby that never answers
+    await sleep(300);
+    await killNode(ctx.c.primary);
+    await sleep(300); // the Pool looks at the standby: in recovery, nothing past the id
+    let reusedBy = '';
+    await failOver(async () => {
+      const direct = await connectTo(ctx.standby);
+      reusedBy = (await direct.query<{ x: string }>('INSERT INTO reuse VALUES (2) RETURNING pg_current_xact_id()::text AS x')).rows[0]!.x;
+      await direct.end();
+    });
+    expect(reusedBy).toBe(xid); // the hazard is real: the same id, committed by someone else
+    expect(await commit).toBe('TRANSACTION_RESOLUTION_UNKNOWN');
+    client.release();
+    expect((await ctx.standby.server.query<{ n: number }>('SELECT count(*)::int AS n FROM reuse WHERE id = 1'))[0]!.n).toBe(0);
+  }, 60_000);
+});
+
+describe('a lost COMMIT whose transaction reached the promoted standby', () => {
+  const { ctx, failOver } = setup('xid-kept');
+
+  test('resolved as committed (the standby was seen in recovery past the id), and the row is there', async () => {
+    const client = await ctx.pool.connect();
+    client.on('error', () => {});
+    await client.query('BEGIN');
+    await client.query('INSERT INTO reuse VALUES (3)');
+    ctx.proxy.delayMillis = 5_000; // the COMMIT's answer will not get through
+    const commit = outcome(client.query('COMMIT'));
+    for (let i = 0; i < 200; i++) {
+      const [r] = await ctx.standby.server.query<{ n: number }>('SELECT count(*)::int AS n FROM reuse WHERE id = 3');
+      if (r!.n === 1) break;
+      await sleep(10);
+    }
+    await killNode(ctx.c.primary);
+    ctx.proxy.drop();
+    ctx.proxy.delayMillis = 0;
+    await sleep(300);
+    await failOver();
+    expect(await commit).toBe('committed');
+    client.release();
+    expect((await ctx.standby.server.query<{ n: number }>('SELECT count(*)::int AS n FROM reuse WHERE id = 3'))[0]!.n).toBe(1);
+  }, 60_000);
+});
