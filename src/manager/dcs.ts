@@ -240,6 +240,11 @@ export class Dcs implements DcsStore {
    * value is our name. False when someone else holds it or it is gone.
    */
   async updateLeader(): Promise<boolean> {
+    // The key is kept only on a lease just renewed (Patroni's _update_leader forces the refresh):
+    // a key found on a lease that etcd expires a moment later is not kept. Without this, a leader
+    // back from an etcd cut found its key still there, started PostgreSQL as primary, and lost the
+    // key to the lease's expiry 0.5 s later — a writable primary with no leader key, open to a race.
+    if (!(await this.keepalive())) return false;
     const lease = await this.#requireLease();
     const key = this.prefix + KEYS.leader;
     // Ours and on our current lease: the lease keepalive is the renewal, nothing to write (like

@@ -46,6 +46,17 @@ describe('Dcs over etcd (Patroni layout)', () => {
     await b.releaseLeader();
   });
 
+  it('keeping the leader key renews its lease first: a key on a lease about to expire survives the renewal (it vanished 0.5 s later before)', async () => {
+    const l = dcs('renewer', 3);
+    expect(await l.keepalive()).toBe(true);
+    expect(await l.attemptToAcquireLeader()).toBe(true);
+    await sleep(2500); // no keepalive meanwhile (etcd cut off, say): the lease has ~0.5 s left
+    expect(await l.updateLeader()).toBe(true);
+    await sleep(1500); // past the old lease's end
+    expect(await h.leader()).toBe('renewer');
+    await l.releaseLeader();
+  });
+
   it('lets exactly one of many racers win /initialize', async () => {
     const racers = ['r1', 'r2', 'r3', 'r4'].map((n) => dcs(n));
     const wins = await Promise.all(racers.map((r) => r.raceInitialize('')));
