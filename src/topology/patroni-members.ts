@@ -101,8 +101,9 @@ export function parseEtcdMember(name: string, value: string): ParsedMember | str
  * Builds a Topology from etcd's view: the members and the `leader` key's value.
  * The primary is the member the leader key names, only when its own key says
  * it is a primary (`master`/`primary`) and PostgreSQL is not down — right
- * after a leader takes the key its member key may still say `replica` while
- * it promotes, and writes must wait for that. A non-leader member that still
+ * after a leader takes the key its member key may still say `replica` (or
+ * `stopped`) while it promotes or starts: it is then `promoting`, and writes
+ * wait until the node itself says it accepts them (promotion.ts). A non-leader member that still
  * claims to be primary gets role 'unknown' (a stale or demoting old primary).
  * Standby lag = leader position − standby position (replay, else xlog, else receive).
  */
@@ -134,7 +135,11 @@ export function topologyFromEtcd(
   });
   members.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   const primary = leader ? members.find((m) => m.name === leader.member.name && m.role === 'primary') : undefined;
-  const holder = leader && !primary ? members.find((m) => m.name === leader.member.name && !isDownState(m.state)) : undefined;
+  // The key's holder is asked directly (promotion.ts) whatever its member key says: after a fence,
+  // or a crash, its manager starts PostgreSQL again as primary while that key still says `stopped`
+  // (until the next HA loop); plain clients write the moment it accepts. Safe: it gets writes only
+  // when it holds the key and says itself that it is not in recovery.
+  const holder = leader && !primary ? members.find((m) => m.name === leader.member.name) : undefined;
   return { primary, members, source: 'etcd', observedAt, ...(holder ? { promoting: holder } : {}) };
 }
 

@@ -78,3 +78,49 @@ describe('Pool (etcd source): the leader key names a node that is still promotin
     expect(rows.map((x) => x.id)).toEqual([1]);
   }, 60_000);
 });
+
+describe('Pool (etcd source): the key holder starts PostgreSQL again while its member key says stopped', () => {
+  // After a fence (or a crash) with the leader key still its own, a manager starts PostgreSQL as
+  // primary again; its member key says `stopped` until its next HA loop. Plain clients write the
+  // moment it accepts sessions; the Pool must not wait for the member key either.
+  const h = useCluster({ standbys: 0, etcd: true });
+  const p2 = '/service/restart/';
+  let etcd: Etcd3;
+  let pool: Pool;
+  const member = (state: string) => {
+    const s = h.cluster.primary.server;
+    return JSON.stringify({ conn_url: `postgres://${s.host}:${s.port}/postgres`, api_url: 'http://127.0.0.1:1/patroni', state, role: 'master', version: '3.0.2', xlog_location: 1, timeline: 1 });
+  };
+
+  beforeAll(async () => {
+    const c = h.cluster;
+    etcd = new Etcd3({ hosts: c.etcd!.endpoints });
+    await etcd.put(`${p2}members/${c.primary.name}`).value(member('running'));
+    await etcd.put(`${p2}leader`).value(c.primary.name);
+    pool = new Pool({ connectionString: c.connectionString(), topology: { source: 'etcd', hosts: c.etcd!.endpoints, scope: 'restart' }, failoverTimeoutMillis: 10_000 });
+    pool.on('error', () => {});
+    await pool.query('CREATE TABLE restarted (id int PRIMARY KEY)');
+  });
+  afterAll(async () => {
+    await pool?.end();
+    etcd?.close();
+  });
+
+  it('the held write lands as soon as the server accepts it, the member key still saying stopped', async () => {
+    const server = h.cluster.primary.server;
+    await server.stop('immediate');
+    await etcd.put(`${p2}members/${h.cluster.primary.name}`).value(member('stopped'));
+    await sleep(300);
+    expect(pool.topology?.primary).toBeUndefined();
+    const write = pool.query('INSERT INTO restarted VALUES (1)');
+    const settled = write.then(() => Date.now(), () => Date.now());
+    await sleep(500);
+    await server.start();
+    const startedAt = Date.now();
+    await write;
+    const doneAt = await settled;
+    console.log(`write landed ${doneAt - startedAt} ms after the restart (member key: stopped)`);
+    expect(doneAt - startedAt).toBeLessThan(1000);
+    expect((await server.query<{ n: number }>('SELECT count(*)::int AS n FROM restarted'))[0]!.n).toBe(1);
+  }, 60_000);
+});
