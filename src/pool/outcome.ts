@@ -17,6 +17,13 @@ const debug = createDebug('pg-failover:pool');
 export type CommitOutcome = 'committed' | 'aborted' | 'unknown';
 export type { LostTransaction };
 
+/**
+ * The durability barrier: a transaction that writes WAL (a transactional logical-decoding message,
+ * executable by any role, readable only by logical decoding that asks for messages) so that its
+ * COMMIT waits for the synchronous standbys. A transaction that only took an id writes no WAL of
+ * its own and would not wait.
+ */
+const BARRIER = "SELECT pg_catalog.pg_logical_emit_message(true, 'pg-failover', 'durability barrier')";
 const STATUS = `SELECT pg_xact_status($1::xid8) AS status, ${STARTED_SQL} AS started`;
 
 export async function resolveCommit(pool: SessionHost, lost: LostTransaction): Promise<CommitOutcome> {
@@ -46,9 +53,11 @@ async function ask(pool: SessionHost, lost: LostTransaction, witness: XidWitness
       // null: too old to know.
       if (status === null) return 'unknown';
       if (status === 'committed') {
-        if (await witness.vouchesFor(key, rows[0]!.started)) return 'committed';
-        debug('xid %s committed on %s, but nothing proves %s had the lost transaction: it may be another one with the same id', xid, key, key);
-        return 'unknown';
+        if (!(await witness.vouchesFor(key, rows[0]!.started))) {
+          debug('xid %s committed on %s, but nothing proves %s had the lost transaction: it may be another one with the same id', xid, key, key);
+          return 'unknown';
+        }
+        return (await durable(pool, key, deadline)) ? 'committed' : 'unknown';
       }
       // 'in progress': the session may still be ending (or, unproven, someone else holds the id): ask again shortly.
     } catch (err) {
@@ -59,4 +68,34 @@ async function ask(pool: SessionHost, lost: LostTransaction, witness: XidWitness
     await new Promise((r) => setTimeout(r, 200).unref());
   }
   return 'unknown';
+}
+
+/**
+ * A commit found after its session was lost may exist on this node alone: a backend terminated
+ * while it waited for its synchronous standby leaves it committed locally, and crash recovery
+ * makes such a commit visible without any standby having it (measured in the campaign: a
+ * `crash-postgres` fault, the lost write "committed" on the restarted primary, then gone after the
+ * failover that followed). Before it is reported committed, a transaction of our own commits on
+ * that node (BARRIER): its commit waits for the synchronous standbys like any other, and its WAL
+ * comes after the lost one's, so once it returns the lost commit is as durable as an acknowledged one.
+ */
+async function durable(pool: SessionHost, key: string, deadline: number): Promise<boolean> {
+  const left = deadline - Date.now();
+  if (left <= 0) return false;
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      pool.nodePool(key).pool.query(BARRIER),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('the synchronous standbys did not confirm in time')), left);
+        timer.unref();
+      }),
+    ]);
+    return true;
+  } catch (err) {
+    debug('commit found on %s, but not confirmed durable: %s', key, (err as Error).message);
+    return false;
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
 }

@@ -12,8 +12,8 @@
  * So an answer counts only from a node proven to know every transaction id up to X from the
  * history X was handed out in:
  *
- * - the node X ran on, not restarted since (same `pg_postmaster_start_time()`): a running server
- *   never hands an id out twice;
+ * - the node X ran on, with no restart and no crash recovery since (same {@link STARTED_SQL}):
+ *   a server that has not recovered never hands an id out twice;
  * - a node seen *in recovery* with a snapshot whose xmax is above X: it had replayed a finished
  *   transaction ≥ X, so its next id is past X and stays past X after its promotion;
  * - the node X ran on after a restart, when some standby was seen with such a snapshot: the
@@ -42,14 +42,22 @@ export interface LostTransaction {
   readonly xid: string;
   /** The node (`host:port`) it ran on. */
   readonly node: string;
-  /** That node's `extract(epoch from pg_postmaster_start_time())` when the id was read. */
+  /** That node's {@link STARTED_SQL} when the id was read. */
   readonly started?: string;
 }
 
 export type WitnessHost = Pick<SessionHost, 'topology' | 'nodePool'>;
 
-/** The server-side expression whose value `LostTransaction.started` holds. */
-export const STARTED_SQL = 'extract(epoch from pg_catalog.pg_postmaster_start_time())::text';
+/**
+ * The server-side expression whose value `LostTransaction.started` holds: when the postmaster
+ * started, and when the shared statistics were last reset. A crash of any backend makes the
+ * postmaster reinitialise and run crash recovery *without* a new start time (measured: the start
+ * time unchanged, the next transaction id handed out again); it does discard the statistics,
+ * which stamps a new reset time. So an unchanged value means no crash recovery since (an explicit
+ * `pg_stat_reset_shared('bgwriter')` changes it too: then nothing is believed, which is safe).
+ */
+export const STARTED_SQL =
+  "extract(epoch from pg_catalog.pg_postmaster_start_time())::text || '/' || coalesce(extract(epoch from pg_catalog.pg_stat_get_bgwriter_stat_reset_time())::text, '')";
 
 export class XidWitness {
   readonly #host: WitnessHost;

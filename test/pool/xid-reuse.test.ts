@@ -16,6 +16,7 @@ import { Etcd3 } from 'etcd3';
 import { Pool, FailoverError } from '../../src';
 import { connectTo, killNode, useCluster, type LocalCluster, type LocalNode } from '../support/cluster';
 import { LatencyProxy } from '../support/latency-proxy';
+import { STARTED_SQL } from '../../src/pool/xid-witness';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -125,5 +126,67 @@ describe('a lost COMMIT whose transaction reached the promoted standby', () => {
     expect(await commit).toBe('committed');
     client.release();
     expect((await ctx.standby.server.query<{ n: number }>('SELECT count(*)::int AS n FROM reuse WHERE id = 3'))[0]!.n).toBe(1);
+  }, 60_000);
+});
+
+describe('a lost COMMIT that committed on the primary alone', () => {
+  const { ctx } = setup('xid-durable');
+
+  test('its wait for the synchronous standby cut short: not reported committed until a standby has it', async () => {
+    const s = ctx.standby.server;
+    const primary = ctx.c.primary.server;
+    await s.query("ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=1 connect_timeout=1'");
+    await s.query('SELECT pg_reload_conf()');
+    for (let i = 0; i < 200 && (await s.query('SELECT 1 FROM pg_stat_wal_receiver')).length; i++) await sleep(25);
+    const client = await ctx.pool.connect();
+    client.on('error', () => {});
+    await client.query('BEGIN');
+    await client.query('INSERT INTO reuse VALUES (5)');
+    let settled = false;
+    const commit = outcome(client.query('COMMIT')).finally(() => (settled = true));
+    let waiting: Array<{ pid: number }> = [];
+    for (let i = 0; i < 200 && !waiting.length; i++) {
+      waiting = await primary.query<{ pid: number }>("SELECT pid FROM pg_stat_activity WHERE wait_event = 'SyncRep'");
+      if (!waiting.length) await sleep(20);
+    }
+    expect(waiting).toHaveLength(1);
+    // The server ends the session while it waits: the transaction stays committed on the primary alone.
+    await primary.query('SELECT pg_terminate_backend($1)', [waiting[0]!.pid]);
+    await sleep(1500);
+    expect(settled).toBe(false); // not "committed" while no standby has it
+    await s.query('ALTER SYSTEM RESET primary_conninfo');
+    await s.query('SELECT pg_reload_conf()');
+    expect(await commit).toBe('committed');
+    client.release();
+    expect((await s.query<{ n: number }>('SELECT count(*)::int AS n FROM reuse WHERE id = 5'))[0]!.n).toBe(1);
+  }, 60_000);
+});
+
+describe('a crash of one backend: the server recovers without a new start time', () => {
+  const h = useCluster({ standbys: 0 });
+
+  test('the next transaction id is handed out again, and STARTED_SQL (not pg_postmaster_start_time) tells', async () => {
+    const s = h.cluster.primary.server;
+    const q = `SELECT extract(epoch from pg_postmaster_start_time())::text AS start, ${STARTED_SQL} AS started`;
+    const [before] = await s.query<{ start: string; started: string }>(q);
+    const a = await connectTo(h.cluster.primary);
+    a.on('error', () => {});
+    await a.query('BEGIN');
+    const x = (await a.query<{ x: string }>('SELECT pg_current_xact_id()::text AS x')).rows[0]!.x;
+    const victim = await connectTo(h.cluster.primary);
+    victim.on('error', () => {});
+    process.kill((await victim.query<{ p: number }>('SELECT pg_backend_pid() AS p')).rows[0]!.p, 'SIGKILL');
+    let after: { start: string; started: string } | undefined;
+    for (let i = 0; i < 100 && !after; i++) {
+      try {
+        [after] = await s.query<{ start: string; started: string }>(q);
+      } catch {
+        await sleep(100);
+      }
+    }
+    const [{ y }] = await s.query<{ y: string }>('SELECT pg_current_xact_id()::text AS y');
+    expect(y).toBe(x); // the id is handed out again
+    expect(after!.start).toBe(before!.start); // the postmaster did not restart…
+    expect(after!.started).not.toBe(before!.started); // …but crash recovery shows
   }, 60_000);
 });
