@@ -1,0 +1,258 @@
+/**
+ * The stall watch (issue 19): notices a primary session stuck in a dead network path and frees
+ * it as soon as the path works again, without ever ending a statement that is really running.
+ *
+ * A statement cut off in transit (its request, or its answer, lost with a partition) is not
+ * lost for TCP: the kernel retransmits it with an exponential backoff (RTO 0.2, 0.4, 0.8, 1.6,
+ * 3.2 s …), so after the path heals the session still waits, seconds at times, for the next
+ * retransmission. A per-statement timeout would end it sooner, but would kill long statements
+ * too. The watch asks the server instead:
+ *
+ * 1. A statement has had no answer (no byte read on its socket) for `stallCheckMillis`.
+ * 2. A short side session to the same node (connect timeout bounded): if it cannot connect, the
+ *    path is still down; nothing to do yet, look again after {@link RETRY_MILLIS}.
+ * 3. It connects: look at the session's backend (pg.Client's `processID`) in pg_stat_activity.
+ *    - `active` and not waiting on the client: running our statement, or waiting on a lock.
+ *      Left alone (looked at again later, less and less often).
+ *    - `idle`, `idle in transaction (…)`, gone, or `active` but waiting to read from or write to
+ *      the client (ClientRead / ClientWrite): the server is not working on the statement and
+ *      the path to the node works, so the request or its answer is in transit, in the backoff.
+ * 4. Then the backend is ended (pg_terminate_backend; a role may end its own sessions), waited
+ *    for, and only then the stuck socket destroyed: a request the client's kernel still
+ *    retransmits after that meets a closed socket on the server, never a backend that runs it.
+ *    The statement fails as a lost connection, and the existing handling (retry-policy.ts,
+ *    resolvable-write.ts, outcome.ts) decides what the caller is told.
+ *
+ * What this proves, and what it does not: only that the backend was not executing the statement
+ * at the look and that the node is reachable, i.e. the statement's bytes are stuck in transit.
+ * It does NOT prove whether the statement ran: an idle backend may have run and committed it
+ * (its answer stuck on the way back) or never received it (the request stuck on the way out),
+ * and the two look alike in pg_stat_activity (the last query text may equal ours; comparing
+ * `state_change` with our send time compares two machines' clocks). So the watch claims
+ * nothing: a read is retried, a resolvable write is resolved by its transaction id when that
+ * came back, and anything else stays TRANSACTION_RESOLUTION_UNKNOWN (never replayed).
+ *
+ * Bounded: at most one side session per node at a time; one unref'd timer for the whole pool,
+ * running only while statements are outstanding; a statement that answers in time costs a Set
+ * insert and delete.
+ */
+import pg from 'pg';
+import createDebug from 'debug';
+
+const debug = createDebug('pg-failover:pool');
+
+/** While a side session cannot connect (the path is still down): look again this often. */
+export const RETRY_MILLIS = 250;
+/** Bounds on the side session's connect timeout (half of stallCheckMillis in between). */
+const CONNECT_MIN_MILLIS = 250;
+const CONNECT_MAX_MILLIS = 2000;
+/** Bound on each statement of the side session. */
+const SIDE_QUERY_MILLIS = 2000;
+/** How long the side session waits for an ended backend to be gone before it destroys the socket anyway. */
+const GONE_WAIT_MILLIS = 1000;
+/** A statement found running is looked at again after a doubling pause, at most this long. */
+const RUNNING_RECHECK_MAX_MILLIS = 60_000;
+
+/** What the watch needs of a session: pg.Client's backend pid and its socket. */
+interface WatchedClient {
+  processID?: number | null;
+  connection?: { stream?: { bytesRead?: number; destroyed?: boolean; destroy(): void } };
+}
+
+/** One outstanding statement. */
+export interface StallEntry {
+  readonly node: string;
+  readonly client: WatchedClient;
+  /** Socket bytes read when last seen (an answer in progress is not a stall). */
+  bytes: number;
+  /** When to look at it next (ms since epoch). */
+  lookAt: number;
+  /** Pause before the next look after it was found running. */
+  backoff: number;
+  done: boolean;
+}
+
+export interface StallWatchOptions {
+  stallCheckMillis: number;
+  /** The pg config of a node's sessions (host, port, user, password, TLS …; `Client` is honoured). */
+  configFor(node: string): pg.PoolConfig;
+}
+
+/** What the watch did, for tests and stats. */
+export interface StallWatchStats {
+  /** Side sessions opened (or tried). */
+  checks: number;
+  /** Side sessions that could not connect (the path was still down). */
+  unreachable: number;
+  /** Statements found running (left alone). */
+  running: number;
+  /** Stuck sessions ended (backend terminated, socket destroyed). */
+  ended: number;
+}
+
+type Row = { pid: number; state: string | null; wait_event_type: string | null; wait_event: string | null };
+
+export class StallWatch {
+  readonly stats: StallWatchStats = { checks: 0, unreachable: 0, running: 0, ended: 0 };
+  readonly #millis: number;
+  readonly #configFor: (node: string) => pg.PoolConfig;
+  readonly #entries = new Set<StallEntry>();
+  /** Nodes with a side session open (at most one each). */
+  readonly #checking = new Map<string, Promise<void>>();
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(o: StallWatchOptions) {
+    this.#millis = o.stallCheckMillis;
+    this.#configFor = o.configFor;
+  }
+
+  /** Starts watching a statement just sent (or about to be sent) on `client`; call {@link end} once it settles. */
+  start(node: string, client: unknown): StallEntry {
+    const c = client as WatchedClient;
+    const e: StallEntry = { node, client: c, bytes: c.connection?.stream?.bytesRead ?? 0, lookAt: Date.now() + this.#millis, backoff: this.#millis, done: false };
+    this.#entries.add(e);
+    if (!this.#timer && !this.#closed) {
+      this.#timer = setInterval(() => this.#tick(), Math.max(50, Math.min(RETRY_MILLIS, this.#millis / 4)));
+      this.#timer.unref();
+    }
+    return e;
+  }
+
+  /** The statement settled (answered or failed). */
+  end(e: StallEntry | undefined): void {
+    if (!e) return;
+    e.done = true;
+    this.#entries.delete(e);
+  }
+
+  /** Stops the timer; side sessions under way finish on their own (bounded). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#entries.clear();
+    await Promise.allSettled([...this.#checking.values()]);
+  }
+
+  #tick(): void {
+    if (!this.#entries.size) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+      return;
+    }
+    const now = Date.now();
+    let due: Map<string, StallEntry[]> | undefined;
+    for (const e of this.#entries) {
+      if (now < e.lookAt || this.#checking.has(e.node)) continue;
+      const bytes = e.client.connection?.stream?.bytesRead ?? 0;
+      if (bytes !== e.bytes) {
+        // Answer bytes are arriving: not stalled (a long result being read).
+        e.bytes = bytes;
+        e.lookAt = now + this.#millis;
+        continue;
+      }
+      if (typeof e.client.processID !== 'number' || e.client.connection?.stream?.destroyed) continue;
+      (due ??= new Map()).set(e.node, [...(due.get(e.node) ?? []), e]);
+    }
+    if (!due) return;
+    for (const [node, entries] of due) {
+      const p = this.#check(node, entries)
+        .catch((err: Error) => debug('stall watch on %s: %s', node, err.message))
+        .finally(() => this.#checking.delete(node));
+      this.#checking.set(node, p);
+    }
+  }
+
+  /** One side session to `node`: look at the stalled sessions' backends, end the stuck ones. */
+  async #check(node: string, entries: StallEntry[]): Promise<void> {
+    this.stats.checks++;
+    const config = this.#configFor(node);
+    const Client = (config.Client as typeof pg.Client | undefined) ?? pg.Client;
+    const side = new Client({
+      ...config,
+      connectionTimeoutMillis: Math.min(CONNECT_MAX_MILLIS, Math.max(CONNECT_MIN_MILLIS, this.#millis / 2)),
+      query_timeout: SIDE_QUERY_MILLIS,
+      application_name: 'pg-failover stall watch',
+    } as pg.ClientConfig);
+    side.on('error', () => {});
+    try {
+      await side.connect();
+    } catch (err) {
+      // The path is still down (or the node is): keep watching.
+      this.stats.unreachable++;
+      const next = Date.now() + RETRY_MILLIS;
+      for (const e of entries) e.lookAt = next;
+      debug('stall watch: %s unreachable (%s); %d statement(s) still waiting', node, (err as Error).message, entries.filter((e) => !e.done).length);
+      await side.end().catch(() => {});
+      return;
+    }
+    try {
+      const live = entries.filter((e) => !e.done);
+      if (!live.length) return;
+      const pids = live.map((e) => e.client.processID as number);
+      const { rows } = await side.query<Row>('SELECT pid, state, wait_event_type, wait_event FROM pg_catalog.pg_stat_activity WHERE pid = ANY($1::int[])', [pids]);
+      const byPid = new Map(rows.map((r) => [r.pid, r]));
+      let stuck: StallEntry[] = [];
+      const now = Date.now();
+      for (const e of live) {
+        const r = byPid.get(e.client.processID as number);
+        if (!r || isStuck(r)) {
+          stuck.push(e);
+        } else {
+          // Running our statement, or waiting on a lock (or a state we do not read): never ended by the watch.
+          this.stats.running++;
+          e.backoff = Math.min(RUNNING_RECHECK_MAX_MILLIS, e.backoff * 2);
+          e.lookAt = now + e.backoff;
+        }
+      }
+      const toEnd = stuck.filter((e) => !e.done && byPid.has(e.client.processID as number)).map((e) => e.client.processID as number);
+      if (toEnd.length) {
+        // Checked again on the server as it ends them: a backend that started working since is spared.
+        const ended = await side.query<{ pid: number }>(
+          `SELECT pid FROM pg_catalog.pg_stat_activity WHERE pid = ANY($1::int[]) AND (${STUCK_SQL}) AND pg_catalog.pg_terminate_backend(pid)`,
+          [toEnd],
+        );
+        const endedPids = new Set(ended.rows.map((r) => r.pid));
+        const spared = stuck.filter((e) => byPid.has(e.client.processID as number) && !endedPids.has(e.client.processID as number));
+        for (const e of spared) e.lookAt = Date.now() + this.#millis; // working by the time it was to be ended: look again later
+        stuck = stuck.filter((e) => !spared.includes(e));
+        await this.#gone(side, [...endedPids]);
+      }
+      for (const e of stuck) {
+        if (e.done) continue;
+        this.stats.ended++;
+        debug('stall watch: session %d on %s: no answer, its backend not working on it (%s): ended', e.client.processID, node, byPid.get(e.client.processID as number)?.state ?? 'gone');
+        e.client.connection?.stream?.destroy();
+      }
+    } finally {
+      await side.end().catch(() => {});
+    }
+  }
+
+  /** Waits (bounded) until the ended backends have left pg_stat_activity. */
+  async #gone(side: pg.Client, pids: number[]): Promise<void> {
+    if (!pids.length) return;
+    const until = Date.now() + GONE_WAIT_MILLIS;
+    while (Date.now() < until) {
+      const { rows } = await side.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_catalog.pg_stat_activity WHERE pid = ANY($1::int[])', [pids]);
+      if (rows[0]?.n === 0) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
+
+/** Backend states that mean "not working on a statement": idle, or active but waiting on its client. */
+const STUCK_SQL = "state IN ('idle', 'idle in transaction', 'idle in transaction (aborted)') OR (state = 'active' AND wait_event_type = 'Client')";
+
+/**
+ * The backend is not working on a statement: idle (in a transaction or not), or `active` but
+ * waiting on its client — ClientRead (the rest of an extended-protocol message has not arrived)
+ * or ClientWrite (its answer is not leaving). Anything else — active on the CPU, on a lock, on
+ * I/O, a `pg_sleep`; `disabled` (track_activities off); null (not visible to this role) — is
+ * treated as working.
+ */
+function isStuck(r: Row): boolean {
+  if (r.state === 'idle' || r.state === 'idle in transaction' || r.state === 'idle in transaction (aborted)') return true;
+  return r.state === 'active' && r.wait_event_type === 'Client';
+}
