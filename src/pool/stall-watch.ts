@@ -63,6 +63,8 @@ interface WatchedClient {
 export interface StallEntry {
   readonly node: string;
   readonly client: WatchedClient;
+  /** When it was sent (ms since epoch). */
+  readonly sentAt: number;
   /** Socket bytes read when last seen (an answer in progress is not a stall). */
   bytes: number;
   /** When to look at it next (ms since epoch). */
@@ -90,7 +92,7 @@ export interface StallWatchStats {
   ended: number;
 }
 
-type Row = { pid: number; state: string | null; wait_event_type: string | null; wait_event: string | null };
+type Row = { pid: number; mine: boolean; state: string | null; wait_event_type: string | null };
 
 export class StallWatch {
   readonly stats: StallWatchStats = { checks: 0, unreachable: 0, running: 0, ended: 0 };
@@ -110,7 +112,8 @@ export class StallWatch {
   /** Starts watching a statement just sent (or about to be sent) on `client`; call {@link end} once it settles. */
   start(node: string, client: unknown): StallEntry {
     const c = client as WatchedClient;
-    const e: StallEntry = { node, client: c, bytes: c.connection?.stream?.bytesRead ?? 0, lookAt: Date.now() + this.#millis, backoff: this.#millis, done: false };
+    const now = Date.now();
+    const e: StallEntry = { node, client: c, sentAt: now, bytes: c.connection?.stream?.bytesRead ?? 0, lookAt: now + this.#millis, backoff: this.#millis, done: false };
     this.#entries.add(e);
     if (!this.#timer && !this.#closed) {
       this.#timer = setInterval(() => this.#tick(), Math.max(50, Math.min(RETRY_MILLIS, this.#millis / 4)));
@@ -190,30 +193,32 @@ export class StallWatch {
     try {
       const live = entries.filter((e) => !e.done);
       if (!live.length) return;
-      const pids = live.map((e) => e.client.processID as number);
-      const { rows } = await side.query<Row>('SELECT pid, state, wait_event_type, wait_event FROM pg_catalog.pg_stat_activity WHERE pid = ANY($1::int[])', [pids]);
+      const { rows } = await side.query<Row>(`SELECT a.pid, a.state, a.wait_event_type, ${MINE_SQL} AS mine FROM ${WATCHED_SQL}`, args(live));
       const byPid = new Map(rows.map((r) => [r.pid, r]));
       let stuck: StallEntry[] = [];
       const now = Date.now();
       for (const e of live) {
         const r = byPid.get(e.client.processID as number);
-        if (!r || isStuck(r)) {
+        if (!r || (r.mine && isStuck(r))) {
           stuck.push(e);
         } else {
-          // Running our statement, or waiting on a lock (or a state we do not read): never ended by the watch.
+          // Running our statement, or waiting on a lock (or a state we do not read, or a backend we cannot tell is ours): never ended by the watch.
           this.stats.running++;
           e.backoff = Math.min(RUNNING_RECHECK_MAX_MILLIS, e.backoff * 2);
           e.lookAt = now + e.backoff;
         }
       }
-      const toEnd = stuck.filter((e) => !e.done && byPid.has(e.client.processID as number)).map((e) => e.client.processID as number);
+      const toEnd = stuck.filter((e) => !e.done && byPid.has(e.client.processID as number));
       if (toEnd.length) {
         // Checked again on the server as it ends them: a backend that started working since is spared.
-        const ended = await side.query<{ pid: number }>(
-          `SELECT pid FROM pg_catalog.pg_stat_activity WHERE pid = ANY($1::int[]) AND (${STUCK_SQL}) AND pg_catalog.pg_terminate_backend(pid)`,
-          [toEnd],
+        // The conditions are fenced off from the termination: a qual of the form f(a.pid) would be pushed
+        // down to pg_stat_activity's scan and run for every backend (the view is flattened into the join).
+        const ended = await side.query<{ pid: number; ended: boolean }>(
+          `WITH c AS MATERIALIZED (SELECT a.pid, ${MINE_SQL} AND (${STUCK_SQL}) AS stuck FROM ${WATCHED_SQL})
+           SELECT pid, CASE WHEN stuck THEN pg_catalog.pg_terminate_backend(pid) ELSE false END AS ended FROM c`,
+          args(toEnd),
         );
-        const endedPids = new Set(ended.rows.map((r) => r.pid));
+        const endedPids = new Set(ended.rows.filter((r) => r.ended).map((r) => r.pid));
         const spared = stuck.filter((e) => byPid.has(e.client.processID as number) && !endedPids.has(e.client.processID as number));
         for (const e of spared) e.lookAt = Date.now() + this.#millis; // working by the time it was to be ended: look again later
         stuck = stuck.filter((e) => !spared.includes(e));
@@ -242,8 +247,23 @@ export class StallWatch {
   }
 }
 
+/** The watched backends ($1 pids) with how long ago each one's statement was sent ($2, ms). */
+const WATCHED_SQL = 'unnest($1::int[], $2::int[]) AS w(pid, age) JOIN pg_catalog.pg_stat_activity a ON a.pid = w.pid';
+/**
+ * The pid is still our session's backend, not a later one that got the number again: same role and
+ * database, a client backend, started before our statement was sent (`age` is a duration, set
+ * against the server's own clock: no two clocks compared). Only a filter: it proves nothing about
+ * the statement.
+ */
+const MINE_SQL = "(a.usename = current_user AND a.datname = current_database() AND a.backend_type = 'client backend' AND a.backend_start <= clock_timestamp() - w.age * interval '1 millisecond')";
 /** Backend states that mean "not working on a statement": idle, or active but waiting on its client. */
-const STUCK_SQL = "state IN ('idle', 'idle in transaction', 'idle in transaction (aborted)') OR (state = 'active' AND wait_event_type = 'Client')";
+const STUCK_SQL = "a.state IN ('idle', 'idle in transaction', 'idle in transaction (aborted)') OR (a.state = 'active' AND a.wait_event_type = 'Client')";
+
+/** The query parameters for WATCHED_SQL. */
+function args(entries: readonly StallEntry[]): [number[], number[]] {
+  const now = Date.now();
+  return [entries.map((e) => e.client.processID as number), entries.map((e) => Math.max(0, now - e.sentAt))];
+}
 
 /**
  * The backend is not working on a statement: idle (in a transaction or not), or `active` but
