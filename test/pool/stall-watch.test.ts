@@ -9,6 +9,7 @@
  *   the watch off the same write is still waiting then, and lands at the retransmission;
  * - a write whose answer was stuck (it ran and committed) is resolved by its transaction id;
  * - across a cut with writers looping (resolveWriteOutcome): no duplicate, no acknowledged row lost;
+ * - a checked-out client's transaction cut off: freed after the heal, rolled back (and said so);
  * - a long statement and one waiting on a lock are never ended by the watch.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -173,6 +174,35 @@ describe('stall watch (the cut is simulated by a TCP proxy that holds the traffi
     expect([...notRun].filter((id) => n.has(id)), 'reported rolled back but present').toEqual([]);
     expect(acked.size).toBeGreaterThan(10);
     expect(unknown.size, "at most the two writes in flight at the cut").toBeLessThanOrEqual(2);
+  });
+
+  it('a checked-out client inside a transaction, its statement cut off: freed after the heal, TRANSACTION_ROLLED_BACK, nothing of the transaction left', async () => {
+    const p = pool({ readFrom: 'primary', stallCheckMillis: STALL, failoverTimeoutMillis: 10_000, ...QUIET_PROBE });
+    await warm(p);
+    const c = await p.connect();
+    try {
+      await c.query('BEGIN');
+      await c.query('INSERT INTO stalls (id) VALUES (30)');
+      proxy.blackhole();
+      let healedAt = 0;
+      try {
+        const s = settle(c.query('INSERT INTO stalls (id) VALUES (31)'));
+        await sleep(1000);
+        proxy.heal();
+        healedAt = Date.now();
+        const r = await Promise.race([s.done, sleep(STALL + BOUND + 500).then(() => undefined)]);
+        expect(r, 'settled after the heal').toBeDefined();
+        expect(r!.at - healedAt).toBeLessThanOrEqual(STALL + BOUND);
+        expect(r!.code).toBe('TRANSACTION_ROLLED_BACK');
+      } finally {
+        proxy.release();
+      }
+      await expect(c.query('ROLLBACK')).resolves.toBeDefined();
+    } finally {
+      c.release();
+    }
+    await sleep(300);
+    expect((await count(30)) + (await count(31))).toBe(0);
   });
 
   it('a long statement and one waiting on a lock are looked at but never ended', async () => {
