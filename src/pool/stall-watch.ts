@@ -42,7 +42,7 @@ import createDebug from 'debug';
 const debug = createDebug('pg-failover:pool');
 
 /** While a side session cannot connect (the path is still down): look again this often. */
-export const RETRY_MILLIS = 250;
+export const RETRY_MILLIS = 100;
 /** Bounds on the side session's connect timeout (half of stallCheckMillis in between). */
 const CONNECT_MIN_MILLIS = 250;
 const CONNECT_MAX_MILLIS = 2000;
