@@ -18,10 +18,12 @@
  *      the client (ClientRead / ClientWrite): the server is not working on the statement and
  *      the path to the node works, so the request or its answer is in transit, in the backoff.
  * 4. Then the backend is ended (pg_terminate_backend; a role may end its own sessions), waited
- *    for, and only then the stuck socket destroyed: a request the client's kernel still
- *    retransmits after that meets a closed socket on the server, never a backend that runs it.
- *    The statement fails as a lost connection, and the existing handling (retry-policy.ts,
- *    resolvable-write.ts, outcome.ts) decides what the caller is told.
+ *    for, its goodbye (FATAL 57P01) given a moment to arrive where that direction works, and
+ *    only then the stuck socket destroyed: a request the client's kernel still retransmits after
+ *    that meets a closed socket on the server, never a backend that runs it. The statement fails
+ *    as a lost connection (or with that FATAL), and the existing handling (retry-policy.ts,
+ *    resolvable-write.ts, outcome.ts) decides what the caller is told — e.g. a resolvable write
+ *    whose FATAL came before the answer to its transaction-id BEGIN provably never ran.
  *
  * What this proves, and what it does not: only that the backend was not executing the statement
  * at the look and that the node is reachable, i.e. the statement's bytes are stuck in transit.
@@ -50,6 +52,8 @@ const CONNECT_MAX_MILLIS = 2000;
 const SIDE_QUERY_MILLIS = 2000;
 /** How long the side session waits for an ended backend to be gone before it destroys the socket anyway. */
 const GONE_WAIT_MILLIS = 1000;
+/** Longest wait for an ended backend's goodbye to reach the stuck session before its socket is destroyed. */
+const GOODBYE_MAX_MILLIS = 500;
 /** A statement found running is looked at again after a doubling pause, at most this long. */
 const RUNNING_RECHECK_MAX_MILLIS = 60_000;
 
@@ -193,7 +197,9 @@ export class StallWatch {
     try {
       const live = entries.filter((e) => !e.done);
       if (!live.length) return;
+      const asked = Date.now();
       const { rows } = await side.query<Row>(`SELECT a.pid, a.state, a.wait_event_type, ${MINE_SQL} AS mine FROM ${WATCHED_SQL}`, args(live));
+      const rtt = Date.now() - asked;
       const byPid = new Map(rows.map((r) => [r.pid, r]));
       let stuck: StallEntry[] = [];
       const now = Date.now();
@@ -223,10 +229,13 @@ export class StallWatch {
         for (const e of spared) e.lookAt = Date.now() + this.#millis; // working by the time it was to be ended: look again later
         stuck = stuck.filter((e) => !spared.includes(e));
         await this.#gone(side, [...endedPids]);
+        // The ended backends' goodbye (FATAL 57P01, then FIN) is on its way where that direction works: let it
+        // arrive, so the statement fails with the server's word (which can prove a resolvable write never ran).
+        await settledWithin(stuck, Math.min(GOODBYE_MAX_MILLIS, 2 * rtt + 20));
       }
       for (const e of stuck) {
-        if (e.done) continue;
         this.stats.ended++;
+        if (e.done) continue; // failed already (the server's FATAL for the ended backend came through)
         debug('stall watch: session %d on %s: no answer, its backend not working on it (%s): ended', e.client.processID, node, byPid.get(e.client.processID as number)?.state ?? 'gone');
         e.client.connection?.stream?.destroy();
       }
@@ -258,6 +267,12 @@ const WATCHED_SQL = 'unnest($1::int[], $2::int[]) AS w(pid, age) JOIN pg_catalog
 const MINE_SQL = "(a.usename = current_user AND a.datname = current_database() AND a.backend_type = 'client backend' AND a.backend_start <= clock_timestamp() - w.age * interval '1 millisecond')";
 /** Backend states that mean "not working on a statement": idle, or active but waiting on its client. */
 const STUCK_SQL = "a.state IN ('idle', 'idle in transaction', 'idle in transaction (aborted)') OR (a.state = 'active' AND a.wait_event_type = 'Client')";
+
+/** Resolves once every entry is done, or after `ms`. */
+async function settledWithin(entries: readonly StallEntry[], ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  while (entries.some((e) => !e.done) && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+}
 
 /** The query parameters for WATCHED_SQL. */
 function args(entries: readonly StallEntry[]): [number[], number[]] {
