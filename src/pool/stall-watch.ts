@@ -23,7 +23,10 @@
  *    that meets a closed socket on the server, never a backend that runs it. The statement fails
  *    as a lost connection (or with that FATAL), and the existing handling (retry-policy.ts,
  *    resolvable-write.ts, outcome.ts) decides what the caller is told — e.g. a resolvable write
- *    whose FATAL came before the answer to its transaction-id BEGIN provably never ran.
+ *    whose FATAL came before the answer to its transaction-id BEGIN provably never ran. (The FATAL
+ *    is late when the server's side is in backoff too — an answer sent just before the cut, its
+ *    ACK lost — and then the socket is destroyed without it: the caller gets what a lost
+ *    connection means, e.g. TRANSACTION_RESOLUTION_UNKNOWN.)
  *
  * What this proves, and what it does not: only that the backend was not executing the statement
  * at the look and that the node is reachable, i.e. the statement's bytes are stuck in transit.

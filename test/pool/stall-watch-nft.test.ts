@@ -74,6 +74,9 @@ describe.runIf(canCut)('stall watch across a real cut (nftables drop on loopback
       await p.query('SELECT 1');
       await p.query('INSERT INTO stalls VALUES (0)');
     }
+    // Let the delayed ACKs of those answers go out first: an answer whose ACK the cut swallows keeps the
+    // server's side in retransmission backoff too, and the ended backend's FATAL would queue behind it.
+    await sleep(300);
     let healedAt = 0;
     let w: ReturnType<typeof settle>;
     let u: ReturnType<typeof settle>;
