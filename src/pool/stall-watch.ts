@@ -48,7 +48,13 @@ const debug = createDebug('pg-failover:pool');
 
 /** While a side session cannot connect (the path is still down): look again this often. */
 export const RETRY_MILLIS = 100;
-/** Bounds on the side session's connect timeout (half of stallCheckMillis in between). */
+/** The watch's timer never runs more often than this. */
+const TICK_MIN_MILLIS = 25;
+/**
+ * Bounds on the side session's connect timeout (a quarter of stallCheckMillis in between). Short on
+ * purpose: an attempt whose SYN the cut swallowed completes no sooner than the kernel's SYN
+ * retransmission (1 s), so a fresh attempt notices the heal sooner than a patient one.
+ */
 const CONNECT_MIN_MILLIS = 250;
 const CONNECT_MAX_MILLIS = 2000;
 /** Bound on each statement of the side session. */
@@ -123,7 +129,7 @@ export class StallWatch {
     const e: StallEntry = { node, client: c, sentAt: now, bytes: c.connection?.stream?.bytesRead ?? 0, lookAt: now + this.#millis, backoff: this.#millis, done: false };
     this.#entries.add(e);
     if (!this.#timer && !this.#closed) {
-      this.#timer = setInterval(() => this.#tick(), Math.max(50, Math.min(RETRY_MILLIS, this.#millis / 4)));
+      this.#timer = setInterval(() => this.#tick(), Math.max(TICK_MIN_MILLIS, Math.min(RETRY_MILLIS / 2, this.#millis / 4)));
       this.#timer.unref();
     }
     return e;
@@ -181,7 +187,7 @@ export class StallWatch {
     const Client = (config.Client as typeof pg.Client | undefined) ?? pg.Client;
     const side = new Client({
       ...config,
-      connectionTimeoutMillis: Math.min(CONNECT_MAX_MILLIS, Math.max(CONNECT_MIN_MILLIS, this.#millis / 2)),
+      connectionTimeoutMillis: Math.min(CONNECT_MAX_MILLIS, Math.max(CONNECT_MIN_MILLIS, this.#millis / 4)),
       query_timeout: SIDE_QUERY_MILLIS,
       application_name: 'pg-failover stall watch',
     } as pg.ClientConfig);
