@@ -10,7 +10,9 @@
  *
  * 1. A statement has had no answer (no byte read on its socket) for `stallCheckMillis`.
  * 2. A short side session to the same node (connect timeout bounded): if it cannot connect, the
- *    path is still down; nothing to do yet, look again after {@link RETRY_MILLIS}.
+ *    path is still down; nothing to do yet, look again after {@link RETRY_MILLIS} (or, when the
+ *    TCP connection opened but the server never answered — frozen, swamped — after a pause that
+ *    doubles from 0.5 to 5 s, so attempts do not pile up in its listen queue).
  * 3. It connects: look at the session's backend (pg.Client's `processID`) in pg_stat_activity.
  *    - `active` and not waiting on the client: running our statement, or waiting on a lock.
  *      Left alone (looked at again later, less and less often).
@@ -48,6 +50,13 @@ const debug = createDebug('pg-failover:pool');
 
 /** While a side session cannot connect (the path is still down): look again this often. */
 export const RETRY_MILLIS = 100;
+/**
+ * A side session whose TCP connection opened but whose server never answered (a frozen or swamped
+ * server, not a cut path): the next attempt waits this long, doubling up to {@link BUSY_RETRY_MAX_MILLIS},
+ * so attempts do not pile up in a frozen postmaster's listen queue.
+ */
+const BUSY_RETRY_MILLIS = 500;
+const BUSY_RETRY_MAX_MILLIS = 5000;
 /** The watch's timer never runs more often than this. */
 const TICK_MIN_MILLIS = 25;
 /**
@@ -112,6 +121,8 @@ export class StallWatch {
   readonly #millis: number;
   readonly #configFor: (node: string) => pg.PoolConfig;
   readonly #entries = new Set<StallEntry>();
+  /** Per node: the pause after the last side session that reached a server that did not answer. */
+  readonly #busyPause = new Map<string, number>();
   /** Nodes with a side session open (at most one each). */
   readonly #checking = new Map<string, Promise<void>>();
   #timer: NodeJS.Timeout | undefined;
@@ -192,12 +203,21 @@ export class StallWatch {
       application_name: 'pg-failover stall watch',
     } as pg.ClientConfig);
     side.on('error', () => {});
+    let tcpUp = false;
+    (side as unknown as { connection?: { stream?: { once?(ev: string, f: () => void): void } } }).connection?.stream?.once?.('connect', () => (tcpUp = true));
     try {
       await side.connect();
+      this.#busyPause.delete(node);
     } catch (err) {
-      // The path is still down (or the node is): keep watching.
+      // The path is still down (or the node is): keep watching. A cut path swallows the SYN: try again soon.
+      // A server that took the connection but never answered is frozen or swamped: back off.
       this.stats.unreachable++;
-      const next = Date.now() + RETRY_MILLIS;
+      let pause = RETRY_MILLIS;
+      if (tcpUp) {
+        pause = this.#busyPause.get(node) ?? BUSY_RETRY_MILLIS;
+        this.#busyPause.set(node, Math.min(BUSY_RETRY_MAX_MILLIS, pause * 2));
+      }
+      const next = Date.now() + pause;
       for (const e of entries) e.lookAt = next;
       debug('stall watch: %s unreachable (%s); %d statement(s) still waiting', node, (err as Error).message, entries.filter((e) => !e.done).length);
       await side.end().catch(() => {});

@@ -10,11 +10,12 @@
  * - a write whose answer was stuck (it ran and committed) is resolved by its transaction id;
  * - across a cut with writers looping (resolveWriteOutcome): no duplicate, no acknowledged row lost;
  * - a checked-out client's transaction cut off: freed after the heal, rolled back (and said so);
- * - a long statement and one waiting on a lock are never ended by the watch.
+ * - a long statement and one waiting on a lock are never ended by the watch;
+ * - a frozen server is not a cut path: side sessions back off instead of piling up.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { connectTo, useCluster } from '../support/cluster';
+import { connectTo, freezeNode, thawNode, useCluster } from '../support/cluster';
 import { LatencyProxy } from '../support/latency-proxy';
 import { usePools } from '../support/pools';
 import { FailoverError, type Pool } from '../../src';
@@ -234,6 +235,26 @@ describe('stall watch (the cut is simulated by a TCP proxy that holds the traffi
     } finally {
       await holder.end();
     }
+  });
+
+  it('a frozen server (SIGSTOP: connections open, nothing answers) is not a cut path: side sessions back off, and the write lands at the thaw', async () => {
+    const p = pool({ readFrom: 'primary', stallCheckMillis: 300, failoverTimeoutMillis: 10_000, ...QUIET_PROBE });
+    await warm(p);
+    await freezeNode(h.cluster.primary);
+    let w: ReturnType<typeof settle>;
+    try {
+      w = settle(p.query('INSERT INTO stalls (id) VALUES (40)'));
+      await sleep(3000);
+    } finally {
+      await thawNode(h.cluster.primary);
+    }
+    expect((await w!.done).code).toBeUndefined();
+    expect(await count(40)).toBe(1);
+    const s = p.stats().stalls!;
+    expect(s.ended).toBe(0);
+    // Without the back-off (an attempt every ~0.4 s) there would be 7 or 8 in 3 s, each left in the frozen postmaster's listen queue.
+    expect(s.unreachable).toBeGreaterThanOrEqual(2);
+    expect(s.unreachable).toBeLessThanOrEqual(5);
   });
 
   it('stallCheckMillis must be a non-negative number: INVALID_OPTION', () => {
