@@ -35,9 +35,13 @@
  * It does NOT prove whether the statement ran: an idle backend may have run and committed it
  * (its answer stuck on the way back) or never received it (the request stuck on the way out),
  * and the two look alike in pg_stat_activity (the last query text may equal ours; comparing
- * `state_change` with our send time compares two machines' clocks). So the watch claims
- * nothing: a read is retried, a resolvable write is resolved by its transaction id when that
- * came back, and anything else stays TRANSACTION_RESOLUTION_UNKNOWN (never replayed).
+ * `state_change` with our send time compares two machines' clocks; and a request arriving between
+ * the look and the termination could still run). So the watch itself claims nothing; what the
+ * caller is told comes from what did reach the client: a read (outside a transaction) is
+ * retried, a statement inside a transaction is TRANSACTION_ROLLED_BACK (the terminated backend
+ * rolled it back; a lost COMMIT is resolved by its xid), a resolvable write is resolved by its
+ * transaction id, or proven not run by a FATAL that came first, and anything else stays
+ * TRANSACTION_RESOLUTION_UNKNOWN (never replayed).
  *
  * Bounded: at most one side session per node at a time; one unref'd timer for the whole pool,
  * running only while statements are outstanding; a statement that answers in time costs a Set
