@@ -121,6 +121,8 @@ const WORKLOADS: Array<{ name: string; routed: boolean; step: Step; options?: Re
   { name: 'small write', routed: false, step: (c, w, i) => c.query('INSERT INTO bench_small (worker, n) VALUES ($1, $2)', [w, i]) },
   // The cost of resolveWriteOutcome: each write a pipelined BEGIN; SELECT pg_current_xact_id(); INSERT; COMMIT.
   { name: 'small write, resolveWriteOutcome', routed: false, step: (c, w, i) => c.query('INSERT INTO bench_small (worker, n) VALUES ($1, $2)', [w, i]), options: { resolveWriteOutcome: true } },
+  // The stall watch's cost (on by default, stallCheckMillis 1000): the same writes with it off.
+  { name: 'small write, stallCheckMillis 0', routed: false, step: (c, w, i) => c.query('INSERT INTO bench_small (worker, n) VALUES ($1, $2)', [w, i]), options: { stallCheckMillis: 0 } },
   { name: 'read-heavy mix (90/10)', routed: true, step: mix },
   { name: 'read-heavy mix (90/10), readYourWrites none', routed: true, step: mix, options: { readYourWrites: 'none' } },
   // Each operation a "request" in its own causal scope (pool.causalScope): reads must see only their own scope's writes.

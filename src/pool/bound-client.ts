@@ -240,14 +240,18 @@ export class BoundClient extends EventEmitter {
         xid = undefined; // the COMMIT below will report what happened
       }
     }
+    // A primary session stuck in a dead network path is freed once the path works (stall-watch.ts).
+    const watched = b.role === 'primary' ? this.#pool.stallWatch?.start(b.node.key, b.client) : undefined;
     try {
       const result = await b.client.query(pgq);
+      this.#pool.stallWatch?.end(watched);
       const wrote = a.kind !== 'read';
       if (wrote) b.node.writes++;
       else b.node.reads++;
       if (b.role === 'primary' && wrote) this.#pool.noteWrite();
       return result;
     } catch (err) {
+      this.#pool.stallWatch?.end(watched);
       b.node.errors++;
       const v = afterFailure({
         err,

@@ -14,6 +14,7 @@ import type { Topology } from '../topology/topology';
 import type { ReadRequirement } from './causal';
 import type { NodePool } from './node-pools';
 import type { PoolStatsSnapshot } from './stats';
+import type { StallWatch } from './stall-watch';
 
 /** Read-your-writes counters, as `pool.causalStats` returns them. */
 export type CausalStats = Readonly<Record<string, number>>;
@@ -65,6 +66,8 @@ export interface SessionHost {
   readonly topology: Topology | undefined;
   readonly failoverTimeoutMillis: number;
   readonly resolveCommitOutcome: boolean;
+  /** Frees primary sessions stuck in a dead network path (stall-watch.ts); undefined when off. */
+  readonly stallWatch?: StallWatch;
   /** pg-pool's `Promise` option: every promise handed to the app is one of these. */
   readonly promiseClass: PromiseConstructorLike;
 }

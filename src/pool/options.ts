@@ -67,6 +67,15 @@ export interface PoolOptions extends Omit<pg.PoolConfig, 'Client'> {
    * Costs three tiny statements per write on the server. Default false.
    */
   resolveWriteOutcome?: boolean;
+  /**
+   * A statement on a primary session (an autocommit write, a checked-out client's statement) without an
+   * answer for this long gets its session looked at from a short side session to the same node: a backend
+   * that is not working on it (idle, its request or answer stuck in TCP's retransmission backoff after a
+   * network cut) is ended and the session dropped, so the statement's outcome is decided (and the next one
+   * runs) as soon as the path works again instead of when the backoff ends. A statement that is really
+   * running (or waiting on a lock) is never ended. `0` turns it off. Default 1000.
+   */
+  stallCheckMillis?: number;
   /** Sessions opened ahead of need on each node, so a switch costs no connection setup. Default 1. */
   warmConnectionsPerNode?: number;
   /** How many other nodes a read may be retried on after a connection loss. Default 2. */
@@ -111,6 +120,7 @@ export const OWN_KEYS = [
   'resolveCommitOutcome',
   'resolveWriteOutcome',
   'warmConnectionsPerNode',
+  'stallCheckMillis',
   'readRetries',
   'readYourWrites',
   'causalWaitMillis',
@@ -139,7 +149,7 @@ export function validatePoolOptions(o: PoolOptions): void {
   if (o.load_balance_hosts !== undefined && !BALANCE.includes(o.load_balance_hosts)) {
     throw new FailoverError('INVALID_OPTION', `load_balance_hosts must be one of ${BALANCE.join(', ')}, got ${JSON.stringify(o.load_balance_hosts)}`);
   }
-  for (const k of ['maxReplicaLagBytes', 'maxReplicaLagMillis', 'failoverTimeoutMillis', 'recheckIntervalMillis', 'warmConnectionsPerNode', 'readRetries', 'causalWaitMillis'] as const) {
+  for (const k of ['maxReplicaLagBytes', 'maxReplicaLagMillis', 'failoverTimeoutMillis', 'recheckIntervalMillis', 'warmConnectionsPerNode', 'readRetries', 'causalWaitMillis', 'stallCheckMillis'] as const) {
     nonNegative(k, o[k]);
   }
   const fb = o.fallbackToProbingMillis;

@@ -16,7 +16,7 @@ import { FailoverError } from '../errors';
 import type { Analysis, Classifier } from '../routing/classify';
 import { needFor, ReadRouter, type Route, type RouteOverride } from '../routing/router';
 import { isNoLoadBalance, nodeKey, type Topology, type TopologySource } from '../topology/topology';
-import { NodePools, type NodePool } from './node-pools';
+import { NodePools, splitKey, type NodePool } from './node-pools';
 import { afterFailure, statementOf, type Failure } from './retry-policy';
 import { BoundClient } from './bound-client';
 import { CausalTracker, type ReadRequirement, type ReadYourWrites } from './causal';
@@ -30,6 +30,7 @@ import { NodeRevival } from './node-revival';
 import { canResolve, resolvableStatement, resolvableWrite, type ResolvableWrite } from './resolvable-write';
 import { resolveCommit } from './outcome';
 import { functionVolatility } from './function-volatility';
+import { StallWatch } from './stall-watch';
 import type { CausalStats, PoolEngine, SessionHost } from './engine';
 import type { ReadPolicy } from '../routing/router';
 
@@ -52,6 +53,8 @@ const ANY_READ: ReadRequirement = PRIMARY_READ;
 const IDLE: Readonly<{ busy: number }> = Object.freeze({ busy: 0 });
 /** Bound on one "has the new leader left recovery yet?" check. */
 const PROMOTION_CHECK_TIMEOUT_MILLIS = 1000;
+/** stallCheckMillis' default: a primary statement without an answer this long gets its session looked at (stall-watch.ts). */
+const DEFAULT_STALL_CHECK_MILLIS = 1000;
 
 /** What the engine needs from the front: its events, its options. */
 export interface EngineHost {
@@ -62,6 +65,7 @@ export interface EngineHost {
     resolveWriteOutcome?: boolean;
     learnFunctionVolatility?: boolean;
     warmConnectionsPerNode?: number;
+    stallCheckMillis?: number;
   };
 }
 
@@ -105,6 +109,8 @@ export class RoutingEngine implements PoolEngine, SessionHost {
   /** The router's view of a node's load: its NodePool (which carries `busy`); allocates nothing. */
   readonly #loadOf = (key: string): { busy: number } => this.#nodes.peek(key) ?? IDLE;
   readonly promiseClass: PromiseConstructorLike;
+  /** Frees primary sessions stuck in a dead network path once it works again (stall-watch.ts); undefined when off. */
+  readonly stallWatch: StallWatch | undefined;
 
   constructor(host: EngineHost, o: RoutingEngineOptions) {
     this.#host = host;
@@ -113,6 +119,8 @@ export class RoutingEngine implements PoolEngine, SessionHost {
     this.#failoverTimeoutMillis = o.failoverTimeoutMillis;
     this.#resolveWrites = host.options.resolveWriteOutcome ?? false;
     this.promiseClass = o.promiseClass;
+    const stallCheckMillis = host.options.stallCheckMillis ?? DEFAULT_STALL_CHECK_MILLIS;
+    this.stallWatch = stallCheckMillis > 0 ? new StallWatch({ stallCheckMillis, configFor: (key) => ({ ...o.configFor(splitKey(key)), ...splitKey(key) }) }) : undefined;
     const waitOnStandby = o.waitOnStandby;
     this.#causal = new CausalTracker(
       o.readYourWrites,
@@ -340,14 +348,17 @@ export class RoutingEngine implements PoolEngine, SessionHost {
       }
       const resolvable = (this.#resolveWrites || passing) && canResolve(client, q, text, a) ? resolvableWrite(client, q, plain, wantsPosition) : undefined;
       const pending = resolvable ?? (wantsPosition ? writeWithPosition(client, q, plain) : undefined);
+      const watched = this.stallWatch?.start(key, client);
       try {
         const result = await (pending ? pending.result : plain ? client.query(q.text, q.values) : client.query(q));
+        this.stallWatch?.end(watched);
         np.writes++;
         if (!pending) client.release();
         if (pending?.position) this.#causal.noteWriteWithPosition(pending.position);
         else this.noteWrite();
         return result;
       } catch (err) {
+        this.stallWatch?.end(watched);
         np.errors++;
         const v = afterFailure({ err, node: key, statement, on: 'primary', routedAsRead: false, inTransaction: false, pinned: false, attempt, retries: this.#host.options.readRetries ?? 2, late: Date.now() >= deadline });
         const lost = v.do === 'throw' || v.do === 'retry' || v.do === 'timeout' ? v.markDown : false;
@@ -437,6 +448,7 @@ export class RoutingEngine implements PoolEngine, SessionHost {
       if (this.ending) throw new FailoverError('POOL_ENDED', 'Called end on pool more than once');
       this.ending = true;
       this.#causal.close();
+      void this.stallWatch?.close();
       for (const w of this.#waiters) w();
       await this.#topology.close().catch(() => {});
       await this.#nodes.end();
@@ -682,6 +694,7 @@ export class RoutingEngine implements PoolEngine, SessionHost {
       nodes: nodeStats(t, this.#nodes.values()),
       failovers: { count: f.count, durationsMillis: [...f.durationsMillis], primaryChanges: f.primaryChanges, ...(since !== undefined ? { inProgressSince: since } : {}) },
       causal: this.causalStats,
+      ...(this.stallWatch ? { stalls: { ...this.stallWatch.stats } } : {}),
     };
   }
 

@@ -3,6 +3,7 @@
  * (no query is sent), and the diagnostics_channel names the Pool publishes on.
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
+import type { StallWatchStats } from './stall-watch';
 import { nodeKey, type Topology } from '../topology/topology';
 import type { NodePool } from './node-pools';
 
@@ -47,6 +48,8 @@ export interface PoolStatsSnapshot<Causal> {
   failovers: FailoverStats;
   /** Read-your-writes counters (pool.causalStats). */
   causal: Causal;
+  /** The stall watch's counters (stallCheckMillis > 0): side sessions opened, unreachable, statements found running, stuck sessions ended. */
+  stalls?: StallWatchStats;
 }
 
 /** The state of a node this pool has sessions to but the topology no longer names. */

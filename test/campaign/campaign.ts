@@ -46,6 +46,8 @@ export interface CampaignOptions {
   kinds?: FaultKind[];
   /** The plain register client's query timeout (default 2000 ms; 0 = none, pg's default). */
   plainQueryTimeoutMillis?: number;
+  /** The Pools' stallCheckMillis (their default when undefined; 0 turns the stall watch off). */
+  stallCheckMillis?: number;
   /** Keep every node's data directory and logs after the run (post-mortems). */
   keepDirs?: boolean;
   /** Where the JSON goes (default test/campaign/results). */
@@ -73,7 +75,7 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport & 
 
     const pools: Pool[] = [];
     const newPool = (extra: { resolveWriteOutcome?: boolean } = {}) => {
-      const p = new Pool({ connectionString: c.poolConnectionString(), ...extra });
+      const p = new Pool({ connectionString: c.poolConnectionString(), ...(o.stallCheckMillis !== undefined ? { stallCheckMillis: o.stallCheckMillis } : {}), ...extra });
       p.on('error', () => {}); // idle sessions die during faults
       pools.push(p);
       return p;

@@ -1,5 +1,5 @@
 /**
- * `npm run campaign -- --faults 100 --minutes 30 --seed 42 [--async] [--daemon patroni] [--ttl 10] [--etcd-members 3] [--kinds a,b] [--plain-query-timeout 2000] [--keep]`:
+ * `npm run campaign -- --faults 100 --minutes 30 --seed 42 [--async] [--daemon patroni] [--ttl 10] [--etcd-members 3] [--kinds a,b] [--plain-query-timeout 2000] [--stall-check 1000] [--keep]`:
  * the long fault campaign. Exits 0 when every invariant held (in synchronous
  * mode), 1 on violations, 2 on bad input or a host that cannot run it.
  */
@@ -27,6 +27,7 @@ async function main(): Promise<number> {
       'etcd-members': { type: 'string' },
       kinds: { type: 'string' },
       'plain-query-timeout': { type: 'string' },
+      'stall-check': { type: 'string' },
       results: { type: 'string' },
       keep: { type: 'boolean', default: false },
     },
@@ -46,6 +47,7 @@ async function main(): Promise<number> {
     etcdMembers: int(values['etcd-members'], 'etcd-members', 3, 1),
     ...(kinds ? { kinds } : {}),
     ...(values['plain-query-timeout'] !== undefined ? { plainQueryTimeoutMillis: int(values['plain-query-timeout'], 'plain-query-timeout', 2000, 0) } : {}),
+    ...(values['stall-check'] !== undefined ? { stallCheckMillis: int(values['stall-check'], 'stall-check', 1000, 0) } : {}),
     ...(values.results ? { resultsDir: values.results } : {}),
     keepDirs: values.keep,
   });

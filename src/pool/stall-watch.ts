@@ -1,0 +1,326 @@
+/**
+ * The stall watch (issue 19): notices a primary session stuck in a dead network path and frees
+ * it as soon as the path works again, without ever ending a statement that is really running.
+ *
+ * A statement cut off in transit (its request, or its answer, lost with a partition) is not
+ * lost for TCP: the kernel retransmits it with an exponential backoff (RTO 0.2, 0.4, 0.8, 1.6,
+ * 3.2 s …), so after the path heals the session still waits, seconds at times, for the next
+ * retransmission. A per-statement timeout would end it sooner, but would kill long statements
+ * too. The watch asks the server instead:
+ *
+ * 1. A statement has had no answer (no byte read on its socket) for `stallCheckMillis`.
+ * 2. A short side session to the same node (connect timeout bounded): if it cannot connect, the
+ *    path is still down; nothing to do yet, look again after {@link RETRY_MILLIS} (or, when the
+ *    TCP connection opened but the server never answered — frozen, swamped — after a pause that
+ *    doubles from 0.5 to 5 s, so attempts do not pile up in its listen queue).
+ * 3. It connects: look at the session's backend (pg.Client's `processID`) in pg_stat_activity.
+ *    - `active` and not waiting on the client: running our statement, or waiting on a lock.
+ *      Left alone (looked at again later, less and less often).
+ *    - `idle`, `idle in transaction (…)`, gone, or `active` but waiting to read from or write to
+ *      the client (ClientRead / ClientWrite): the server is not working on the statement and
+ *      the path to the node works, so the request or its answer is in transit, in the backoff.
+ * 4. Then the backend is ended (pg_terminate_backend; a role may end its own sessions), waited
+ *    for, its goodbye (FATAL 57P01) given a moment to arrive where that direction works, and
+ *    only then the stuck socket destroyed: a request the client's kernel still retransmits after
+ *    that meets a closed socket on the server, never a backend that runs it. The statement fails
+ *    as a lost connection (or with that FATAL), and the existing handling (retry-policy.ts,
+ *    resolvable-write.ts, outcome.ts) decides what the caller is told — e.g. a resolvable write
+ *    whose transaction-id BEGIN had not answered was never sent, and runs again. (The FATAL
+ *    is late when the server's side is in backoff too — an answer sent just before the cut, its
+ *    ACK lost — and then the socket is destroyed without it: the caller gets what a lost
+ *    connection means, e.g. TRANSACTION_RESOLUTION_UNKNOWN for a plain write.)
+ *
+ * What this proves, and what it does not: only that the backend was not executing the statement
+ * at the look and that the node is reachable, i.e. the statement's bytes are stuck in transit.
+ * It does NOT prove whether the statement ran: an idle backend may have run and committed it
+ * (its answer stuck on the way back) or never received it (the request stuck on the way out),
+ * and the two look alike in pg_stat_activity (the last query text may equal ours; comparing
+ * `state_change` with our send time compares two machines' clocks; and a request arriving between
+ * the look and the termination could still run). So the watch itself claims nothing; what the
+ * caller is told comes from what did reach the client: a read (outside a transaction) is
+ * retried, a statement inside a transaction is TRANSACTION_ROLLED_BACK (the terminated backend
+ * rolled it back; a lost COMMIT is resolved by its xid), a resolvable write is resolved by its
+ * transaction id, or run again when its id never came back (then it was not sent), and anything else stays
+ * TRANSACTION_RESOLUTION_UNKNOWN (never replayed).
+ *
+ * Bounded: at most one side session per node at a time; one unref'd timer for the whole pool,
+ * running only while statements are outstanding; a statement that answers in time costs a Set
+ * insert and delete.
+ */
+import pg from 'pg';
+import createDebug from 'debug';
+
+const debug = createDebug('pg-failover:pool');
+
+/** While a side session cannot connect (the path is still down): look again this often. */
+export const RETRY_MILLIS = 100;
+/**
+ * A side session whose TCP connection opened but whose server never answered (a frozen or swamped
+ * server, not a cut path): the next attempt waits this long, doubling up to {@link BUSY_RETRY_MAX_MILLIS},
+ * so attempts do not pile up in a frozen postmaster's listen queue.
+ */
+const BUSY_RETRY_MILLIS = 500;
+const BUSY_RETRY_MAX_MILLIS = 5000;
+/** The watch's timer never runs more often than this. */
+const TICK_MIN_MILLIS = 25;
+/**
+ * Bounds on the side session's connect timeout (a quarter of stallCheckMillis in between). Short on
+ * purpose: an attempt whose SYN the cut swallowed completes no sooner than the kernel's SYN
+ * retransmission (1 s), so a fresh attempt notices the heal sooner than a patient one.
+ */
+const CONNECT_MIN_MILLIS = 250;
+const CONNECT_MAX_MILLIS = 2000;
+/** Bound on each statement of the side session. */
+const SIDE_QUERY_MILLIS = 2000;
+/** How long the side session waits for an ended backend to be gone before it destroys the socket anyway. */
+const GONE_WAIT_MILLIS = 1000;
+/** Longest wait for an ended backend's goodbye to reach the stuck session before its socket is destroyed. */
+const GOODBYE_MAX_MILLIS = 500;
+/** A statement found running is looked at again after a doubling pause, at most this long. */
+const RUNNING_RECHECK_MAX_MILLIS = 60_000;
+
+/** What the watch needs of a session: pg.Client's backend pid and its socket. */
+interface WatchedClient {
+  processID?: number | null;
+  connection?: { stream?: { bytesRead?: number; destroyed?: boolean; destroy(): void } };
+}
+
+/** One outstanding statement. */
+export interface StallEntry {
+  readonly node: string;
+  readonly client: WatchedClient;
+  /** When it was sent (ms since epoch). */
+  readonly sentAt: number;
+  /** Socket bytes read when last seen (an answer in progress is not a stall). */
+  bytes: number;
+  /** When to look at it next (ms since epoch). */
+  lookAt: number;
+  /** Pause before the next look after it was found running. */
+  backoff: number;
+  done: boolean;
+}
+
+export interface StallWatchOptions {
+  stallCheckMillis: number;
+  /** The pg config of a node's sessions (host, port, user, password, TLS …; `Client` is honoured). */
+  configFor(node: string): pg.PoolConfig;
+}
+
+/** What the watch did, for tests and stats. */
+export interface StallWatchStats {
+  /** Side sessions opened (or tried). */
+  checks: number;
+  /** Side sessions that could not connect (the path was still down). */
+  unreachable: number;
+  /** Statements found running (left alone). */
+  running: number;
+  /** Stuck sessions ended (backend terminated, socket destroyed). */
+  ended: number;
+}
+
+type Row = { pid: number; mine: boolean; state: string | null; wait_event_type: string | null };
+
+export class StallWatch {
+  readonly stats: StallWatchStats = { checks: 0, unreachable: 0, running: 0, ended: 0 };
+  readonly #millis: number;
+  readonly #configFor: (node: string) => pg.PoolConfig;
+  readonly #entries = new Set<StallEntry>();
+  /** Per node: the pause after the last side session that reached a server that did not answer. */
+  readonly #busyPause = new Map<string, number>();
+  /** Nodes with a side session open (at most one each). */
+  readonly #checking = new Map<string, Promise<void>>();
+  #timer: NodeJS.Timeout | undefined;
+  #closed = false;
+
+  constructor(o: StallWatchOptions) {
+    this.#millis = o.stallCheckMillis;
+    this.#configFor = o.configFor;
+  }
+
+  /** Starts watching a statement just sent (or about to be sent) on `client`; call {@link end} once it settles. */
+  start(node: string, client: unknown): StallEntry {
+    const c = client as WatchedClient;
+    const now = Date.now();
+    const e: StallEntry = { node, client: c, sentAt: now, bytes: c.connection?.stream?.bytesRead ?? 0, lookAt: now + this.#millis, backoff: this.#millis, done: false };
+    this.#entries.add(e);
+    if (!this.#timer && !this.#closed) {
+      this.#timer = setInterval(() => this.#tick(), Math.max(TICK_MIN_MILLIS, Math.min(RETRY_MILLIS / 2, this.#millis / 4)));
+      this.#timer.unref();
+    }
+    return e;
+  }
+
+  /** The statement settled (answered or failed). */
+  end(e: StallEntry | undefined): void {
+    if (!e) return;
+    e.done = true;
+    this.#entries.delete(e);
+  }
+
+  /** Stops the timer; side sessions under way finish on their own (bounded). */
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+    this.#entries.clear();
+    await Promise.allSettled([...this.#checking.values()]);
+  }
+
+  #tick(): void {
+    if (!this.#entries.size) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+      return;
+    }
+    const now = Date.now();
+    let due: Map<string, StallEntry[]> | undefined;
+    for (const e of this.#entries) {
+      if (now < e.lookAt || this.#checking.has(e.node)) continue;
+      const bytes = e.client.connection?.stream?.bytesRead ?? 0;
+      if (bytes !== e.bytes) {
+        // Answer bytes are arriving: not stalled (a long result being read).
+        e.bytes = bytes;
+        e.lookAt = now + this.#millis;
+        continue;
+      }
+      if (typeof e.client.processID !== 'number' || e.client.connection?.stream?.destroyed) continue;
+      (due ??= new Map()).set(e.node, [...(due.get(e.node) ?? []), e]);
+    }
+    if (!due) return;
+    for (const [node, entries] of due) {
+      const p = this.#check(node, entries)
+        .catch((err: Error) => debug('stall watch on %s: %s', node, err.message))
+        .finally(() => this.#checking.delete(node));
+      this.#checking.set(node, p);
+    }
+  }
+
+  /** One side session to `node`: look at the stalled sessions' backends, end the stuck ones. */
+  async #check(node: string, entries: StallEntry[]): Promise<void> {
+    this.stats.checks++;
+    const config = this.#configFor(node);
+    const Client = (config.Client as typeof pg.Client | undefined) ?? pg.Client;
+    const side = new Client({
+      ...config,
+      connectionTimeoutMillis: Math.min(CONNECT_MAX_MILLIS, Math.max(CONNECT_MIN_MILLIS, this.#millis / 4)),
+      query_timeout: SIDE_QUERY_MILLIS,
+      application_name: 'pg-failover stall watch',
+    } as pg.ClientConfig);
+    side.on('error', () => {});
+    let tcpUp = false;
+    (side as unknown as { connection?: { stream?: { once?(ev: string, f: () => void): void } } }).connection?.stream?.once?.('connect', () => (tcpUp = true));
+    try {
+      await side.connect();
+      this.#busyPause.delete(node);
+    } catch (err) {
+      // The path is still down (or the node is): keep watching. A cut path swallows the SYN: try again soon.
+      // A server that took the connection but never answered is frozen or swamped: back off.
+      this.stats.unreachable++;
+      let pause = RETRY_MILLIS;
+      if (tcpUp) {
+        pause = this.#busyPause.get(node) ?? BUSY_RETRY_MILLIS;
+        this.#busyPause.set(node, Math.min(BUSY_RETRY_MAX_MILLIS, pause * 2));
+      }
+      const next = Date.now() + pause;
+      for (const e of entries) e.lookAt = next;
+      debug('stall watch: %s unreachable (%s); %d statement(s) still waiting', node, (err as Error).message, entries.filter((e) => !e.done).length);
+      await side.end().catch(() => {});
+      return;
+    }
+    try {
+      const live = entries.filter((e) => !e.done);
+      if (!live.length) return;
+      const asked = Date.now();
+      const { rows } = await side.query<Row>(`SELECT a.pid, a.state, a.wait_event_type, ${MINE_SQL} AS mine FROM ${WATCHED_SQL}`, args(live));
+      const rtt = Date.now() - asked;
+      const byPid = new Map(rows.map((r) => [r.pid, r]));
+      let stuck: StallEntry[] = [];
+      const now = Date.now();
+      for (const e of live) {
+        const r = byPid.get(e.client.processID as number);
+        if (!r || (r.mine && isStuck(r))) {
+          stuck.push(e);
+        } else {
+          // Running our statement, or waiting on a lock (or a state we do not read, or a backend we cannot tell is ours): never ended by the watch.
+          this.stats.running++;
+          e.backoff = Math.min(RUNNING_RECHECK_MAX_MILLIS, e.backoff * 2);
+          e.lookAt = now + e.backoff;
+        }
+      }
+      const toEnd = stuck.filter((e) => !e.done && byPid.has(e.client.processID as number));
+      if (toEnd.length) {
+        // Checked again on the server as it ends them: a backend that started working since is spared.
+        // The conditions are fenced off from the termination: a qual of the form f(a.pid) would be pushed
+        // down to pg_stat_activity's scan and run for every backend (the view is flattened into the join).
+        const ended = await side.query<{ pid: number; ended: boolean }>(
+          `WITH c AS MATERIALIZED (SELECT a.pid, ${MINE_SQL} AND (${STUCK_SQL}) AS stuck FROM ${WATCHED_SQL})
+           SELECT pid, CASE WHEN stuck THEN pg_catalog.pg_terminate_backend(pid) ELSE false END AS ended FROM c`,
+          args(toEnd),
+        );
+        const endedPids = new Set(ended.rows.filter((r) => r.ended).map((r) => r.pid));
+        const spared = stuck.filter((e) => byPid.has(e.client.processID as number) && !endedPids.has(e.client.processID as number));
+        for (const e of spared) e.lookAt = Date.now() + this.#millis; // working by the time it was to be ended: look again later
+        stuck = stuck.filter((e) => !spared.includes(e));
+        await this.#gone(side, [...endedPids]);
+        // The ended backends' goodbye (FATAL 57P01, then FIN) is on its way where that direction works: let it
+        // arrive, so the statement fails with the server's word (which can prove a resolvable write never ran).
+        await settledWithin(stuck, Math.min(GOODBYE_MAX_MILLIS, 2 * rtt + 20));
+      }
+      for (const e of stuck) {
+        this.stats.ended++;
+        if (e.done) continue; // failed already (the server's FATAL for the ended backend came through)
+        debug('stall watch: session %d on %s: no answer, its backend not working on it (%s): ended', e.client.processID, node, byPid.get(e.client.processID as number)?.state ?? 'gone');
+        e.client.connection?.stream?.destroy();
+      }
+    } finally {
+      await side.end().catch(() => {});
+    }
+  }
+
+  /** Waits (bounded) until the ended backends have left pg_stat_activity. */
+  async #gone(side: pg.Client, pids: number[]): Promise<void> {
+    if (!pids.length) return;
+    const until = Date.now() + GONE_WAIT_MILLIS;
+    while (Date.now() < until) {
+      const { rows } = await side.query<{ n: number }>('SELECT count(*)::int AS n FROM pg_catalog.pg_stat_activity WHERE pid = ANY($1::int[])', [pids]);
+      if (rows[0]?.n === 0) return;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+  }
+}
+
+/** The watched backends ($1 pids) with how long ago each one's statement was sent ($2, ms). */
+const WATCHED_SQL = 'unnest($1::int[], $2::int[]) AS w(pid, age) JOIN pg_catalog.pg_stat_activity a ON a.pid = w.pid';
+/**
+ * The pid is still our session's backend, not a later one that got the number again: same role and
+ * database, a client backend, started before our statement was sent (`age` is a duration, set
+ * against the server's own clock: no two clocks compared). Only a filter: it proves nothing about
+ * the statement.
+ */
+const MINE_SQL = "(a.usename = current_user AND a.datname = current_database() AND a.backend_type = 'client backend' AND a.backend_start <= clock_timestamp() - w.age * interval '1 millisecond')";
+/** Backend states that mean "not working on a statement": idle, or active but waiting on its client. */
+const STUCK_SQL = "a.state IN ('idle', 'idle in transaction', 'idle in transaction (aborted)') OR (a.state = 'active' AND a.wait_event_type = 'Client')";
+
+/** Resolves once every entry is done, or after `ms`. */
+async function settledWithin(entries: readonly StallEntry[], ms: number): Promise<void> {
+  const until = Date.now() + ms;
+  while (entries.some((e) => !e.done) && Date.now() < until) await new Promise((r) => setTimeout(r, 5));
+}
+
+/** The query parameters for WATCHED_SQL. */
+function args(entries: readonly StallEntry[]): [number[], number[]] {
+  const now = Date.now();
+  return [entries.map((e) => e.client.processID as number), entries.map((e) => Math.max(0, now - e.sentAt))];
+}
+
+/**
+ * The backend is not working on a statement: idle (in a transaction or not), or `active` but
+ * waiting on its client — ClientRead (the rest of an extended-protocol message has not arrived)
+ * or ClientWrite (its answer is not leaving). Anything else — active on the CPU, on a lock, on
+ * I/O, a `pg_sleep`; `disabled` (track_activities off); null (not visible to this role) — is
+ * treated as working.
+ */
+function isStuck(r: Row): boolean {
+  if (r.state === 'idle' || r.state === 'idle in transaction' || r.state === 'idle in transaction (aborted)') return true;
+  return r.state === 'active' && r.wait_event_type === 'Client';
+}
