@@ -126,6 +126,10 @@ export async function becomePrimary(ctx: NodeContext, reason: string): Promise<v
       ctx.node.moveTo({ role: 'primary' });
       ctx.state = 'running';
       ctx.needsRewind = false;
+      // The member key at once, as after a promotion: until it says master/running again (the
+      // fence left demoted/stopped in it) clients that believe it (our Pool's etcd source) hold
+      // their writes, and the next cycle may be a whole loop_wait away (campaign seed 96: +1.3 s).
+      await ctx.publish(await ctx.localStatus()).catch(() => {});
       ctx.emit('promoted', { timeline: undefined, reason });
       return;
     }
