@@ -43,6 +43,8 @@ export async function recoverCrashedPrimary(ctx: NodeContext, snap: DcsSnapshot,
     return 'removed leader key after trying and failing to start postgres';
   }
   ctx.state = 'running';
+  // The member key at once (it says `crashed`): clients that believe it must not wait for the next cycle.
+  await ctx.publish(await ctx.localStatus()).catch(() => {});
   ctx.emit('promoted', { timeline: undefined, reason: 'started again after a crash' });
   return 'started primary after failure';
 }
