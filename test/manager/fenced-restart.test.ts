@@ -65,6 +65,30 @@ function keyAtRestart(h: Harness, agent: Agent): Promise<{ role?: string; state?
   });
 }
 
+/** The `state` of every value n0's member key takes from now on, in order. */
+async function keyStates(h: Harness): Promise<{ states: string[]; close(): Promise<void> }> {
+  const states: string[] = [];
+  const watcher = await h.kv.watch().key(`${h.prefix}members/n0`).create();
+  watcher.on('put', (kv) => {
+    try {
+      states.push(String((JSON.parse(kv.value.toString()) as { state?: unknown }).state));
+    } catch {
+      states.push('?');
+    }
+  });
+  return { states, close: () => watcher.cancel() };
+}
+
+/**
+ * While PostgreSQL starts, the key says `starting` (the Pool tries the node itself meanwhile), then
+ * `running`: not the fence's `stopped`/`stopping` or the crash's `crashed` until the start is over.
+ */
+function expectStartingThenRunning(states: string[]): void {
+  const starting = states.indexOf('starting');
+  expect(starting, `member key states: ${states.join(' → ')}`).toBeGreaterThanOrEqual(0);
+  expect(states.slice(starting + 1), `member key states: ${states.join(' → ')}`).toContain('running');
+}
+
 /** From now on: a plain reconnect loop and one Pool write, each until its first write lands. */
 async function raceToWrite(h: Harness, pool: Pool): Promise<{ plainAt: number; poolAt: number }> {
   const pgc = h.configs.get('n0')!.postgresql.connectAddress;
@@ -111,6 +135,7 @@ describe('a fenced primary restarted in place (the leader key never moved)', () 
     // the fence's stop is done (PostgreSQL down; it may be started again soon after)
     const stopped = new Promise<void>((resolve) => agent.on('demoted', () => resolve()));
     const key = keyAtRestart(h, agent);
+    const watched = await keyStates(h);
     await h.until('fresh keepalive', () => Date.now() - agent.dcs.lastKeepaliveOkAt < 300, 10_000);
     h.etcd.kill(0, 'SIGSTOP');
     let fencedAt: number | undefined;
@@ -123,6 +148,8 @@ describe('a fenced primary restarted in place (the leader key never moved)', () 
     await stopped;
     const { plainAt, poolAt } = await raceToWrite(h, pool);
     await expectPublished(h, agent, key);
+    await watched.close();
+    expectStartingThenRunning(watched.states);
     console.log(`fence: plain client wrote again ${plainAt - fencedAt!} ms after the fence, the Pool ${poolAt - fencedAt!} ms (gap ${poolAt - plainAt} ms)`);
     // Without the key, the Pool waited for the next HA cycle (~loop_wait + a cycle: 1.0–1.3 s) when nothing woke it.
     expect(poolAt - plainAt).toBeLessThan(500);
@@ -136,6 +163,7 @@ describe('a primary whose PostgreSQL crashed, started again in place', () => {
     const { h, pool } = ctx;
     const agent = h.agents.get('n0')!;
     const key = keyAtRestart(h, agent);
+    const watched = await keyStates(h);
     const pid = agent.postgres.pid;
     expect(pid).toBeDefined();
     process.kill(pid!, 'SIGKILL');
@@ -145,6 +173,8 @@ describe('a primary whose PostgreSQL crashed, started again in place', () => {
     await h.until('PostgreSQL refuses sessions', () => h.query('n0', 'SELECT 1').then(() => false, () => true), 10_000);
     const { plainAt, poolAt } = await raceToWrite(h, pool);
     await expectPublished(h, agent, key);
+    await watched.close();
+    expectStartingThenRunning(watched.states);
     console.log(`crash: plain client wrote again ${plainAt - killedAt} ms after the kill, the Pool ${poolAt - killedAt} ms (gap ${poolAt - plainAt} ms)`);
     expect(poolAt - plainAt).toBeLessThan(500);
   }, 90_000);
