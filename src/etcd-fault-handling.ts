@@ -19,10 +19,16 @@ type WatchBackoff = NonNullable<NonNullable<IOptions['faultHandling']>['watchBac
 /** After 3 failed calls in a row, a host is skipped for this long, then tried again. */
 export const ETCD_HOST_RETRY_AFTER_MILLIS = 1000;
 
-/** etcd3 `faultHandling` options for a client that must notice etcd's return at once. */
-export function etcdFaultHandling(): NonNullable<IOptions['faultHandling']> {
+/**
+ * etcd3 `faultHandling` options for a client that must notice etcd's return at once.
+ * `skipAfterFailures` (default 3): failed calls in a row after which a host is skipped for
+ * ETCD_HOST_RETRY_AFTER_MILLIS. With several members, 1 suits a client whose calls have a short
+ * bound: a silent member is then not picked again by the very next attempt.
+ */
+export function etcdFaultHandling(options: { skipAfterFailures?: number } = {}): NonNullable<IOptions['faultHandling']> {
+  const failures = options.skipAfterFailures ?? 3;
   return {
-    host: () => circuitBreaker(handleWhen((e) => etcd3().isRecoverableError(e)), { halfOpenAfter: ETCD_HOST_RETRY_AFTER_MILLIS, breaker: new ConsecutiveBreaker(3) }),
+    host: () => circuitBreaker(handleWhen((e) => etcd3().isRecoverableError(e)), { halfOpenAfter: ETCD_HOST_RETRY_AFTER_MILLIS, breaker: new ConsecutiveBreaker(failures) }),
     // etcd3 calls .next() on it for each reconnect chain, as on its own default (a cockatiel ExponentialBackoff);
     // its type names the older IBackoff shape, hence the cast.
     watchBackoff: new ExponentialBackoff({ initialDelay: 100, maxDelay: 1000 }) as unknown as WatchBackoff,

@@ -56,6 +56,7 @@ export class Dcs implements DcsStore {
   readonly client: Etcd3;
   #ttlSeconds: number;
   #callTimeoutMillis: number;
+  #hostCount = 1;
   #lease: Lease | undefined;
   #leaseId: string | undefined;
   #leaseTtlSeconds: number | undefined;
@@ -74,13 +75,15 @@ export class Dcs implements DcsStore {
     this.#callTimeoutMillis = options.callTimeoutMillis ?? 2000;
     const protocol = options.protocol ?? 'http';
     const hosts = options.hosts.map((h) => (/^[a-z]+:\/\//.test(h) ? h : `${protocol}://${h}`));
+    this.#hostCount = hosts.length;
     const timeout = this.#callTimeoutMillis;
     this.client = new Etcd3({
       hosts,
       ...(options.auth ? { auth: options.auth } : {}),
       dialTimeout: timeout,
-      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + this.#callTimeoutMillis }),
-      faultHandling: etcdFaultHandling(),
+      // One attempt's share of the bound: etcd3's retry moves on to the next member within it.
+      defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + this.#plan().millis }),
+      faultHandling: etcdFaultHandling({ skipAfterFailures: hosts.length > 1 ? 1 : 3 }),
       ...options.clientOptions,
     });
     // the etcd3 client keeps its options (auth password, TLS key): never shown by util.inspect / JSON.stringify of a Dcs or an Agent
@@ -120,7 +123,7 @@ export class Dcs implements DcsStore {
         this.#lastKeepaliveOkAt = sentAt;
         return true;
       }
-      const res = await this.#call(this.#lease.keepaliveOnce({ deadline: Date.now() + this.#callTimeoutMillis }));
+      const res = await this.#keepaliveOnce(this.#lease);
       if (res.TTL === '0') throw new Error('lease expired');
       this.#lastKeepaliveOkAt = sentAt;
       this.#lastContactAt = Date.now();
@@ -141,6 +144,27 @@ export class Dcs implements DcsStore {
       debug('%s: keepalive failed: %s', this.name, errorText(e));
       return false;
     }
+  }
+
+  /**
+   * One keepalive, on one member per attempt (each picked at random; a member that just failed is
+   * skipped): a silent member costs one attempt's share of the bound, not the whole bound.
+   */
+  async #keepaliveOnce(lease: Lease): Promise<{ TTL: string }> {
+    const { attempts, millis } = this.#plan();
+    const deadline = Date.now() + this.#callTimeoutMillis;
+    for (let i = 1; ; i++) {
+      try {
+        return await this.#call(lease.keepaliveOnce({ deadline: Date.now() + Math.min(millis, Math.max(1, deadline - Date.now())) }));
+      } catch (e) {
+        if (i >= attempts || isLeaseGone(e) || Date.now() >= deadline) throw e;
+        debug('%s: keepalive attempt %d failed, trying another member: %s', this.name, i, errorText(e));
+      }
+    }
+  }
+
+  #plan(): { attempts: number; millis: number } {
+    return attemptPlan(this.#callTimeoutMillis, this.#hostCount);
   }
 
   /**
@@ -461,6 +485,17 @@ export class Dcs implements DcsStore {
       throw new FailoverError('DCS_ERROR', `etcd request failed: ${errorText(e)}`, { cause: e });
     }
   }
+}
+
+/**
+ * How a call's bound is shared among etcd members, as Patroni's etcd client does
+ * (`_calculate_timeouts`): up to one attempt per member, each at least 1 s; a single member
+ * (or a bound under 2 s) gets one attempt with the whole bound.
+ */
+export function attemptPlan(callTimeoutMillis: number, members: number): { attempts: number; millis: number } {
+  let n = Math.max(1, Math.floor(members));
+  while (n > 1 && callTimeoutMillis / n < 1000) n--;
+  return { attempts: n, millis: Math.floor(callTimeoutMillis / n) };
 }
 
 function isLeaseGone(e: unknown): boolean {

@@ -182,6 +182,18 @@ export class NodeContext {
     return this.lease.withHeartbeat(fn);
   }
 
+  /**
+   * PostgreSQL is about to be started in place: `state: starting` goes into the member key now,
+   * without holding the start up. Clients that believe the key (our Pool's etcd source) then try
+   * the node while it starts, instead of waiting for the key to say `running`. The returned promise
+   * settles once that write is done; await it before the next publish, so the two cannot land out
+   * of order.
+   */
+  announceStarting(): Promise<void> {
+    this.state = 'starting';
+    return this.publish(undefined).catch(() => {});
+  }
+
   /** Publishes `members/<name>` (Patroni's fields) from the local status; only changed content is written. */
   async publish(local: NodeStatus | undefined): Promise<void> {
     const pgc = this.config.postgresql.connectAddress;

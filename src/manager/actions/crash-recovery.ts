@@ -19,12 +19,14 @@ export async function recoverCrashedPrimary(ctx: NodeContext, snap: DcsSnapshot,
     return 'stopped PostgreSQL to fail over after a crash';
   }
   ctx.log('starting primary after failure');
-  ctx.state = 'starting';
+  // `starting` in the member key now (it says `crashed`): clients that believe it try the node as it starts
+  const announced = ctx.announceStarting();
   // 0 with nobody to take over: start as Patroni does then, bounded by the usual start timeout.
   const timeoutMillis = startTimeoutSeconds > 0 ? startTimeoutSeconds * 1000 : undefined;
   try {
     await ctx.withHeartbeat(() => ctx.postgres.start(timeoutMillis !== undefined ? { timeoutMillis } : {}));
   } catch (e) {
+    await announced;
     if (ctx.postgres.isRunning()) {
       // Still starting after the timeout (e.g. a long crash recovery).
       if (await failoverPossible(ctx, snap)) {
@@ -42,7 +44,10 @@ export async function recoverCrashedPrimary(ctx: NodeContext, snap: DcsSnapshot,
     ctx.emit('demoted', { reason: 'PostgreSQL failed to start after a crash' });
     return 'removed leader key after trying and failing to start postgres';
   }
+  await announced;
   ctx.state = 'running';
+  // The member key at once: clients that believe it must not wait for the next cycle.
+  await ctx.publish(await ctx.localStatus()).catch(() => {});
   ctx.emit('promoted', { timeline: undefined, reason: 'started again after a crash' });
   return 'started primary after failure';
 }

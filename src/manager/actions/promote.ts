@@ -122,10 +122,20 @@ export async function becomePrimary(ctx: NodeContext, reason: string): Promise<v
     } else {
       // A stopped primary that still holds the key (after fencing): start it as it was.
       ctx.log(`starting PostgreSQL as the primary again (${reason}): the leader key is still ours`);
-      await ctx.postgres.start();
+      // The fence left demoted/stopped in the member key: clients that believe it (our Pool's etcd
+      // source) hold their writes until it changes, and the next cycle may be a whole loop_wait
+      // away (campaign seed 96: +1.3 s). `starting` now (the Pool then asks the node itself whether
+      // it takes writes yet), master/running as soon as it does, as after a promotion.
+      const announced = ctx.announceStarting();
+      try {
+        await ctx.postgres.start();
+      } finally {
+        await announced;
+      }
       ctx.node.moveTo({ role: 'primary' });
       ctx.state = 'running';
       ctx.needsRewind = false;
+      await ctx.publish(await ctx.localStatus()).catch(() => {});
       ctx.emit('promoted', { timeline: undefined, reason });
       return;
     }
