@@ -36,7 +36,7 @@ import { offlineNodeStatus, readNodeStatus } from './node-status';
 import type { PostgresServer } from './postgres';
 import { syncStandbyList } from './sync';
 import { WriteRequests } from './write-requests';
-import { checkFailoverRequest, checkRequestShape } from './failover-request';
+import { checkFailoverRequest, checkRequestShape, failoverProgress } from './failover-request';
 import { bootstrap } from './actions/bootstrap';
 import { fence } from './actions/demote';
 import { answerFailsafePost, failsafeEnabled, failsafeRound, startReadOnly, type FailsafePostAnswer } from './actions/failsafe';
@@ -273,13 +273,13 @@ export class Agent extends EventEmitter implements AgentView {
       return { status: 503, message: 'DCS is not accessible' };
     }
     if (req.scheduled_at) return { status: 202, message: `${kind === 'switchover' ? 'Switchover' : 'Failover'} scheduled` };
-    const deadline = Date.now() + (this.#ctx.dyn.ttl + this.#ctx.dyn.loopWait * 2 + 30) * 1000;
+    // Patroni's poll_failover_result: up to 2 × max(10, loop_wait) seconds.
+    const deadline = Date.now() + Math.max(10, this.#ctx.dyn.loopWait) * 2 * 1000;
     while (Date.now() < deadline) {
       await sleep(200);
       const now = await this.dcs.snapshot().catch(() => undefined);
-      if (!now?.leader || now.leader === snap.leader) continue;
-      if (req.candidate && now.leader !== req.candidate) return { status: 503, message: `${kind === 'switchover' ? 'Switchover' : 'Failover'} failed: ${now.leader} became the leader` };
-      return { status: 200, message: `Successfully ${kind === 'switchover' ? 'switched' : 'failed'} over to "${now.leader}"` };
+      const outcome = now && failoverProgress(kind, req, snap, now);
+      if (outcome) return outcome;
     }
     return { status: 503, message: `${kind === 'switchover' ? 'Switchover' : 'Failover'} status unknown` };
   }

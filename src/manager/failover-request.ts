@@ -48,3 +48,25 @@ export function checkFailoverRequest(kind: 'switchover' | 'failover', req: Failo
   }
   return undefined;
 }
+
+/**
+ * While a request is carried out: its answer once the cluster shows one, as Patroni's
+ * `poll_failover_result` gives it, or undefined to keep polling. `before` is the snapshot the
+ * request was checked against, `now` a later one.
+ *
+ * - a new leader: 200, "Successfully switched over to …", or "… instead of <candidate>";
+ * - the `failover` key gone while the old leader still leads: the leader refused or dropped the
+ *   request — 503 "Switchover failed" at once (it used to wait out the whole bound, 30 s, and
+ *   time out). Patroni says "failed" as soon as the key is gone; a moment with no leader and no
+ *   key (the switchover half done) is not taken for a refusal here.
+ */
+export function failoverProgress(kind: 'switchover' | 'failover', req: FailoverRequest, before: DcsSnapshot, now: DcsSnapshot): FailoverOutcome | undefined {
+  const action = kind === 'switchover' ? 'switch' : 'fail';
+  const Action = kind === 'switchover' ? 'Switch' : 'Fail';
+  if (now.leader && now.leader !== before.leader) {
+    if (!req.candidate || req.candidate === now.leader) return { status: 200, message: `Successfully ${action}ed over to "${now.leader}"` };
+    return { status: 200, message: `${Action}ed over to "${now.leader}" instead of "${req.candidate}"` };
+  }
+  if (now.leader !== undefined && now.leader === before.leader && !now.failover) return { status: 503, message: `${Action}over failed` };
+  return undefined;
+}

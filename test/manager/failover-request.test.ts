@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { DcsSnapshot, MemberData } from '../../src/manager/agent-view';
-import { checkFailoverRequest, checkRequestShape } from '../../src/manager/failover-request';
+import { checkFailoverRequest, checkRequestShape, failoverProgress } from '../../src/manager/failover-request';
 
 const NOW = Date.parse('2026-12-01T12:00:00Z');
 const ctx = { scope: 'demo', synchronousMode: false, now: NOW };
@@ -56,5 +56,17 @@ describe('switchover/failover request checks', () => {
     expect(checkFailoverRequest('switchover', { leader: 'n0', scheduled_at: 'tomorrow' }, snap(), ctx)).toEqual({ status: 400, message: 'Unable to parse scheduled timestamp. It should be in ISO 8601 format' });
     expect(checkFailoverRequest('switchover', { leader: 'n0', scheduled_at: new Date(NOW - 1).toISOString() }, snap(), ctx)).toEqual({ status: 400, message: 'Cannot schedule switchover in the past' });
     expect(checkFailoverRequest('switchover', { leader: 'n0', scheduled_at: new Date(NOW + 60_000).toISOString() }, snap(), ctx)).toBeUndefined();
+  });
+
+  it("while carried out: Patroni's answers — a new leader (the candidate or not), a refusal as soon as the key is gone, nothing yet mid-way", () => {
+    const before = snap({ failover: { leader: 'n0', member: 'n1' } });
+    const req = { leader: 'n0', candidate: 'n1' };
+    expect(failoverProgress('switchover', req, before, before)).toBeUndefined(); // still pending
+    expect(failoverProgress('switchover', req, before, snap({ leader: undefined, failover: undefined }))).toBeUndefined(); // half done: no leader yet
+    expect(failoverProgress('switchover', req, before, snap({ leader: 'n1' }))).toEqual({ status: 200, message: 'Successfully switched over to "n1"' });
+    expect(failoverProgress('failover', { candidate: 'n1' }, before, snap({ leader: 'n2' }))).toEqual({ status: 200, message: 'Failed over to "n2" instead of "n1"' });
+    // the leader refused (or dropped) the request: the key is gone, the leader unchanged — answered at once
+    expect(failoverProgress('failover', { candidate: 'n1' }, before, snap({ failover: undefined }))).toEqual({ status: 503, message: 'Failover failed' });
+    expect(failoverProgress('switchover', req, before, snap({ failover: undefined }))).toEqual({ status: 503, message: 'Switchover failed' });
   });
 });
