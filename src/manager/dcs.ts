@@ -268,7 +268,9 @@ export class Dcs implements DcsStore {
     // a key found on a lease that etcd expires a moment later is not kept. Without this, a leader
     // back from an etcd cut found its key still there, started PostgreSQL as primary, and lost the
     // key to the lease's expiry 0.5 s later — a writable primary with no leader key, open to a race.
-    if (!(await this.keepalive())) return false;
+    // etcd not answering the renewal is an unreachable DCS (the agent's failsafe / fence path),
+    // never "the key is lost": that would demote by another path (Patroni's #3572/#3687 pitfalls).
+    if (!(await this.keepalive())) throw new FailoverError('DCS_ERROR', `etcd: the lease of ${this.name} could not be renewed`);
     const lease = await this.#requireLease();
     const key = this.prefix + KEYS.leader;
     // Ours and on our current lease: the lease keepalive is the renewal, nothing to write (like

@@ -57,6 +57,23 @@ describe('Dcs over etcd (Patroni layout)', () => {
     await l.releaseLeader();
   });
 
+  it('etcd not answering that renewal: updateLeader fails with DCS_ERROR (the unreachable-DCS path: failsafe, fence), never "key lost" (a demotion)', async () => {
+    const l = dcs('frozen-renewal', 5);
+    expect(await l.keepalive()).toBe(true);
+    expect(await l.attemptToAcquireLeader()).toBe(true);
+    h.etcd.kill(0, 'SIGSTOP');
+    let outcome: unknown;
+    try {
+      outcome = await l.updateLeader().catch((e: unknown) => e);
+    } finally {
+      h.etcd.kill(0, 'SIGCONT');
+    }
+    expect(isFailoverError(outcome) && outcome.code).toBe('DCS_ERROR');
+    await h.until('etcd answers again', async () => (await l.keepalive()) === true, 10_000);
+    expect(await l.updateLeader()).toBe(true);
+    await l.releaseLeader();
+  });
+
   it('lets exactly one of many racers win /initialize', async () => {
     const racers = ['r1', 'r2', 'r3', 'r4'].map((n) => dcs(n));
     const wins = await Promise.all(racers.map((r) => r.raceInitialize('')));
