@@ -62,6 +62,17 @@ function setup(scope: string) {
   return { ctx, failOver };
 }
 
+/**
+ * The standby stops streaming (it stays in recovery): nothing written from now on reaches it.
+ * (A SIGSTOPped walreceiver is not enough: what the kernel buffered still arrives after SIGCONT.)
+ */
+async function stopStreaming(standby: LocalNode): Promise<void> {
+  const s = standby.server;
+  await s.query("ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=1 connect_timeout=1'");
+  await s.query('SELECT pg_reload_conf()');
+  for (let i = 0; i < 200 && (await s.query('SELECT 1 FROM pg_stat_wal_receiver')).length; i++) await sleep(25);
+}
+
 async function outcome(p: Promise<unknown>): Promise<string> {
   try {
     await p;
@@ -75,12 +86,7 @@ describe('a lost COMMIT whose transaction never reached the promoted standby', (
   const { ctx, failOver } = setup('xid-reuse');
 
   test('the new primary reuses its id for a committed transaction: not called committed (TRANSACTION_RESOLUTION_UNKNOWN), and the row is absent', async () => {
-    // The standby stops streaming (it stays in recovery): nothing of the transaction reaches it.
-    // (A SIGSTOPped walreceiver is not enough: what the kernel buffered still arrives after SIGCONT.)
-    const s = ctx.standby.server;
-    await s.query("ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=1 connect_timeout=1'");
-    await s.query('SELECT pg_reload_conf()');
-    for (let i = 0; i < 200 && (await s.query('SELECT 1 FROM pg_stat_wal_receiver')).length; i++) await sleep(25);
+    await stopStreaming(ctx.standby);
     const client = await ctx.pool.connect();
     client.on('error', () => {});
     await client.query('BEGIN');
@@ -135,9 +141,7 @@ describe('a lost COMMIT that committed on the primary alone', () => {
   test('its wait for the synchronous standby cut short: not reported committed until a standby has it', async () => {
     const s = ctx.standby.server;
     const primary = ctx.c.primary.server;
-    await s.query("ALTER SYSTEM SET primary_conninfo = 'host=127.0.0.1 port=1 connect_timeout=1'");
-    await s.query('SELECT pg_reload_conf()');
-    for (let i = 0; i < 200 && (await s.query('SELECT 1 FROM pg_stat_wal_receiver')).length; i++) await sleep(25);
+    await stopStreaming(ctx.standby);
     const client = await ctx.pool.connect();
     client.on('error', () => {});
     await client.query('BEGIN');
