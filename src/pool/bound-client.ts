@@ -29,7 +29,7 @@ import { isConnectionLoss, isReadOnlyRefusal } from './error-kinds';
 import type { NodePool } from './node-pools';
 import type { SessionHost } from './engine';
 import { resolveCommit } from './outcome';
-import { STARTED_SQL } from './xid-witness';
+import { INSERT_LSN_SQL, STARTED_SQL } from './xid-witness';
 import { afterFailure, COMMIT, ROLLBACK, statementOf } from './retry-policy';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { asPromiseOf, rejectedOf } from '../custom-promise';
@@ -231,11 +231,17 @@ export class BoundClient extends EventEmitter {
     const statement = statementOf(text, a, learned);
     let xid: string | null | undefined;
     let started: string | undefined;
+    let lsn: string | undefined;
     if (b.role === 'primary' && inTxn && this.#pool.resolveCommitOutcome && statement === 'commit') {
       try {
-        const row = (await b.client.query<{ xid: string | null; started: string }>(`SELECT pg_current_xact_id_if_assigned()::text AS xid, ${STARTED_SQL} AS started`)).rows[0];
+        const row = (
+          await b.client.query<{ xid: string | null; started: string; lsn: string | null }>(
+            `SELECT pg_current_xact_id_if_assigned()::text AS xid, ${STARTED_SQL} AS started, ${INSERT_LSN_SQL} AS lsn`,
+          )
+        ).rows[0];
         xid = row?.xid ?? null;
         started = row?.started;
+        lsn = row?.lsn ?? undefined;
       } catch {
         xid = undefined; // the COMMIT below will report what happened
       }
@@ -288,7 +294,7 @@ export class BoundClient extends EventEmitter {
         case 'resolve-commit': {
           this.#lose(b, err);
           // The block ends with its COMMIT, whatever the outcome.
-          const outcome = await resolveCommit(this.#pool, { xid: v.xid, node: b.node.key, started });
+          const outcome = await resolveCommit(this.#pool, { xid: v.xid, node: b.node.key, started, ...(lsn ? { lsn } : {}) });
           if (outcome === 'committed') {
             debug('COMMIT of xid %s lost with its connection, resolved: committed', v.xid);
             return { command: 'COMMIT', rowCount: null, oid: 0, rows: [], fields: [] } as unknown as pg.QueryResult;

@@ -5,12 +5,13 @@
  * a "committed" only from a node proven to know that id from the history it
  * was handed out in (xid-witness.ts: a promoted standby that never received the
  * transaction hands its id out again). A transaction id the primary has never
- * heard of, or calls aborted, did not commit there.
+ * heard of, or calls aborted, did not commit there; nor did one whose commit
+ * would lie past everything the primary replayed before it became primary.
  */
 import createDebug from 'debug';
 import type { SessionHost } from './engine';
 import { isServerError } from './error-kinds';
-import { STARTED_SQL, XidWitness, type LostTransaction } from './xid-witness';
+import { commitProvablyAbsent, STARTED_SQL, XidWitness, type LostTransaction } from './xid-witness';
 
 const debug = createDebug('pg-failover:pool');
 
@@ -24,7 +25,8 @@ export type { LostTransaction };
  * its own and would not wait.
  */
 const BARRIER = "SELECT pg_catalog.pg_logical_emit_message(true, 'pg-failover', 'durability barrier')";
-const STATUS = `SELECT pg_xact_status($1::xid8) AS status, ${STARTED_SQL} AS started`;
+const STATUS = `SELECT pg_xact_status($1::xid8) AS status, ${STARTED_SQL} AS started,
+  (NOT pg_catalog.pg_is_in_recovery() AND pg_catalog.pg_last_wal_replay_lsn() <= $2::pg_lsn) AS replay_short`;
 
 export async function resolveCommit(pool: SessionHost, lost: LostTransaction): Promise<CommitOutcome> {
   const witness = new XidWitness(pool, lost);
@@ -46,10 +48,14 @@ async function ask(pool: SessionHost, lost: LostTransaction, witness: XidWitness
       return 'unknown';
     }
     try {
-      const { rows } = await pool.nodePool(key).pool.query<{ status: string | null; started: string }>(STATUS, [xid]);
+      const { rows } = await pool.nodePool(key).pool.query<{ status: string | null; started: string; replay_short: boolean | null }>(STATUS, [xid, lost.lsn ?? null]);
       const status = rows[0]?.status;
       debug('outcome of xid %s on %s: %s', xid, key, status);
       if (status === 'aborted') return 'aborted';
+      if (commitProvablyAbsent(lost, rows[0]?.started, rows[0]?.replay_short ?? null)) {
+        debug('xid %s: %s replayed nothing past %s, where the commit would be: it did not commit in this history', xid, key, lost.lsn);
+        return 'aborted';
+      }
       // null: too old to know.
       if (status === null) return 'unknown';
       if (status === 'committed') {

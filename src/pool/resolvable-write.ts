@@ -3,7 +3,7 @@
  * `resolveWriteOutcome` option). Without it, a write in flight when the session is lost is
  * `TRANSACTION_RESOLUTION_UNKNOWN`: it may or may not have committed. With it, the write runs
  * in two round trips: `BEGIN; SELECT pg_current_xact_id()` first, then — only once that id is in
- * hand — `<write>; COMMIT` pipelined (node-postgres ≥ 8.23). So:
+ * hand — `<write>; SELECT <WAL insert position>; COMMIT` pipelined (node-postgres ≥ 8.23). So:
  *
  * - lost before the id came back: the write was never sent, it did not run, and runs again;
  * - lost after: it is resolved like a lost COMMIT of a checked-out client, `pg_xact_status(xid)`
@@ -22,11 +22,21 @@
 import type pg from 'pg';
 import type { Analysis } from '../routing/classify';
 import { isConnectionLoss } from './error-kinds';
-import { STARTED_SQL } from './xid-witness';
+import { INSERT_LSN_SQL, STARTED_SQL } from './xid-witness';
 
 const WRAPPABLE = /^\s*(?:\/\*[\s\S]*?\*\/\s*|--[^\n]*\n\s*)*(?:insert|update|delete|merge|with|select)\b/i;
 const POSITION = 'SELECT pg_current_wal_lsn()::text AS lsn';
-const BEGIN_XID = `BEGIN; SELECT pg_current_xact_id()::text AS xid, ${STARTED_SQL} AS started`;
+const BEGIN_XID = `BEGIN; SELECT pg_current_xact_id()::text AS xid, ${STARTED_SQL} AS started, ${INSERT_LSN_SQL} AS lsn`;
+/** Sent between the write and COMMIT, in the same round trip: the commit record lies at or past it. */
+const BEFORE_COMMIT = `SELECT ${INSERT_LSN_SQL} AS lsn`;
+
+/** What the first round trip answers. */
+export interface SentWrite {
+  readonly xid: string;
+  readonly started: string;
+  /** The WAL insert position then. */
+  readonly lsn: string | null;
+}
 
 /** pg.Client's pipeline mode, as positions.ts uses it. */
 interface Pipelining {
@@ -49,9 +59,11 @@ export interface ResolvableWrite {
   /** The write's result, once its COMMIT has answered (a write is acknowledged only then). */
   readonly result: Promise<pg.QueryResult>;
   /** The write's transaction id and its node's start time (rejects if BEGIN or the id failed: then the write was never sent). */
-  readonly xid: Promise<{ xid: string; started: string }>;
+  readonly xid: Promise<SentWrite>;
   /** Whether the write's own answer arrived before anything was lost (then only COMMIT's is missing). */
   readonly answered: () => pg.QueryResult | undefined;
+  /** The latest WAL insert position known to precede the COMMIT (the one read just before it, if its answer came). */
+  readonly lsnBeforeCommit: () => string | undefined;
   /** The WAL position after the COMMIT, when asked for. */
   readonly position?: Promise<string>;
 }
@@ -64,10 +76,15 @@ export function resolvableWrite(client: pg.PoolClient, q: pg.QueryConfig, plain:
   const c = client as unknown as Pipelining;
   c.pipeline = true;
   let answer: pg.QueryResult | undefined;
-  let xid: Promise<{ xid: string; started: string }>;
+  let lsn: string | undefined;
+  let xid: Promise<SentWrite>;
   try {
     // One simple-protocol message for both: a BEGIN inside it makes the block outlive the message.
-    xid = (client.query(BEGIN_XID) as unknown as Promise<pg.QueryResult[]>).then((r) => r[1]!.rows[0] as { xid: string; started: string });
+    xid = (client.query(BEGIN_XID) as unknown as Promise<pg.QueryResult[]>).then((r) => {
+      const row = r[1]!.rows[0] as SentWrite;
+      lsn = row.lsn ?? undefined;
+      return row;
+    });
   } catch (err) {
     c.pipeline = false;
     throw err;
@@ -75,6 +92,8 @@ export function resolvableWrite(client: pg.PoolClient, q: pg.QueryConfig, plain:
   // The rest goes out only once the id is in hand (nothing is sent if it never comes).
   const rest = xid.then(() => {
     const write = (plain ? client.query(q.text, q.values) : client.query(q)).then((r) => (answer = r));
+    const before = client.query<{ lsn: string | null }>(BEFORE_COMMIT).then((r) => (lsn = r.rows[0]?.lsn ?? lsn));
+    before.catch(() => {}); // fails with the write (aborted block) or the session: `lsn` keeps BEGIN's
     const commit = client.query('COMMIT');
     const position = withPosition ? client.query<{ lsn: string }>(POSITION).then((r) => r.rows[0]!.lsn) : undefined;
     return { write, commit, position };
@@ -103,5 +122,5 @@ export function resolvableWrite(client: pg.PoolClient, q: pg.QueryConfig, plain:
     commit.catch(() => {});
     p?.catch(() => {});
   }, () => {});
-  return { result, xid, answered: () => answer, ...(position ? { position } : {}) };
+  return { result, xid, answered: () => answer, lsnBeforeCommit: () => lsn, ...(position ? { position } : {}) };
 }

@@ -412,7 +412,8 @@ export class RoutingEngine implements PoolEngine, SessionHost {
       throw new FailoverError('TRANSACTION_ROLLED_BACK', `the connection to ${key} was lost before the write was sent (${(xidError as Error)?.message}); it did not run and may be run again`, { cause: unknown.cause, node: key });
     }
     const { xid, started } = sent;
-    const outcome = await resolveCommit(this, { xid, node: key, started });
+    const lsn = w.lsnBeforeCommit();
+    const outcome = await resolveCommit(this, { xid, node: key, started, ...(lsn ? { lsn } : {}) });
     debug('write of xid %s lost with its connection to %s, resolved: %s', xid, key, outcome);
     if (outcome === 'committed') {
       this.noteWrite();

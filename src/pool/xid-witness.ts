@@ -44,6 +44,32 @@ export interface LostTransaction {
   readonly node: string;
   /** That node's {@link STARTED_SQL} when the id was read. */
   readonly started?: string;
+  /**
+   * A WAL insert position read on that node after the id, before the COMMIT was sent
+   * ({@link INSERT_LSN_SQL}): the commit record, if any, lies at or past it.
+   */
+  readonly lsn?: string;
+}
+
+/**
+ * The WAL insert position, or NULL on a node in recovery (where the function raises an error,
+ * which would abort the caller's transaction).
+ */
+export const INSERT_LSN_SQL = 'CASE WHEN pg_catalog.pg_is_in_recovery() THEN NULL ELSE pg_catalog.pg_current_wal_insert_lsn()::text END';
+
+/**
+ * Whether a primary's history provably lacks the lost transaction's commit: its last recovery
+ * (the promotion of a standby, or crash recovery) replayed nothing at or past `lost.lsn`
+ * (`pg_last_wal_replay_lsn()`, which stays put once recovery has ended). Every record written after
+ * that position — the commit record among them — is then absent from it, on whatever timeline, and
+ * the id may since have been handed out again there: its status is someone else's.
+ *
+ * Not for the node the id was handed out on, in the life it was handed out in (same `started`):
+ * its replay position may be that of an older recovery, before the transaction.
+ * `replayShort` is the node's own answer to `NOT pg_is_in_recovery() AND pg_last_wal_replay_lsn() <= lost.lsn`.
+ */
+export function commitProvablyAbsent(lost: LostTransaction, started: string | undefined, replayShort: boolean | null): boolean {
+  return replayShort === true && lost.lsn !== undefined && lost.started !== undefined && started !== lost.started;
 }
 
 export type WitnessHost = Pick<SessionHost, 'topology' | 'nodePool'>;

@@ -6,8 +6,11 @@
  * so it decides when the Pool sees the new primary):
  *
  * - the lost transaction never reached the standby, and the new primary's first transaction took
- *   its id and committed: the Pool must not call the lost one committed (it did before:
- *   "committed", the row absent) → TRANSACTION_RESOLUTION_UNKNOWN;
+ *   its id and committed: the Pool must not call the lost one committed (it did at first:
+ *   "committed", the row absent). The standby replayed nothing past the WAL position read before
+ *   the COMMIT, so the commit is provably absent from the new history → TRANSACTION_ROLLED_BACK
+ *   (it was TRANSACTION_RESOLUTION_UNKNOWN before that proof existed) — for a checked-out COMMIT
+ *   and for a resolvable autocommit write;
  * - the lost transaction did reach the standby (seen there, in recovery, with a snapshot past
  *   its id): the COMMIT is resolved as committed, and the row is there.
  */
@@ -25,7 +28,7 @@ function member(host: string, port: number, role: string): string {
 }
 
 /** A cluster whose primary waits for its standby at COMMIT, a proxy in front of the primary, and a Pool reading Patroni's keys. */
-function setup(scope: string) {
+function setup(scope: string, poolOptions: { resolveWriteOutcome?: boolean } = {}) {
   const h = useCluster({ standbys: 1, etcd: true }, async (c) => {
     await c.primary.server.query("ALTER SYSTEM SET synchronous_standby_names = '*'"); // the primary's only: the standby, promoted, must not wait
     await c.primary.server.query('SELECT pg_reload_conf()');
@@ -43,7 +46,7 @@ function setup(scope: string) {
     await ctx.etcd.put(`/service/${scope}/members/${c.primary.name}`).value(member('127.0.0.1', ctx.proxy.port, 'master'));
     await ctx.etcd.put(`/service/${scope}/members/${ctx.standby.name}`).value(member(s.host, s.port, 'replica'));
     await ctx.etcd.put(`/service/${scope}/leader`).value(c.primary.name);
-    ctx.pool = new Pool({ connectionString: `postgresql://postgres@127.0.0.1:${ctx.proxy.port}/postgres`, topology: { source: 'etcd', hosts: c.etcd!.endpoints, scope }, failoverTimeoutMillis: 20_000 });
+    ctx.pool = new Pool({ connectionString: `postgresql://postgres@127.0.0.1:${ctx.proxy.port}/postgres`, topology: { source: 'etcd', hosts: c.etcd!.endpoints, scope }, failoverTimeoutMillis: 20_000, ...poolOptions });
     ctx.pool.on('error', () => {});
   });
   afterAll(async () => {
@@ -85,7 +88,7 @@ async function outcome(p: Promise<unknown>): Promise<string> {
 describe('a lost COMMIT whose transaction never reached the promoted standby', () => {
   const { ctx, failOver } = setup('xid-reuse');
 
-  test('the new primary reuses its id for a committed transaction: not called committed (TRANSACTION_RESOLUTION_UNKNOWN), and the row is absent', async () => {
+  test('the new primary reuses its id for a committed transaction: not called committed but rolled back (its replay ended before the COMMIT), and the row is absent', async () => {
     await stopStreaming(ctx.standby);
     const client = await ctx.pool.connect();
     client.on('error', () => {});
@@ -103,9 +106,37 @@ describe('a lost COMMIT whose transaction never reached the promoted standby', (
       await direct.end();
     });
     expect(reusedBy).toBe(xid); // the hazard is real: the same id, committed by someone else
-    expect(await commit).toBe('TRANSACTION_RESOLUTION_UNKNOWN');
+    expect(await commit).toBe('TRANSACTION_ROLLED_BACK');
     client.release();
     expect((await ctx.standby.server.query<{ n: number }>('SELECT count(*)::int AS n FROM reuse WHERE id = 1'))[0]!.n).toBe(0);
+  }, 60_000);
+});
+
+describe('a resolvable autocommit write lost with its primary, never streamed to the promoted standby', () => {
+  const { ctx, failOver } = setup('xid-reuse-write', { resolveWriteOutcome: true });
+
+  test('the new primary reuses its id: the write is reported rolled back (not committed, not unknown), and the row is absent', async () => {
+    await stopStreaming(ctx.standby);
+    const primary = ctx.c.primary.server;
+    const write = outcome(ctx.pool.query('INSERT INTO reuse VALUES (11)'));
+    let xid = '';
+    for (let i = 0; i < 200 && !xid; i++) {
+      const rows = await primary.query<{ x: string }>("SELECT backend_xid::text AS x FROM pg_stat_activity WHERE wait_event = 'SyncRep'");
+      if (rows.length) xid = rows[0]!.x;
+      else await sleep(20);
+    }
+    expect(xid).not.toBe(''); // committed locally, waiting for the standby
+    await killNode(ctx.c.primary);
+    await sleep(300);
+    let reusedBy = '';
+    await failOver(async () => {
+      const direct = await connectTo(ctx.standby);
+      reusedBy = (await direct.query<{ x: string }>('INSERT INTO reuse VALUES (12) RETURNING pg_current_xact_id()::text AS x')).rows[0]!.x;
+      await direct.end();
+    });
+    expect(reusedBy).toBe(xid);
+    expect(await write).toBe('TRANSACTION_ROLLED_BACK');
+    expect((await ctx.standby.server.query<{ n: number }>('SELECT count(*)::int AS n FROM reuse WHERE id = 11'))[0]!.n).toBe(0);
   }, 60_000);
 });
 
