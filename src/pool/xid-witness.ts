@@ -64,12 +64,21 @@ export const INSERT_LSN_SQL = 'CASE WHEN pg_catalog.pg_is_in_recovery() THEN NUL
  * that position — the commit record among them — is then absent from it, on whatever timeline, and
  * the id may since have been handed out again there: its status is someone else's.
  *
- * Not for the node the id was handed out on, in the life it was handed out in (same `started`):
- * its replay position may be that of an older recovery, before the transaction.
+ * Not for the node the id was handed out on, in the postmaster's life it was handed out in: its
+ * replay position may be that of an older recovery, before the transaction (a crash recovery
+ * without a postmaster restart is not told apart from an explicit statistics reset here, so it is
+ * not used either). Another node, or the same one restarted, always qualifies: its history past
+ * its last recovery is its own transactions', never the lost one.
  * `replayShort` is the node's own answer to `NOT pg_is_in_recovery() AND pg_last_wal_replay_lsn() <= lost.lsn`.
  */
 export function commitProvablyAbsent(lost: LostTransaction, started: string | undefined, replayShort: boolean | null): boolean {
-  return replayShort === true && lost.lsn !== undefined && lost.started !== undefined && started !== lost.started;
+  if (replayShort !== true || lost.lsn === undefined || lost.started === undefined || started === undefined) return false;
+  return postmasterStart(started) !== postmasterStart(lost.started);
+}
+
+/** The postmaster start time part of a {@link STARTED_SQL} value. */
+function postmasterStart(started: string): string {
+  return started.split('/')[0]!;
 }
 
 export type WitnessHost = Pick<SessionHost, 'topology' | 'nodePool'>;
