@@ -60,11 +60,12 @@ export interface PoolOptions extends Omit<pg.PoolConfig, 'Client'> {
   /** Before COMMIT, read the transaction id, so a COMMIT lost with its connection can be resolved with pg_xact_status(). Default true. */
   resolveCommitOutcome?: boolean;
   /**
-   * Send each single-statement autocommit write (INSERT/UPDATE/DELETE/MERGE/WITH/SELECT) as a pipelined
-   * `BEGIN; SELECT pg_current_xact_id(); <write>; COMMIT` (one round trip), so one lost with its connection
-   * is resolved with pg_xact_status() on the next primary instead of ending TRANSACTION_RESOLUTION_UNKNOWN:
-   * its result, TRANSACTION_COMMITTED (committed, result lost) or TRANSACTION_ROLLED_BACK (safe to run again).
-   * Costs three tiny statements per write on the server. Default false.
+   * Send each single-statement autocommit write (INSERT/UPDATE/DELETE/MERGE/WITH/SELECT) in two round trips:
+   * `BEGIN; SELECT pg_current_xact_id()`, then, once that answered, `<write>; SELECT <WAL insert position>; COMMIT`
+   * pipelined. A write lost before the id came back was never sent and runs again; one lost after is resolved
+   * with pg_xact_status() on the next primary instead of ending TRANSACTION_RESOLUTION_UNKNOWN: its result,
+   * TRANSACTION_COMMITTED (committed, result lost) or TRANSACTION_ROLLED_BACK (safe to run again).
+   * Costs a second round trip and four tiny statements per write on the server. Default false.
    */
   resolveWriteOutcome?: boolean;
   /**
