@@ -1,12 +1,15 @@
 /**
- * `npm run campaign -- --faults 100 --minutes 30 --seed 42 [--async] [--daemon patroni] [--ttl 10] [--etcd-members 3] [--kinds a,b] [--plain-query-timeout 2000] [--stall-check 1000] [--keep]`:
- * the long fault campaign. Exits 0 when every invariant held (in synchronous
- * mode), 1 on violations, 2 on bad input or a host that cannot run it.
+ * `npm run campaign -- --faults 100 --minutes 30 --seed 42 [--async] [--daemon pg-failover|patroni|both] [--ttl 10] [--etcd-members 3] [--kinds a,b] [--plain-query-timeout 2000] [--stall-check 1000] [--keep]`:
+ * the long fault campaign. `--daemon both` runs it against our manager, then real Patroni, with
+ * the same seed, and prints one side-by-side table (side-by-side.ts). Exits 0 when every invariant
+ * held (in synchronous mode; with `both`, our manager's run decides), 1 on violations, 2 on bad
+ * input or a host that cannot run it.
  */
 import { parseArgs } from 'node:util';
 import { runCampaign } from './campaign';
 import { FAULT_KINDS, type FaultKind } from './faults';
 import { CampaignUnsupportedError } from './netns';
+import { writeSideBySide } from './side-by-side';
 
 function int(v: string | undefined, name: string, dflt: number, min: number): number {
   if (v === undefined) return dflt;
@@ -34,15 +37,14 @@ async function main(): Promise<number> {
     strict: true,
   });
   const daemon = values.daemon ?? 'pg-failover';
-  if (daemon !== 'pg-failover' && daemon !== 'patroni') throw new Error(`--daemon must be pg-failover or patroni, got ${JSON.stringify(daemon)}`);
+  if (daemon !== 'pg-failover' && daemon !== 'patroni' && daemon !== 'both') throw new Error(`--daemon must be pg-failover, patroni or both, got ${JSON.stringify(daemon)}`);
   const kinds = values.kinds?.split(',').map((k) => k.trim()) as FaultKind[] | undefined;
   for (const k of kinds ?? []) if (!FAULT_KINDS.includes(k)) throw new Error(`--kinds: unknown fault kind ${JSON.stringify(k)} (known: ${FAULT_KINDS.join(', ')})`);
-  const report = await runCampaign({
+  const options = {
     seed: int(values.seed, 'seed', Date.now() % 1_000_000, 0),
     faults: int(values.faults, 'faults', 100, 1),
     minutes: int(values.minutes, 'minutes', 30, 1),
     synchronousMode: !values.async,
-    daemon,
     ttl: int(values.ttl, 'ttl', 10, 3),
     etcdMembers: int(values['etcd-members'], 'etcd-members', 3, 1),
     ...(kinds ? { kinds } : {}),
@@ -50,7 +52,16 @@ async function main(): Promise<number> {
     ...(values['stall-check'] !== undefined ? { stallCheckMillis: int(values['stall-check'], 'stall-check', 1000, 0) } : {}),
     ...(values.results ? { resultsDir: values.results } : {}),
     keepDirs: values.keep,
-  });
+  };
+  if (daemon === 'both') {
+    const ours = await runCampaign({ ...options, daemon: 'pg-failover' });
+    const patroni = await runCampaign({ ...options, daemon: 'patroni' });
+    const { file, doc } = writeSideBySide(ours, patroni, values.results ?? 'test/campaign/results');
+    process.stderr.write(`\n${doc.table}\n`);
+    process.stdout.write(`${ours.file}\n${patroni.file}\n${file}\n`);
+    return ours.synchronousMode && ours.totalViolations > 0 ? 1 : 0;
+  }
+  const report = await runCampaign({ ...options, daemon });
   process.stdout.write(`${report.file}\n`);
   return report.synchronousMode && report.totalViolations > 0 ? 1 : 0;
 }
