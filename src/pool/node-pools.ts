@@ -28,6 +28,8 @@ export interface NodePool {
   reads: number;
   writes: number;
   errors: number;
+  /** Sessions being opened to replace ones about to be ended ({@link NodePools.replenish}); settles when they are in (or failed). */
+  replenishing?: Promise<void> | undefined;
 }
 
 export class NodePools {
@@ -94,6 +96,35 @@ export class NodePools {
     const p = np.pool.end().catch(() => {});
     this.#retiring.add(p);
     void p.finally(() => this.#retiring.delete(p));
+  }
+
+  /**
+   * Opens up to `n` sessions to a node (within its pool's `max`) to replace sessions that are about to
+   * be ended while the node works (the stall watch's), so that their statements, run again, find one
+   * open instead of each opening its own after the loss. Until they are in, `replenishing` says so.
+   * A failure is only logged.
+   */
+  replenish(key: string, n: number): void {
+    const np = this.#map.get(key);
+    if (!np) return;
+    const pool = np.pool as pg.Pool & { options?: { max?: number } };
+    const count = Math.min(n, (pool.options?.max ?? 10) - pool.totalCount);
+    if (count <= 0) return;
+    debug('opening %d session(s) to %s to replace stuck ones', count, key);
+    const opening: Array<Promise<void>> = [];
+    for (let i = 0; i < count; i++) {
+      opening.push(
+        pool.connect().then(
+          (c) => c.release(),
+          (err: Error) => debug('replacing a session to %s failed: %s', key, err.message),
+        ),
+      );
+    }
+    const p = Promise.all(opening).then(() => {});
+    np.replenishing = p;
+    void p.then(() => {
+      if (np.replenishing === p) np.replenishing = undefined;
+    });
   }
 
   /** Opens sessions to a node until it has `want` (warm-up; a failure is only logged). */
