@@ -28,8 +28,12 @@ export interface NodePool {
   reads: number;
   writes: number;
   errors: number;
-  /** Sessions being opened to replace ones about to be ended ({@link NodePools.replenish}); settles when they are in (or failed). */
-  replenishing?: Promise<void> | undefined;
+  /**
+   * Sessions being opened for statements to come ({@link NodePools.replenish}, {@link NodePools.openIdle}); settles
+   * when they are in (or failed). A statement about to ask for a session waits for it rather than opening
+   * another one beside it: on a server slow to start sessions, a second connect is no faster than the first.
+   */
+  opening?: Promise<void> | undefined;
 }
 
 export class NodePools {
@@ -101,7 +105,7 @@ export class NodePools {
   /**
    * Opens up to `n` sessions to a node (within its pool's `max`) to replace sessions that are about to
    * be ended while the node works (the stall watch's), so that their statements, run again, find one
-   * open instead of each opening its own after the loss. Until they are in, `replenishing` says so.
+   * open instead of each opening its own after the loss. Until they are in, `opening` says so.
    * A failure is only logged.
    */
   replenish(key: string, n: number): void {
@@ -111,19 +115,32 @@ export class NodePools {
     const count = Math.min(n, (pool.options?.max ?? 10) - pool.totalCount);
     if (count <= 0) return;
     debug('opening %d session(s) to %s to replace stuck ones', count, key);
-    const opening: Array<Promise<void>> = [];
     for (let i = 0; i < count; i++) {
-      opening.push(
+      this.#track(
+        np,
         pool.connect().then(
           (c) => c.release(),
           (err: Error) => debug('replacing a session to %s failed: %s', key, err.message),
         ),
       );
     }
-    const p = Promise.all(opening).then(() => {});
-    np.replenishing = p;
-    void p.then(() => {
-      if (np.replenishing === p) np.replenishing = undefined;
+  }
+
+  /** Opens one session to a node and leaves it idle in its pool (statements wait for it meanwhile: `opening`); rejects when it cannot. */
+  async openIdle(key: string): Promise<void> {
+    const np = this.get(key);
+    const p = np.pool.connect().then((c) => c.release());
+    this.#track(np, p);
+    await p;
+  }
+
+  /** Adds a session being opened to the node's `opening`. */
+  #track(np: NodePool, p: Promise<void>): void {
+    const settled = p.catch(() => {});
+    const all = np.opening ? Promise.all([np.opening, settled]).then(() => {}) : settled;
+    np.opening = all;
+    void all.then(() => {
+      if (np.opening === all) np.opening = undefined;
     });
   }
 

@@ -160,8 +160,8 @@ export class RoutingEngine implements PoolEngine, SessionHost {
     });
     this.#revival = new NodeRevival({
       tryConnect: async (key) => {
-        const client = await this.#nodes.get(key).pool.connect();
-        client.release();
+        // Kept open and idle: the statements waiting for the node take it (and wait for it rather than open their own).
+        await this.#nodes.openIdle(key);
       },
       wanted: (key) => !this.ending && this.#held > 0 && this.#state.isDown(key),
       revived: (key) => {
@@ -333,8 +333,8 @@ export class RoutingEngine implements PoolEngine, SessionHost {
       const np = this.#nodes.get(key);
       let client: pg.PoolClient;
       try {
-        // Sessions replacing ones the stall watch is ending are being opened: take one of those.
-        if (np.replenishing) await np.replenishing;
+        // Sessions are being opened for statements like this one (the stall watch's replacements, a revival): take one of those.
+        if (np.opening) await np.opening;
         client = await np.pool.connect();
       } catch (err) {
         // Never sent: safe to try again on whoever is primary next.

@@ -264,11 +264,16 @@ export class StallWatch {
       // working. The conditions are fenced off from the termination: a qual of the form f(a.pid) would be pushed
       // down to pg_stat_activity's scan and run for every backend (the view is flattened into the join).
       const asked = Date.now();
-      const { rows } = await side.query<Row>(
-        `WITH c AS MATERIALIZED (SELECT a.pid, ${MINE_SQL} AND (${STUCK_SQL}) AS stuck FROM ${WATCHED_SQL})
-         SELECT pid, CASE WHEN stuck THEN pg_catalog.pg_terminate_backend(pid) ELSE false END AS ended FROM c`,
-        args(live),
-      );
+      const { rows } = await side
+        .query<Row>(
+          `WITH c AS MATERIALIZED (SELECT a.pid, ${MINE_SQL} AND (${STUCK_SQL}) AS stuck FROM ${WATCHED_SQL})
+           SELECT pid, CASE WHEN stuck THEN pg_catalog.pg_terminate_backend(pid) ELSE false END AS ended FROM c`,
+          args(live),
+        )
+        .catch((err: unknown) => {
+          for (const e of live) e.reached = false; // nothing proven about those sessions
+          throw err;
+        });
       const rtt = Date.now() - asked;
       const byPid = new Map(rows.map((r) => [r.pid, r]));
       const stuck: StallEntry[] = [];
