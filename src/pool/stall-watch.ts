@@ -133,9 +133,9 @@ export interface StallWatchOptions {
 
 /** What the watch did, for tests and stats. */
 export interface StallWatchStats {
-  /** Side sessions opened (or tried). */
+  /** Side connection attempts. */
   checks: number;
-  /** Side sessions that could not connect (the path was still down). */
+  /** Side connection attempts that did not connect (the path still down, or a server that did not start the session). */
   unreachable: number;
   /** Statements found running (left alone). */
   running: number;
