@@ -28,6 +28,12 @@ export interface NodePool {
   reads: number;
   writes: number;
   errors: number;
+  /**
+   * Sessions being opened for statements to come ({@link NodePools.replenish}, {@link NodePools.openIdle}); settles
+   * when they are in (or failed). A statement about to ask for a session waits for it rather than opening
+   * another one beside it: on a server slow to start sessions, a second connect is no faster than the first.
+   */
+  opening?: Promise<void> | undefined;
 }
 
 export class NodePools {
@@ -94,6 +100,48 @@ export class NodePools {
     const p = np.pool.end().catch(() => {});
     this.#retiring.add(p);
     void p.finally(() => this.#retiring.delete(p));
+  }
+
+  /**
+   * Opens up to `n` sessions to a node (within its pool's `max`) to replace sessions that are about to
+   * be ended while the node works (the stall watch's), so that their statements, run again, find one
+   * open instead of each opening its own after the loss. Until they are in, `opening` says so.
+   * A failure is only logged.
+   */
+  replenish(key: string, n: number): void {
+    const np = this.#map.get(key);
+    if (!np) return;
+    const pool = np.pool as pg.Pool & { options?: { max?: number } };
+    const count = Math.min(n, (pool.options?.max ?? 10) - pool.totalCount);
+    if (count <= 0) return;
+    debug('opening %d session(s) to %s to replace stuck ones', count, key);
+    for (let i = 0; i < count; i++) {
+      this.#track(
+        np,
+        pool.connect().then(
+          (c) => c.release(),
+          (err: Error) => debug('replacing a session to %s failed: %s', key, err.message),
+        ),
+      );
+    }
+  }
+
+  /** Opens one session to a node and leaves it idle in its pool (statements wait for it meanwhile: `opening`); rejects when it cannot. */
+  async openIdle(key: string): Promise<void> {
+    const np = this.get(key);
+    const p = np.pool.connect().then((c) => c.release());
+    this.#track(np, p);
+    await p;
+  }
+
+  /** Adds a session being opened to the node's `opening`. */
+  #track(np: NodePool, p: Promise<void>): void {
+    const settled = p.catch(() => {});
+    const all = np.opening ? Promise.all([np.opening, settled]).then(() => {}) : settled;
+    np.opening = all;
+    void all.then(() => {
+      if (np.opening === all) np.opening = undefined;
+    });
   }
 
   /** Opens sessions to a node until it has `want` (warm-up; a failure is only logged). */

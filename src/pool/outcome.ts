@@ -48,7 +48,9 @@ async function ask(pool: SessionHost, lost: LostTransaction, witness: XidWitness
       return 'unknown';
     }
     try {
-      const { rows } = await pool.nodePool(key).pool.query<{ status: string | null; started: string; replay_short: boolean | null }>(STATUS, [xid, lost.lsn ?? null]);
+      const np = pool.nodePool(key);
+      if (np.opening) await np.opening; // a session being opened there (a revival): take it rather than open another
+      const { rows } = await np.pool.query<{ status: string | null; started: string; replay_short: boolean | null }>(STATUS, [xid, lost.lsn ?? null]);
       const status = rows[0]?.status;
       debug('outcome of xid %s on %s: %s', xid, key, status);
       if (status === 'aborted') return 'aborted';

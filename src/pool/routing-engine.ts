@@ -120,7 +120,15 @@ export class RoutingEngine implements PoolEngine, SessionHost {
     this.#resolveWrites = host.options.resolveWriteOutcome ?? false;
     this.promiseClass = o.promiseClass;
     const stallCheckMillis = host.options.stallCheckMillis ?? DEFAULT_STALL_CHECK_MILLIS;
-    this.stallWatch = stallCheckMillis > 0 ? new StallWatch({ stallCheckMillis, configFor: (key) => ({ ...o.configFor(splitKey(key)), ...splitKey(key) }) }) : undefined;
+    this.stallWatch =
+      stallCheckMillis > 0
+        ? new StallWatch({
+            stallCheckMillis,
+            configFor: (key) => ({ ...o.configFor(splitKey(key)), ...splitKey(key) }),
+            // The path to the node works again: open the sessions that replace the stuck ones now.
+            reachable: (key, stuck) => this.#nodes.replenish(key, stuck),
+          })
+        : undefined;
     const waitOnStandby = o.waitOnStandby;
     this.#causal = new CausalTracker(
       o.readYourWrites,
@@ -152,8 +160,8 @@ export class RoutingEngine implements PoolEngine, SessionHost {
     });
     this.#revival = new NodeRevival({
       tryConnect: async (key) => {
-        const client = await this.#nodes.get(key).pool.connect();
-        client.release();
+        // Kept open and idle: the statements waiting for the node take it (and wait for it rather than open their own).
+        await this.#nodes.openIdle(key);
       },
       wanted: (key) => !this.ending && this.#held > 0 && this.#state.isDown(key),
       revived: (key) => {
@@ -325,6 +333,8 @@ export class RoutingEngine implements PoolEngine, SessionHost {
       const np = this.#nodes.get(key);
       let client: pg.PoolClient;
       try {
+        // Sessions are being opened for statements like this one (the stall watch's replacements, a revival): take one of those.
+        if (np.opening) await np.opening;
         client = await np.pool.connect();
       } catch (err) {
         // Never sent: safe to try again on whoever is primary next.
@@ -363,15 +373,17 @@ export class RoutingEngine implements PoolEngine, SessionHost {
         const v = afterFailure({ err, node: key, statement, on: 'primary', routedAsRead: false, inTransaction: false, pinned: false, attempt, retries: this.#host.options.readRetries ?? 2, late: Date.now() >= deadline });
         const lost = v.do === 'throw' || v.do === 'retry' || v.do === 'timeout' ? v.markDown : false;
         if (!pending) client.release(lost ? (err as Error) : undefined);
+        // The stall watch ended this session from a side session it had just opened there: the node works, it is not down.
+        const down = lost && !watched?.reached;
         if (resolvable && v.do === 'throw' && (v.error as FailoverError).code === 'TRANSACTION_RESOLUTION_UNKNOWN') {
-          this.markDown(key, err as Error);
+          if (!watched?.reached) this.markDown(key, err as Error);
           // Sent instead of held at a switchover: run again when it did not commit (a few times at most).
           const outcome = await this.#resolved(resolvable, v.error as FailoverError, key, passing && attempt < RUN_AGAIN_MAX, attempt < RUN_AGAIN_MAX);
           if (outcome) return outcome;
           debug('write lost on %s did not commit: running it on the primary again', key);
           continue;
         }
-        if (lost) this.markDown(key, err as Error);
+        if (down) this.markDown(key, err as Error);
         if (v.do === 'retry') {
           // A primary still promoting (or just demoted) refused it: nothing was written. Re-check the
           // topology and try again shortly; no 1 s "down" penalty, which would delay the first write

@@ -9,19 +9,25 @@
  * too. The watch asks the server instead:
  *
  * 1. A statement has had no answer (no byte read on its socket) for `stallCheckMillis`.
- * 2. A short side session to the same node (connect timeout bounded): if it cannot connect, the
- *    path is still down; nothing to do yet, look again after {@link RETRY_MILLIS} (or, when the
- *    TCP connection opened but the server never answered — frozen, swamped — after a pause that
- *    doubles from 0.5 to 5 s, so attempts do not pile up in its listen queue).
- * 3. It connects: look at the session's backend (pg.Client's `processID`) in pg_stat_activity.
+ * 2. A short side session to the same node (connect timeout bounded): while it cannot connect, the
+ *    path is still down; nothing to do yet. A new attempt starts every {@link RETRY_MILLIS} while
+ *    the earlier ones still wait for their SYN's answer (a few in flight at most), so the heal is
+ *    seen within ~RETRY_MILLIS of happening, not a whole connect timeout later. When the TCP
+ *    connection opened but the server never answered — frozen, swamped — the next attempt waits
+ *    a pause that doubles from 0.5 to 5 s, so attempts do not pile up in its listen queue.
+ * 3. It connects: the heal is proven. Every statement of that node that has had no answer since
+ *    before the path was last seen down is looked at with it, not only those due (one side session
+ *    for all of them), and the node's pool is told (`reachable`), so it opens the sessions that
+ *    will replace the stuck ones while they are being ended. One statement looks at the sessions'
+ *    backends (pg.Client's `processID`) in pg_stat_activity and ends, there and then, those not working:
  *    - `active` and not waiting on the client: running our statement, or waiting on a lock.
  *      Left alone (looked at again later, less and less often).
  *    - `idle`, `idle in transaction (…)`, gone, or `active` but waiting to read from or write to
  *      the client (ClientRead / ClientWrite): the server is not working on the statement and
  *      the path to the node works, so the request or its answer is in transit, in the backoff.
- * 4. Then the backend is ended (pg_terminate_backend; a role may end its own sessions), waited
- *    for, its goodbye (FATAL 57P01) given a moment to arrive where that direction works, and
- *    only then the stuck socket destroyed: a request the client's kernel still retransmits after
+ * 4. Those are ended (pg_terminate_backend; a role may end its own sessions), waited
+ *    for, their goodbye (FATAL 57P01) given a moment to arrive where that direction works, and
+ *    only then the stuck sockets destroyed: a request the client's kernel still retransmits after
  *    that meets a closed socket on the server, never a backend that runs it. The statement fails
  *    as a lost connection (or with that FATAL), and the existing handling (retry-policy.ts,
  *    resolvable-write.ts, outcome.ts) decides what the caller is told — e.g. a resolvable write
@@ -43,7 +49,12 @@
  * transaction id, or run again when its id never came back (then it was not sent), and anything else stays
  * TRANSACTION_RESOLUTION_UNKNOWN (never replayed).
  *
- * Bounded: at most one side session per node at a time; one unref'd timer for the whole pool,
+ * A statement the watch ended this way failed on a node it had just reached: the statement is marked
+ * (`reached`) so that the Pool does not take the node for down (no down mark, no waiting for it to
+ * be revived: its next statement goes straight to a session there).
+ *
+ * Bounded: per node one check at a time, with at most (connect timeout / RETRY_MILLIS) side connection
+ * attempts in flight while the path is down (a SYN waiting each; one connected side session); one unref'd timer for the whole pool,
  * running only while statements are outstanding; a statement that answers in time costs a Set
  * insert and delete.
  */
@@ -52,7 +63,7 @@ import createDebug from 'debug';
 
 const debug = createDebug('pg-failover:pool');
 
-/** While a side session cannot connect (the path is still down): look again this often. */
+/** While a side session cannot connect (the path is still down): a new attempt this often. */
 export const RETRY_MILLIS = 100;
 /**
  * A side session whose TCP connection opened but whose server never answered (a frozen or swamped
@@ -64,12 +75,19 @@ const BUSY_RETRY_MAX_MILLIS = 5000;
 /** The watch's timer never runs more often than this. */
 const TICK_MIN_MILLIS = 25;
 /**
- * Bounds on the side session's connect timeout (a quarter of stallCheckMillis in between). Short on
+ * Bounds on how long a side attempt waits for the answer to its SYN (a quarter of stallCheckMillis in between). Short on
  * purpose: an attempt whose SYN the cut swallowed completes no sooner than the kernel's SYN
  * retransmission (1 s), so a fresh attempt notices the heal sooner than a patient one.
  */
 const CONNECT_MIN_MILLIS = 250;
 const CONNECT_MAX_MILLIS = 2000;
+/**
+ * A side session whose TCP connection opened gets at least this long to start (its server fork, the
+ * authentication): right after a heal every client reconnects at once and a server answers slowly;
+ * a start that short connect timeout cut off was taken for a frozen server, and the watch backed off
+ * for 0.5 s while its statements stayed stuck (measured in the campaign: the side session in at +0.8 s).
+ */
+const STARTUP_MIN_MILLIS = 1000;
 /** Bound on each statement of the side session. */
 const SIDE_QUERY_MILLIS = 2000;
 /** How long the side session waits for an ended backend to be gone before it destroys the socket anyway. */
@@ -98,19 +116,26 @@ export interface StallEntry {
   /** Pause before the next look after it was found running. */
   backoff: number;
   done: boolean;
+  /** The watch's side session reached the node while this statement was stuck, and ended its backend: the node works. */
+  reached: boolean;
 }
 
 export interface StallWatchOptions {
   stallCheckMillis: number;
   /** The pg config of a node's sessions (host, port, user, password, TLS …; `Client` is honoured). */
   configFor(node: string): pg.PoolConfig;
+  /**
+   * A side session reached `node` while `stuck` statements there had no answer: the path works again
+   * and those sessions are about to be ended (or found working). The Pool opens their replacements now.
+   */
+  reachable?(node: string, stuck: number): void;
 }
 
 /** What the watch did, for tests and stats. */
 export interface StallWatchStats {
-  /** Side sessions opened (or tried). */
+  /** Side connection attempts. */
   checks: number;
-  /** Side sessions that could not connect (the path was still down). */
+  /** Side connection attempts that did not connect (the path still down, or a server that did not start the session). */
   unreachable: number;
   /** Statements found running (left alone). */
   running: number;
@@ -118,12 +143,18 @@ export interface StallWatchStats {
   ended: number;
 }
 
-type Row = { pid: number; mine: boolean; state: string | null; wait_event_type: string | null };
+type Row = { pid: number; ended: boolean };
+
+/** What the side connection attempts came to. */
+type Reach = { side: pg.Client } | { side?: undefined; busy: boolean };
 
 export class StallWatch {
   readonly stats: StallWatchStats = { checks: 0, unreachable: 0, running: 0, ended: 0 };
   readonly #millis: number;
   readonly #configFor: (node: string) => pg.PoolConfig;
+  readonly #reachable: ((node: string, stuck: number) => void) | undefined;
+  /** Per node: when the last side connection attempt that found the path down started. */
+  readonly #downAt = new Map<string, number>();
   readonly #entries = new Set<StallEntry>();
   /** Per node: the pause after the last side session that reached a server that did not answer. */
   readonly #busyPause = new Map<string, number>();
@@ -135,13 +166,14 @@ export class StallWatch {
   constructor(o: StallWatchOptions) {
     this.#millis = o.stallCheckMillis;
     this.#configFor = o.configFor;
+    this.#reachable = o.reachable;
   }
 
   /** Starts watching a statement just sent (or about to be sent) on `client`; call {@link end} once it settles. */
   start(node: string, client: unknown): StallEntry {
     const c = client as WatchedClient;
     const now = Date.now();
-    const e: StallEntry = { node, client: c, sentAt: now, bytes: c.connection?.stream?.bytesRead ?? 0, lookAt: now + this.#millis, backoff: this.#millis, done: false };
+    const e: StallEntry = { node, client: c, sentAt: now, bytes: c.connection?.stream?.bytesRead ?? 0, lookAt: now + this.#millis, backoff: this.#millis, done: false, reached: false };
     this.#entries.add(e);
     if (!this.#timer && !this.#closed) {
       this.#timer = setInterval(() => this.#tick(), Math.max(TICK_MIN_MILLIS, Math.min(RETRY_MILLIS / 2, this.#millis / 4)));
@@ -183,7 +215,7 @@ export class StallWatch {
         e.lookAt = now + this.#millis;
         continue;
       }
-      if (typeof e.client.processID !== 'number' || e.client.connection?.stream?.destroyed) continue;
+      if (!watchable(e)) continue;
       (due ??= new Map()).set(e.node, [...(due.get(e.node) ?? []), e]);
     }
     if (!due) return;
@@ -197,71 +229,70 @@ export class StallWatch {
 
   /** One side session to `node`: look at the stalled sessions' backends, end the stuck ones. */
   async #check(node: string, entries: StallEntry[]): Promise<void> {
-    this.stats.checks++;
-    const config = this.#configFor(node);
-    const Client = (config.Client as typeof pg.Client | undefined) ?? pg.Client;
-    const side = new Client({
-      ...config,
-      connectionTimeoutMillis: Math.min(CONNECT_MAX_MILLIS, Math.max(CONNECT_MIN_MILLIS, this.#millis / 4)),
-      query_timeout: SIDE_QUERY_MILLIS,
-      application_name: 'pg-failover stall watch',
-    } as pg.ClientConfig);
-    side.on('error', () => {});
-    let tcpUp = false;
-    (side as unknown as { connection?: { stream?: { once?(ev: string, f: () => void): void } } }).connection?.stream?.once?.('connect', () => (tcpUp = true));
-    try {
-      await side.connect();
-      this.#busyPause.delete(node);
-    } catch (err) {
-      // The path is still down (or the node is): keep watching. A cut path swallows the SYN: try again soon.
+    const reach = await this.#reach(node, () => !this.#closed && entries.some((e) => !e.done));
+    if (!reach.side) {
+      // A cut path swallows the SYN: the attempts went on until the statements settled (or the pool closed).
       // A server that took the connection but never answered is frozen or swamped: back off.
-      this.stats.unreachable++;
       let pause = RETRY_MILLIS;
-      if (tcpUp) {
+      if (reach.busy) {
         pause = this.#busyPause.get(node) ?? BUSY_RETRY_MILLIS;
         this.#busyPause.set(node, Math.min(BUSY_RETRY_MAX_MILLIS, pause * 2));
       }
       const next = Date.now() + pause;
       for (const e of entries) e.lookAt = next;
-      debug('stall watch: %s unreachable (%s); %d statement(s) still waiting', node, (err as Error).message, entries.filter((e) => !e.done).length);
-      await side.end().catch(() => {});
       return;
     }
+    const side = reach.side;
+    this.#busyPause.delete(node);
     try {
+      // The heal is proven: every statement of this node without an answer since before the path was last seen down is stuck the same way.
+      const downAt = this.#downAt.get(node);
+      this.#downAt.delete(node);
       const live = entries.filter((e) => !e.done);
+      if (downAt !== undefined) {
+        for (const e of this.#entries) {
+          if (e.node !== node || e.done || e.sentAt > downAt || live.includes(e) || !watchable(e)) continue;
+          if ((e.client.connection?.stream?.bytesRead ?? 0) !== e.bytes) continue;
+          live.push(e);
+        }
+      }
       if (!live.length) return;
+      this.#reachable?.(node, live.length);
+      // Marked before the statement is sent: an ended backend's FATAL can reach its session before the answer reaches us.
+      for (const e of live) e.reached = true;
+      // One statement looks and ends: a backend is ended only if, as it is ended, it is still our session's and not
+      // working. The conditions are fenced off from the termination: a qual of the form f(a.pid) would be pushed
+      // down to pg_stat_activity's scan and run for every backend (the view is flattened into the join).
       const asked = Date.now();
-      const { rows } = await side.query<Row>(`SELECT a.pid, a.state, a.wait_event_type, ${MINE_SQL} AS mine FROM ${WATCHED_SQL}`, args(live));
+      const { rows } = await side
+        .query<Row>(
+          `WITH c AS MATERIALIZED (SELECT a.pid, ${MINE_SQL} AND (${STUCK_SQL}) AS stuck FROM ${WATCHED_SQL})
+           SELECT pid, CASE WHEN stuck THEN pg_catalog.pg_terminate_backend(pid) ELSE false END AS ended FROM c`,
+          args(live),
+        )
+        .catch((err: unknown) => {
+          for (const e of live) e.reached = false; // nothing proven about those sessions
+          throw err;
+        });
       const rtt = Date.now() - asked;
       const byPid = new Map(rows.map((r) => [r.pid, r]));
-      let stuck: StallEntry[] = [];
+      const stuck: StallEntry[] = [];
       const now = Date.now();
       for (const e of live) {
         const r = byPid.get(e.client.processID as number);
-        if (!r || (r.mine && isStuck(r))) {
-          stuck.push(e);
+        if (!r || r.ended) {
+          stuck.push(e); // gone already, or ended now
         } else {
+          e.reached = false;
           // Running our statement, or waiting on a lock (or a state we do not read, or a backend we cannot tell is ours): never ended by the watch.
           this.stats.running++;
           e.backoff = Math.min(RUNNING_RECHECK_MAX_MILLIS, e.backoff * 2);
           e.lookAt = now + e.backoff;
         }
       }
-      const toEnd = stuck.filter((e) => !e.done && byPid.has(e.client.processID as number));
-      if (toEnd.length) {
-        // Checked again on the server as it ends them: a backend that started working since is spared.
-        // The conditions are fenced off from the termination: a qual of the form f(a.pid) would be pushed
-        // down to pg_stat_activity's scan and run for every backend (the view is flattened into the join).
-        const ended = await side.query<{ pid: number; ended: boolean }>(
-          `WITH c AS MATERIALIZED (SELECT a.pid, ${MINE_SQL} AND (${STUCK_SQL}) AS stuck FROM ${WATCHED_SQL})
-           SELECT pid, CASE WHEN stuck THEN pg_catalog.pg_terminate_backend(pid) ELSE false END AS ended FROM c`,
-          args(toEnd),
-        );
-        const endedPids = new Set(ended.rows.filter((r) => r.ended).map((r) => r.pid));
-        const spared = stuck.filter((e) => byPid.has(e.client.processID as number) && !endedPids.has(e.client.processID as number));
-        for (const e of spared) e.lookAt = Date.now() + this.#millis; // working by the time it was to be ended: look again later
-        stuck = stuck.filter((e) => !spared.includes(e));
-        await this.#gone(side, [...endedPids]);
+      const endedPids = rows.filter((r) => r.ended).map((r) => r.pid);
+      if (endedPids.length) {
+        await this.#gone(side, endedPids);
         // The ended backends' goodbye (FATAL 57P01, then FIN) is on its way where that direction works: let it
         // arrive, so the statement fails with the server's word (which can prove a resolvable write never ran).
         await settledWithin(stuck, Math.min(GOODBYE_MAX_MILLIS, 2 * rtt + 20));
@@ -269,12 +300,86 @@ export class StallWatch {
       for (const e of stuck) {
         this.stats.ended++;
         if (e.done) continue; // failed already (the server's FATAL for the ended backend came through)
-        debug('stall watch: session %d on %s: no answer, its backend not working on it (%s): ended', e.client.processID, node, byPid.get(e.client.processID as number)?.state ?? 'gone');
+        debug('stall watch: session %d on %s: no answer, its backend not working on it (%s): ended', e.client.processID, node, byPid.has(e.client.processID as number) ? 'ended' : 'gone');
         e.client.connection?.stream?.destroy();
       }
     } finally {
       await side.end().catch(() => {});
     }
+  }
+
+  /**
+   * Side connection attempts to `node` until one connects (returned), one reaches a server that does not
+   * answer (busy), or `wanted()` turns false. While the path is down an attempt starts every RETRY_MILLIS
+   * (as many in flight as fit in one connect timeout), none while an attempt's TCP connection is open
+   * (the server is answering: it gets its whole connect timeout).
+   */
+  async #reach(node: string, wanted: () => boolean): Promise<Reach> {
+    const config = this.#configFor(node);
+    const Client = (config.Client as typeof pg.Client | undefined) ?? pg.Client;
+    // The SYN's answer is waited for this long (then the path counts as down); the session's start, longer.
+    const connectTimeout = Math.min(CONNECT_MAX_MILLIS, Math.max(CONNECT_MIN_MILLIS, this.#millis / 4));
+    const startupTimeout = Math.min(CONNECT_MAX_MILLIS, Math.max(STARTUP_MIN_MILLIS, 4 * connectTimeout));
+    const maxAttempts = Math.ceil(connectTimeout / RETRY_MILLIS);
+    type Stream = { once?(ev: string, f: () => void): void; destroy?(err?: Error): void };
+    type Attempt = { side: pg.Client; tcpUp: boolean; startedAt: number };
+    const pending = new Set<Attempt>();
+    return new Promise<Reach>((resolve) => {
+      let over = false;
+      let timer: NodeJS.Timeout | undefined;
+      const finish = (r: Reach) => {
+        if (over) return;
+        over = true;
+        if (timer) clearTimeout(timer);
+        for (const a of pending) if (a.side !== r.side) void a.side.end().catch(() => {});
+        resolve(r);
+      };
+      const launch = () => {
+        timer = undefined;
+        if (over) return;
+        if (!wanted()) {
+          if (!pending.size) finish({ busy: false });
+          return;
+        }
+        if (pending.size < maxAttempts && ![...pending].some((a) => a.tcpUp)) {
+          this.stats.checks++;
+          const side = new Client({ ...config, connectionTimeoutMillis: startupTimeout, query_timeout: SIDE_QUERY_MILLIS, application_name: 'pg-failover stall watch' } as pg.ClientConfig);
+          side.on('error', () => {});
+          const a: Attempt = { side, tcpUp: false, startedAt: Date.now() };
+          pending.add(a);
+          const stream = (side as unknown as { connection?: { stream?: Stream } }).connection?.stream;
+          stream?.once?.('connect', () => (a.tcpUp = true));
+          // No answer to the SYN within connectTimeout: the path is down (the kernel's next SYN is a second away).
+          const synTimer = setTimeout(() => {
+            if (!a.tcpUp) stream?.destroy?.(new Error('timeout expired'));
+          }, connectTimeout);
+          synTimer.unref();
+          side.connect().then(
+            () => {
+              clearTimeout(synTimer);
+              pending.delete(a);
+              if (over) void side.end().catch(() => {});
+              else finish({ side });
+            },
+            (err: Error) => {
+              clearTimeout(synTimer);
+              pending.delete(a);
+              void side.end().catch(() => {});
+              if (over) return;
+              this.stats.unreachable++;
+              if (a.tcpUp) return finish({ busy: true });
+              // The path is still down (or the node is): the SYN went unanswered.
+              this.#downAt.set(node, Math.max(this.#downAt.get(node) ?? 0, a.startedAt));
+              debug('stall watch: %s unreachable (%s)', node, err.message);
+              if (!pending.size && !timer) launch();
+            },
+          );
+        }
+        timer = setTimeout(launch, RETRY_MILLIS);
+        timer.unref();
+      };
+      launch();
+    });
   }
 
   /** Waits (bounded) until the ended backends have left pg_stat_activity. */
@@ -298,7 +403,13 @@ const WATCHED_SQL = 'unnest($1::int[], $2::int[]) AS w(pid, age) JOIN pg_catalog
  * the statement.
  */
 const MINE_SQL = "(a.usename = current_user AND a.datname = current_database() AND a.backend_type = 'client backend' AND a.backend_start <= clock_timestamp() - w.age * interval '1 millisecond')";
-/** Backend states that mean "not working on a statement": idle, or active but waiting on its client. */
+/**
+ * The backend is not working on a statement: idle (in a transaction or not), or `active` but
+ * waiting on its client — ClientRead (the rest of an extended-protocol message has not arrived)
+ * or ClientWrite (its answer is not leaving). Anything else — active on the CPU, on a lock, on
+ * I/O, a `pg_sleep`; `disabled` (track_activities off); null (not visible to this role) — is
+ * treated as working.
+ */
 const STUCK_SQL = "a.state IN ('idle', 'idle in transaction', 'idle in transaction (aborted)') OR (a.state = 'active' AND a.wait_event_type = 'Client')";
 
 /** Resolves once every entry is done, or after `ms`. */
@@ -313,14 +424,7 @@ function args(entries: readonly StallEntry[]): [number[], number[]] {
   return [entries.map((e) => e.client.processID as number), entries.map((e) => Math.max(0, now - e.sentAt))];
 }
 
-/**
- * The backend is not working on a statement: idle (in a transaction or not), or `active` but
- * waiting on its client — ClientRead (the rest of an extended-protocol message has not arrived)
- * or ClientWrite (its answer is not leaving). Anything else — active on the CPU, on a lock, on
- * I/O, a `pg_sleep`; `disabled` (track_activities off); null (not visible to this role) — is
- * treated as working.
- */
-function isStuck(r: Row): boolean {
-  if (r.state === 'idle' || r.state === 'idle in transaction' || r.state === 'idle in transaction (aborted)') return true;
-  return r.state === 'active' && r.wait_event_type === 'Client';
+/** The statement's session can be looked at: its backend pid is known and its socket not destroyed. */
+function watchable(e: StallEntry): boolean {
+  return typeof e.client.processID === 'number' && !e.client.connection?.stream?.destroyed;
 }

@@ -26,6 +26,8 @@ interface Link {
 export class LatencyProxy {
   /** How long the server's answers wait before they reach the client (0: forwarded at once). */
   delayMillis = 0;
+  /** New connections are closed at once (a server down: nothing listening); open sessions are not touched. */
+  refusing = false;
   port = 0;
   readonly #server: Server;
   readonly #sockets = new Set<Socket>();
@@ -37,6 +39,10 @@ export class LatencyProxy {
     private readonly upstreamPort: number,
   ) {
     this.#server = createServer((client) => {
+      if (this.refusing) {
+        client.destroy(); // like a server that is not listening: the connection fails at once
+        return;
+      }
       const link: Link = { client, upstream: undefined, held: this.#cut, toServer: [], toClient: [], clientClosed: false, upstreamClosed: false };
       this.#links.add(link);
       this.#track(client);
