@@ -278,10 +278,10 @@ export class BoundClient extends EventEmitter {
           this.#drop(undefined);
           return this.#run({ ...q, route: 'primary' }, attempt + 1, undefined, deadline); // even if it was routed to a standby by request
         case 'answer-rollback':
-          this.#lose(b, err);
+          this.#lose(b, err, watched?.reached);
           return localResult('ROLLBACK');
         case 'retry':
-          if (v.markDown) this.#lose(b, err);
+          if (v.markDown) this.#lose(b, err, watched?.reached);
           else {
             // A primary that refused as read-only (still promoting, or demoted): bind again to whoever is primary.
             this.#drop(undefined);
@@ -292,7 +292,7 @@ export class BoundClient extends EventEmitter {
           if (v.delayMillis > 0) await sleep(v.delayMillis);
           return this.#run(q, attempt + 1, v.on === 'other-node' ? new Set([...(exclude ?? []), b.node.key]) : undefined, deadline);
         case 'resolve-commit': {
-          this.#lose(b, err);
+          this.#lose(b, err, watched?.reached);
           // The block ends with its COMMIT, whatever the outcome.
           const outcome = await resolveCommit(this.#pool, { xid: v.xid, node: b.node.key, started, ...(lsn ? { lsn } : {}) });
           if (outcome === 'committed') {
@@ -313,12 +313,12 @@ export class BoundClient extends EventEmitter {
           });
         }
         case 'timeout':
-          if (v.markDown) this.#lose(b, err);
+          if (v.markDown) this.#lose(b, err, watched?.reached);
           throw new FailoverError('FAILOVER_TIMEOUT', `no primary accepted the statement within failoverTimeoutMillis (${this.#pool.failoverTimeoutMillis} ms)`, { cause: v.cause });
         case 'throw':
           if (b.role === 'primary' && isReadOnlyRefusal(err)) this.#pool.refreshTopology(`${b.node.key} refused a write (SQLSTATE 25006)`);
           if (v.markDown) {
-            this.#lose(b, err);
+            this.#lose(b, err, watched?.reached);
             // A transaction lost with its session: its later statements are refused until it is ended.
             if (inTxn && statement !== 'commit' && statement !== 'rollback') this.#lost = { node: b.node.key, cause: err as Error };
           }
@@ -327,9 +327,13 @@ export class BoundClient extends EventEmitter {
     }
   }
 
-  /** The session is gone: the node is marked down and the session destroyed. */
-  #lose(b: Binding, err: unknown): void {
-    this.#pool.markDown(b.node.key, err as Error);
+  /**
+   * The session is gone: the node is marked down and the session destroyed — unless the stall watch
+   * ended it from a side session it had just opened there (`reached`): then the node works, and only
+   * the session goes.
+   */
+  #lose(b: Binding, err: unknown, reached = false): void {
+    if (!reached) this.#pool.markDown(b.node.key, err as Error);
     this.#drop(err as Error);
   }
 

@@ -108,6 +108,36 @@ describe.runIf(canCut)('stall watch across a real cut (nftables drop on loopback
     ]);
   });
 
+  it('a checked-out client in a transaction, stuck at the cut: its statement fails as a lost transaction after the heal, and the node is not taken for down', async () => {
+    const port = h.cluster.primary.server.port;
+    const p = pool({ readFrom: 'primary', failoverTimeoutMillis: 15_000, recheckIntervalMillis: 60_000 });
+    const c = await p.connect();
+    c.on('error', () => {});
+    await c.query('BEGIN');
+    await c.query('INSERT INTO stalls VALUES (60)');
+    await sleep(300);
+    const downs: string[] = [];
+    p.on('nodeDown', (e: { node: string; reason: string }) => downs.push(`${e.node}: ${e.reason}`));
+    let healedAt = 0;
+    let r: ReturnType<typeof settle>;
+    try {
+      await cut(port);
+      r = settle(c.query('INSERT INTO stalls VALUES (61)'));
+      await sleep(2000);
+    } finally {
+      await heal();
+      healedAt = Date.now();
+    }
+    const { code, at } = await r!.done;
+    c.release();
+    expect(code).toBe('TRANSACTION_ROLLED_BACK');
+    expect(at - healedAt, 'heal → the statement settled').toBeLessThanOrEqual(1000);
+    expect(downs, 'the node the watch had just reached is not down').toEqual([]);
+    await p.query('SELECT 1'); // and the Pool goes on using it
+    const [{ n }] = await h.cluster.primary.server.query<{ n: number }>('SELECT count(*)::int AS n FROM stalls WHERE id IN (60, 61)');
+    expect(n).toBe(0);
+  });
+
   it('the write in flight at the cut settles ≤ 1 s after the heal with the watch; without it, it waits for the retransmission', async () => {
     const port = h.cluster.primary.server.port;
     // The probe re-checks only on errors (an etcd source would not see a client cut either).
