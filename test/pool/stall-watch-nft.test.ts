@@ -131,7 +131,7 @@ describe.runIf(canCut)('stall watch across a real cut (nftables drop on loopback
     const { code, at } = await r!.done;
     c.release();
     expect(code).toBe('TRANSACTION_ROLLED_BACK');
-    expect(at - healedAt, 'heal → the statement settled').toBeLessThanOrEqual(1000);
+    expect(at - healedAt, 'heal → the statement settled (a sanity bound; the point is the next line)').toBeLessThanOrEqual(2000);
     expect(downs, 'the node the watch had just reached is not down').toEqual([]);
     await p.query('SELECT 1'); // and the Pool goes on using it
     const [{ n }] = await h.cluster.primary.server.query<{ n: number }>('SELECT count(*)::int AS n FROM stalls WHERE id IN (60, 61)');
