@@ -96,16 +96,17 @@ describe.runIf(canCut)('stall watch across a real cut (nftables drop on loopback
       healedAt = Date.now();
     }
     const [ra, rb] = await Promise.all([a!.done, b!.done]);
-    // Never sent (their BEGIN's answer never came): run again on a new session, acknowledged.
-    expect([ra.code, rb.code]).toEqual([undefined, undefined]);
-    expect(Math.max(ra.at, rb.at) - healedAt, 'heal → both writes acknowledged').toBeLessThanOrEqual(300);
+    // Usually never sent (their BEGIN's answer never came): run again on a new session, acknowledged. Under
+    // load a BEGIN's answer can arrive before the cut: then the write was sent, ended by the watch, resolved
+    // as not committed → TRANSACTION_ROLLED_BACK (and absent). Never anything else.
+    for (const r of [ra, rb]) expect([undefined, 'TRANSACTION_ROLLED_BACK']).toContain(r.code);
+    // ≤ 300 ms on a quiet machine (the old code: 451 ms); bounded loosely here, as CI's load makes it vary: the down mark below is what the old code fails.
+    expect(Math.max(ra.at, rb.at) - healedAt, 'heal → both writes settled').toBeLessThanOrEqual(1000);
     expect(downs, 'the node the watch had just reached is not down').toEqual([]);
     await sleep(300);
     const rows = await h.cluster.primary.server.query<{ id: number; n: number }>('SELECT id, count(*)::int AS n FROM stalls WHERE id IN (50, 51) GROUP BY id ORDER BY id');
-    expect(rows).toEqual([
-      { id: 50, n: 1 },
-      { id: 51, n: 1 },
-    ]);
+    const expected = [ra.code === undefined ? { id: 50, n: 1 } : undefined, rb.code === undefined ? { id: 51, n: 1 } : undefined].filter((x) => x !== undefined);
+    expect(rows, 'each acknowledged write present once, each rolled-back one absent').toEqual(expected);
   });
 
   it('a checked-out client in a transaction, stuck at the cut: its statement fails as a lost transaction after the heal, and the node is not taken for down', async () => {
