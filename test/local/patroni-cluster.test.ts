@@ -311,12 +311,22 @@ describe('PatroniCluster options', () => {
   });
 });
 
+/**
+ * True while `pid` runs. A zombie does not count: Patroni detaches its
+ * postmaster, so the postmaster's exit status is collected by PID 1, which
+ * may do so late (CI failed once on a postmaster that had exited but was not
+ * yet reaped by PID 1).
+ */
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch {
     return false;
+  }
+  try {
+    return procState(pid) !== 'Z';
+  } catch {
+    return false; // gone between the two looks
   }
 }
 
