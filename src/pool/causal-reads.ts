@@ -106,6 +106,7 @@ export class CausalReads {
       this.causal.stats.standbyWaitTimeouts++;
       return false;
     }
+    if (minLsn > 0n && !this.causal.follows(key)) return false; // past the position, but maybe on another timeline's WAL
     this.causal.used();
     return true;
   }

@@ -58,6 +58,8 @@ const NO_IO = {
   primaryLsn: () => Promise.reject(new Error('unused')),
   replayLsn: () => Promise.resolve(null),
   standbys: () => [],
+  primaryTimeline: () => Promise.reject(new Error('unused')),
+  standbyFollows: () => true,
 };
 
 /**

@@ -47,6 +47,9 @@ const MAX_LEARNED = 10_000;
 const RUN_AGAIN_MAX = 5;
 /** The requirement of every read under readFrom 'primary' (the policy alone sends it to the primary; not counted as a causal detour). */
 const PRIMARY_READ: ReadRequirement = Object.freeze({ primaryOnly: false });
+/** The timeline a primary writes on: the first 8 hex digits of its current WAL file's name. */
+const PRIMARY_TIMELINE_SQL = "SELECT ('x' || substr(pg_catalog.pg_walfile_name(pg_catalog.pg_current_wal_lsn()), 1, 8))::bit(32)::int AS tli";
+
 /** A read with nothing to respect (the node is picked first; a wait on it covers the position). */
 const ANY_READ: ReadRequirement = PRIMARY_READ;
 /** The load of a node no query has used yet. */
@@ -144,6 +147,14 @@ export class RoutingEngine implements PoolEngine, SessionHost {
           return rows[0].lsn;
         },
         standbys: () => (this.#topology.current()?.members ?? []).filter((m) => m.role === 'standby' && m.state !== 'unreachable' && !isNoLoadBalance(m)).map(nodeKey),
+        primaryTimeline: async (key) => {
+          const { rows } = await this.#nodes.get(key).pool.query<{ tli: number }>(PRIMARY_TIMELINE_SQL);
+          return Number(rows[0]!.tli);
+        },
+        standbyFollows: (key, tli) => {
+          const m = this.#topology.current()?.members.find((x) => nodeKey(x) === key);
+          return m?.timeline === undefined || m.timeline >= tli;
+        },
       },
       { waitOnStandby },
     );
@@ -732,6 +743,7 @@ export class RoutingEngine implements PoolEngine, SessionHost {
   #onTopology(next: Topology, previous: Topology | undefined): void {
     for (const w of this.#waiters) w();
     this.#state.observe(next, previous);
+    this.#causal.primaryIs(next.primary ? nodeKey(next.primary) : undefined);
     for (const m of next.members) if (m.role === 'standby') this.#causal.observe(nodeKey(m), m.replayLsn);
     const key = this.#state.lastPrimary;
     if (!this.#functionsLearned && key && (this.#host.options.learnFunctionVolatility ?? true)) {
