@@ -27,6 +27,16 @@ export function isConnectionLoss(err: unknown): boolean {
   return err instanceof Error;
 }
 
+/**
+ * No session was ever opened: the socket connect was refused or could not be made (the node is
+ * down or its address unreachable), or the server refused new sessions (57P03). Nothing ran.
+ */
+export function neverConnected(err: unknown): boolean {
+  if (err instanceof FailoverError) return err.code === 'CONNECT_TIMEOUT';
+  if (isServerError(err)) return err.code === '57P03';
+  return err instanceof Error && (err as NodeJS.ErrnoException).syscall === 'connect';
+}
+
 /** The error says the cluster may have changed: re-check topology now. */
 export function signalsTopologyChange(err: unknown): boolean {
   return isReadOnlyRefusal(err) || isConnectionLoss(err);

@@ -20,12 +20,14 @@
  *    - a statement that provably never reached the server, or a lone BEGIN: run again on the next
  *      primary (nothing was written);
  *    - a read: run again on another node (or, routed to the primary, on the primary), at most
- *      `retries` times, then CONNECTION_LOST;
+ *      `retries` times, then CONNECTION_LOST; a read whose session could not even be opened (it
+ *      ran nowhere) is not counted: it goes on waiting for a node that takes it — during a failover,
+ *      the next primary — until the failover deadline (FAILOVER_TIMEOUT), as a write would;
  *    - a write: TRANSACTION_RESOLUTION_UNKNOWN — never replayed.
  */
 import { FailoverError } from '../errors';
 import type { Analysis } from '../routing/classify';
-import { isConnectionLoss, isReadOnlyRefusal, neverExecuted } from './error-kinds';
+import { isConnectionLoss, isReadOnlyRefusal, neverConnected, neverExecuted } from './error-kinds';
 
 export const COMMIT = /^\s*(?:commit|end)(?:\s+(?:work|transaction))?\s*;?\s*$/i;
 /** One transaction start and nothing else (no literal, no second statement). */
@@ -50,6 +52,12 @@ const READ_ONLY_RETRY_MAX_MILLIS = 100;
 
 /** How many times a statement that provably never ran (or a lone BEGIN) is sent again. */
 const NEVER_SENT_RETRIES = 5;
+
+/**
+ * How many times a read whose session could not be opened is tried again (each try waits for the
+ * topology or a down mark to change; the failover deadline bounds the whole).
+ */
+const NEVER_CONNECTED_READ_RETRIES = 60;
 
 /** The statement that failed, and where. */
 export interface Failure {
@@ -115,6 +123,11 @@ export function afterFailure(f: Failure): Verdict {
   }
   if (f.statement === 'read') {
     if (f.attempt < f.retries) return { do: 'retry', on: f.routedAsRead ? 'other-node' : 'primary', markDown: true, delayMillis: 0 };
+    // It ran nowhere (e.g. the killed primary refused the connect while the topology still named it): not a retry used up.
+    if (f.retries > 0 && neverConnected(err) && f.attempt < NEVER_CONNECTED_READ_RETRIES) {
+      if (f.late) return { do: 'timeout', cause: err, markDown: true };
+      return { do: 'retry', on: f.routedAsRead ? 'other-node' : 'primary', markDown: true, delayMillis: 0 };
+    }
     if (f.err instanceof FailoverError) return { do: 'throw', error: err, markDown: true };
     return { do: 'throw', error: typed('CONNECTION_LOST', `connection to ${node} lost: ${(err as Error).message}`, err, node), markDown: true };
   }

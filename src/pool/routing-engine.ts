@@ -284,6 +284,8 @@ export class RoutingEngine implements PoolEngine, SessionHost {
     // waiting for it), then read on a standby that has replayed it or waits for it (below).
     if (req.pending) req = await this.#causalReads.learnPosition(req);
     let onPrimary = false;
+    /** Set at the first failure: how long a read that cannot open a session may go on waiting for a node. */
+    let deadline: number | undefined;
     for (let attempt = 0; ; attempt++) {
       // Fast path (readFrom 'primary', or a read that must see this process's last writes): no await.
       const fast =
@@ -312,7 +314,8 @@ export class RoutingEngine implements PoolEngine, SessionHost {
       } catch (err) {
         np.errors++;
         // A refusal as read-only (25006) means the text writes, wherever it ran (a primary that refused it is a standby now).
-        const v = afterFailure({ err, node: key, statement, on: 'standby', routedAsRead: !onPrimary, inTransaction: false, pinned: false, attempt, retries, late: false });
+        deadline ??= Date.now() + this.#failoverTimeoutMillis;
+        const v = afterFailure({ err, node: key, statement, on: 'standby', routedAsRead: !onPrimary, inTransaction: false, pinned: false, attempt, retries, late: Date.now() >= deadline });
         if (v.do === 'run-as-write') {
           this.rememberWrite(text, key);
           return this.#write(q, plain, 'write', this.#classifier.analyze(text), text);
@@ -323,6 +326,10 @@ export class RoutingEngine implements PoolEngine, SessionHost {
           continue;
         }
         if (v.do === 'throw') throw v.error;
+        if (v.do === 'timeout') {
+          if (v.markDown) this.markDown(key, err as Error);
+          throw this.#timeout(v.cause);
+        }
         throw err; // no other verdict applies to a read outside a transaction
       } finally {
         np.busy--;

@@ -57,6 +57,19 @@ describe('retry policy', () => {
     expect(codeOf(f({ statement: 'read', retries: 0 }))).toBe('CONNECTION_LOST');
   });
 
+  it('a read whose session could not be opened (refused connect, 57P03) ran nowhere: retried past `retries` until the failover deadline', () => {
+    const refused = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED', syscall: 'connect' });
+    const startingUp = serverError('57P03', 'the database system is starting up');
+    for (const err of [refused, startingUp]) {
+      expect(f({ err, statement: 'read', routedAsRead: true, attempt: 2 })).toMatchObject({ do: 'retry', on: 'other-node', markDown: true });
+      expect(f({ err, statement: 'read', attempt: 5 })).toMatchObject({ do: 'retry', on: 'primary' });
+      expect(f({ err, statement: 'read', attempt: 5, late: true })).toMatchObject({ do: 'timeout', cause: err });
+    }
+    // A session lost while the read ran is still counted; readRetries 0 still means no retry.
+    expect(codeOf(f({ err: socketGone, statement: 'read', attempt: 2 }))).toBe('CONNECTION_LOST');
+    expect(codeOf(f({ err: refused, statement: 'read', retries: 0 }))).toBe('CONNECTION_LOST');
+  });
+
   it('a lost write is never replayed: TRANSACTION_RESOLUTION_UNKNOWN, with the socket error as cause', () => {
     const v = f({});
     expect(codeOf(v)).toBe('TRANSACTION_RESOLUTION_UNKNOWN');
