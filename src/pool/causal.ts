@@ -98,6 +98,16 @@ export function parseCausalToken(token: string): bigint {
   return parseLsn(token.slice(TOKEN_PREFIX.length));
 }
 
+function lsnOf(lsn: Lsn | string | undefined): bigint | undefined {
+  if (lsn === undefined || lsn === '') return undefined;
+  if (typeof lsn === 'bigint') return lsn;
+  try {
+    return parseLsn(lsn);
+  } catch {
+    return undefined; // not an LSN: ignore
+  }
+}
+
 export class CausalTracker {
   readonly mode: ReadYourWrites;
   readonly #io: CausalIo;
@@ -109,7 +119,16 @@ export class CausalTracker {
   #lastWriteAt = 0;
   #lastReadAt = 0;
   #fetching: Promise<void> | undefined;
+  /**
+   * Each standby's replay position: the newest answer, also when lower than an earlier one. A
+   * standby's position goes back when it is rewound (pg_rewind) or cloned again: the old primary
+   * killed in a failover, restarted as a standby that replayed its own diverged WAL, then rewound
+   * (campaign seed 4242 with Patroni 3.0.2: 102 stale reads with "positions only move forward",
+   * the rewound node counted at its diverged position after it followed the new timeline).
+   */
   readonly #replayed = new Map<string, bigint>();
+  /** The last position each standby's topology source reported (see {@link observeReported}). */
+  readonly #reported = new Map<string, bigint>();
   /**
    * The timeline the current primary writes on, learnt from it after each primary change
    * (undefined until then, and while there is none). A replay position is a bare LSN: a standby
@@ -404,20 +423,37 @@ export class CausalTracker {
     this.#usedSinceLearnt = true;
   }
 
-  /** A replay position seen elsewhere (the topology source's text, or a wait's own answer). Positions only move forward. */
+  /**
+   * The standby's own answer about its replay position (a poll, a look, a wait): it replaces what
+   * was known, also when lower (see #replayed). A slower answer overtaken by a newer one can only
+   * lower the position, which sends reads elsewhere, never to a standby without the rows.
+   */
   observe(key: string, lsn: Lsn | string | undefined): void {
-    if (lsn === undefined || lsn === '') return;
-    try {
-      const v = typeof lsn === 'bigint' ? lsn : parseLsn(lsn);
-      if (v > (this.#replayed.get(key) ?? 0n)) this.#replayed.set(key, v);
-    } catch {
-      // not an LSN: ignore
-    }
+    const v = lsnOf(lsn);
+    if (v !== undefined) this.#replayed.set(key, v);
   }
 
-  /** The primary changed: a standby's old position is still valid (same WAL history up to the switch). Nothing to forget; kept for clarity. */
+  /**
+   * A replay position from the topology source (member keys, `/cluster`). Counts only when it
+   * changed since the source's last report for `key`: a source re-delivers an unchanged member
+   * with every other change, and an old value must not undo the standby's newer answer (after a
+   * rewind the source may go on showing the diverged position until its next loop).
+   */
+  observeReported(key: string, lsn: string | undefined): void {
+    const v = lsnOf(lsn);
+    if (v === undefined || this.#reported.get(key) === v) return;
+    this.#reported.set(key, v);
+    this.#replayed.set(key, v);
+  }
+
+  /**
+   * What was known of `key`'s replay position no longer holds (its source reports another
+   * timeline or role for it, or it left and came back): asked again before a read after writes
+   * runs there.
+   */
   forget(key: string): void {
     this.#replayed.delete(key);
+    this.#reported.delete(key);
   }
 
   /** An opaque token covering this process's writes so far (waits for a pending position). */

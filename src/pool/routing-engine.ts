@@ -751,7 +751,16 @@ export class RoutingEngine implements PoolEngine, SessionHost {
     for (const w of this.#waiters) w();
     this.#state.observe(next, previous);
     this.#causal.primaryIs(next.primary ? nodeKey(next.primary) : undefined);
-    for (const m of next.members) if (m.role === 'standby') this.#causal.observe(nodeKey(m), m.replayLsn);
+    const before = previous ? new Map(previous.members.map((m) => [nodeKey(m), m])) : undefined;
+    for (const m of next.members) {
+      if (m.role !== 'standby') continue;
+      const k = nodeKey(m);
+      // A standby that was something else, or is on another timeline now (rewound, cloned again, or
+      // following a new timeline): its earlier position may be of WAL it no longer has.
+      const was = before?.get(k);
+      if (!was || was.role !== 'standby' || was.timeline !== m.timeline) this.#causal.forget(k);
+      this.#causal.observeReported(k, m.replayLsn);
+    }
     const key = this.#state.lastPrimary;
     if (!this.#functionsLearned && key && (this.#host.options.learnFunctionVolatility ?? true)) {
       this.#functionsLearned = true;

@@ -106,6 +106,9 @@ export function parseEtcdMember(name: string, value: string): ParsedMember | str
  * wait until the node itself says it accepts them (promotion.ts). A non-leader member that still
  * claims to be primary gets role 'unknown' (a stale or demoting old primary).
  * Standby lag = leader position − standby position (replay, else xlog, else receive).
+ * `replayLsn` only from a reported *replay* position (`replay_lsn`, Patroni 4 and our manager):
+ * Patroni 3's `xlog_location` of a replica is max(received, replayed), and read-your-writes must
+ * not take received-but-not-replayed WAL for visible rows (the Pool then asks the standby itself).
  */
 export function topologyFromEtcd(
   parsed: readonly ParsedMember[],
@@ -127,10 +130,8 @@ export function topologyFromEtcd(
       m.role = 'unknown';
     }
     const pos = p.replayLocation ?? p.xlogLocation ?? p.receiveLocation;
-    if (pos !== undefined) {
-      m.replayLsn = formatLsn(pos);
-      if (leaderPos !== undefined) m.lagBytes = Math.max(0, leaderPos - pos);
-    }
+    if (pos !== undefined && leaderPos !== undefined) m.lagBytes = Math.max(0, leaderPos - pos);
+    if (p.replayLocation !== undefined) m.replayLsn = formatLsn(p.replayLocation);
     return m;
   });
   members.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
@@ -197,8 +198,8 @@ export function topologyFromCluster(body: unknown, observedAt = Date.now()): Clu
     // Patroni 4 lists replay_/receive_ positions beside `lag`; any of them may be "unknown".
     const lag = [d.replay_lag, d.lag, d.receive_lag].find((x) => typeof x === 'number' && Number.isFinite(x) && x >= 0) as number | undefined;
     if (m.role !== 'primary' && lag !== undefined) m.lagBytes = lag;
-    const lsn = [d.replay_lsn, d.lsn, d.receive_lsn].find((x) => typeof x === 'string' && /^[0-9A-Fa-f]+\/[0-9A-Fa-f]+$/.test(x)) as string | undefined;
-    if (lsn) m.replayLsn = lsn;
+    // A replay position only (see topologyFromEtcd): `lsn` and `receive_lsn` may be ahead of what is visible.
+    if (typeof d.replay_lsn === 'string' && /^[0-9A-Fa-f]+\/[0-9A-Fa-f]+$/.test(d.replay_lsn)) m.replayLsn = d.replay_lsn;
     const timeline = timelineOf(d.timeline);
     if (timeline !== undefined) m.timeline = timeline;
     const tags = tagsOf(d.tags);

@@ -22,7 +22,7 @@ export interface Member {
   lagBytes?: number;
   /** Time since the standby last replayed a transaction, in ms, when known (0 on an idle but caught-up standby is not guaranteed). */
   lagMillis?: number;
-  /** Replay position (pg_lsn text, e.g. `0/3000060`), when known. */
+  /** Replay position (pg_lsn text, e.g. `0/3000060`), when the source knows it (never a receive position). */
   replayLsn?: string;
   timeline?: number;
   /** Patroni tags (`nofailover`, `noloadbalance` …). */

@@ -75,4 +75,25 @@ describe('a standby that diverged at a failover (ahead of the promoted one, on t
     expect(stale).toBe(0);
     expect(pool.stats().causal!.notFollowing).toBeGreaterThan(0);
   }, 60_000);
+
+  test('then B is rewound onto the new timeline, behind the writes: its diverged position no longer counts (campaign seed 4242 with Patroni: 102 stale reads)', async () => {
+    const c = h.cluster;
+    // The Pool knows B at its diverged position (the reads above looked at it).
+    await c.rejoin(b.name); // pg_rewind against A, then B streams timeline 2
+    await c.waitForReplay(b.name);
+    await b.server.query('SELECT pg_wal_replay_pause()');
+    const [{ bl }] = await b.server.query<{ bl: string }>('SELECT pg_last_wal_replay_lsn()::text AS bl');
+    // What Patroni 3.0.2 publishes for it now: a replica on timeline 2, xlog_location its position.
+    await etcd.put(`/service/${scope}/members/${b.name}`).value(member(b.server.host, b.server.port, 'replica', 2, lsnInt(bl)));
+    for (let i = 0; i < 200 && pool.topology?.members.find((m) => m.name === b.name)?.timeline !== 2; i++) await sleep(10);
+    expect(pool.topology?.members.find((m) => m.name === b.name)?.timeline).toBe(2);
+    let stale = 0;
+    for (let i = 101; i <= 120; i++) {
+      await pool.query('INSERT INTO ryw VALUES ($1, $2)', [i, 'after rewind']);
+      const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ryw WHERE id = $1', [i]);
+      if (rows[0]!.n !== 1) stale++;
+    }
+    await b.server.query('SELECT pg_wal_replay_resume()');
+    expect(stale).toBe(0);
+  }, 90_000);
 });

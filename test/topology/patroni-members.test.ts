@@ -74,6 +74,17 @@ describe('Patroni member documents', () => {
     expect(t.members.find((x) => x.name === 'a')?.role).toBe('unknown');
   });
 
+  test('a replay position only from replay_lsn: Patroni 3 xlog_location (max of received and replayed) and receive_lsn give lag, never replayLsn', () => {
+    const b = (v: Record<string, unknown>) => etcdMember('b', { conn_url: 'postgres://127.0.0.1:2/x', role: 'replica', state: 'running', ...v });
+    const a = etcdMember('a', { conn_url: 'postgres://127.0.0.1:1/x', role: 'master', state: 'running', xlog_location: 1000 });
+    const only = topologyFromEtcd([a, b({ xlog_location: 900, receive_lsn: 950 })], 'a', undefined).members[1]!;
+    expect(only).toMatchObject({ lagBytes: 100 });
+    expect(only.replayLsn).toBeUndefined();
+    expect(topologyFromEtcd([a, b({ xlog_location: 900, replay_lsn: 800 })], 'a', undefined).members[1]).toMatchObject({ lagBytes: 200, replayLsn: lsnText(800) });
+    const rest = topologyFromCluster({ members: [{ name: 'a', role: 'leader', state: 'running', host: '127.0.0.1', port: 1 }, { name: 'b', role: 'replica', state: 'streaming', host: '127.0.0.1', port: 2, lsn: '0/900', receive_lsn: '0/950' }] });
+    expect(typeof rest === 'string' ? rest : rest.topology.members.find((m) => m.name === 'b')?.replayLsn).toBeUndefined();
+  });
+
   test('/cluster bodies: wrong shapes give a reason; bad members are skipped; two leaders → no primary', () => {
     for (const bad of [null, 1, 'x', [], {}, { members: {} }, { members: 'a' }]) expect(typeof topologyFromCluster(bad)).toBe('string');
     const r = topologyFromCluster({

@@ -38,7 +38,7 @@ const PATRONI_EXAMPLE = {
 function snapshot(leader: string | undefined, lsn: number): DcsSnapshot {
   const m = (name: string, port: number, role: string, xlog: number) => ({
     name,
-    data: { conn_url: `postgres://127.0.0.1:${port}/postgres`, api_url: `http://127.0.0.1:${port + 1000}/patroni`, state: 'running', role, xlog_location: xlog, timeline: 1 },
+    data: { conn_url: `postgres://127.0.0.1:${port}/postgres`, api_url: `http://127.0.0.1:${port + 1000}/patroni`, state: 'running', role, xlog_location: xlog, replay_lsn: xlog, timeline: 1 },
   });
   return {
     leader,
