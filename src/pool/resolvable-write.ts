@@ -21,6 +21,7 @@
  */
 import type pg from 'pg';
 import type { Analysis } from '../routing/classify';
+import { FailoverError } from '../errors';
 import { isConnectionLoss } from './error-kinds';
 import { INSERT_LSN_SQL, STARTED_SQL } from './xid-witness';
 
@@ -106,12 +107,17 @@ export function resolvableWrite(client: pg.PoolClient, q: pg.QueryConfig, plain:
     .then((settled) => {
       c.pipeline = false; // idle again: back to one statement at a time before anyone else gets it
       const lost = settled.find((s) => s.status === 'rejected' && isConnectionLoss(s.reason));
-      client.release(lost ? ((lost as PromiseRejectedResult).reason as Error) : undefined);
+      // The id's statement failed (a standby refusing to assign one, a full disk): its BEGIN left an
+      // aborted block open and nothing after it was sent. Back in the pool, that session would answer
+      // every later statement with 25P02 (the campaign: 157 inserts on a full disk), so it is closed.
+      const open = settled[0]?.status === 'rejected' && !lost;
+      client.release(lost ? ((lost as PromiseRejectedResult).reason as Error) : open ? new Error('aborted transaction block left by a failed resolvable write') : undefined);
     });
   // A failed write aborts the block; its COMMIT then answers ROLLBACK: the write's own error is the answer.
   const result = rest.then(async ({ write, commit }) => {
     const r = await write;
-    await commit;
+    // COMMIT of a block something in it aborted answers ROLLBACK, not an error: never report such a write as done.
+    if ((await commit).command === 'ROLLBACK') throw new FailoverError('TRANSACTION_ROLLED_BACK', 'the write ran, but its transaction was rolled back before COMMIT (a statement after it failed); it did not commit and may be run again');
     return r;
   });
   const position = withPosition ? rest.then(({ position: p }) => p!) : undefined;
