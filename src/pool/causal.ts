@@ -58,7 +58,8 @@ export interface CausalIo {
   primaryTimeline(primary: string): Promise<number>;
   /**
    * Whether standby `key` is known to follow timeline `tli` (the topology source's word on its
-   * timeline, ≥ tli). A source that tells no timeline for it: true (nothing known against it).
+   * timeline, ≥ tli). No word on it: false when the source tells other members' timelines (its
+   * status is unknown), true from a source that never tells any (nothing known against it).
    */
   standbyFollows(key: string, tli: number): boolean;
 }

@@ -152,8 +152,13 @@ export class RoutingEngine implements PoolEngine, SessionHost {
           return Number(rows[0]!.tli);
         },
         standbyFollows: (key, tli) => {
-          const m = this.#topology.current()?.members.find((x) => nodeKey(x) === key);
-          return m?.timeline === undefined || m.timeline >= tli;
+          const members = this.#topology.current()?.members ?? [];
+          const m = members.find((x) => nodeKey(x) === key);
+          if (m?.timeline !== undefined) return m.timeline >= tli;
+          // No word on its timeline. From a source that tells timelines (Patroni, our manager) that
+          // means the standby's own status is unknown (Patroni leaves it out while it runs crash
+          // recovery, for one): not known to follow. From one that never does (probe): nothing against it.
+          return !members.some((x) => x.timeline !== undefined);
         },
       },
       { waitOnStandby },

@@ -15,8 +15,8 @@ import { killNode, useCluster, type LocalNode } from '../support/cluster';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-function member(host: string, port: number, role: string, timeline: number, xlog: number): string {
-  return JSON.stringify({ conn_url: `postgres://${host}:${port}/postgres`, api_url: 'http://127.0.0.1:1/patroni', state: 'running', role, version: '3.0.2', xlog_location: xlog, timeline });
+function member(host: string, port: number, role: string, timeline: number | undefined, xlog: number): string {
+  return JSON.stringify({ conn_url: `postgres://${host}:${port}/postgres`, api_url: 'http://127.0.0.1:1/patroni', state: 'running', role, version: '3.0.2', xlog_location: xlog, ...(timeline !== undefined ? { timeline } : {}) });
 }
 
 async function stopStreaming(standby: LocalNode): Promise<void> {
@@ -64,6 +64,22 @@ describe('a standby that diverged at a failover (ahead of the promoted one, on t
     await pool?.end();
     etcd?.close();
   });
+
+  test('a standby whose member key tells no timeline (Patroni leaves it out while it recovers after a crash) is not taken to follow', async () => {
+    const [{ bl }] = await b.server.query<{ bl: string }>('SELECT pg_last_wal_replay_lsn()::text AS bl');
+    await etcd.put(`/service/${scope}/members/${b.name}`).value(member(b.server.host, b.server.port, 'replica', undefined, lsnInt(bl)));
+    await pool.query('SELECT 1'); // the pool starts and reads the keys
+    for (let i = 0; i < 200 && !pool.topology?.members.some((m) => m.name === b.name && m.role === 'standby' && m.timeline === undefined); i++) await sleep(10);
+    let stale = 0;
+    for (let i = 201; i <= 220; i++) {
+      await pool.query('INSERT INTO ryw VALUES ($1, $2)', [i, 'new']);
+      const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ryw WHERE id = $1', [i]);
+      if (rows[0]!.n !== 1) stale++;
+    }
+    expect(stale).toBe(0);
+    await etcd.put(`/service/${scope}/members/${b.name}`).value(member(b.server.host, b.server.port, 'replica', 1, lsnInt(bl)));
+    for (let i = 0; i < 200 && pool.topology?.members.find((m) => m.name === b.name)?.timeline !== 1; i++) await sleep(10);
+  }, 60_000);
 
   test("every read after a write sees it: none runs on the diverged standby (its bare replay position is past the write's)", async () => {
     let stale = 0;
