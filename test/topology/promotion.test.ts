@@ -34,6 +34,9 @@ describe('Pool (etcd source): the leader key names a node that is still promotin
     pool = new Pool({ connectionString: c.connectionString(), topology: { source: 'etcd', hosts: c.etcd!.endpoints, scope }, failoverTimeoutMillis: 20_000 });
     pool.on('error', () => {});
     await pool.query('CREATE TABLE promo (id int PRIMARY KEY)');
+    // The standby is about to be promoted after a kill -9: it must have the table first (CI once
+    // killed the primary before the standby replayed it: "relation promo does not exist").
+    await c.waitForReplay(c.standbys[0].name);
   });
 
   afterAll(async () => {
