@@ -31,6 +31,17 @@ const lsnInt = (lsn: string) => {
   return parseInt(hi!, 16) * 2 ** 32 + parseInt(lo!, 16);
 };
 
+/** Writes ids from..to one by one through the pool, each followed by a read of it; counts the reads that missed their write. */
+async function staleReadsAfterWrites(pool: Pool, from: number, to: number, pad: string): Promise<number> {
+  let stale = 0;
+  for (let i = from; i <= to; i++) {
+    await pool.query('INSERT INTO ryw VALUES ($1, $2)', [i, pad]);
+    const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ryw WHERE id = $1', [i]);
+    if (rows[0]!.n !== 1) stale++;
+  }
+  return stale;
+}
+
 describe('a standby that diverged at a failover (ahead of the promoted one, on the old timeline)', () => {
   const h = useCluster({ standbys: 2, etcd: true }, async (c) => {
     await c.primary.server.query('CREATE TABLE ryw (id int PRIMARY KEY, pad text)');
@@ -70,24 +81,14 @@ describe('a standby that diverged at a failover (ahead of the promoted one, on t
     await etcd.put(`/service/${scope}/members/${b.name}`).value(member(b.server.host, b.server.port, 'replica', undefined, lsnInt(bl)));
     await pool.query('SELECT 1'); // the pool starts and reads the keys
     for (let i = 0; i < 200 && !pool.topology?.members.some((m) => m.name === b.name && m.role === 'standby' && m.timeline === undefined); i++) await sleep(10);
-    let stale = 0;
-    for (let i = 201; i <= 220; i++) {
-      await pool.query('INSERT INTO ryw VALUES ($1, $2)', [i, 'new']);
-      const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ryw WHERE id = $1', [i]);
-      if (rows[0]!.n !== 1) stale++;
-    }
+    const stale = await staleReadsAfterWrites(pool, 201, 220, 'new');
     expect(stale).toBe(0);
     await etcd.put(`/service/${scope}/members/${b.name}`).value(member(b.server.host, b.server.port, 'replica', 1, lsnInt(bl)));
     for (let i = 0; i < 200 && pool.topology?.members.find((m) => m.name === b.name)?.timeline !== 1; i++) await sleep(10);
   }, 60_000);
 
   test("every read after a write sees it: none runs on the diverged standby (its bare replay position is past the write's)", async () => {
-    let stale = 0;
-    for (let i = 1; i <= 20; i++) {
-      await pool.query('INSERT INTO ryw VALUES ($1, $2)', [i, 'new']);
-      const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ryw WHERE id = $1', [i]);
-      if (rows[0]!.n !== 1) stale++;
-    }
+    const stale = await staleReadsAfterWrites(pool, 1, 20, 'new');
     expect(stale).toBe(0);
     expect(pool.stats().causal!.notFollowing).toBeGreaterThan(0);
   }, 60_000);
@@ -103,12 +104,7 @@ describe('a standby that diverged at a failover (ahead of the promoted one, on t
     await etcd.put(`/service/${scope}/members/${b.name}`).value(member(b.server.host, b.server.port, 'replica', 2, lsnInt(bl)));
     for (let i = 0; i < 200 && pool.topology?.members.find((m) => m.name === b.name)?.timeline !== 2; i++) await sleep(10);
     expect(pool.topology?.members.find((m) => m.name === b.name)?.timeline).toBe(2);
-    let stale = 0;
-    for (let i = 101; i <= 120; i++) {
-      await pool.query('INSERT INTO ryw VALUES ($1, $2)', [i, 'after rewind']);
-      const { rows } = await pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ryw WHERE id = $1', [i]);
-      if (rows[0]!.n !== 1) stale++;
-    }
+    const stale = await staleReadsAfterWrites(pool, 101, 120, 'after rewind');
     await b.server.query('SELECT pg_wal_replay_resume()');
     expect(stale).toBe(0);
   }, 90_000);
