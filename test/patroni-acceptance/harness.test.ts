@@ -9,7 +9,8 @@ import { join } from 'node:path';
 import { judge, withRerun } from './gate';
 import { BEGIN, END, LATEST, renderTable, withTable } from './readme-table';
 import type { ResultsFile, ScenarioResult } from './results';
-import { formatTable, parseBehaveJson, type ImplRun } from './run';
+import { CI_FEATURES, formatTable, parseBehaveJson, type ImplRun } from './run';
+import { FEATURE_SECONDS, mergeScenarios, splitFeatures } from './shards';
 
 const behaveJson = JSON.stringify([
   {
@@ -59,6 +60,23 @@ describe('acceptance runner', () => {
     const merged = withRerun([sc('recovery', 'a', 'passed'), sc('recovery', 'b', 'failed'), sc('patroni_api', 'c', 'passed')], [sc('recovery', 'a', 'passed'), sc('recovery', 'b', 'passed')]);
     expect(merged.filter((s) => s.status !== 'passed')).toEqual([]);
     expect(merged).toHaveLength(3);
+  });
+
+  it('shards: CI\'s features split in two groups within 15% of each other, each feature once, given order kept', () => {
+    const [a, b] = splitFeatures(CI_FEATURES, 2);
+    expect([...a!, ...b!].sort()).toEqual([...CI_FEATURES].sort());
+    const load = (g: string[]) => g.reduce((t, f) => t + FEATURE_SECONDS[f]!, 0);
+    expect(Math.abs(load(a!) - load(b!)) / Math.max(load(a!), load(b!))).toBeLessThan(0.15);
+    for (const g of [a!, b!]) expect(g).toEqual(CI_FEATURES.filter((f) => g.includes(f)));
+    expect(splitFeatures(['x', 'y'], 4, {})).toEqual([['x'], ['y']]);
+    expect(splitFeatures(['x', 'y'], 1)).toEqual([['x', 'y']]);
+    expect(() => splitFeatures(['x'], 0)).toThrow(/--shards must be a whole number/);
+    expect(() => splitFeatures(['x'], Number('two'))).toThrow(expect.objectContaining({ code: 'ACCEPTANCE_BAD_SHARDS' }));
+  });
+
+  it('shards: results merge in feature order, each feature\'s scenarios in their own order', () => {
+    const merged = mergeScenarios([[sc('recovery', 'r1', 'passed'), sc('recovery', 'r2', 'failed')], [sc('patroni_api', 'p1', 'passed'), sc('patroni_api', 'p2', 'skipped')]], ['patroni_api', 'recovery']);
+    expect(merged.map((s) => s.scenario)).toEqual(['p1', 'p2', 'r1', 'r2']);
   });
 
   const doc: ResultsFile = {

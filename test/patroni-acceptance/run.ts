@@ -4,12 +4,14 @@
  * patroni.py; prints scenarios passed/failed/skipped side by side.
  *
  *   npm run test:patroni-acceptance -- [--features basic_replication,patroni_api|ci|all] [--impl both|ours|patroni]
- *                                      [--parallel] [--keep] [--json out.json] [--timeout seconds] [--gate [--reruns 1]] [--min-ours-passed N]
+ *                                      [--parallel] [--shards N] [--keep] [--json out.json] [--timeout seconds] [--gate [--reruns 1]] [--min-ours-passed N]
  *
  * Each run gets its own directory (a copy of features/ plus the adapter's patroni.py/patronictl.py), its
  * own network namespace (`unshare -n`, loopback only: the suite hard-codes etcd on 2379, REST on 8008+ and
  * PostgreSQL on 5361+, and the namespace keeps those from colliding with anything else on the machine)
  * and its own PID namespace (every process the run started ends with it).
+ * `--shards N` splits each implementation's features into N groups run at once (shards.ts), each in
+ * namespaces of its own; their results count as one run.
  * Everything runs as the unprivileged `pgfailover` user (PostgreSQL refuses root). Needs root, behave
  * (python3-behave), python3-coverage, Debian's patroni, etcd and PostgreSQL binaries.
  */
@@ -20,6 +22,7 @@ import { availableParallelism, tmpdir } from 'node:os';
 import { KNOWN_FAILURES } from './exceptions';
 import { renderTable } from './readme-table';
 import { judge, scenarioKey, withRerun } from './gate';
+import { mergeScenarios, splitFeatures } from './shards';
 import { runAs, tally, type FeatureTally, type Impl, type ResultsFile, type RunRecord, type ScenarioResult } from './results';
 
 const ROOT = resolve(__dirname, '..', '..');
@@ -33,7 +36,7 @@ const PATRONI_PACKAGE = '/usr/lib/python3/dist-packages/patroni';
 export const DEFAULT_FEATURES = ['basic_replication', 'patroni_api'];
 
 /**
- * `--features ci`: what `npm test` runs, both implementations side by side (≈10 min on 2 cores). The
+ * `--features ci`: what `npm test` runs, against ours in 2 shards (≈6.5 min on 2 cores). The
  * whole suite (`--features all`, ≈20 min) is `npm run test:patroni-acceptance:full`, whose JSON is
  * the README's table: CI would otherwise pass 30 minutes.
  */
@@ -64,8 +67,10 @@ export interface RunOptions {
 }
 
 export interface ImplRun extends RunRecord {
-  /** The run directory (features/output/, behave.log). */
+  /** The run directory (features/output/, behave.log); the first shard's when sharded. */
   dir: string;
+  /** With `--shards`: each shard's own run (its directory, results and time). */
+  parts?: ImplRun[];
 }
 
 function pgBinDir(): string {
@@ -143,6 +148,25 @@ export async function runImpl(impl: Impl, opts: RunOptions): Promise<ImplRun> {
   return { impl, dir, exitCode, timedOut, seconds, scenarios };
 }
 
+/**
+ * Runs the selected features against one implementation in `shards` groups at once (shards.ts) and
+ * counts them as one run: scenarios in feature order, the time of the slowest shard.
+ */
+export async function runSharded(impl: Impl, opts: RunOptions, shards: number): Promise<ImplRun> {
+  const groups = splitFeatures(opts.features, shards);
+  if (groups.length < 2) return runImpl(impl, opts);
+  const parts = await Promise.all(groups.map((features) => runImpl(impl, { ...opts, features })));
+  return {
+    impl,
+    dir: parts[0]!.dir,
+    exitCode: parts.reduce<number | null>((c, p) => (c === 0 ? p.exitCode : c), 0),
+    timedOut: parts.some((p) => p.timedOut),
+    seconds: Math.max(...parts.map((p) => p.seconds)),
+    scenarios: mergeScenarios(parts.map((p) => p.scenarios), opts.features),
+    parts,
+  };
+}
+
 function shq(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }
@@ -202,17 +226,20 @@ export async function main(argv: string[]): Promise<number> {
   const timeoutMs = Number(arg('timeout') ?? 1800) * 1000;
   const log = (l: string) => console.log(l);
   const opts = { impl: impls[0]!, features, timeoutMs, log };
+  const shards = Number(arg('shards') ?? 1);
+  splitFeatures(features, shards); // a bad --shards fails here, before any run
+  const one = (i: Impl) => runSharded(i, opts, shards);
   const runs = argv.includes('--parallel')
-    ? await Promise.all(impls.map((i) => runImpl(i, opts)))
-    : await impls.reduce<Promise<ImplRun[]>>(async (acc, i) => [...(await acc), await runImpl(i, opts)], Promise.resolve([]));
+    ? await Promise.all(impls.map(one))
+    : await impls.reduce<Promise<ImplRun[]>>(async (acc, i) => [...(await acc), await one(i)], Promise.resolve([]));
   console.log('\nPatroni acceptance suite (features from Patroni v4.1.4), scenarios passed/failed/skipped:\n');
   console.log(formatTable(runs, features));
   for (const r of runs) {
     for (const s of r.scenarios.filter((x) => x.status === 'failed')) console.log(`\n[${r.impl}] FAILED ${s.feature}: ${s.scenario}\n    at: ${s.failedStep}\n    ${(s.error ?? '').split('\n').slice(-3).join('\n    ')}`);
   }
   // CI gate: the harness must have run (results for every implementation) ...
-  if (runs.some((r) => r.scenarios.length === 0)) {
-    console.error('ACCEPTANCE_NO_RESULTS: an implementation produced no scenario results (setup broken?)');
+  if (runs.some((r) => (r.parts ?? [r]).some((p) => p.scenarios.length === 0))) {
+    console.error('ACCEPTANCE_NO_RESULTS: an implementation (or one of its shards) produced no scenario results (setup broken?)');
     writeResults(arg('json'), runs, features, []);
     return 1;
   }
@@ -250,8 +277,9 @@ export async function main(argv: string[]): Promise<number> {
     }
   }
   writeResults(arg('json'), runs, features, reruns);
-  if (!argv.includes('--keep')) for (const r of [...runs, ...reruns]) if (!r.scenarios.some((s) => s.status === 'failed')) rmSync(r.dir, { recursive: true, force: true });
-  for (const r of [...runs, ...reruns]) if (existsSync(r.dir)) console.log(`[${r.impl}] logs kept in ${r.dir} (features/output/, behave.log)`);
+  const dirs = [...runs, ...reruns].flatMap((r) => r.parts ?? [r]);
+  if (!argv.includes('--keep')) for (const r of dirs) if (!r.scenarios.some((s) => s.status === 'failed')) rmSync(r.dir, { recursive: true, force: true });
+  for (const r of dirs) if (existsSync(r.dir)) console.log(`[${r.impl}] logs kept in ${r.dir} (features/output/, behave.log)`);
   return code;
 }
 
@@ -264,8 +292,8 @@ function writeResults(out: string | undefined, runs: ImplRun[], features: string
     commit,
     cpus: availableParallelism(),
     features,
-    runs: runs.map(({ dir: _d, ...r }) => r),
-    reruns: reruns.map(({ dir: _d, ...r }) => r),
+    runs: runs.map(({ dir: _d, parts: _p, ...r }) => r),
+    reruns: reruns.map(({ dir: _d, parts: _p, ...r }) => r),
   };
   writeFileSync(out, JSON.stringify(doc, null, 2));
   console.log(`\n${out}; as the README's table (npm run acceptance:readme -- ${out}):\n\n${renderTable(doc)}`);
