@@ -36,7 +36,7 @@ const PATRONI_PACKAGE = '/usr/lib/python3/dist-packages/patroni';
 export const DEFAULT_FEATURES = ['basic_replication', 'patroni_api'];
 
 /**
- * `--features ci`: what `npm test` runs, against ours in 2 shards (≈6.5 min on 2 cores). The
+ * `--features ci`: what `npm test` runs, against ours in 3 shards (≈4.5 min on 2 cores). The
  * whole suite (`--features all`, ≈20 min) is `npm run test:patroni-acceptance:full`, whose JSON is
  * the README's table: CI would otherwise pass 30 minutes.
  */
