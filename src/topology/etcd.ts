@@ -42,7 +42,18 @@ export interface EtcdTopologyOptions {
   reconnectMinMillis?: number;
   /** Cap of the reconnect delay. Default 2000 ms. */
   reconnectMaxMillis?: number;
+  /**
+   * How often the watch is checked against a read of the leader key: a watch whose etcd member
+   * went silent (frozen, cut off) delivers nothing until gRPC's keepalive gives up on it (up to
+   * 13 s), while the other members already have a new leader. When the read shows another leader
+   * than the watch for {@link WATCH_CHECK_GRACE_MILLIS}, the prefix is read again and the watch
+   * re-opened. Default 1000 ms; 0 turns the check off.
+   */
+  watchCheckMillis?: number;
 }
+
+/** How long the leader key read may disagree with the watch before the watch counts as silent (its event may be in flight). */
+export const WATCH_CHECK_GRACE_MILLIS = 300;
 
 /** The Patroni key prefix for a namespace and scope (kept here for existing importers). */
 export { patroniPrefix };
@@ -74,6 +85,10 @@ export class EtcdTopology extends EventEmitter implements TopologySource {
   #retryTimer: NodeJS.Timeout | undefined;
   #attempt = 0;
   #closed = false;
+  #checkTimer: NodeJS.Timeout | undefined;
+  #checking = false;
+  /** The leader value a check read that the watch had not delivered yet, and since when. */
+  #unseen: { value: string | undefined; since: number } | undefined;
 
   constructor(options: EtcdTopologyOptions) {
     super();
@@ -108,6 +123,11 @@ export class EtcdTopology extends EventEmitter implements TopologySource {
    */
   start(): Promise<Topology> {
     if (this.#closed) return Promise.reject(new FailoverError('POOL_ENDED', 'etcd topology is closed'));
+    const every = this.#options.watchCheckMillis ?? 1000;
+    if (every > 0 && !this.#checkTimer) {
+      this.#checkTimer = setInterval(() => void this.#checkWatch(), every);
+      this.#checkTimer.unref();
+    }
     return this.#sync('start');
   }
 
@@ -127,6 +147,7 @@ export class EtcdTopology extends EventEmitter implements TopologySource {
   async close(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    if (this.#checkTimer) clearInterval(this.#checkTimer);
     if (this.#retryTimer) clearTimeout(this.#retryTimer);
     this.#retryTimer = undefined;
     await this.#drop();
@@ -183,6 +204,57 @@ export class EtcdTopology extends EventEmitter implements TopologySource {
     return this.#publish();
   }
 
+  /**
+   * Reads the prefix (bounded by the check interval, at least 500 ms) and compares its leader key
+   * with the watch's. A read that fails proves nothing (the member it went to may be the silent
+   * one; the next check may go elsewhere). A leader the watch has not delivered after
+   * WATCH_CHECK_GRACE_MILLIS means the watch's member went silent: the read is taken as the truth
+   * at once, and the client and its watch are opened again (etcd3 runs all of a client's watches
+   * on one stream).
+   */
+  async #checkWatch(): Promise<void> {
+    const client = this.#client;
+    if (this.#checking || this.#closed || !client || !this.#watcher || this.#syncing) return;
+    this.#checking = true;
+    try {
+      const bound = Math.max(500, this.#options.watchCheckMillis ?? 1000);
+      // raced, not only given a deadline: etcd3 retries a failed call after a backoff
+      const read = client.getAll().prefix(this.prefix).options({ deadline: Date.now() + bound }).exec();
+      read.catch(() => {});
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`no answer within ${bound} ms`)), bound);
+      });
+      const res = await Promise.race([read, late]).finally(() => clearTimeout(timer));
+      if (client !== this.#client || this.#closed || this.#syncing) return;
+      const value = res.kvs.find((kv) => this.#relative(kv.key) === PATRONI_KEYS.leader)?.value.toString();
+      const known = this.#kvs.get(PATRONI_KEYS.leader)?.value;
+      if (value === known) {
+        this.#unseen = undefined;
+        return;
+      }
+      const now = Date.now();
+      if (!this.#unseen || this.#unseen.value !== value) {
+        this.#unseen = { value, since: now };
+        setTimeout(() => void this.#checkWatch(), WATCH_CHECK_GRACE_MILLIS).unref(); // look again once its event had time to arrive
+        return;
+      }
+      if (now - this.#unseen.since < WATCH_CHECK_GRACE_MILLIS) return;
+      this.#unseen = undefined;
+      this.#kvs.clear();
+      for (const kv of res.kvs) this.#kvs.set(this.#relative(kv.key), { value: kv.value.toString(), modRevision: Number(kv.mod_revision) });
+      this.#revision = Number(res.header.revision);
+      this.#publish();
+      this.#emitError(new FailoverError('TOPOLOGY_SOURCE', `etcd watch on ${this.prefix} went silent: etcd names leader ${value ?? '(none)'}, the watch still ${known ?? '(none)'}; read it and watching again`));
+      await this.#drop();
+      if (!this.#closed) this.#sync('watch went silent').catch(() => {});
+    } catch {
+      // this read's member did not answer in time: the next check may reach another
+    } finally {
+      this.#checking = false;
+    }
+  }
+
   #newClient(): Etcd3 {
     const requestTimeout = this.#options.requestTimeoutMillis ?? 2000;
     const options: IOptions = {
@@ -190,7 +262,8 @@ export class EtcdTopology extends EventEmitter implements TopologySource {
       dialTimeout: this.#options.dialTimeoutMillis ?? 1000,
       // Unary calls get a deadline; the watch stream must not.
       defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + requestTimeout }),
-      faultHandling: etcdFaultHandling(),
+      // a member that failed a call is skipped for a second: the next read (the watch check's) goes to another
+      faultHandling: etcdFaultHandling({ skipAfterFailures: 1 }),
       // Notice a silent (frozen, partitioned) etcd on the watch stream.
       grpcOptions: { 'grpc.keepalive_time_ms': 10_000, 'grpc.keepalive_timeout_ms': 3000, 'grpc.keepalive_permit_without_calls': 0 },
     };
