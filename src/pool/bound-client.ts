@@ -294,7 +294,7 @@ export class BoundClient extends EventEmitter {
         case 'resolve-commit': {
           this.#lose(b, err, watched?.reached);
           // The block ends with its COMMIT, whatever the outcome.
-          const outcome = await resolveCommit(this.#pool, { xid: v.xid, node: b.node.key, started, ...(lsn ? { lsn } : {}) });
+          const { outcome, why } = await resolveCommit(this.#pool, { xid: v.xid, node: b.node.key, started, ...(lsn ? { lsn } : {}) });
           if (outcome === 'committed') {
             debug('COMMIT of xid %s lost with its connection, resolved: committed', v.xid);
             return { command: 'COMMIT', rowCount: null, oid: 0, rows: [], fields: [] } as unknown as pg.QueryResult;
@@ -306,10 +306,10 @@ export class BoundClient extends EventEmitter {
               detail: { xid: v.xid },
             });
           }
-          throw new FailoverError('TRANSACTION_RESOLUTION_UNKNOWN', `the connection to ${b.node.key} was lost during COMMIT and the outcome of xid ${v.xid} could not be resolved`, {
+          throw new FailoverError('TRANSACTION_RESOLUTION_UNKNOWN', `the connection to ${b.node.key} was lost during COMMIT and the outcome of xid ${v.xid} could not be resolved: ${why}`, {
             cause: err,
             node: b.node.key,
-            detail: { xid: v.xid },
+            detail: { xid: v.xid, why },
           });
         }
         case 'timeout':

@@ -18,6 +18,14 @@ const debug = createDebug('pg-failover:pool');
 export type CommitOutcome = 'committed' | 'aborted' | 'unknown';
 export type { LostTransaction };
 
+/** What a resolution found, and for `unknown` why it could not tell (for the error's message and `detail.why`). */
+export interface Resolution {
+  outcome: CommitOutcome;
+  why?: string;
+}
+
+const unknown = (why: string): Resolution => ({ outcome: 'unknown', why });
+
 /**
  * The durability barrier: a transaction that writes WAL (a transactional logical-decoding message,
  * executable by any role, readable only by logical decoding that asks for messages) so that its
@@ -28,7 +36,7 @@ const BARRIER = "SELECT pg_catalog.pg_logical_emit_message(true, 'pg-failover', 
 const STATUS = `SELECT pg_xact_status($1::xid8) AS status, ${STARTED_SQL} AS started,
   (NOT pg_catalog.pg_is_in_recovery() AND pg_catalog.pg_last_wal_replay_lsn() <= $2::pg_lsn) AS replay_short`;
 
-export async function resolveCommit(pool: SessionHost, lost: LostTransaction): Promise<CommitOutcome> {
+export async function resolveCommit(pool: SessionHost, lost: LostTransaction): Promise<Resolution> {
   const witness = new XidWitness(pool, lost);
   try {
     return await ask(pool, lost, witness);
@@ -37,15 +45,16 @@ export async function resolveCommit(pool: SessionHost, lost: LostTransaction): P
   }
 }
 
-async function ask(pool: SessionHost, lost: LostTransaction, witness: XidWitness): Promise<CommitOutcome> {
+async function ask(pool: SessionHost, lost: LostTransaction, witness: XidWitness): Promise<Resolution> {
   const { xid } = lost;
   const deadline = Date.now() + pool.failoverTimeoutMillis;
+  let last = 'no primary was found to ask';
   while (Date.now() < deadline) {
     let key: string;
     try {
       key = await pool.primaryNode(deadline);
     } catch {
-      return 'unknown';
+      return unknown(`no primary could be asked within failoverTimeoutMillis (${pool.failoverTimeoutMillis} ms)`);
     }
     try {
       const np = pool.nodePool(key);
@@ -53,29 +62,33 @@ async function ask(pool: SessionHost, lost: LostTransaction, witness: XidWitness
       const { rows } = await np.pool.query<{ status: string | null; started: string; replay_short: boolean | null }>(STATUS, [xid, lost.lsn ?? null]);
       const status = rows[0]?.status;
       debug('outcome of xid %s on %s: %s', xid, key, status);
-      if (status === 'aborted') return 'aborted';
+      if (status === 'aborted') return { outcome: 'aborted' };
       if (commitProvablyAbsent(lost, rows[0]?.started, rows[0]?.replay_short ?? null)) {
         debug('xid %s: %s replayed nothing past %s, where the commit would be: it did not commit in this history', xid, key, lost.lsn);
-        return 'aborted';
+        return { outcome: 'aborted' };
       }
       // null: too old to know.
-      if (status === null) return 'unknown';
+      if (status === null) return unknown(`${key} no longer knows transaction ${xid} (pg_xact_status is NULL: too old)`);
       if (status === 'committed') {
         if (!(await witness.vouchesFor(key, rows[0]!.started))) {
           debug('xid %s committed on %s, but nothing proves %s had the lost transaction: it may be another one with the same id', xid, key, key);
-          return 'unknown';
+          return unknown(`${key} says transaction ${xid} committed, but it restarted or recovered since the write was sent and nothing proves that id is still the lost write's (a recovered node may hand an id out again)`);
         }
-        return (await durable(pool, key, deadline)) ? 'committed' : 'unknown';
+        return (await durable(pool, key, deadline))
+          ? { outcome: 'committed' }
+          : unknown(`transaction ${xid} committed on ${key}, but its synchronous standbys did not confirm it within failoverTimeoutMillis`);
       }
+      last = `${key} still showed transaction ${xid} in progress`;
       // 'in progress': the session may still be ending (or, unproven, someone else holds the id): ask again shortly.
     } catch (err) {
       // 22023: "transaction ID … is in the future" — this primary never saw it.
-      if (isServerError(err) && err.code === '22023') return 'aborted';
+      if (isServerError(err) && err.code === '22023') return { outcome: 'aborted' };
+      last = `${key} did not answer (${(err as Error).message})`;
       pool.markDown(key, err as Error);
     }
     await new Promise((r) => setTimeout(r, 200).unref());
   }
-  return 'unknown';
+  return unknown(`failoverTimeoutMillis (${pool.failoverTimeoutMillis} ms) ran out; last: ${last}`);
 }
 
 /**

@@ -448,8 +448,8 @@ export class RoutingEngine implements PoolEngine, SessionHost {
     }
     const { xid, started } = sent;
     const lsn = w.lsnBeforeCommit();
-    const outcome = await resolveCommit(this, { xid, node: key, started, ...(lsn ? { lsn } : {}) });
-    debug('write of xid %s lost with its connection to %s, resolved: %s', xid, key, outcome);
+    const { outcome, why } = await resolveCommit(this, { xid, node: key, started, ...(lsn ? { lsn } : {}) });
+    debug('write of xid %s lost with its connection to %s, resolved: %s%s', xid, key, outcome, why ? ` (${why})` : '');
     if (outcome === 'committed') {
       this.noteWrite();
       const answer = w.answered();
@@ -460,7 +460,7 @@ export class RoutingEngine implements PoolEngine, SessionHost {
       if (runAgain) return undefined; // sent instead of being held at a switchover: the caller runs it again
       throw new FailoverError('TRANSACTION_ROLLED_BACK', `the connection to ${key} was lost while a write was in flight; it did not commit (xid ${xid}) and may be run again`, { cause: unknown.cause, node: key, detail: { xid } });
     }
-    throw new FailoverError('TRANSACTION_RESOLUTION_UNKNOWN', `${unknown.message}; the outcome of xid ${xid} could not be resolved`, { cause: unknown.cause, node: key, detail: { xid } });
+    throw new FailoverError('TRANSACTION_RESOLUTION_UNKNOWN', `${unknown.message}; the outcome of xid ${xid} could not be resolved: ${why}`, { cause: unknown.cause, node: key, detail: { xid, why } });
   }
 
   // ---- connect (checked-out client) ----------------------------------------

@@ -241,7 +241,13 @@ describe('a lost resolvable write whose primary crash-recovered and handed its i
     await ctx.pool.query('INSERT INTO reuse_other VALUES (-1)'); // a session open to the primary (the next write takes it)
     // The answer to the write's `BEGIN; SELECT pg_current_xact_id()` (its id) reaches the Pool only after all that follows.
     ctx.proxy.delayMillis = 12_000;
-    const write = outcome(ctx.pool.query('INSERT INTO reuse VALUES (9)'));
+    let lost: { detail?: { why?: string }; message: string } | undefined;
+    const write = outcome(
+      ctx.pool.query('INSERT INTO reuse VALUES (9)').catch((e: { detail?: { why?: string }; message: string }) => {
+        lost = e;
+        throw e;
+      }),
+    );
     let holder: { pid: number; xid: string } | undefined;
     for (let i = 0; i < 200 && !holder; i++) {
       [holder] = await primary.query<{ pid: number; xid: string }>("SELECT pid, backend_xid::text AS xid FROM pg_stat_activity WHERE state = 'idle in transaction' AND backend_xid IS NOT NULL");
@@ -271,6 +277,9 @@ describe('a lost resolvable write whose primary crash-recovered and handed its i
     const code = await write;
     expect(code).not.toBe('committed');
     expect(code).toBe('TRANSACTION_RESOLUTION_UNKNOWN');
+    // the error says why it stayed unknown
+    expect(lost?.detail?.why).toMatch(/says transaction \d+ committed, but it restarted or recovered since/);
+    expect(lost?.message).toContain(lost!.detail!.why!);
     expect((await primary.query<{ n: number }>('SELECT count(*)::int AS n FROM reuse WHERE id = 9'))[0]!.n).toBe(0);
   }, 60_000);
 });

@@ -54,7 +54,8 @@ export class RegisterWorkload implements Workload {
       }
       const outcome = classify(e);
       (outcome === 'failed' ? this.#failed : this.#unknown).add(id);
-      if (outcome === 'unknown') this.#leftInDoubt.push(`id ${id} at ${new Date(start).toISOString()}: ${label}`);
+      const why = (e as { detail?: { why?: unknown } }).detail?.why;
+      if (outcome === 'unknown') this.#leftInDoubt.push(`id ${id} at ${new Date(start).toISOString()}: ${label}${typeof why === 'string' ? ` (${why})` : ''}`);
       this.ops.push({ workload: this.name, kind: 'write', start, end: Date.now(), outcome, error: label });
     } finally {
       this.#pending.delete(id);
