@@ -205,7 +205,7 @@ export class EtcdTopology extends EventEmitter implements TopologySource {
   }
 
   /**
-   * Reads the prefix (bounded by the check interval, at least 500 ms) and compares its leader key
+   * Reads the prefix (waiting at most the check interval, at least 500 ms) and compares its leader key
    * with the watch's. A read that fails proves nothing (the member it went to may be the silent
    * one; the next check may go elsewhere). A leader the watch has not delivered after
    * WATCH_CHECK_GRACE_MILLIS means the watch's member went silent: the read is taken as the truth
@@ -218,8 +218,10 @@ export class EtcdTopology extends EventEmitter implements TopologySource {
     this.#checking = true;
     try {
       const bound = Math.max(500, this.#options.watchCheckMillis ?? 1000);
-      // raced, not only given a deadline: etcd3 retries a failed call after a backoff
-      const read = client.getAll().prefix(this.prefix).options({ deadline: Date.now() + bound }).exec();
+      // Raced, with the client's own per-attempt deadline underneath: an absolute deadline for the
+      // check would also bound etcd3's retry of it on another member, which then fails at once and
+      // counts against that (live) member, until every member is skipped.
+      const read = client.getAll().prefix(this.prefix).exec();
       read.catch(() => {});
       let timer: NodeJS.Timeout | undefined;
       const late = new Promise<never>((_, reject) => {

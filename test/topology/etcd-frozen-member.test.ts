@@ -60,7 +60,7 @@ describe('etcd source with a frozen member (3-member etcd, real SIGSTOP)', () =>
     throw new Error('the watch never landed on a raft follower in 20 tries');
   }
 
-  it('sees a leader change written through the other members within 3 s (the watch check, every 500 ms here)', async () => {
+  it('sees a leader change written through the other members within 4 s (the watch check, every 500 ms here)', async () => {
     const took: number[] = [];
     for (let round = 0; round < 3; round++) {
       const frozen = await sourceWatchingAFollower();
@@ -81,6 +81,6 @@ describe('etcd source with a frozen member (3-member etcd, real SIGSTOP)', () =>
       await sleep(500);
     }
     console.log(`leader change seen ${took.join(' / ')} ms after etcd acknowledged it, the watch's member frozen`);
-    expect(Math.max(...took)).toBeLessThan(3000);
+    expect(Math.max(...took)).toBeLessThan(4000);
   }, 120_000);
 });
