@@ -134,6 +134,19 @@ export class NodePools {
     await p;
   }
 
+  /**
+   * Opens `n` more sessions to a node and leaves them idle (statements wait for them meanwhile:
+   * `opening`); rejects when one cannot be opened. pg.Pool hands out an idle session before it
+   * opens one, so the idle ones are asked for too, in the same tick, and given back at once.
+   */
+  async openMore(key: string, n: number): Promise<void> {
+    const np = this.get(key);
+    const asks = n + np.pool.idleCount;
+    const p = Promise.all(Array.from({ length: asks }, () => np.pool.connect().then((c) => c.release())));
+    this.#track(np, p.then(() => {}));
+    await p;
+  }
+
   /** Adds a session being opened to the node's `opening`. */
   #track(np: NodePool, p: Promise<void>): void {
     const settled = p.catch(() => {});

@@ -27,6 +27,7 @@ import { asPromiseOf, rejectedOf } from '../custom-promise';
 import { within } from './within';
 import { writeWithPosition } from './positions';
 import { NodeRevival } from './node-revival';
+import { SessionsAhead } from './sessions-ahead';
 import { canResolve, resolvableStatement, resolvableWrite, type ResolvableWrite } from './resolvable-write';
 import { resolveCommit } from './outcome';
 import { functionVolatility } from './function-volatility';
@@ -97,6 +98,7 @@ export class RoutingEngine implements PoolEngine, SessionHost {
   readonly #topology: TopologySource;
   readonly #state: ClusterState;
   readonly #revival: NodeRevival;
+  readonly #ahead: SessionsAhead;
   readonly #learnedWrites = new Set<string>();
   #started: Promise<void> | undefined;
   /** The topology source has started (the first query no longer needs to await it). */
@@ -184,6 +186,15 @@ export class RoutingEngine implements PoolEngine, SessionHost {
         this.#state.revived(key);
         for (const w of this.#waiters) w();
       },
+    });
+    this.#ahead = new SessionsAhead({
+      // Sessions busy with statements (reads on a standby go on during a failover) are not at hand for the writes.
+      sessions: (key) => {
+        const np = this.#nodes.peek(key);
+        return np ? Math.max(0, np.pool.totalCount - np.busy) : 0;
+      },
+      open: (key, n) => this.#nodes.openMore(key, n),
+      wanted: (key) => this.#sessionsAheadFor(key),
     });
     this.#topology = o.topology((key) => this.#acceptsWrites(key));
     this.#topology.on('change', (next, previous) => this.#onTopology(next, previous));
@@ -604,6 +615,9 @@ export class RoutingEngine implements PoolEngine, SessionHost {
           this.#topology.refresh('a write is waiting for a primary');
           // The primary the topology names failed a connection: try it again while we wait.
           if (named !== undefined && primary === undefined) this.#revival.poke(named);
+          // Sessions on the likely next primary before it takes writes (sessions-ahead.ts).
+          const next = this.#nextPrimary(t);
+          if (next !== undefined) this.#ahead.poke(next);
         } else if (req?.minLsn === undefined) {
           // No standby qualifies at all: ask the topology again. (Waiting for a standby to replay a
           // position: its replay is polled by the causal tracker every few ms.)
@@ -614,6 +628,32 @@ export class RoutingEngine implements PoolEngine, SessionHost {
     } finally {
       if (held) this.#held--;
     }
+  }
+
+  /**
+   * While writes wait: the node most likely to take them next — the leader key's holder still
+   * promoting, else the named primary marked down, else (no primary named) the one before.
+   */
+  #nextPrimary(t: Topology | undefined): string | undefined {
+    if (this.ending || this.#held === 0) return undefined;
+    if (t?.promoting) return nodeKey(t.promoting);
+    if (t?.primary) {
+      const key = nodeKey(t.primary);
+      return this.#state.isDown(key) ? key : undefined;
+    }
+    const phase = this.#state.phase;
+    return phase.kind === 'failing-over' ? phase.previous : undefined;
+  }
+
+  /**
+   * Sessions wanted ahead on `key`, beside those busy with statements: one per statement waiting
+   * and one for the promotion check, within the node pool's `max`.
+   */
+  #sessionsAheadFor(key: string): number {
+    if (key !== this.#nextPrimary(this.#topology.current())) return 0;
+    const np = this.#nodes.peek(key);
+    const max = (np?.pool as { options?: { max?: number } } | undefined)?.options?.max ?? 10;
+    return Math.min(this.#held + 1, max - (np?.busy ?? 0));
   }
 
   /** Nodes a read must skip: tried, marked down, and (while the primary can serve it) standbys behind its position. */
