@@ -29,7 +29,7 @@ export interface NodePool {
   writes: number;
   errors: number;
   /**
-   * Sessions being opened for statements to come ({@link NodePools.replenish}, {@link NodePools.openIdle}); settles
+   * Sessions being opened for statements to come ({@link NodePools.replenish}, {@link NodePools.openMore}); settles
    * when they are in (or failed). A statement about to ask for a session waits for it rather than opening
    * another one beside it: on a server slow to start sessions, a second connect is no faster than the first.
    */
@@ -124,14 +124,6 @@ export class NodePools {
         ),
       );
     }
-  }
-
-  /** Opens one session to a node and leaves it idle in its pool (statements wait for it meanwhile: `opening`); rejects when it cannot. */
-  async openIdle(key: string): Promise<void> {
-    const np = this.get(key);
-    const p = np.pool.connect().then((c) => c.release());
-    this.#track(np, p);
-    await p;
   }
 
   /**

@@ -15,11 +15,16 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const APP = 'sessions-ahead-test';
 const HELD = 3;
 
-/** The Pool's sessions on `node`: how many, and how many started after `since` (ms since epoch). */
-async function sessionsOn(node: LocalNode, since: number): Promise<{ all: number; after: number }> {
+/**
+ * The Pool's sessions on `node`: how many, and how many started within [since, until] (ms since
+ * epoch: from the moment the node could take the writes to the moment they were all done).
+ */
+async function sessionsOn(node: LocalNode, since: number, until = since): Promise<{ all: number; after: number }> {
   const rows = await node.server.query<{ all: number; after: number }>(
-    'SELECT count(*)::int AS all, count(*) FILTER (WHERE backend_start > to_timestamp($2::float8 / 1000))::int AS after FROM pg_stat_activity WHERE application_name = $1',
-    [APP, since],
+    `SELECT count(*)::int AS all,
+            count(*) FILTER (WHERE backend_start BETWEEN to_timestamp($2::float8 / 1000) AND to_timestamp($3::float8 / 1000))::int AS after
+       FROM pg_stat_activity WHERE application_name = $1`,
+    [APP, since, until],
   );
   return rows[0]!;
 }
@@ -52,7 +57,7 @@ describe('Pool (etcd source): sessions ahead on the leader key holder while it p
     etcd?.close();
   });
 
-  it(`has a session for each of ${HELD} held writes on the holder before it is promoted, and opens none after`, async () => {
+  it(`has a session for each of ${HELD} held writes on the holder before it is promoted, and opens none for them after`, async () => {
     const c = h.cluster;
     const old = c.primary;
     const next = c.standbys[0]!;
@@ -61,7 +66,11 @@ describe('Pool (etcd source): sessions ahead on the leader key holder while it p
     await etcd.delete().key(`${prefix}members/${old.name}`);
     await sleep(300);
     const writes = Array.from({ length: HELD }, (_, i) => pool.query('INSERT INTO ahead VALUES ($1)', [i + 1]));
-    await sleep(300);
+    await sleep(1000);
+    // No leader yet: every standby that may be promoted gets the sessions already.
+    const leaderless = await sessionsOn(next, 0);
+    console.log(`Pool sessions on the standby while no leader is named: ${leaderless.all}`);
+    expect(leaderless.all).toBeGreaterThanOrEqual(HELD);
     await etcd.put(`${prefix}leader`).value(next.name); // the lock is taken; the holder is still in recovery
     await sleep(1000);
     const before = await sessionsOn(next, 0);
@@ -71,9 +80,10 @@ describe('Pool (etcd source): sessions ahead on the leader key holder while it p
     const promotedAt = Date.now();
     await c.promote(next.name);
     await Promise.all(writes);
-    const took = Date.now() - promotedAt;
-    const after = await sessionsOn(next, promotedAt);
-    console.log(`held writes done ${took} ms after the promotion; sessions opened after it: ${after.after}`);
+    const doneAt = Date.now();
+    const took = doneAt - promotedAt;
+    const after = await sessionsOn(next, promotedAt, doneAt);
+    console.log(`held writes done ${took} ms after the promotion; sessions opened meanwhile: ${after.after}`);
     expect(after.after).toBe(0);
     expect(took).toBeLessThan(1000);
     const rows = await next.server.query<{ id: number }>('SELECT id FROM ahead ORDER BY id');
@@ -128,8 +138,9 @@ describe('Pool (etcd source): sessions ahead on the old primary restarting in pl
     await etcd.put(`${prefix}members/${node.name}`).value(patroniMemberValue(node, 'master'));
     await etcd.put(`${prefix}leader`).value(node.name);
     await Promise.all(writes);
-    const after = await sessionsOn(node, namedAt);
-    console.log(`held writes done ${Date.now() - namedAt} ms after the key; sessions opened after it: ${after.after}`);
+    const doneAt = Date.now();
+    const after = await sessionsOn(node, namedAt, doneAt);
+    console.log(`held writes done ${doneAt - namedAt} ms after the key; sessions opened meanwhile: ${after.after}`);
     expect(after.after).toBe(0);
     const rows = await node.server.query<{ id: number }>('SELECT id FROM ahead_restart ORDER BY id');
     expect(rows.map((r) => r.id)).toEqual([1, 2, 3]);
