@@ -10,10 +10,11 @@
  * ended, and merely checked after).
  *
  * So while statements wait for a primary, the nodes that may be the next one — the holder of the
- * leader key still promoting, alone; before that, the named primary that failed a connection (or,
- * none named, the last primary: a node restarted in place takes its key back) and every standby
- * that may be promoted — get as many sessions opened ahead as there are statements waiting, plus
- * one for the promotion check (the engine decides which nodes and how many: routing-engine.ts). A session opened
+ * leader key still promoting, alone; before that, every standby that may be promoted and, when no
+ * primary is named, the last primary (a node restarted in place takes its key back; a named
+ * primary marked down is node-revival.ts's) — get as many sessions opened ahead as there are
+ * statements waiting, plus one for the Pool's own look at the node (the promotion check). The
+ * engine decides which nodes and how many (routing-engine.ts). A session opened
  * on a standby keeps working after the standby is promoted (PostgreSQL decides read-only per
  * transaction), so they are in hand when it takes writes. A node that refuses sessions (still
  * down, restarting) is tried again every {@link AHEAD_RETRY_MILLIS}. Nothing is routed by this:
