@@ -29,7 +29,7 @@ export interface NodePool {
   writes: number;
   errors: number;
   /**
-   * Sessions being opened for statements to come ({@link NodePools.replenish}, {@link NodePools.openIdle}); settles
+   * Sessions being opened for statements to come ({@link NodePools.replenish}, {@link NodePools.openMore}); settles
    * when they are in (or failed). A statement about to ask for a session waits for it rather than opening
    * another one beside it: on a server slow to start sessions, a second connect is no faster than the first.
    */
@@ -126,11 +126,16 @@ export class NodePools {
     }
   }
 
-  /** Opens one session to a node and leaves it idle in its pool (statements wait for it meanwhile: `opening`); rejects when it cannot. */
-  async openIdle(key: string): Promise<void> {
+  /**
+   * Opens `n` more sessions to a node and leaves them idle (statements wait for them meanwhile:
+   * `opening`); rejects when one cannot be opened. pg.Pool hands out an idle session before it
+   * opens one, so the idle ones are asked for too, in the same tick, and given back at once.
+   */
+  async openMore(key: string, n: number): Promise<void> {
     const np = this.get(key);
-    const p = np.pool.connect().then((c) => c.release());
-    this.#track(np, p);
+    const asks = n + np.pool.idleCount;
+    const p = Promise.all(Array.from({ length: asks }, () => np.pool.connect().then((c) => c.release())));
+    this.#track(np, p.then(() => {}));
     await p;
   }
 

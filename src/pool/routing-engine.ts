@@ -16,6 +16,7 @@ import { FailoverError } from '../errors';
 import type { Analysis, Classifier } from '../routing/classify';
 import { needFor, ReadRouter, type Route, type RouteOverride } from '../routing/router';
 import { isNoLoadBalance, nodeKey, type Topology, type TopologySource } from '../topology/topology';
+import { isDownState } from '../topology/patroni-members';
 import { NodePools, splitKey, type NodePool } from './node-pools';
 import { afterFailure, statementOf, type Failure } from './retry-policy';
 import { BoundClient } from './bound-client';
@@ -27,6 +28,7 @@ import { asPromiseOf, rejectedOf } from '../custom-promise';
 import { within } from './within';
 import { writeWithPosition } from './positions';
 import { NodeRevival } from './node-revival';
+import { SessionsAhead } from './sessions-ahead';
 import { canResolve, resolvableStatement, resolvableWrite, type ResolvableWrite } from './resolvable-write';
 import { resolveCommit } from './outcome';
 import { functionVolatility } from './function-volatility';
@@ -97,6 +99,7 @@ export class RoutingEngine implements PoolEngine, SessionHost {
   readonly #topology: TopologySource;
   readonly #state: ClusterState;
   readonly #revival: NodeRevival;
+  readonly #ahead: SessionsAhead;
   readonly #learnedWrites = new Set<string>();
   #started: Promise<void> | undefined;
   /** The topology source has started (the first query no longer needs to await it). */
@@ -176,14 +179,23 @@ export class RoutingEngine implements PoolEngine, SessionHost {
     });
     this.#revival = new NodeRevival({
       tryConnect: async (key) => {
-        // Kept open and idle: the statements waiting for the node take it (and wait for it rather than open their own).
-        await this.#nodes.openIdle(key);
+        // Kept open and idle: the statements waiting for the node take them (and wait for them rather than open their own).
+        await this.#nodes.openMore(key, Math.max(1, this.#held - (this.#nodes.peek(key)?.pool.totalCount ?? 0)));
       },
       wanted: (key) => !this.ending && this.#held > 0 && this.#state.isDown(key),
       revived: (key) => {
         this.#state.revived(key);
         for (const w of this.#waiters) w();
       },
+    });
+    this.#ahead = new SessionsAhead({
+      // Sessions busy with statements (reads on a standby go on during a failover) are not at hand for the writes.
+      sessions: (key) => {
+        const np = this.#nodes.peek(key);
+        return np ? Math.max(0, np.pool.totalCount - np.busy) : 0;
+      },
+      open: (key, n) => this.#nodes.openMore(key, n),
+      wanted: (key) => this.#sessionsAheadFor(key),
     });
     this.#topology = o.topology((key) => this.#acceptsWrites(key));
     this.#topology.on('change', (next, previous) => this.#onTopology(next, previous));
@@ -354,6 +366,12 @@ export class RoutingEngine implements PoolEngine, SessionHost {
       if (held && !passesHold) await this.switchoverGate(deadline);
       const key = this.#primaryNow() ?? (await this.primaryNode(deadline));
       const np = this.#nodes.get(key);
+      // Its sessions were retired meanwhile (the topology stopped naming it the primary: their sockets were
+      // destroyed here, or its pool ended): a failure then says nothing about the node, which must not be
+      // avoided for it. Campaign, a primary restarted in place: its lease ran out just after it was back,
+      // the retirement failed the writes in flight there, and the down mark kept them ~0.6 s from it
+      // after it took its key back 240 ms later.
+      const retired = () => this.#nodes.peek(key) !== np;
       let client: pg.PoolClient;
       try {
         // Sessions are being opened for statements like this one (the stall watch's replacements, a revival): take one of those.
@@ -361,7 +379,7 @@ export class RoutingEngine implements PoolEngine, SessionHost {
         client = await np.pool.connect();
       } catch (err) {
         // Never sent: safe to try again on whoever is primary next.
-        this.markDown(key, err as Error);
+        if (!retired()) this.markDown(key, err as Error);
         if (Date.now() >= deadline) throw this.#timeout(err);
         continue;
       }
@@ -397,9 +415,9 @@ export class RoutingEngine implements PoolEngine, SessionHost {
         const lost = v.do === 'throw' || v.do === 'retry' || v.do === 'timeout' ? v.markDown : false;
         if (!pending) client.release(lost ? (err as Error) : undefined);
         // The stall watch ended this session from a side session it had just opened there: the node works, it is not down.
-        const down = lost && !watched?.reached;
+        const down = lost && !watched?.reached && !retired();
         if (resolvable && v.do === 'throw' && (v.error as FailoverError).code === 'TRANSACTION_RESOLUTION_UNKNOWN') {
-          if (!watched?.reached) this.markDown(key, err as Error);
+          if (!watched?.reached && !retired()) this.markDown(key, err as Error);
           // Sent instead of held at a switchover: run again when it did not commit (a few times at most).
           const outcome = await this.#resolved(resolvable, v.error as FailoverError, key, passing && attempt < RUN_AGAIN_MAX, attempt < RUN_AGAIN_MAX);
           if (outcome) return outcome;
@@ -604,6 +622,8 @@ export class RoutingEngine implements PoolEngine, SessionHost {
           this.#topology.refresh('a write is waiting for a primary');
           // The primary the topology names failed a connection: try it again while we wait.
           if (named !== undefined && primary === undefined) this.#revival.poke(named);
+          // Sessions on the likely next primaries before one takes writes (sessions-ahead.ts).
+          for (const next of this.#nextPrimaries(t)) this.#ahead.poke(next);
         } else if (req?.minLsn === undefined) {
           // No standby qualifies at all: ask the topology again. (Waiting for a standby to replay a
           // position: its replay is polled by the causal tracker every few ms.)
@@ -614,6 +634,41 @@ export class RoutingEngine implements PoolEngine, SessionHost {
     } finally {
       if (held) this.#held--;
     }
+  }
+
+  /**
+   * While writes wait: the nodes that may take them next. The leader key's holder still promoting,
+   * alone; else every standby that may be promoted and, no primary named, the one before (a node
+   * restarted in place takes its key back). A named primary marked down is the revival's.
+   */
+  #nextPrimaries(t: Topology | undefined): string[] {
+    if (this.ending || this.#held === 0) return [];
+    if (t?.promoting) return [nodeKey(t.promoting)];
+    const out: string[] = [];
+    if (t?.primary) {
+      // Named but marked down: the revival opens its sessions (node-revival.ts); the standbys here.
+      if (!this.#state.isDown(nodeKey(t.primary))) return [];
+    } else {
+      const phase = this.#state.phase;
+      if (phase.kind === 'failing-over' && phase.previous !== undefined) out.push(phase.previous);
+    }
+    for (const m of t?.members ?? []) {
+      const nofailover = m.tags?.nofailover === true || m.tags?.nofailover === 'true';
+      if (m.role === 'standby' && !nofailover && m.state !== 'unreachable' && !isDownState(m.state)) out.push(nodeKey(m));
+    }
+    return out;
+  }
+
+  /**
+   * Sessions wanted ahead on `key`, beside those busy with statements: one per statement waiting,
+   * and one for the Pool's own look at the node (the promotion check; at a first primary, the
+   * function-volatility read), within the node pool's `max`.
+   */
+  #sessionsAheadFor(key: string): number {
+    if (!this.#nextPrimaries(this.#topology.current()).includes(key)) return 0;
+    const np = this.#nodes.peek(key);
+    const max = (np?.pool as { options?: { max?: number } } | undefined)?.options?.max ?? 10;
+    return Math.min(this.#held + 1, max - (np?.busy ?? 0));
   }
 
   /** Nodes a read must skip: tried, marked down, and (while the primary can serve it) standbys behind its position. */

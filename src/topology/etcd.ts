@@ -80,6 +80,8 @@ export class EtcdTopology extends EventEmitter implements TopologySource {
   #stale = true;
   #lastSyncAt: number | undefined;
   readonly #reportedBad = new Map<string, string>();
+  /** Each member as last read from its key (the leader key may outlive it: see #build). */
+  readonly #lastSeen = new Map<string, ParsedMember>();
   #syncing: Promise<Topology> | undefined;
   #again = false;
   #retryTimer: NodeJS.Timeout | undefined;
@@ -334,6 +336,17 @@ export class EtcdTopology extends EventEmitter implements TopologySource {
     }
     for (const key of [...this.#reportedBad.keys()]) if (!stillBad.has(key)) this.#reportedBad.delete(key);
     const leader = this.#kvs.get(PATRONI_KEYS.leader)?.value;
+    for (const p of parsed) this.#lastSeen.set(p.member.name, p);
+    if (leader && !parsed.some((p) => p.member.name === leader)) {
+      // The leader key names a member whose own key is gone: a manager restarted in place moves its
+      // leader key to its new lease at once, while the member key on the old lease expires before its
+      // first HA loop writes it again (campaign, kill -9 of the primary's node: ~0.9 s with no primary,
+      // the node taking writes all along). The holder, at its last known address, is then asked
+      // itself, like a holder still promoting (promotion.ts): writes go there only once it says it is
+      // out of recovery, and only while the key is its.
+      const last = this.#lastSeen.get(leader);
+      if (last) parsed.push({ member: { ...last.member, role: 'unknown', state: 'member key gone' } });
+    }
     const t = topologyFromEtcd(parsed, leader ? leader : undefined, this.#optime());
     const pending = this.#switchover(leader);
     if (pending && t.primary) t.switchoverPending = pending;

@@ -7,6 +7,7 @@
  * checkers' verdicts in a report. Everything it started is stopped and every
  * namespace removed, on success, failure, SIGINT or SIGTERM.
  */
+import { writeFileSync } from 'node:fs';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { Pool } from '../../src';
@@ -52,6 +53,12 @@ export interface CampaignOptions {
   keepDirs?: boolean;
   /** Where the JSON goes (default test/campaign/results). */
   resultsDir?: string;
+  /**
+   * Also write the raw write timelines here (JSON: `t0`, the register's and the plain register's
+   * operations, the prober's acknowledgements, the register Pool's primaryChanged/failover/node
+   * events, all in ms since the epoch), to place an outage against what each client did.
+   */
+  traceFile?: string;
   log?: (line: string) => void;
 }
 
@@ -85,6 +92,8 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport & 
     const prober = new PrimaryProber(targets, c.net.proberAddress);
     // The register's Pool resolves lost autocommit writes (resolveWriteOutcome): what it still leaves in doubt is measured.
     const register = new RegisterWorkload(newPool({ resolveWriteOutcome: true }));
+    const traceEvents: Array<[number, string, unknown]> = [];
+    if (o.traceFile) for (const ev of ['primaryChanged', 'failoverStart', 'failoverEnd', 'nodeDown', 'nodeUp']) register.pool.on(ev, (p: unknown) => traceEvents.push([Date.now(), ev, p]));
     // The other client the Pool is measured against: plain pg, the register's job, from the Pool's own
     // source address (the bridge's primary address, which client-primary-cut drops), libpq's multi-host string.
     const plainRegister = new PlainRegisterWorkload(c.cluster.connectionString({ params: { target_session_attrs: 'read-write' } }), {
@@ -173,6 +182,8 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport & 
     await sleep(3000);
     for (const w of workloads) await w.stop(30_000);
 
+    // Diagnostics only (nothing below reads it): every write of the three compared clients, and the register Pool's events.
+    if (o.traceFile) writeFileSync(o.traceFile, JSON.stringify({ t0, register: register.ops, plainRegister: plainRegister.ops, prober: prober.accepts, events: traceEvents }));
     // Outages, now that every operation has finished.
     const poolEnds = okWriteEnds(register.ops);
     const plainEnds = prober.accepts.map((a) => a.end);

@@ -1,5 +1,5 @@
 /**
- * `npm run campaign -- --faults 100 --minutes 30 --seed 42 [--async] [--daemon pg-failover|patroni|both] [--ttl 10] [--etcd-members 3] [--kinds a,b] [--plain-query-timeout 2000] [--stall-check 1000] [--keep]`:
+ * `npm run campaign -- --faults 100 --minutes 30 --seed 42 [--async] [--daemon pg-failover|patroni|both] [--ttl 10] [--etcd-members 3] [--kinds a,b] [--plain-query-timeout 2000] [--stall-check 1000] [--trace FILE] [--keep]`:
  * the long fault campaign. `--daemon both` runs it against our manager, then real Patroni, with
  * the same seed, and prints one side-by-side table (side-by-side.ts). Exits 0 when every invariant
  * held (in synchronous mode; with `both`, our manager's run decides), 1 on violations, 2 on bad
@@ -32,6 +32,7 @@ async function main(): Promise<number> {
       'plain-query-timeout': { type: 'string' },
       'stall-check': { type: 'string' },
       results: { type: 'string' },
+      trace: { type: 'string' },
       keep: { type: 'boolean', default: false },
     },
     strict: true,
@@ -51,11 +52,12 @@ async function main(): Promise<number> {
     ...(values['plain-query-timeout'] !== undefined ? { plainQueryTimeoutMillis: int(values['plain-query-timeout'], 'plain-query-timeout', 2000, 0) } : {}),
     ...(values['stall-check'] !== undefined ? { stallCheckMillis: int(values['stall-check'], 'stall-check', 1000, 0) } : {}),
     ...(values.results ? { resultsDir: values.results } : {}),
+    ...(values.trace ? { traceFile: values.trace } : {}),
     keepDirs: values.keep,
   };
   if (daemon === 'both') {
     const ours = await runCampaign({ ...options, daemon: 'pg-failover' });
-    const patroni = await runCampaign({ ...options, daemon: 'patroni' });
+    const patroni = await runCampaign({ ...options, daemon: 'patroni', ...(values.trace ? { traceFile: `${values.trace}.patroni.json` } : {}) });
     const { file, doc } = writeSideBySide(ours, patroni, values.results ?? 'test/campaign/results');
     process.stderr.write(`\n${doc.table}\n`);
     process.stdout.write(`${ours.file}\n${patroni.file}\n${file}\n`);
