@@ -179,3 +179,36 @@ describe('a primary whose PostgreSQL crashed, started again in place', () => {
     expect(poolAt - plainAt).toBeLessThan(500);
   }, 90_000);
 });
+
+describe('a whole node killed (manager and PostgreSQL) and started again while its leader key lives', () => {
+  const ctx = setUp('noderestart');
+
+  it('says `starting` in its member key before PostgreSQL takes sessions, `running` after (standbys and the Pool need not wait for its first HA cycle)', async () => {
+    const { h } = ctx;
+    const old = h.agents.get('n0')!;
+    // kill -9 of the node: etcd contact ends at once, PostgreSQL dies with it
+    await old.stop({ release: false, stopPostgres: false });
+    await old.postgres.kill9();
+    await h.until('PostgreSQL refuses sessions', () => h.query('n0', 'SELECT 1').then(() => false, () => true), 10_000);
+    const watched = await keyStates(h);
+    const puts: number[] = [];
+    const w = await h.kv.watch().key(`${h.prefix}members/n0`).create();
+    w.on('put', () => puts.push(Date.now()));
+    const again = await h.agent('n0');
+    const started = again.start();
+    let acceptedAt: number | undefined;
+    for (const deadline = Date.now() + 30_000; acceptedAt === undefined && Date.now() < deadline; ) {
+      if (await h.query('n0', 'SELECT 1').then(() => true, () => false)) acceptedAt = Date.now();
+      else await sleep(10);
+    }
+    await started;
+    await h.until('the key says running', () => watched.states.includes('running'), 10_000);
+    await w.cancel();
+    await watched.close();
+    expect(h.lines.some((l) => l.includes('restarting as the primary')), h.lines.slice(-20).join('\n')).toBe(true);
+    expect(acceptedAt, 'PostgreSQL never took a session again').toBeDefined();
+    // before: the key was written first by the HA cycle after the start (the old one went with the old lease)
+    expect(puts[0], `first member key write vs PostgreSQL taking sessions (${acceptedAt})`).toBeLessThan(acceptedAt!);
+    expectStartingThenRunning(watched.states);
+  }, 90_000);
+});

@@ -193,11 +193,21 @@ export async function startExisting(ctx: NodeContext, snap: DcsSnapshot): Promis
   if (snap.leader === ctx.name && wasPrimary && (await ctx.dcs.updateLeader().catch(() => false))) {
     // Still our key: nobody else was promoted; resume as the primary.
     ctx.log('restarting as the primary: the leader key is still ours');
-    await ctx.postgres.start();
+    // Our member key went with the old lease (or will, any moment): say `starting` now, under the new
+    // one, and `running` once PostgreSQL is up, as after a fence (actions/promote.ts). Until the first
+    // HA cycle wrote it, the standbys had no address to follow (synchronous commits waited ~0.7 s for
+    // them in the campaign) and clients that believe the key saw no primary.
+    const announced = ctx.announceStarting();
+    try {
+      await ctx.postgres.start();
+    } finally {
+      await announced;
+    }
     ctx.holdsLock = true;
     ctx.node.moveTo({ role: 'primary' });
     ctx.state = 'running';
     ctx.needsRewind = false;
+    await ctx.publish(await ctx.localStatus()).catch(() => {});
     return;
   }
   const leader = snap.leader && snap.leader !== ctx.name ? snap.members.find((m) => m.name === snap.leader) : undefined;
