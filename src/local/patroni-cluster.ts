@@ -7,7 +7,7 @@
  * PID. Patroni starts each postmaster in its own session (setsid), so the
  * postmaster is found through `postmaster.pid` and signalled separately.
  */
-import { signalWholeNode } from '../manager/node-signals';
+import { childrenOfAsync, signalNodeNow, signalWholeNode } from '../manager/node-signals';
 import { spawn, execFileSync } from 'node:child_process';
 import { chmodSync, chownSync, closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
@@ -318,28 +318,32 @@ export class PatroniCluster {
   }
 
   /**
-   * kill -9 of the node's patroni and its postmaster (with all backends). The
-   * signals are sent synchronously, before the first await; the promise
-   * resolves once the processes are gone.
+   * kill -9 of the node's patroni and its postmaster (with all backends). The postmaster's
+   * children are looked up first without blocking the event loop; then every signal goes out in
+   * one synchronous step (the node dies at once, and nothing else in this process was held up by
+   * the lookup). Resolves once the processes are gone.
    */
   async killNode(name: string): Promise<void> {
     const m = this.member(name);
+    const postmaster = this.postmasterPid(name);
+    const children = postmaster !== undefined ? await childrenOfAsync(postmaster) : [];
     const pid = m.pid;
     if (pid !== undefined) signalGroup(pid, 'SIGKILL');
     m.pid = undefined;
-    await this.killPostgres(name);
+    if (postmaster !== undefined) signalNodeNow(postmaster, children, 'SIGKILL'); // children setsid(): the group alone is the postmaster only
+    if (postmaster !== undefined) await waitGone(postmaster, 5000);
     if (pid !== undefined) await waitGone(pid, 5000);
   }
 
   /**
    * kill -9 of the node's postmaster and backends only; Patroni notices and
-   * restarts it or fails over. Signals are sent synchronously; resolves once
-   * the postmaster is gone.
+   * restarts it or fails over. The children are looked up first without blocking the event
+   * loop, then signalled in one step; resolves once the postmaster is gone.
    */
   async killPostgres(name: string): Promise<void> {
     const pid = this.postmasterPid(name);
     if (pid === undefined) return;
-    signalWholeNode(pid, 'SIGKILL'); // children setsid(): the group alone is the postmaster only
+    signalNodeNow(pid, await childrenOfAsync(pid), 'SIGKILL'); // children setsid(): the group alone is the postmaster only
     await waitGone(pid, 5000);
   }
 
