@@ -178,13 +178,3 @@ export function splitKey(key: string): { host: string; port: number } {
   const i = key.lastIndexOf(':');
   return { host: key.slice(0, i), port: Number(key.slice(i + 1)) };
 }
-
-/**
- * Before a statement asks `np` for a session: while sessions are being opened there and none is
- * idle, wait for them rather than open one more (a revival, the stall watch's replacements,
- * sessions ahead). With one idle, take it at once: `opening` settles only when the whole batch is
- * in, which under a reconnect storm is a few hundred ms after the first session could serve.
- */
-export async function sessionAtHand(np: NodePool): Promise<void> {
-  if (np.opening && np.pool.idleCount === 0) await np.opening;
-}

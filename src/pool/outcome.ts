@@ -11,7 +11,6 @@
 import createDebug from 'debug';
 import type { SessionHost } from './engine';
 import { isServerError } from './error-kinds';
-import { sessionAtHand } from './node-pools';
 import { commitProvablyAbsent, STARTED_SQL, XidWitness, type LostTransaction } from './xid-witness';
 
 const debug = createDebug('pg-failover:pool');
@@ -59,7 +58,7 @@ async function ask(pool: SessionHost, lost: LostTransaction, witness: XidWitness
     }
     try {
       const np = pool.nodePool(key);
-      await sessionAtHand(np); // a session being opened there (a revival): take it rather than open another
+      if (np.opening) await np.opening; // a session being opened there (a revival): take it rather than open another
       const { rows } = await np.pool.query<{ status: string | null; started: string; replay_short: boolean | null }>(STATUS, [xid, lost.lsn ?? null]);
       const status = rows[0]?.status;
       debug('outcome of xid %s on %s: %s', xid, key, status);
