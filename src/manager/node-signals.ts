@@ -9,16 +9,18 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { readdir, readFile } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 
+/** The parent PID in a `/proc/<pid>/stat` line: pid (comm) state ppid …; comm may contain spaces and parentheses. */
+function parentIn(stat: string): number {
+  return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+}
+
 /** The postmaster's direct children (every PostgreSQL process of the node). */
 export function childrenOf(ppid: number): number[] {
   const out: number[] = [];
   for (const entry of readdirSync('/proc')) {
     if (!/^\d+$/.test(entry)) continue;
     try {
-      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
-      // pid (comm) state ppid …; comm may contain spaces and parentheses.
-      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      if (Number(fields[1]) === ppid) out.push(Number(entry));
+      if (parentIn(readFileSync(`/proc/${entry}/stat`, 'utf8')) === ppid) out.push(Number(entry));
     } catch {
       /* exited meanwhile */
     }
@@ -36,9 +38,7 @@ export async function childrenOfAsync(ppid: number): Promise<number[]> {
   const found = await Promise.all(
     entries.map(async (entry) => {
       try {
-        const stat = await readFile(`/proc/${entry}/stat`, 'utf8');
-        const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-        return Number(fields[1]) === ppid ? Number(entry) : undefined;
+        return parentIn(await readFile(`/proc/${entry}/stat`, 'utf8')) === ppid ? Number(entry) : undefined;
       } catch {
         return undefined; // exited meanwhile
       }

@@ -11,7 +11,7 @@ import type { CausalTracker, ReadRequirement } from './causal';
 import { isConnectionLoss } from './error-kinds';
 import type { NodePool } from './node-pools';
 import { STANDBY_GUARD_MILLIS, waitForReplay } from './standby-wait';
-import { within } from './within';
+import { within } from '../within';
 
 const debugRouter = createDebug('pg-failover:router');
 

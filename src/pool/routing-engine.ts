@@ -25,7 +25,7 @@ import { CausalReads, STANDBY_WAIT_MILLIS } from './causal-reads';
 import { ClusterState } from './cluster-state';
 import { channelFor, nodeStats, type PoolStatsSnapshot } from './stats';
 import { asPromiseOf, rejectedOf } from '../custom-promise';
-import { within } from './within';
+import { within } from '../within';
 import { writeWithPosition } from './positions';
 import { NodeRevival } from './node-revival';
 import { SessionsAhead } from './sessions-ahead';
@@ -366,12 +366,6 @@ export class RoutingEngine implements PoolEngine, SessionHost {
       if (held && !passesHold) await this.switchoverGate(deadline);
       const key = this.#primaryNow() ?? (await this.primaryNode(deadline));
       const np = this.#nodes.get(key);
-      // Its sessions were retired meanwhile (the topology stopped naming it the primary: their sockets were
-      // destroyed here, or its pool ended): a failure then says nothing about the node, which must not be
-      // avoided for it. Campaign, a primary restarted in place: its lease ran out just after it was back,
-      // the retirement failed the writes in flight there, and the down mark kept them ~0.6 s from it
-      // after it took its key back 240 ms later.
-      const retired = () => this.#nodes.peek(key) !== np;
       let client: pg.PoolClient;
       try {
         // Sessions are being opened for statements like this one (the stall watch's replacements, a revival): take one of those.
@@ -379,7 +373,7 @@ export class RoutingEngine implements PoolEngine, SessionHost {
         client = await np.pool.connect();
       } catch (err) {
         // Never sent: safe to try again on whoever is primary next.
-        if (!retired()) this.markDown(key, err as Error);
+        if (!this.#retired(key, np)) this.markDown(key, err as Error);
         if (Date.now() >= deadline) throw this.#timeout(err);
         continue;
       }
@@ -415,9 +409,9 @@ export class RoutingEngine implements PoolEngine, SessionHost {
         const lost = v.do === 'throw' || v.do === 'retry' || v.do === 'timeout' ? v.markDown : false;
         if (!pending) client.release(lost ? (err as Error) : undefined);
         // The stall watch ended this session from a side session it had just opened there: the node works, it is not down.
-        const down = lost && !watched?.reached && !retired();
+        const down = lost && !watched?.reached && !this.#retired(key, np);
         if (resolvable && v.do === 'throw' && (v.error as FailoverError).code === 'TRANSACTION_RESOLUTION_UNKNOWN') {
-          if (!watched?.reached && !retired()) this.markDown(key, err as Error);
+          if (!watched?.reached && !this.#retired(key, np)) this.markDown(key, err as Error);
           // Sent instead of held at a switchover: run again when it did not commit (a few times at most).
           const outcome = await this.#resolved(resolvable, v.error as FailoverError, key, passing && attempt < RUN_AGAIN_MAX, attempt < RUN_AGAIN_MAX);
           if (outcome) return outcome;
@@ -634,6 +628,17 @@ export class RoutingEngine implements PoolEngine, SessionHost {
     } finally {
       if (held) this.#held--;
     }
+  }
+
+  /**
+   * Whether `np`, the node pool a statement used, was retired meanwhile (the topology stopped naming
+   * its node the primary: its sockets were destroyed here, or its pool ended). A failure then says
+   * nothing about the node, which must not be avoided for it. Campaign, a primary restarted in place:
+   * its lease ran out just after it was back, the retirement failed the writes in flight there, and
+   * the down mark kept them ~0.6 s from it after it took its key back 240 ms later.
+   */
+  #retired(key: string, np: NodePool): boolean {
+    return this.#nodes.peek(key) !== np;
   }
 
   /**

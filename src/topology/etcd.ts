@@ -16,6 +16,7 @@ import createDebug from 'debug';
 import type { Etcd3, IOptions, IKeyValue, Watcher } from 'etcd3';
 import { etcd3 } from '../etcd3-lazy';
 import { FailoverError } from '../errors';
+import { within } from '../within';
 import { parseEtcdMember, topologyFromEtcd, topologySignature, type ParsedMember } from './patroni-members';
 import type { Topology, TopologySource } from './topology';
 import { etcdFaultHandling } from '../etcd-fault-handling';
@@ -43,16 +44,16 @@ export interface EtcdTopologyOptions {
   /** Cap of the reconnect delay. Default 2000 ms. */
   reconnectMaxMillis?: number;
   /**
-   * How often the watch is checked against a read of the leader key: a watch whose etcd member
-   * went silent (frozen, cut off) delivers nothing until gRPC's keepalive gives up on it (up to
-   * 13 s), while the other members already have a new leader. When the read shows another leader
-   * than the watch for {@link WATCH_CHECK_GRACE_MILLIS}, the prefix is read again and the watch
-   * re-opened. Default 1000 ms; 0 turns the check off.
+   * How often the watch is checked against a read of the prefix: a watch whose etcd member went
+   * silent (frozen, cut off) delivers nothing until gRPC's keepalive gives up on it (up to 13 s),
+   * while the other members already have a new leader. When the read names another leader than
+   * the watch for {@link WATCH_CHECK_GRACE_MILLIS}, the read is taken as the source's state and the
+   * watch re-opened. Default 1000 ms; 0 turns the check off.
    */
   watchCheckMillis?: number;
 }
 
-/** How long the leader key read may disagree with the watch before the watch counts as silent (its event may be in flight). */
+/** How long the check's read may disagree with the watch before the watch counts as silent (its event may be in flight). */
 export const WATCH_CHECK_GRACE_MILLIS = 300;
 
 /** The Patroni key prefix for a namespace and scope (kept here for existing importers). */
@@ -194,11 +195,7 @@ export class EtcdTopology extends EventEmitter implements TopologySource {
     const revision = Number(res.header.revision);
     // While a watch runs, a snapshot older than what it already delivered adds nothing. Without one
     // (first read, reconnect) the snapshot is the truth, even if etcd was rebuilt with lower revisions.
-    if (!this.#watcher || revision >= this.#revision) {
-      this.#kvs.clear();
-      for (const kv of res.kvs) this.#kvs.set(this.#relative(kv.key), { value: kv.value.toString(), modRevision: Number(kv.mod_revision) });
-      this.#revision = revision;
-    }
+    if (!this.#watcher || revision >= this.#revision) this.#take(res.kvs, revision);
     this.#stale = false;
     this.#lastSyncAt = Date.now();
     this.#attempt = 0;
@@ -225,11 +222,7 @@ export class EtcdTopology extends EventEmitter implements TopologySource {
       // counts against that (live) member, until every member is skipped.
       const read = client.getAll().prefix(this.prefix).exec();
       read.catch(() => {});
-      let timer: NodeJS.Timeout | undefined;
-      const late = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${bound} ms`)), bound);
-      });
-      const res = await Promise.race([read, late]).finally(() => clearTimeout(timer));
+      const res = await within(read, bound, () => new Error(`no answer within ${bound} ms`));
       if (client !== this.#client || this.#closed || this.#syncing) return;
       const value = res.kvs.find((kv) => this.#relative(kv.key) === PATRONI_KEYS.leader)?.value.toString();
       const known = this.#kvs.get(PATRONI_KEYS.leader)?.value;
@@ -245,9 +238,7 @@ export class EtcdTopology extends EventEmitter implements TopologySource {
       }
       if (now - this.#unseen.since < WATCH_CHECK_GRACE_MILLIS) return;
       this.#unseen = undefined;
-      this.#kvs.clear();
-      for (const kv of res.kvs) this.#kvs.set(this.#relative(kv.key), { value: kv.value.toString(), modRevision: Number(kv.mod_revision) });
-      this.#revision = Number(res.header.revision);
+      this.#take(res.kvs, Number(res.header.revision));
       this.#publish();
       this.#emitError(new FailoverError('TOPOLOGY_SOURCE', `etcd watch on ${this.prefix} went silent: etcd names leader ${value ?? '(none)'}, the watch still ${known ?? '(none)'}; read it and watching again`));
       await this.#drop();
@@ -257,6 +248,13 @@ export class EtcdTopology extends EventEmitter implements TopologySource {
     } finally {
       this.#checking = false;
     }
+  }
+
+  /** A read of the whole prefix as the source's state: its keys and its revision. */
+  #take(kvs: readonly IKeyValue[], revision: number): void {
+    this.#kvs.clear();
+    for (const kv of kvs) this.#kvs.set(this.#relative(kv.key), { value: kv.value.toString(), modRevision: Number(kv.mod_revision) });
+    this.#revision = revision;
   }
 
   #newClient(): Etcd3 {
