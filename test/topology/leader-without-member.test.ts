@@ -12,7 +12,7 @@ import { usePoolOnKeys } from '../support/pool-on-keys';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('Pool (etcd source): the leader key outlives its member key', () => {
-  const ctx = usePoolOnKeys('nomember', 'nomember', { failoverTimeoutMillis: 5000 });
+  const ctx = usePoolOnKeys('nomember', { failoverTimeoutMillis: 5000, createTable: 'CREATE TABLE nomember (id int)' });
   const { prefix } = ctx;
 
   it('a held write lands on the key holder once it takes writes, its member key still gone', async () => {

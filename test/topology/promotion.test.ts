@@ -11,6 +11,7 @@ import { Etcd3 } from 'etcd3';
 import { Pool } from '../../src/pool/pool';
 import { useCluster, killNode } from '../support/cluster';
 import { patroniMemberValue } from '../support/patroni-keys';
+import { usePoolOnKeys } from '../support/pool-on-keys';
 
 const scope = 'promo';
 const prefix = `/service/${scope}/`;
@@ -18,55 +19,31 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 
 describe('Pool (etcd source): the leader key names a node that is still promoting', () => {
-  const h = useCluster({ standbys: 1, etcd: true });
-  let etcd: Etcd3;
-  let pool: Pool;
-
-  beforeAll(async () => {
-    const c = h.cluster;
-    etcd = new Etcd3({ hosts: c.etcd!.endpoints });
-    await etcd.put(`${prefix}members/${c.primary.name}`).value(patroniMemberValue(c.primary, 'master'));
-    await etcd.put(`${prefix}members/${c.standbys[0].name}`).value(patroniMemberValue(c.standbys[0], 'replica'));
-    await etcd.put(`${prefix}leader`).value(c.primary.name);
-    // Patroni's `status` key: the members' lag is known with or without a leader, so taking the
-    // leader key later changes nothing else in the topology (as in a real failover).
-    await etcd.put(`${prefix}status`).value(JSON.stringify({ optime: 1 }));
-    pool = new Pool({ connectionString: c.connectionString(), topology: { source: 'etcd', hosts: c.etcd!.endpoints, scope }, failoverTimeoutMillis: 20_000 });
-    pool.on('error', () => {});
-    await pool.query('CREATE TABLE promo (id int PRIMARY KEY)');
-    // The standby is about to be promoted after a kill -9: it must have the table first (CI once
-    // killed the primary before the standby replayed it: "relation promo does not exist").
-    await c.waitForReplay(c.standbys[0].name);
-  });
-
-  afterAll(async () => {
-    await pool?.end();
-    etcd?.close();
-  });
+  const ctx = usePoolOnKeys(scope, { standbys: 1, status: true, failoverTimeoutMillis: 20_000, createTable: 'CREATE TABLE promo (id int PRIMARY KEY)' });
 
   it('holds writes while the holder is in recovery, then writes there as soon as it is promoted (member key unchanged)', async () => {
-    const c = h.cluster;
+    const c = ctx.cluster;
     const old = c.primary;
     const next = c.standbys[0];
     await killNode(old);
     // As in a real failover: the old lease expires (leader key and member key go), the pool sees
     // no leader; only later does the winner take the key, as a separate etcd revision.
-    await etcd.delete().key(`${prefix}leader`);
-    await etcd.delete().key(`${prefix}members/${old.name}`);
+    await ctx.etcd.delete().key(`${prefix}leader`);
+    await ctx.etcd.delete().key(`${prefix}members/${old.name}`);
     await sleep(300);
-    expect(pool.topology?.primary).toBeUndefined();
-    expect(pool.topology?.promoting).toBeUndefined();
-    await etcd.put(`${prefix}leader`).value(next.name); // the lock is taken; promotion has not happened yet
+    expect(ctx.pool.topology?.primary).toBeUndefined();
+    expect(ctx.pool.topology?.promoting).toBeUndefined();
+    await ctx.etcd.put(`${prefix}leader`).value(next.name); // the lock is taken; promotion has not happened yet
 
     const events: string[] = [];
-    pool.on('primaryChanged', (e) => events.push(`${e.previous ?? 'none'}→${e.current ?? 'none'}`));
-    const write = pool.query<{ port: number; standby: boolean }>('INSERT INTO promo VALUES (1) RETURNING inet_server_port() AS port, pg_is_in_recovery() AS standby');
+    ctx.pool.on('primaryChanged', (e) => events.push(`${e.previous ?? 'none'}→${e.current ?? 'none'}`));
+    const write = ctx.pool.query<{ port: number; standby: boolean }>('INSERT INTO promo VALUES (1) RETURNING inet_server_port() AS port, pg_is_in_recovery() AS standby');
     const settled = write.then(() => Date.now(), () => Date.now());
     await sleep(1500);
     // Still held: the holder is in recovery and nobody says otherwise.
     expect(await Promise.race([settled.then(() => 'settled'), sleep(1).then(() => 'pending')])).toBe('pending');
-    expect(pool.topology?.primary).toBeUndefined();
-    expect(pool.topology?.promoting?.name).toBe(next.name);
+    expect(ctx.pool.topology?.primary).toBeUndefined();
+    expect(ctx.pool.topology?.promoting?.name).toBe(next.name);
 
     const promotedAt = Date.now();
     await c.promote(next.name); // returns once it accepts writes; its member key still says replica
@@ -75,7 +52,7 @@ describe('Pool (etcd source): the leader key names a node that is still promotin
     console.log(`write held ${doneAt - promotedAt} ms past the promotion (member key never changed)`);
     expect(r.rows[0]).toEqual({ port: next.server.port, standby: false });
     expect(doneAt - promotedAt).toBeLessThan(1000);
-    expect(pool.topology?.primary?.name).toBe(next.name);
+    expect(ctx.pool.topology?.primary?.name).toBe(next.name);
     expect(events.at(-1)).toBe(`none→${next.server.host}:${next.server.port}`);
     const rows = await next.server.query<{ id: number }>('SELECT id FROM promo');
     expect(rows.map((x) => x.id)).toEqual([1]);

@@ -12,7 +12,7 @@ import { usePoolOnKeys } from '../support/pool-on-keys';
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 describe('Pool (etcd source): sessions retired by the Pool itself', () => {
-  const ctx = usePoolOnKeys('retired', 'retired', { failoverTimeoutMillis: 10_000 });
+  const ctx = usePoolOnKeys('retired', { failoverTimeoutMillis: 10_000, createTable: 'CREATE TABLE retired (id int)' });
   const { prefix } = ctx;
 
   it('a write cut by the retirement does not mark the node down; it takes writes as soon as it holds the key again', async () => {

@@ -5,10 +5,9 @@
  * holder while it still promotes, or the old primary restarting in place — so that none has to
  * be opened once it takes writes (under a reconnect storm, 225–460 ms each in the campaign).
  */
-import { describe, it, expect, beforeAll, afterAll } from 'vitest';
-import { Etcd3 } from 'etcd3';
-import { Pool } from '../../src/pool/pool';
-import { useCluster, killNode, type LocalNode } from '../support/cluster';
+import { describe, it, expect } from 'vitest';
+import { killNode, type LocalNode } from '../support/cluster';
+import { usePoolOnKeys } from '../support/pool-on-keys';
 import { patroniMemberValue } from '../support/patroni-keys';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -30,48 +29,24 @@ async function sessionsOn(node: LocalNode, since: number, until = since): Promis
 }
 
 describe('Pool (etcd source): sessions ahead on the leader key holder while it promotes', () => {
-  const h = useCluster({ standbys: 1, etcd: true });
-  const prefix = '/service/ahead/';
-  let etcd: Etcd3;
-  let pool: Pool;
-
-  beforeAll(async () => {
-    const c = h.cluster;
-    etcd = new Etcd3({ hosts: c.etcd!.endpoints });
-    await etcd.put(`${prefix}members/${c.primary.name}`).value(patroniMemberValue(c.primary, 'master'));
-    await etcd.put(`${prefix}members/${c.standbys[0].name}`).value(patroniMemberValue(c.standbys[0], 'replica'));
-    await etcd.put(`${prefix}leader`).value(c.primary.name);
-    await etcd.put(`${prefix}status`).value(JSON.stringify({ optime: 1 }));
-    pool = new Pool({
-      connectionString: c.connectionString({ params: { application_name: APP } }),
-      topology: { source: 'etcd', hosts: c.etcd!.endpoints, scope: 'ahead' },
-      failoverTimeoutMillis: 20_000,
-    });
-    pool.on('error', () => {});
-    await pool.query('CREATE TABLE ahead (id int PRIMARY KEY)');
-    await c.waitForReplay(c.standbys[0].name);
-  });
-
-  afterAll(async () => {
-    await pool?.end();
-    etcd?.close();
-  });
+  const ctx = usePoolOnKeys('ahead', { standbys: 1, status: true, applicationName: APP, failoverTimeoutMillis: 20_000, createTable: 'CREATE TABLE ahead (id int PRIMARY KEY)' });
+  const { prefix } = ctx;
 
   it(`has a session for each of ${HELD} held writes on the holder before it is promoted, and opens none for them after`, async () => {
-    const c = h.cluster;
+    const c = ctx.cluster;
     const old = c.primary;
     const next = c.standbys[0]!;
     await killNode(old);
-    await etcd.delete().key(`${prefix}leader`);
-    await etcd.delete().key(`${prefix}members/${old.name}`);
+    await ctx.etcd.delete().key(`${prefix}leader`);
+    await ctx.etcd.delete().key(`${prefix}members/${old.name}`);
     await sleep(300);
-    const writes = Array.from({ length: HELD }, (_, i) => pool.query('INSERT INTO ahead VALUES ($1)', [i + 1]));
+    const writes = Array.from({ length: HELD }, (_, i) => ctx.pool.query('INSERT INTO ahead VALUES ($1)', [i + 1]));
     await sleep(1000);
     // No leader yet: every standby that may be promoted gets the sessions already.
     const leaderless = await sessionsOn(next, 0);
     console.log(`Pool sessions on the standby while no leader is named: ${leaderless.all}`);
     expect(leaderless.all).toBeGreaterThanOrEqual(HELD);
-    await etcd.put(`${prefix}leader`).value(next.name); // the lock is taken; the holder is still in recovery
+    await ctx.etcd.put(`${prefix}leader`).value(next.name); // the lock is taken; the holder is still in recovery
     await sleep(1000);
     const before = await sessionsOn(next, 0);
     console.log(`Pool sessions on the holder before its promotion: ${before.all}`);
@@ -94,39 +69,18 @@ describe('Pool (etcd source): sessions ahead on the leader key holder while it p
 describe('Pool (etcd source): sessions ahead on the old primary restarting in place', () => {
   // Its lease ran out (no leader key, no member key): the Pool tries the last primary meanwhile,
   // so the sessions are open when its manager takes the key back.
-  const h = useCluster({ standbys: 0, etcd: true });
-  const prefix = '/service/ahead-restart/';
-  let etcd: Etcd3;
-  let pool: Pool;
-
-  beforeAll(async () => {
-    const c = h.cluster;
-    etcd = new Etcd3({ hosts: c.etcd!.endpoints });
-    await etcd.put(`${prefix}members/${c.primary.name}`).value(patroniMemberValue(c.primary, 'master'));
-    await etcd.put(`${prefix}leader`).value(c.primary.name);
-    pool = new Pool({
-      connectionString: c.connectionString({ params: { application_name: APP } }),
-      topology: { source: 'etcd', hosts: c.etcd!.endpoints, scope: 'ahead-restart' },
-      failoverTimeoutMillis: 20_000,
-    });
-    pool.on('error', () => {});
-    await pool.query('CREATE TABLE ahead_restart (id int PRIMARY KEY)');
-  });
-
-  afterAll(async () => {
-    await pool?.end();
-    etcd?.close();
-  });
+  const ctx = usePoolOnKeys('ahead-restart', { applicationName: APP, failoverTimeoutMillis: 20_000, createTable: 'CREATE TABLE ahead_restart (id int PRIMARY KEY)' });
+  const { prefix } = ctx;
 
   it(`opens the ${HELD} held writes' sessions while no leader is named, before the key is taken again`, async () => {
-    const c = h.cluster;
+    const c = ctx.cluster;
     const node = c.primary;
     await node.server.stop('immediate');
-    await etcd.delete().key(`${prefix}leader`);
-    await etcd.delete().key(`${prefix}members/${node.name}`);
+    await ctx.etcd.delete().key(`${prefix}leader`);
+    await ctx.etcd.delete().key(`${prefix}members/${node.name}`);
     await sleep(300);
-    expect(pool.topology?.primary).toBeUndefined();
-    const writes = Array.from({ length: HELD }, (_, i) => pool.query('INSERT INTO ahead_restart VALUES ($1)', [i + 1]));
+    expect(ctx.pool.topology?.primary).toBeUndefined();
+    const writes = Array.from({ length: HELD }, (_, i) => ctx.pool.query('INSERT INTO ahead_restart VALUES ($1)', [i + 1]));
     await sleep(300);
     await node.server.start();
     await sleep(1000);
@@ -135,8 +89,8 @@ describe('Pool (etcd source): sessions ahead on the old primary restarting in pl
     expect(before.all).toBeGreaterThanOrEqual(HELD);
 
     const namedAt = Date.now();
-    await etcd.put(`${prefix}members/${node.name}`).value(patroniMemberValue(node, 'master'));
-    await etcd.put(`${prefix}leader`).value(node.name);
+    await ctx.etcd.put(`${prefix}members/${node.name}`).value(patroniMemberValue(node, 'master'));
+    await ctx.etcd.put(`${prefix}leader`).value(node.name);
     await Promise.all(writes);
     const doneAt = Date.now();
     const after = await sessionsOn(node, namedAt, doneAt);
