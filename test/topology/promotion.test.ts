@@ -10,7 +10,6 @@ import { describe, it, expect, beforeAll, afterAll } from 'vitest';
 import { Etcd3 } from 'etcd3';
 import { Pool } from '../../src/pool/pool';
 import { useCluster, killNode } from '../support/cluster';
-import { patroniMemberValue } from '../support/patroni-keys';
 import { usePoolOnKeys } from '../support/pool-on-keys';
 
 const scope = 'promo';
