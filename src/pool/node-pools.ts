@@ -29,11 +29,47 @@ export interface NodePool {
   writes: number;
   errors: number;
   /**
-   * Sessions being opened for statements to come ({@link NodePools.replenish}, {@link NodePools.openMore}); settles
-   * when they are in (or failed). A statement about to ask for a session waits for it rather than opening
+   * Sessions being opened for statements to come ({@link NodePools.replenish}, {@link NodePools.openMore}).
+   * A statement about to ask for a session takes one of those ({@link sessionOf}) rather than opening
    * another one beside it: on a server slow to start sessions, a second connect is no faster than the first.
    */
-  opening?: Promise<void> | undefined;
+  opening?: Opening | undefined;
+}
+
+/** A batch of sessions being opened to one node. */
+export interface Opening {
+  /** When the batch began: a session opened since is one of its own (or as new). */
+  readonly since: number;
+  /** Settles when every session of the batch is in (or failed). */
+  all: Promise<void>;
+  /** Settles when the first new session of the batch is in and idle, or when the batch settles. */
+  readonly firstIn: Promise<void>;
+  oneIn(): void;
+}
+
+/** When each session was opened (pg-pool's 'connect'). */
+const bornAt = new WeakMap<object, number>();
+
+/**
+ * A session of `np` for a statement. While a batch is being opened there (a revival, the stall
+ * watch's replacements, sessions ahead): the batch's first session that is in, not the whole batch,
+ * which under a reconnect storm ends a few hundred ms after its first session could serve. Never an
+ * idle session older than the batch while it opens: after a restart, that may be a dead session
+ * whose end has not been read yet, and a write sent on it would be in doubt. Then it waits for the
+ * batch, as before.
+ */
+export async function sessionOf(np: NodePool): Promise<pg.PoolClient> {
+  const batch = np.opening;
+  if (!batch) return np.pool.connect();
+  await batch.firstIn;
+  if (np.opening === batch && np.pool.idleCount > 0) {
+    // pg-pool hands out its most recently released idle session: the one just in, unless another took it.
+    const client = await np.pool.connect();
+    if ((bornAt.get(client) ?? 0) >= batch.since) return client;
+    client.release();
+  }
+  await batch.all;
+  return np.pool.connect();
 }
 
 export class NodePools {
@@ -50,6 +86,7 @@ export class NodePools {
         pool.on(event, (...args: unknown[]) => this.options.forward(event, key, ...args));
       }
       pool.on('connect', (client: pg.PoolClient) => {
+        bornAt.set(client, Date.now());
         // A checked-out session that dies emits 'error' on the client; the query in flight gets the error.
         client.on('error', (err: Error) => debug('session on %s failed: %s', key, err.message));
       });
@@ -116,13 +153,7 @@ export class NodePools {
     if (count <= 0) return;
     debug('opening %d session(s) to %s to replace stuck ones', count, key);
     for (let i = 0; i < count; i++) {
-      this.#track(
-        np,
-        pool.connect().then(
-          (c) => c.release(),
-          (err: Error) => debug('replacing a session to %s failed: %s', key, err.message),
-        ),
-      );
+      this.#openOne(np).catch((err: Error) => debug('replacing a session to %s failed: %s', key, err.message));
     }
   }
 
@@ -134,19 +165,35 @@ export class NodePools {
   async openMore(key: string, n: number): Promise<void> {
     const np = this.get(key);
     const asks = n + np.pool.idleCount;
-    const p = Promise.all(Array.from({ length: asks }, () => np.pool.connect().then((c) => c.release())));
-    this.#track(np, p.then(() => {}));
-    await p;
+    await Promise.all(Array.from({ length: asks }, () => this.#openOne(np)));
   }
 
-  /** Adds a session being opened to the node's `opening`. */
-  #track(np: NodePool, p: Promise<void>): void {
-    const settled = p.catch(() => {});
-    const all = np.opening ? Promise.all([np.opening, settled]).then(() => {}) : settled;
-    np.opening = all;
-    void all.then(() => {
-      if (np.opening === all) np.opening = undefined;
+  /**
+   * Asks the node's pool for one session and gives it back, as part of the node's `opening` batch
+   * (started now if none is open). A new session that is in tells the batch's `firstIn`.
+   */
+  #openOne(np: NodePool): Promise<void> {
+    let batch = np.opening;
+    if (!batch) {
+      let oneIn!: () => void;
+      const firstIn = new Promise<void>((resolve) => (oneIn = resolve));
+      batch = { since: Date.now(), all: Promise.resolve(), firstIn, oneIn };
+      np.opening = batch;
+    }
+    const b = batch;
+    const p = np.pool.connect().then((c) => {
+      const fresh = (bornAt.get(c) ?? 0) >= b.since;
+      c.release();
+      if (fresh) b.oneIn();
     });
+    const all = Promise.all([b.all, p.catch(() => {})]).then(() => {});
+    b.all = all;
+    void all.then(() => {
+      if (b.all !== all) return;
+      if (np.opening === b) np.opening = undefined;
+      b.oneIn();
+    });
+    return p;
   }
 
   /** Opens sessions to a node until it has `want` (warm-up; a failure is only logged). */

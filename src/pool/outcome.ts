@@ -9,8 +9,10 @@
  * would lie past everything the primary replayed before it became primary.
  */
 import createDebug from 'debug';
+import type pg from 'pg';
 import type { SessionHost } from './engine';
 import { isServerError } from './error-kinds';
+import { sessionOf, type NodePool } from './node-pools';
 import { commitProvablyAbsent, STARTED_SQL, XidWitness, type LostTransaction } from './xid-witness';
 
 const debug = createDebug('pg-failover:pool');
@@ -58,8 +60,7 @@ async function ask(pool: SessionHost, lost: LostTransaction, witness: XidWitness
     }
     try {
       const np = pool.nodePool(key);
-      if (np.opening) await np.opening; // a session being opened there (a revival): take it rather than open another
-      const { rows } = await np.pool.query<{ status: string | null; started: string; replay_short: boolean | null }>(STATUS, [xid, lost.lsn ?? null]);
+      const { rows } = await statusOn(np, xid, lost.lsn);
       const status = rows[0]?.status;
       debug('outcome of xid %s on %s: %s', xid, key, status);
       if (status === 'aborted') return { outcome: 'aborted' };
@@ -122,5 +123,20 @@ async function durable(pool: SessionHost, key: string, deadline: number): Promis
     return false;
   } finally {
     if (timer) clearTimeout(timer);
+  }
+}
+
+type StatusRow = { status: string | null; started: string; replay_short: boolean | null };
+
+/** The STATUS query on a session of the node: one being opened there (a revival) rather than another beside it. */
+async function statusOn(np: NodePool, xid: string, lsn: string | undefined): Promise<pg.QueryResult<StatusRow>> {
+  const client = await sessionOf(np);
+  try {
+    const result = await client.query<StatusRow>(STATUS, [xid, lsn ?? null]);
+    client.release();
+    return result;
+  } catch (err) {
+    client.release(err as Error);
+    throw err;
   }
 }

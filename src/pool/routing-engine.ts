@@ -17,7 +17,7 @@ import type { Analysis, Classifier } from '../routing/classify';
 import { needFor, ReadRouter, type Route, type RouteOverride } from '../routing/router';
 import { isNoLoadBalance, nodeKey, type Topology, type TopologySource } from '../topology/topology';
 import { isDownState } from '../topology/patroni-members';
-import { NodePools, splitKey, type NodePool } from './node-pools';
+import { NodePools, sessionOf, splitKey, type NodePool } from './node-pools';
 import { afterFailure, statementOf, type Failure } from './retry-policy';
 import { BoundClient } from './bound-client';
 import { CausalTracker, type ReadRequirement, type ReadYourWrites } from './causal';
@@ -369,8 +369,7 @@ export class RoutingEngine implements PoolEngine, SessionHost {
       let client: pg.PoolClient;
       try {
         // Sessions are being opened for statements like this one (the stall watch's replacements, a revival): take one of those.
-        if (np.opening) await np.opening;
-        client = await np.pool.connect();
+        client = await sessionOf(np);
       } catch (err) {
         // Never sent: safe to try again on whoever is primary next.
         if (!this.#retired(key, np)) this.markDown(key, err as Error);
