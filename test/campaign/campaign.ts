@@ -59,6 +59,12 @@ export interface CampaignOptions {
    * events, all in ms since the epoch), to place an outage against what each client did.
    */
   traceFile?: string;
+  /**
+   * The register's Pool with `resolveWriteOutcome` (default true). Off: its lost writes are left in
+   * doubt, as without the option, and each write is one round trip instead of two (the option's
+   * price in outage, measured against the same run's other clients).
+   */
+  registerResolvesWrites?: boolean;
   log?: (line: string) => void;
 }
 
@@ -91,7 +97,8 @@ export async function runCampaign(o: CampaignOptions): Promise<CampaignReport & 
     const targets = c.cluster.members.map((m) => ({ name: m.name, host: m.host, port: m.pgPort }));
     const prober = new PrimaryProber(targets, c.net.proberAddress);
     // The register's Pool resolves lost autocommit writes (resolveWriteOutcome): what it still leaves in doubt is measured.
-    const register = new RegisterWorkload(newPool({ resolveWriteOutcome: true }));
+    const resolves = o.registerResolvesWrites ?? true;
+    const register = new RegisterWorkload(newPool({ resolveWriteOutcome: resolves }), undefined, undefined, resolves);
     const traceEvents: Array<[number, string, unknown]> = [];
     if (o.traceFile) for (const ev of ['primaryChanged', 'failoverStart', 'failoverEnd', 'nodeDown', 'nodeUp']) register.pool.on(ev, (p: unknown) => traceEvents.push([Date.now(), ev, p]));
     // The other client the Pool is measured against: plain pg, the register's job, from the Pool's own

@@ -1,5 +1,5 @@
 /**
- * `npm run campaign -- --faults 100 --minutes 30 --seed 42 [--async] [--daemon pg-failover|patroni|both] [--ttl 10] [--etcd-members 3] [--kinds a,b] [--plain-query-timeout 2000] [--stall-check 1000] [--trace FILE] [--keep]`:
+ * `npm run campaign -- --faults 100 --minutes 30 --seed 42 [--async] [--daemon pg-failover|patroni|both] [--ttl 10] [--etcd-members 3] [--kinds a,b] [--plain-query-timeout 2000] [--stall-check 1000] [--trace FILE] [--register-plain-writes] [--keep]`:
  * the long fault campaign. `--daemon both` runs it against our manager, then real Patroni, with
  * the same seed, and prints one side-by-side table (side-by-side.ts). Exits 0 when every invariant
  * held (in synchronous mode; with `both`, our manager's run decides), 1 on violations, 2 on bad
@@ -33,6 +33,7 @@ async function main(): Promise<number> {
       'stall-check': { type: 'string' },
       results: { type: 'string' },
       trace: { type: 'string' },
+      'register-plain-writes': { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
     },
     strict: true,
@@ -54,6 +55,7 @@ async function main(): Promise<number> {
     ...(values.results ? { resultsDir: values.results } : {}),
     ...(values.trace ? { traceFile: values.trace } : {}),
     keepDirs: values.keep,
+    registerResolvesWrites: !values['register-plain-writes'],
   };
   if (daemon === 'both') {
     const ours = await runCampaign({ ...options, daemon: 'pg-failover' });
