@@ -1,5 +1,5 @@
 /**
- * The two contracts of the query path, so that its pieces import contracts, not each other:
+ * The contracts of the query path, so that its pieces import contracts, not each other:
  *
  * - {@link PoolEngine}: what the pg-compatible front (pool.ts) needs from an engine. Two
  *   engines implement it: the single-host pass-through (direct-engine.ts, exactly a pg.Pool)
@@ -11,9 +11,9 @@
  *   it too: the read path (read-path.ts), the write path (write-path.ts).
  * - {@link EngineHost}: what the routing engine needs from the front (its events, its options).
  * - {@link RoutingCore}: what the routing engine's parts — placement.ts (the wait for a node:
- *   the router asked in a loop, statements held through a failover), read-path.ts and
- *   write-path.ts — share of it beyond SessionHost: the collaborators it built, once. They
- *   never import routing-engine.ts; it builds them and forwards to them.
+ *   the router asked in a loop, statements held through a failover), read-path.ts,
+ *   write-path.ts and topology-follower.ts — share of it beyond SessionHost: the collaborators
+ *   it built, once. They never import routing-engine.ts; it builds them and forwards to them.
  */
 import type { EventEmitter } from 'node:events';
 import type pg from 'pg';
@@ -96,7 +96,7 @@ export interface EngineHost {
   };
 }
 
-/** What placement.ts, read-path.ts and write-path.ts share of the routing engine (internal to it; built once). */
+/** What placement.ts, read-path.ts, write-path.ts and topology-follower.ts share of the routing engine (internal to it; built once). */
 export interface RoutingCore {
   /** The front's events and options (EngineHost). */
   readonly front: EventEmitter;

@@ -4,13 +4,15 @@
  * the cluster state (cluster-state.ts) that holds writes through a failover, and one retry
  * policy (retry-policy.ts) for what failed. pool.ts is the pg-compatible front over it.
  *
- * This file builds the engine's parts and wires them: it classifies each statement and hands
+ * This file builds the engine's parts and wires them. It classifies each statement and hands
  * it to the read path (read-path.ts) or the write path (write-path.ts); both get their node
  * from placement.ts (the router asked in a loop, statements held through a failover, the
- * switchover gate, the promotion check). The parts reach the engine only through the contracts
- * in engine.ts (SessionHost, RoutingCore), never by importing this file. Here too: pg.Pool's
- * counters, connect() and end(), the read-your-writes bookkeeping (the positions it reads:
- * causal-io.ts), stats, the reaction to topology changes, and the front's events.
+ * switchover gate, the promotion check). topology-follower.ts starts the topology source and
+ * tells the parts of each change. The parts reach the engine only through the contracts in
+ * engine.ts (SessionHost, RoutingCore), never by importing this file. Here too: pg.Pool's
+ * counters, query()/connect()/end() in all of pg's call forms, the SessionHost methods (texts
+ * learnt as writes: learned-writes.ts), read-your-writes (the positions its tracker reads:
+ * causal-io.ts), stats, and the events it gives the front.
  *
  * A write whose connection dies after it was sent is never replayed: it fails with
  * `TRANSACTION_RESOLUTION_UNKNOWN` (or, for a COMMIT on a checked-out client, is resolved
@@ -31,15 +33,14 @@ import { causalIo } from './causal-io';
 import { ClusterState } from './cluster-state';
 import { channelFor, nodeStats, type PoolStatsSnapshot } from './stats';
 import { asPromiseOf, rejectedOf } from '../custom-promise';
-import { functionVolatility } from './function-volatility';
 import { StallWatch } from './stall-watch';
 import { Placement } from './placement';
+import { TopologyFollower } from './topology-follower';
 import { PRIMARY_READ, ReadPath } from './read-path';
 import { WritePath } from './write-path';
+import { LearnedWrites, shorten } from './learned-writes';
 import type { CausalStats, EngineHost, PoolEngine, RoutingCore, SessionHost } from './engine';
 import type { ReadPolicy } from '../routing/router';
-
-export type { EngineHost } from './engine';
 
 const debug = createDebug('pg-failover:pool');
 const debugRouter = createDebug('pg-failover:router');
@@ -48,7 +49,6 @@ const ROUTE = channelFor('route');
 type Callback<T> = (err: Error | undefined, result?: T) => void;
 type RoutedQuery = pg.QueryConfig & { route?: RouteOverride; after?: string };
 
-const MAX_LEARNED = 10_000;
 /** The load of a node no query has used yet. */
 const IDLE: Readonly<{ busy: number }> = Object.freeze({ busy: 0 });
 /** stallCheckMillis' default: a primary statement without an answer this long gets its session looked at (stall-watch.ts). */
@@ -82,11 +82,10 @@ export class RoutingEngine implements PoolEngine, SessionHost {
   readonly #placement: Placement;
   readonly #reads: ReadPath;
   readonly #writes: WritePath;
-  readonly #learnedWrites = new Set<string>();
-  #started: Promise<void> | undefined;
-  /** The topology source has started (the first query no longer needs to await it). */
-  #startedOk = false;
-  #functionsLearned = false;
+  /** Texts a standby refused as writes (learned-writes.ts). */
+  readonly #learnedWrites = new LearnedWrites();
+  /** Starts the topology source, and tells the parts of each change (topology-follower.ts). */
+  readonly #follower: TopologyFollower;
   readonly #failoverTimeoutMillis: number;
   readonly #causal: CausalTracker;
   /** The router's view of a node's load: its NodePool (which carries `busy`); allocates nothing. */
@@ -112,8 +111,7 @@ export class RoutingEngine implements PoolEngine, SessionHost {
           })
         : undefined;
     this.#nodes = new NodePools({ configFor: o.configFor, forward: (event, node, ...args) => this.#forward(event, node, args) });
-    const waitOnStandby = o.waitOnStandby;
-    this.#causal = new CausalTracker(o.readYourWrites, causalIo(this.#nodes, () => this.#topology.current()), { waitOnStandby });
+    this.#causal = new CausalTracker(o.readYourWrites, causalIo(this.#nodes, () => this.#topology.current()), { waitOnStandby: o.waitOnStandby });
     const causalReads = new CausalReads(this.#causal, {
       waitMillis: o.causalWaitMillis,
       failoverTimeoutMillis: o.failoverTimeoutMillis,
@@ -145,7 +143,8 @@ export class RoutingEngine implements PoolEngine, SessionHost {
     this.#placement = new Placement(core);
     this.#writes = new WritePath(this, core, this.#placement);
     this.#reads = new ReadPath(this, core, this.#placement, this.#writes);
-    this.#topology.on('change', (next, previous) => this.#onTopology(next, previous));
+    this.#follower = new TopologyFollower(core, this.#placement);
+    this.#topology.on('change', (next, previous) => this.#follower.onTopology(next, previous));
     this.#topology.on('error', (err) => {
       debug('topology source %s: %s', this.#topology.name, err.message);
       this.#announce('topologyError', err);
@@ -204,7 +203,7 @@ export class RoutingEngine implements PoolEngine, SessionHost {
    */
   #query(q: RoutedQuery, plain: boolean): Promise<pg.QueryResult> {
     if (this.ending) return Promise.reject(new FailoverError('POOL_ENDED', 'Cannot use a pool after calling end on the pool'));
-    if (!this.#startedOk) return this.#start().then(() => this.#route(q, plain));
+    if (!this.#follower.startedOk) return this.#follower.start().then(() => this.#route(q, plain));
     try {
       return this.#route(q, plain);
     } catch (err) {
@@ -222,7 +221,7 @@ export class RoutingEngine implements PoolEngine, SessionHost {
       const { route: _r, after: _a, ...rest } = q;
       pgConfig = rest;
     }
-    const learned = this.#learnedWrites.size > 0 && this.#learnedWrites.has(text);
+    const learned = this.#learnedWrites.has(text);
     const need = needFor(a, route, learned);
     if (debugRouter.enabled) debugRouter('%s → %s (%s)', shorten(text), need.role, need.why);
     if (ROUTE.hasSubscribers) ROUTE.publish({ pool: this.#host.front, text, role: need.role, why: need.why });
@@ -237,7 +236,7 @@ export class RoutingEngine implements PoolEngine, SessionHost {
   connect(callback?: unknown): Promise<BoundClient & pg.PoolClient> | void {
     const p = (async () => {
       if (this.ending) throw new FailoverError('POOL_ENDED', 'Cannot use a pool after calling end on the pool');
-      await this.#start();
+      await this.#follower.start();
       return new BoundClient(this, this.#classifier, this.#host.options.readRetries ?? 2) as BoundClient & pg.PoolClient;
     })();
     if (typeof callback !== 'function') return asPromiseOf(this.promiseClass, p);
@@ -309,9 +308,7 @@ export class RoutingEngine implements PoolEngine, SessionHost {
   }
 
   rememberWrite(text: string, key: string): void {
-    if (this.#learnedWrites.size >= MAX_LEARNED) this.#learnedWrites.clear();
-    this.#learnedWrites.add(text);
-    debugRouter('standby %s refused a write; will send this text to the primary from now on: %s', key, shorten(text));
+    this.#learnedWrites.remember(text, key);
     this.#topology.refresh(`${key} refused a write (SQLSTATE 25006)`);
   }
 
@@ -366,63 +363,6 @@ export class RoutingEngine implements PoolEngine, SessionHost {
     };
   }
 
-  // ---- topology --------------------------------------------------------------
-
-  #start(): Promise<void> {
-    if (!this.#started) {
-      this.#started = this.#topology.start().then(
-        (t) => {
-          this.#onTopology(t, undefined);
-          this.#startedOk = true;
-        },
-        (err) => {
-          // The source keeps trying; queries will hold or fail on their own deadlines.
-          debug('topology source failed to start: %s', (err as Error).message);
-        },
-      );
-    }
-    return this.#started;
-  }
-
-  #onTopology(next: Topology, previous: Topology | undefined): void {
-    this.#placement.wake();
-    this.#state.observe(next, previous);
-    this.#causal.primaryIs(next.primary ? nodeKey(next.primary) : undefined);
-    const before = previous ? new Map(previous.members.map((m) => [nodeKey(m), m])) : undefined;
-    for (const m of next.members) {
-      if (m.role !== 'standby') continue;
-      const k = nodeKey(m);
-      // A standby that was something else, or is on another timeline now (rewound, cloned again, or
-      // following a new timeline): its earlier position may be of WAL it no longer has.
-      const was = before?.get(k);
-      if (!was || was.role !== 'standby' || was.timeline !== m.timeline) this.#causal.forget(k);
-      this.#causal.observeReported(k, m.replayLsn);
-    }
-    const key = this.#state.lastPrimary;
-    if (!this.#functionsLearned && key && (this.#host.options.learnFunctionVolatility ?? true)) {
-      this.#functionsLearned = true;
-      void this.#learnFunctions(key);
-    }
-    this.#warm(next);
-  }
-
-  #warm(t: Topology): void {
-    const want = this.#host.options.warmConnectionsPerNode ?? 1;
-    if (!want || this.ending) return;
-    for (const m of t.members) if (m.role !== 'unknown' && m.state !== 'unreachable') this.#nodes.warm(nodeKey(m), want);
-  }
-
-  async #learnFunctions(key: string): Promise<void> {
-    try {
-      const learned = await functionVolatility(this.#nodes.get(key).pool);
-      this.#classifier.learnFunctions(learned);
-      debug('learned volatility of %d user functions', learned.size);
-    } catch (err) {
-      this.#functionsLearned = false;
-      debug('could not read pg_proc: %s', (err as Error).message);
-    }
-  }
-
   /** Emits a Pool event on the front and publishes it on its diagnostics_channel (`pg-failover:<event>`, see stats.ts). */
   #announce(event: 'primaryChanged' | 'failoverStart' | 'failoverEnd' | 'nodeDown' | 'nodeUp' | 'topologyError', payload: object): void {
     const front = this.#host.front;
@@ -441,9 +381,4 @@ export class RoutingEngine implements PoolEngine, SessionHost {
     }
     if (front.listenerCount(event)) front.emit(event, ...args);
   }
-}
-
-function shorten(text: string): string {
-  const t = text.replace(/\s+/g, ' ').trim();
-  return t.length > 80 ? `${t.slice(0, 77)}...` : t;
 }
