@@ -1,5 +1,5 @@
 /**
- * The two contracts of the query path, so that its pieces import contracts, not each other:
+ * The contracts of the query path, so that its pieces import contracts, not each other:
  *
  * - {@link PoolEngine}: what the pg-compatible front (pool.ts) needs from an engine. Two
  *   engines implement it: the single-host pass-through (direct-engine.ts, exactly a pg.Pool)
@@ -7,12 +7,23 @@
  *   branch: it picks one at construction and forwards.
  * - {@link SessionHost}: what a checked-out client (bound-client.ts) and the COMMIT-outcome
  *   resolver (outcome.ts) need from the routing engine: nodes for a statement, held through a
- *   failover, and the bookkeeping of what happened on them.
+ *   failover, and the bookkeeping of what happened on them. The routing engine's own parts use
+ *   it too: the read path (read-path.ts), the write path (write-path.ts).
+ * - {@link EngineHost}: what the routing engine needs from the front (its events, its options).
+ * - {@link RoutingCore}: what the routing engine's parts — placement.ts (the wait for a node:
+ *   the router asked in a loop, statements held through a failover), read-path.ts,
+ *   write-path.ts and topology-follower.ts — share of it beyond SessionHost: the collaborators
+ *   it built, once. They never import routing-engine.ts; it builds them and forwards to them.
  */
+import type { EventEmitter } from 'node:events';
 import type pg from 'pg';
-import type { Topology } from '../topology/topology';
-import type { ReadRequirement } from './causal';
-import type { NodePool } from './node-pools';
+import type { Classifier } from '../routing/classify';
+import type { ReadRouter } from '../routing/router';
+import type { Topology, TopologySource } from '../topology/topology';
+import type { CausalTracker, ReadRequirement } from './causal';
+import type { CausalReads } from './causal-reads';
+import type { ClusterState } from './cluster-state';
+import type { NodePool, NodePools } from './node-pools';
 import type { PoolStatsSnapshot } from './stats';
 import type { StallWatch } from './stall-watch';
 
@@ -70,4 +81,36 @@ export interface SessionHost {
   readonly stallWatch?: StallWatch;
   /** pg-pool's `Promise` option: every promise handed to the app is one of these. */
   readonly promiseClass: PromiseConstructorLike;
+}
+
+/** What the routing engine needs from the front: its events, its options. */
+export interface EngineHost {
+  readonly front: EventEmitter;
+  readonly options: {
+    readRetries?: number;
+    resolveCommitOutcome?: boolean;
+    resolveWriteOutcome?: boolean;
+    learnFunctionVolatility?: boolean;
+    warmConnectionsPerNode?: number;
+    stallCheckMillis?: number;
+  };
+}
+
+/** What placement.ts, read-path.ts, write-path.ts and topology-follower.ts share of the routing engine (internal to it; built once). */
+export interface RoutingCore {
+  /** The front's events and options (EngineHost). */
+  readonly front: EventEmitter;
+  readonly options: EngineHost['options'];
+  readonly nodes: NodePools;
+  readonly topology: TopologySource;
+  readonly state: ClusterState;
+  readonly router: ReadRouter;
+  readonly classifier: Classifier;
+  readonly causal: CausalTracker;
+  readonly causalReads: CausalReads;
+  /** The router's view of a node's load: its NodePool (which carries `busy`); allocates nothing. */
+  readonly loadOf: (key: string) => { busy: number };
+  readonly failoverTimeoutMillis: number;
+  /** end() was called. */
+  readonly ending: boolean;
 }

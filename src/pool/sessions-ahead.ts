@@ -14,7 +14,7 @@
  * primary is named, the last primary (a node restarted in place takes its key back; a named
  * primary marked down is node-revival.ts's) — get as many sessions opened ahead as there are
  * statements waiting, plus one for the Pool's own look at the node (the promotion check). The
- * engine decides which nodes and how many (routing-engine.ts). A session opened
+ * engine decides which nodes and how many (placement.ts). A session opened
  * on a standby keeps working after the standby is promoted (PostgreSQL decides read-only per
  * transaction), so they are in hand when it takes writes. A node that refuses sessions (still
  * down, restarting) is tried again every {@link AHEAD_RETRY_MILLIS}. Nothing is routed by this:
