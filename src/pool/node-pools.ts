@@ -58,9 +58,12 @@ const bornAt = new WeakMap<object, number>();
  * whose end has not been read yet, and a write sent on it would be in doubt. Then it waits for the
  * batch, as before.
  */
-export async function sessionOf(np: NodePool): Promise<pg.PoolClient> {
-  const batch = np.opening;
-  if (!batch) return np.pool.connect();
+export function sessionOf(np: NodePool): Promise<pg.PoolClient> {
+  // The common case (nothing being opened) adds no async step to the statement.
+  return np.opening ? sessionOfBatch(np, np.opening) : np.pool.connect();
+}
+
+async function sessionOfBatch(np: NodePool, batch: Opening): Promise<pg.PoolClient> {
   await batch.firstIn;
   if (np.opening === batch && np.pool.idleCount > 0) {
     // pg-pool hands out its most recently released idle session: the one just in, unless another took it.
